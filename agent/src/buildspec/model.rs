@@ -1,0 +1,233 @@
+//! The typed buildspec: what the engine runs. Built by [`super::parse`], never by hand outside tests.
+//!
+//! Values that can be wrong at run time keep their [`Span`] so later stages (the engine, the
+//! artifact collector) can still point back into the file.
+
+use std::fmt;
+
+use super::yaml::Span;
+
+/// A value and where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+impl<T> std::ops::Deref for Spanned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+/// `version: 0.1` runs every command in a fresh shell (R-SH-20); `0.2` keeps shell state (R-SH-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V0_1,
+    V0_2,
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Version::V0_1 => "0.1",
+            Version::V0_2 => "0.2",
+        })
+    }
+}
+
+/// The four build phases a buildspec can declare, in the order they always run (R-PH-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PhaseName {
+    Install,
+    PreBuild,
+    Build,
+    PostBuild,
+}
+
+impl PhaseName {
+    pub const ALL: [PhaseName; 4] =
+        [PhaseName::Install, PhaseName::PreBuild, PhaseName::Build, PhaseName::PostBuild];
+
+    /// The key in the buildspec.
+    pub fn key(self) -> &'static str {
+        match self {
+            PhaseName::Install => "install",
+            PhaseName::PreBuild => "pre_build",
+            PhaseName::Build => "build",
+            PhaseName::PostBuild => "post_build",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<PhaseName> {
+        PhaseName::ALL.into_iter().find(|p| p.key() == key)
+    }
+}
+
+/// `env/shell` (R-ENV-01, R-SH-10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shell {
+    #[default]
+    Sh,
+    Bash,
+}
+
+impl Shell {
+    pub fn program(self) -> &'static str {
+        match self {
+            Shell::Sh => "/bin/sh",
+            Shell::Bash => "bash",
+        }
+    }
+}
+
+/// What to do when a phase fails (R-PH-20). `None` in [`Phase::on_failure`] means the default
+/// transitions of R-TR-02.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnFailure {
+    Abort,
+    Continue,
+    /// Run the phase again up to `count` more times while the failure matches `pattern`.
+    Retry { count: u32, pattern: Option<String> },
+}
+
+/// One entry of `commands` or `finally`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// A shell command, exactly as written (a `|` block is one command, R-SH-08).
+    Command(Spanned<String>),
+}
+
+impl Step {
+    pub fn text(&self) -> &str {
+        match self {
+            Step::Command(c) => &c.value,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    pub name: PhaseName,
+    pub run_as: Option<Spanned<String>>,
+    pub on_failure: Option<Spanned<OnFailure>>,
+    pub commands: Vec<Step>,
+    pub finally: Vec<Step>,
+    /// `install` only: runtime → version.
+    pub runtime_versions: Vec<(Spanned<String>, Spanned<String>)>,
+    pub span: Span,
+}
+
+/// A `NAME: value` pair whose value is kept literally (R-ENV-02).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvVar {
+    pub name: Spanned<String>,
+    pub value: Spanned<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Env {
+    pub shell: Option<Spanned<Shell>>,
+    pub variables: Vec<EnvVar>,
+    /// NAME → SSM parameter name (R-ENV-06).
+    pub parameter_store: Vec<EnvVar>,
+    /// NAME → `secret-id[:json-key[:version-stage[:version-id]]]` (R-ENV-07).
+    pub secrets_manager: Vec<EnvVar>,
+    pub exported_variables: Vec<Spanned<String>>,
+    pub git_credential_helper: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Proxy {
+    pub upload_artifacts: bool,
+    pub logs: bool,
+}
+
+/// The file-selection keys shared by primary and secondary artifacts (§10).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ArtifactSpec {
+    pub files: Vec<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
+    pub discard_paths: bool,
+    pub base_directory: Option<Spanned<String>>,
+    pub exclude_paths: Vec<Spanned<String>>,
+    pub enable_symlinks: bool,
+    pub s3_prefix: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Artifacts {
+    pub primary: ArtifactSpec,
+    /// identifier → spec, in file order.
+    pub secondary: Vec<(Spanned<String>, ArtifactSpec)>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheAction {
+    Restore,
+    Save,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cache {
+    pub paths: Vec<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub fallback_keys: Vec<Spanned<String>>,
+    /// `None`: both restore and save.
+    pub action: Option<CacheAction>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportGroup {
+    /// A report-group name or ARN.
+    pub name: Spanned<String>,
+    pub files: Vec<Spanned<String>>,
+    pub base_directory: Option<Spanned<String>>,
+    pub discard_paths: bool,
+    /// Upper-cased, default `JUNITXML` (R-REP-01).
+    pub file_format: String,
+}
+
+/// `batch` is validated but only matters for batch builds, which runspec does not run (R-BATCH-03).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Batch {
+    pub fast_fail: bool,
+    /// Which of build-list / build-matrix / build-graph / build-fanout is present.
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Buildspec {
+    pub version: Version,
+    pub run_as: Option<Spanned<String>>,
+    pub env: Env,
+    pub proxy: Proxy,
+    pub batch: Option<Batch>,
+    /// Declared phases in file order (the order of the `Phases found in YAML` lines).
+    pub phases: Vec<Phase>,
+    pub reports: Vec<ReportGroup>,
+    pub artifacts: Option<Artifacts>,
+    pub cache: Option<Cache>,
+}
+
+impl Buildspec {
+    pub fn phase(&self, name: PhaseName) -> Option<&Phase> {
+        self.phases.iter().find(|p| p.name == name)
+    }
+
+    /// The user a phase's commands run as: the phase's `run-as`, else the top-level one (R-PH-02).
+    pub fn run_as(&self, name: PhaseName) -> Option<&str> {
+        self.phase(name)
+            .and_then(|p| p.run_as.as_ref())
+            .or(self.run_as.as_ref())
+            .map(|s| s.value.as_str())
+    }
+}

@@ -1,0 +1,361 @@
+//! The one place that talks to the YAML library.
+//!
+//! It turns YAML text into a small tree of [`Node`]s that keep their byte spans, so every later
+//! check can point at `file:line:col`. Nothing outside this module names the YAML crate, which
+//! keeps it swappable. Typing (booleans, nulls, numbers) is *not* decided here: scalars keep their
+//! source text and style, and the buildspec model decides what a key means (CodeBuild reads
+//! `discard-paths: yes` as YAML 1.1 does, but keeps `1.10` in `env/variables` as written).
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+/// A byte range in the buildspec text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end: end.max(start) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+}
+
+/// How a scalar was written. Quoted and block scalars are always strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Quoted,
+    Block,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    Scalar { value: String, style: Style },
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub span: Span,
+    /// A non-core tag such as `!Ref`; core tags (`!!str`) are dropped.
+    pub tag: Option<String>,
+}
+
+impl Node {
+    /// A plain `~`, `null` or empty scalar: YAML's null.
+    pub fn is_null(&self) -> bool {
+        self.tag.is_none()
+            && matches!(&self.kind, NodeKind::Scalar { value, style: Style::Plain }
+                if matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+    }
+
+    pub fn as_scalar(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// What this node is, in words, for "expected X, found Y" messages.
+    pub fn kind_name(&self) -> &'static str {
+        if self.is_null() {
+            return "nothing";
+        }
+        match &self.kind {
+            NodeKind::Scalar { .. } => "a scalar",
+            NodeKind::Seq(_) => "a list",
+            NodeKind::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// A YAML syntax error at a byte offset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntaxError {
+    pub message: String,
+    pub offset: usize,
+    /// 1-based line, as the YAML library reports it.
+    pub line: usize,
+}
+
+/// Aliases may expand to at most this many nodes in total; a "billion laughs" document is refused.
+const MAX_NODES: usize = 1_000_000;
+
+/// Parses the first YAML document of `src`. `Ok(None)` means an empty document.
+pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
+    let offsets = CharOffsets::new(src);
+    let mut builder = TreeBuilder::default();
+    for item in Parser::new_from_str(src) {
+        let (event, span) = item.map_err(|e| {
+            let offset = offsets.byte(e.marker().index());
+            SyntaxError { message: e.info().to_string(), offset, line: e.marker().line() }
+        })?;
+        let span = Span::new(offsets.byte(span.start.index()), offsets.byte(span.end.index()));
+        if let Some(done) = builder.event(event, span).map_err(|message| SyntaxError {
+            message,
+            offset: span.start,
+            line: line_of(src, span.start),
+        })? {
+            return Ok(Some(done));
+        }
+        if builder.finished {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(src: &str, offset: usize) -> usize {
+    src.as_bytes()[..offset.min(src.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = floor_char_boundary(src, offset.min(src.len()));
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The YAML library counts positions in characters; miette and the rest of runspec use bytes.
+struct CharOffsets {
+    /// Byte offset of every char index, plus one past the end. Empty when the text is ASCII.
+    table: Vec<usize>,
+    len: usize,
+}
+
+impl CharOffsets {
+    fn new(src: &str) -> Self {
+        let table = if src.is_ascii() {
+            Vec::new()
+        } else {
+            src.char_indices().map(|(i, _)| i).chain(std::iter::once(src.len())).collect()
+        };
+        CharOffsets { table, len: src.len() }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        if self.table.is_empty() {
+            char_index.min(self.len)
+        } else {
+            self.table.get(char_index).copied().unwrap_or(self.len)
+        }
+    }
+}
+
+enum Frame {
+    Seq { items: Vec<Node>, start: usize, anchor: usize, tag: Option<String> },
+    Map { entries: Vec<(Node, Node)>, key: Option<Node>, start: usize, anchor: usize, tag: Option<String> },
+}
+
+/// Keeps only tags that are not YAML core-schema tags (`!!str`, `!!int`, …).
+fn custom_tag(tag: Option<&saphyr_parser::Tag>) -> Option<String> {
+    let tag = tag?;
+    if tag.is_yaml_core_schema() {
+        return None;
+    }
+    Some(tag.to_string())
+}
+
+#[derive(Default)]
+struct TreeBuilder {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    nodes: usize,
+    finished: bool,
+}
+
+impl TreeBuilder {
+    /// Feeds one event; returns the root once the first document's root node is complete.
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<Option<Node>, String> {
+        match event {
+            Event::StreamEnd => {
+                self.finished = true;
+                Ok(None)
+            }
+            Event::Nothing | Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd => {
+                Ok(None)
+            }
+            Event::Alias(id) => {
+                let node = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| "alias refers to an unknown anchor".to_string())?;
+                self.nodes += count_nodes(&node);
+                if self.nodes > MAX_NODES {
+                    return Err(format!("document expands to more than {MAX_NODES} nodes"));
+                }
+                Ok(self.push(Node { span, ..node }))
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let style = match style {
+                    ScalarStyle::Plain => Style::Plain,
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
+                    _ => Style::Block,
+                };
+                let node = Node { kind: NodeKind::Scalar { value: value.into_owned(), style }, span, tag: custom_tag(tag.as_deref()) };
+                self.nodes += 1;
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                Ok(self.push(node))
+            }
+            Event::SequenceStart(anchor, tag) => {
+                let tag = custom_tag(tag.as_deref());
+                self.stack.push(Frame::Seq { items: Vec::new(), start: span.start, anchor, tag });
+                Ok(None)
+            }
+            Event::MappingStart(anchor, tag) => {
+                let tag = custom_tag(tag.as_deref());
+                self.stack.push(Frame::Map { entries: Vec::new(), key: None, start: span.start, anchor, tag });
+                Ok(None)
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (kind, start, anchor, tag) = match self.stack.pop() {
+                    Some(Frame::Seq { items, start, anchor, tag }) => (NodeKind::Seq(items), start, anchor, tag),
+                    Some(Frame::Map { entries, start, anchor, tag, .. }) => {
+                        (NodeKind::Map(entries), start, anchor, tag)
+                    }
+                    None => return Err("unbalanced collection end".to_string()),
+                };
+                self.nodes += 1;
+                // Block collections end where the next token starts; end them at their last child
+                // instead, so a label does not run into the next entry.
+                let end = match &kind {
+                    NodeKind::Seq(items) => items.last().map(|n| n.span.end),
+                    NodeKind::Map(entries) => entries.last().map(|(_, v)| v.span.end),
+                    NodeKind::Scalar { .. } => None,
+                };
+                let end = if src_is_flow_end(span) { span.end } else { end.unwrap_or(span.end) };
+                let node = Node { kind, span: Span::new(start, end.max(start)), tag };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                Ok(self.push(node))
+            }
+        }
+    }
+
+    /// Attaches a finished node to its parent; returns it when it is the document root.
+    fn push(&mut self, node: Node) -> Option<Node> {
+        match self.stack.last_mut() {
+            None => Some(node),
+            Some(Frame::Seq { items, .. }) => {
+                items.push(node);
+                None
+            }
+            Some(Frame::Map { entries, key, .. }) => {
+                match key.take() {
+                    None => *key = Some(node),
+                    Some(k) => entries.push((k, node)),
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A flow collection (`[...]`, `{...}`) ends on its closing bracket, which the span covers.
+fn src_is_flow_end(span: Span) -> bool {
+    !span.is_empty()
+}
+
+fn count_nodes(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Scalar { .. } => 1,
+        NodeKind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        NodeKind::Map(entries) => {
+            1 + entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum::<usize>()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text<'a>(src: &'a str, node: &Node) -> &'a str {
+        &src[node.span.start..node.span.end]
+    }
+
+    #[test]
+    fn scalars_keep_their_source_span_and_style() {
+        let src = "version: 0.2\nenv:\n  variables:\n    A: \"x y\"\n";
+        let root = parse(src).unwrap().unwrap();
+        let NodeKind::Map(entries) = &root.kind else { panic!("not a map") };
+        assert_eq!(text(src, &entries[0].0), "version");
+        assert_eq!(text(src, &entries[0].1), "0.2");
+        let NodeKind::Map(env) = &entries[1].1.kind else { panic!() };
+        let NodeKind::Map(vars) = &env[0].1.kind else { panic!() };
+        let NodeKind::Scalar { value, style, .. } = &vars[0].1.kind else { panic!() };
+        assert_eq!((value.as_str(), *style), ("x y", Style::Quoted));
+    }
+
+    #[test]
+    fn spans_are_bytes_even_after_multibyte_text() {
+        let src = "a: \"héllo wörld\"\nb: c\n";
+        let root = parse(src).unwrap().unwrap();
+        let NodeKind::Map(entries) = &root.kind else { panic!() };
+        assert_eq!(text(src, &entries[1].0), "b");
+        assert_eq!(line_col(src, entries[1].1.span.start), (2, 4));
+    }
+
+    #[test]
+    fn empty_value_is_null_and_empty_document_is_none() {
+        let root = parse("a:\n").unwrap().unwrap();
+        let NodeKind::Map(entries) = &root.kind else { panic!() };
+        assert!(entries[0].1.is_null());
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(parse("# only a comment\n").unwrap(), None);
+    }
+
+    #[test]
+    fn aliases_expand_to_the_anchored_node() {
+        let src = "a: &x [1, 2]\nb: *x\n";
+        let root = parse(src).unwrap().unwrap();
+        let NodeKind::Map(entries) = &root.kind else { panic!() };
+        assert_eq!(entries[0].1.kind, entries[1].1.kind);
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let p = i - 1;
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = parse(&src).unwrap_err();
+        assert!(err.message.contains("more than"), "{err:?}");
+    }
+
+    #[test]
+    fn tab_indentation_is_a_syntax_error_with_a_position() {
+        let err = parse("phases:\n\tbuild:\n").unwrap_err();
+        assert_eq!(err.line, 2);
+    }
+}
