@@ -4,3 +4,12 @@
 //! Start at [`engine`] for the phase lifecycle, [`buildspec`] for the model.
 
 pub mod buildspec;
+pub mod artifacts;
+pub mod engine;
+pub mod env;
+pub mod exec;
+pub mod workspace;
+pub mod cli;
+pub mod log;
+pub mod project;
+pub mod result;

@@ -1,0 +1,125 @@
+//! Writes collected files as a ZIP or as a plain folder (packaging NONE), streaming file data
+//! (memory stays flat whatever the size), and checksums the ZIP (R-ART-07).
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+
+use md5::Md5;
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+use super::collect::{CollectedFile, FileKind};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksums {
+    pub sha256: String,
+    pub md5: String,
+}
+
+/// Writes `files` into a new ZIP at `dest`.
+pub fn write_zip(files: &[CollectedFile], dest: &Path) -> io::Result<()> {
+    let mut zip = ZipWriter::new(BufWriter::new(File::create(dest)?));
+    for f in files {
+        let meta = fs::metadata(&f.source)?;
+        let mut options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .unix_permissions(meta.permissions().mode() & 0o7777)
+            .large_file(meta.len() >= u32::MAX as u64);
+        if let Some(t) = meta.modified().ok().and_then(zip_time) {
+            options = options.last_modified_time(t);
+        }
+        match &f.kind {
+            FileKind::Symlink(target) => {
+                zip.add_symlink(&f.dest, target.to_string_lossy(), options).map_err(io::Error::other)?;
+            }
+            FileKind::Regular => {
+                zip.start_file(&f.dest, options).map_err(io::Error::other)?;
+                io::copy(&mut File::open(&f.source)?, &mut zip)?;
+            }
+        }
+    }
+    zip.finish().map_err(io::Error::other)?.flush()
+}
+
+fn zip_time(t: std::time::SystemTime) -> Option<zip::DateTime> {
+    let dt = time::OffsetDateTime::from(t);
+    zip::DateTime::try_from(time::PrimitiveDateTime::new(dt.date(), dt.time())).ok()
+}
+
+/// Copies `files` into the folder `dest` (packaging NONE), keeping relative paths.
+pub fn write_folder(files: &[CollectedFile], dest: &Path) -> io::Result<()> {
+    fs::create_dir_all(dest)?;
+    for f in files {
+        let target = dest.join(&f.dest);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        match &f.kind {
+            FileKind::Symlink(link) => symlink(link, &target)?,
+            FileKind::Regular => {
+                fs::copy(&f.source, &target)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SHA-256 and MD5 of a file, read once in large chunks.
+pub fn checksums(path: &Path) -> io::Result<Checksums> {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut sha = Sha256::new();
+    let mut md5 = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+        md5.update(&buf[..n]);
+    }
+    Ok(Checksums { sha256: hex(&sha.finalize()), md5: hex(&md5.finalize()) })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_of_known_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, "abc").unwrap();
+        let c = checksums(&p).unwrap();
+        assert_eq!(c.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(c.md5, "900150983cd24fb0d6963f7d28e17f72");
+    }
+
+    #[test]
+    fn zip_round_trip_keeps_content_modes_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+        fs::set_permissions(dir.path().join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        let files = vec![
+            CollectedFile { source: dir.path().join("run.sh"), dest: "bin/run.sh".into(), kind: FileKind::Regular },
+            CollectedFile { source: dir.path().join("run.sh"), dest: "bin/alias".into(), kind: FileKind::Symlink("run.sh".into()) },
+        ];
+        let out = dir.path().join("a.zip");
+        write_zip(&files, &out).unwrap();
+        let mut archive = zip::ZipArchive::new(File::open(&out).unwrap()).unwrap();
+        let mut f = archive.by_name("bin/run.sh").unwrap();
+        assert_eq!(f.unix_mode().unwrap() & 0o777, 0o755);
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "#!/bin/sh\necho hi\n");
+        drop(f);
+        assert!(archive.by_name("bin/alias").unwrap().is_symlink());
+    }
+}

@@ -1,0 +1,135 @@
+//! Command-line interface: clap structs (their doc comments are `--help`) and one function per
+//! subcommand. Exit statuses are decided here only.
+
+mod check;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit statuses (DESIGN.md "Contracts").
+pub mod exit {
+    /// The build SUCCEEDED, or `check` found no error.
+    pub const OK: u8 = 0;
+    /// The build FAILED / FAULT / TIMED_OUT / STOPPED, or `check` found errors.
+    pub const FAILED: u8 = 1;
+    /// Bad flags or inputs: nothing was run.
+    pub const USAGE: u8 = 2;
+}
+
+/// Run AWS CodeBuild buildspecs on your own machine, the way CodeBuild runs them.
+#[derive(Debug, Parser)]
+#[command(name = "runspec", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More agent diagnostics on stderr (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a build: DOWNLOAD_SOURCE, INSTALL … POST_BUILD, UPLOAD_ARTIFACTS, in a fresh copy of
+    /// the source. The build log goes to stdout in CodeBuild's format.
+    Run(RunArgs),
+    /// Validate a buildspec without running anything; every problem with file:line:col.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Source directory. The first plain DIR is the primary source (default: the current
+    /// directory); `ID=DIR` adds a secondary source, seen as CODEBUILD_SRC_DIR_ID.
+    #[arg(short = 's', long = "source", value_name = "DIR | ID=DIR")]
+    pub sources: Vec<String>,
+
+    /// Buildspec file (default: buildspec.yml in the primary source).
+    #[arg(short = 'b', long, value_name = "FILE")]
+    pub buildspec: Option<PathBuf>,
+
+    /// Where artifacts go: a local directory (ZIP packaging gives DIR/artifacts.zip).
+    #[arg(short = 'a', long, value_name = "DIR")]
+    pub artifacts: Option<String>,
+
+    /// Environment variable override (highest precedence, like StartBuild's
+    /// environmentVariablesOverride). Repeatable.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+
+    /// File of NAME=VALUE lines (the local agent's -e format: `#` comments, quotes kept).
+    #[arg(short = 'e', long = "env-file", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+
+    /// A CodeBuild project as JSON (an element of `aws codebuild batch-get-projects` output):
+    /// name, environment variables, buildspec, artifacts and timeout are honoured.
+    #[arg(long, value_name = "PROJECT.json")]
+    pub project: Option<PathBuf>,
+
+    /// Run the build inside this Docker image (not supported yet).
+    #[arg(short = 'i', long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// Give the build a Docker engine (not supported yet; needs --image).
+    #[arg(short = 'd', long)]
+    pub privileged: bool,
+
+    /// Build in the source directory itself instead of a copy.
+    #[arg(short = 'm', long)]
+    pub mount_source: bool,
+
+    /// Write the build as a CodeBuild `Build` JSON object to this file.
+    #[arg(long, value_name = "BUILD.json")]
+    pub result: Option<PathBuf>,
+
+    /// Build timeout: minutes (decimals allowed), or a number with s, m or h (e.g. 90s).
+    #[arg(long, value_name = "MINUTES")]
+    pub timeout: Option<String>,
+
+    /// Where test reports go (not supported yet).
+    #[arg(short = 'r', long, value_name = "DIR")]
+    pub reports: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The buildspec to check.
+    #[arg(default_value = "buildspec.yml", value_name = "BUILDSPEC")]
+    pub buildspec: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// A problem with the user's input: printed as `error: …` and exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    pub message: String,
+}
+
+pub fn usage(message: impl Into<String>) -> UsageError {
+    UsageError { message: message.into() }
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    let code = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::check(&args),
+    };
+    let code = code.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        exit::USAGE
+    });
+    ExitCode::from(code)
+}

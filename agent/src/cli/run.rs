@@ -1,0 +1,413 @@
+//! `runspec run`: resolve flags and the project into settings, prepare the workspace and the
+//! environment, run the engine with the CodeBuild log on stdout, write the result.
+
+use std::fs;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{RunArgs, UsageError, exit, usage};
+use crate::buildspec::{self, Buildspec, Version};
+use crate::engine::upload::{ArtifactSettings, Packaging};
+use crate::engine::{BuildInput, BuildspecFailure, Engine, Status};
+use crate::env::{self, BuildFacts, Environment, Layer};
+use crate::exec::Stop;
+use crate::exec::host::HostSession;
+use crate::log::CodeBuildLog;
+use crate::project::{self, ArtifactsType, Project, VariableType};
+use crate::result::{self, BuildIdentity};
+use crate::workspace::{Source, Workspace};
+
+/// Everything `run` decided from its flags, before anything is created.
+struct Settings {
+    primary: PathBuf,
+    secondary: Vec<Source>,
+    project: Project,
+    project_name: String,
+    overrides: Vec<(String, String)>,
+    timeout: Option<Duration>,
+    artifacts: ArtifactSettings,
+}
+
+pub fn run(args: RunArgs) -> Result<u8, UsageError> {
+    let settings = resolve(&args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(build(args, settings))
+}
+
+fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
+    if let Some(image) = &args.image {
+        return Err(usage(format!(
+            "--image {image}: running inside a Docker build image is not supported yet; leave out --image to run on the host"
+        )));
+    }
+    if args.privileged {
+        return Err(usage("--privileged is not supported yet (it needs --image, which is not supported yet either)"));
+    }
+    if args.reports.is_some() {
+        return Err(usage("--reports is not supported yet"));
+    }
+    let (primary, secondary) = sources(&args.sources)?;
+    let project = match &args.project {
+        Some(path) => {
+            let text = fs::read_to_string(path).map_err(|e| usage(format!("cannot read `{}`: {e}", path.display())))?;
+            project::parse(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?
+        }
+        None => Project::default(),
+    };
+    for field in &project.ignored {
+        warn(&format!("project field `{field}` is not supported by runspec yet and is ignored"));
+    }
+    if let Some(image) = &project.image {
+        warn(&format!("project image `{image}` is ignored: the build runs on the host (Docker build images are not supported yet)"));
+    }
+    for var in &project.variables {
+        if var.kind != VariableType::Plaintext {
+            return Err(usage(format!(
+                "project variable `{}` is of type {:?}: Parameter Store and Secrets Manager variables are not supported yet",
+                var.name, var.kind
+            )));
+        }
+    }
+    let mut overrides = Vec::new();
+    if let Some(path) = &args.env_file {
+        let text = fs::read_to_string(path).map_err(|e| usage(format!("cannot read `{}`: {e}", path.display())))?;
+        overrides = env::parse_env_file(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    }
+    for a in &args.env {
+        overrides.push(env::parse_assignment(a).map_err(|e| usage(format!("--env {a}: {e}")))?);
+    }
+    let timeout = match &args.timeout {
+        Some(t) => Some(parse_timeout(t).map_err(|e| usage(format!("--timeout {t}: {e}")))?),
+        None => project.timeout_minutes.map(|m| Duration::from_secs(m * 60)),
+    };
+    let artifacts = artifact_settings(args, &project)?;
+    let project_name = project.name.clone().unwrap_or_else(|| default_project_name(&primary));
+    Ok(Settings { primary, secondary, project, project_name, overrides, timeout, artifacts })
+}
+
+fn warn(message: &str) {
+    eprintln!("warning: {message}");
+}
+
+/// `--source DIR` (primary) and `--source ID=DIR` (secondary, R-LOC-02).
+fn sources(values: &[String]) -> Result<(PathBuf, Vec<Source>), UsageError> {
+    let mut primary: Option<PathBuf> = None;
+    let mut secondary = Vec::new();
+    for v in values {
+        match v.split_once('=') {
+            Some((id, dir)) if !id.contains('/') => {
+                if id.is_empty() || id.len() >= 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(usage(format!(
+                        "--source {v}: the source identifier `{id}` must be letters, digits and `_`, fewer than 128"
+                    )));
+                }
+                secondary.push(Source { id: Some(id.to_string()), dir: existing_dir(dir)? });
+            }
+            _ if primary.is_none() => primary = Some(existing_dir(v)?),
+            _ => return Err(usage(format!("--source {v}: only one primary source; give secondary ones as ID=DIR"))),
+        }
+    }
+    let primary = match primary {
+        Some(p) => p,
+        None => existing_dir(".")?,
+    };
+    Ok((primary, secondary))
+}
+
+fn existing_dir(dir: &str) -> Result<PathBuf, UsageError> {
+    let p = Path::new(dir);
+    if !p.is_dir() {
+        return Err(usage(format!("source directory `{dir}` does not exist")));
+    }
+    p.canonicalize().map_err(|e| usage(format!("source directory `{dir}`: {e}")))
+}
+
+/// `30` (minutes), `0.5`, `90s`, `2m`, `1h`.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c),
+        _ => (t, 'm'),
+    };
+    let n: f64 = num.parse().map_err(|_| "expected minutes, or a number with s, m or h".to_string())?;
+    let secs = match unit {
+        's' => n,
+        'm' => n * 60.0,
+        'h' => n * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}`: use s, m or h")),
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err("the timeout must be positive".to_string());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn artifact_settings(args: &RunArgs, project: &Project) -> Result<ArtifactSettings, UsageError> {
+    let pa = project.artifacts.as_ref();
+    let output = match &args.artifacts {
+        Some(a) if a.starts_with("s3://") => {
+            return Err(usage(format!("--artifacts {a}: S3 artifact upload is not supported yet; give a local directory")));
+        }
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => match pa.map(|a| &a.kind) {
+            Some(ArtifactsType::S3) => {
+                return Err(usage(
+                    "the project's artifacts go to S3, which is not supported yet; pass --artifacts DIR to write them locally",
+                ));
+            }
+            _ => None,
+        },
+    };
+    if let Some(dir) = &output {
+        fs::create_dir_all(dir).map_err(|e| usage(format!("--artifacts {}: {e}", dir.display())))?;
+    }
+    Ok(ArtifactSettings {
+        output: output.map(|d| d.canonicalize().unwrap_or(d)),
+        packaging: pa.map(|a| a.packaging).unwrap_or(Packaging::Zip),
+        primary_name: pa.and_then(|a| a.name.clone()).unwrap_or_else(|| "artifacts".to_string()),
+        override_name: pa.is_some_and(|a| a.override_artifact_name),
+    })
+}
+
+/// The project name when no project is given: the source directory's name, as CodeBuild
+/// project names allow it.
+fn default_project_name(primary: &Path) -> String {
+    let base = primary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name: String = base.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    if name.len() >= 2 { name } else { "local".to_string() }
+}
+
+/// Reads and parses the buildspec; problems become a DOWNLOAD_SOURCE failure (R-FILE-02,
+/// R-YAML-02), with the full diagnostics on stderr.
+fn load_buildspec(args: &RunArgs, project: &Project, src_dir: &Path) -> (Result<Buildspec, BuildspecFailure>, String) {
+    let yaml_error = |message: String| BuildspecFailure { code: "YAML_FILE_ERROR".into(), message };
+    let (text, location, shown) = match (&args.buildspec, &project.buildspec) {
+        (Some(path), _) => {
+            // A relative path is looked up from the current directory, then in the source.
+            let p = if path.is_absolute() || path.exists() { path.clone() } else { src_dir.join(path) };
+            let abs = p.canonicalize().unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(&p));
+            match fs::read_to_string(&abs) {
+                Ok(t) => (t, abs.display().to_string(), abs.display().to_string()),
+                Err(e) => {
+                    let loc = abs.display().to_string();
+                    return (Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))), loc);
+                }
+            }
+        }
+        (None, Some(inline)) if inline.contains('\n') => {
+            (inline.clone(), "/codebuild/readonly/buildspec.yml".to_string(), "buildspec (project inline)".to_string())
+        }
+        (None, Some(rel)) => {
+            let p = src_dir.join(rel);
+            match fs::read_to_string(&p) {
+                Ok(t) => (t, p.display().to_string(), rel.clone()),
+                Err(e) => {
+                    let loc = p.display().to_string();
+                    return (Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))), loc);
+                }
+            }
+        }
+        (None, None) => {
+            let p = src_dir.join("buildspec.yml");
+            match fs::read_to_string(&p) {
+                Ok(t) => (t, p.display().to_string(), "buildspec.yml".to_string()),
+                Err(_) => return (Err(yaml_error("YAML file does not exist".into())), p.display().to_string()),
+            }
+        }
+    };
+    let parsed = buildspec::parse(shown, &text);
+    if !parsed.diagnostics.issues.is_empty() {
+        eprint!("{}", parsed.diagnostics.render(100));
+    }
+    match parsed.buildspec {
+        Some(spec) => (Ok(spec), location),
+        None => {
+            let message = parsed.diagnostics.codebuild_message().unwrap_or_else(|| "invalid buildspec".into());
+            (Err(yaml_error(message)), location)
+        }
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// `git rev-parse HEAD` and the origin URL, when the primary source is a git checkout.
+fn git_facts(dir: &Path) -> (Option<String>, Option<String>) {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    if !dir.ancestors().any(|d| d.join(".git").exists()) {
+        return (None, None);
+    }
+    (git(&["rev-parse", "HEAD"]), git(&["config", "--get", "remote.origin.url"]))
+}
+
+/// A per-project build counter under the user's state directory (CODEBUILD_BUILD_NUMBER).
+fn next_build_number(project: &str) -> Option<u64> {
+    let base = std::env::var_os("RUNSPEC_STATE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("runspec")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/runspec")))?;
+    let dir = base.join("build-numbers");
+    fs::create_dir_all(&dir).ok()?;
+    let file = dir.join(project);
+    let n = fs::read_to_string(&file).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
+    fs::write(&file, n.to_string()).ok()?;
+    Some(n)
+}
+
+async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
+    let workspace = Workspace::create(&s.primary, &s.secondary, args.mount_source)
+        .map_err(|e| usage(e.to_string()))?;
+    for skipped in &workspace.skipped {
+        warn(&format!("`{}` was not copied into the workspace (not a regular file, or unreadable)", skipped.display()));
+    }
+    let (spec, location) = load_buildspec(&args, &s.project, &workspace.src_dir);
+
+    let start = SystemTime::now();
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let region = s
+        .project
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let account = s.project.account.clone().unwrap_or_else(|| "000000000000".to_string());
+    let initiator = std::env::var("USER").unwrap_or_else(|_| "runspec".to_string());
+    let (sha, repo_url) = git_facts(&s.primary);
+    let build_number = next_build_number(&s.project_name);
+    let src = workspace.src_dir.display().to_string();
+    let secondary_dirs: Vec<(String, String)> =
+        workspace.secondary.iter().map(|(id, d)| (id.clone(), d.display().to_string())).collect();
+    let facts = BuildFacts {
+        project: &s.project_name,
+        uuid: &uuid,
+        region: &region,
+        account: &account,
+        build_number,
+        start_time_ms: start.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0),
+        initiator: &initiator,
+        src_dir: &src,
+        secondary_dirs: &secondary_dirs,
+        image: None,
+        resolved_source_version: sha.as_deref(),
+        source_repo_url: repo_url.as_deref(),
+    };
+
+    let mut environment = Environment::default();
+    for (k, v) in std::env::vars() {
+        if env::inherit_from_host(&k) {
+            environment.set(k, v, Layer::Image);
+        }
+    }
+    for (k, v) in env::builtins(&facts) {
+        environment.set(k, v, Layer::Builtin);
+    }
+    if let Ok(spec) = &spec {
+        for var in &spec.env.variables {
+            environment.set(var.name.value.clone(), var.value.value.clone(), Layer::Buildspec);
+        }
+    }
+    for var in &s.project.variables {
+        environment.set(var.name.clone(), var.value.clone(), Layer::Project);
+    }
+    for (k, v) in &s.overrides {
+        environment.set(k.clone(), v.clone(), Layer::Override);
+    }
+
+    let (shell, save) = match &spec {
+        Ok(b) => (b.env.shell.as_ref().map(|s| s.value).unwrap_or_default(), b.version == Version::V0_2),
+        Err(_) => (Default::default(), true),
+    };
+    let mut session = HostSession::new(shell, save, &workspace.src_dir, &workspace.state_dir, workspace.root(), &environment.pairs())
+        .map_err(|e| usage(e.to_string()))?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        let _ = stop_tx.send(true);
+    });
+    let stop = Stop::new(s.timeout, stop_rx);
+
+    let stdout = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(fs::File::from)
+        .map_err(|e| usage(format!("cannot write to stdout: {e}")))?;
+    let mut log = CodeBuildLog::new(stdout);
+    let input = BuildInput {
+        buildspec: spec,
+        buildspec_location: location,
+        src_dir: workspace.src_dir.clone(),
+        artifacts: s.artifacts.clone(),
+        runner: format!("Running on runspec {} (host shell)", env!("CARGO_PKG_VERSION")),
+    };
+    let report = Engine::new(&mut session, &mut log, stop).run(input).await;
+    drop(session);
+
+    if let Some(path) = &args.result {
+        let identity = BuildIdentity {
+            id: facts.build_id(),
+            arn: facts.build_arn(),
+            project: s.project_name.clone(),
+            build_number,
+            initiator: initiator.clone(),
+            source_version: sha.clone(),
+            image: "runspec/host".to_string(),
+            privileged: false,
+            timeout_minutes: s.timeout.map(|t| t.as_secs_f64() / 60.0),
+            environment_variables: s.project.variables.iter().map(|v| (v.name.clone(), v.value.clone())).chain(s.overrides.clone()).collect(),
+        };
+        let json = result::build_json(&identity, &report);
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+        if let Err(e) = fs::write(path, text) {
+            eprintln!("error: cannot write the result to `{}`: {e}", path.display());
+        }
+    }
+    drop(workspace);
+    Ok(if report.status == Status::Succeeded { exit::OK } else { exit::FAILED })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout("30"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_timeout("0.5"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_timeout("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("5d").is_err());
+        assert!(parse_timeout("soon").is_err());
+    }
+
+    #[test]
+    fn project_names_from_directories() {
+        assert_eq!(default_project_name(Path::new("/home/me/my app")), "my-app");
+        assert_eq!(default_project_name(Path::new("/")), "local");
+    }
+}

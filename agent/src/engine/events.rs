@@ -1,0 +1,45 @@
+//! What the engine tells the outside world while a build runs. The engine never prints: the
+//! CodeBuild-format log writer ([`crate::log`]) and anything else consume these.
+
+use super::transitions::{BuildPhase, Status};
+use crate::exec::CommandOutcome;
+
+#[derive(Debug, Clone, Copy)]
+pub enum BuildEvent<'a> {
+    /// An agent line with no structure of its own, e.g. `Processing environment variables`.
+    Note(&'a str),
+    /// Something the user should know that does not fail the build.
+    Warning(&'a str),
+    /// `Entering phase <PHASE>` (not logged for DOWNLOAD_SOURCE / UPLOAD_ARTIFACTS, R-TR-05).
+    PhaseEntered(BuildPhase),
+    CommandStarted(&'a str),
+    CommandFinished { command: &'a str, outcome: &'a CommandOutcome },
+    /// A RETRY form is about to run the phase again.
+    PhaseRetrying { phase: BuildPhase, retry: u32, of: u32 },
+    PhaseCompleted { phase: BuildPhase, status: Status, code: &'a str, message: &'a str },
+    BuildCompleted { status: Status },
+}
+
+/// Receives events and command output, in order.
+pub trait EventSink {
+    fn event(&mut self, event: BuildEvent<'_>);
+    /// Raw command output (stdout and stderr interleaved), as produced.
+    fn output(&mut self, bytes: &[u8]);
+}
+
+/// Collects everything, for tests.
+#[derive(Debug, Default)]
+pub struct RecordingSink {
+    pub lines: Vec<String>,
+    pub output: Vec<u8>,
+}
+
+impl EventSink for RecordingSink {
+    fn event(&mut self, event: BuildEvent<'_>) {
+        self.lines.push(format!("{event:?}"));
+    }
+
+    fn output(&mut self, bytes: &[u8]) {
+        self.output.extend_from_slice(bytes);
+    }
+}

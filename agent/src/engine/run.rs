@@ -1,0 +1,380 @@
+//! The run loop: DOWNLOAD_SOURCE → INSTALL … POST_BUILD → UPLOAD_ARTIFACTS, with the
+//! transitions of [`super::transitions`]. It drives a [`Session`], emits [`BuildEvent`]s and
+//! returns a [`BuildReport`]; it never prints.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use super::events::{BuildEvent, EventSink};
+use super::transitions::{self, BuildPhase, Completed, Next, PhaseVerdict, Status};
+use super::upload::{self, ArtifactRecord, ArtifactSettings};
+use crate::buildspec::{Buildspec, OnFailure, Phase, PhaseName, Step};
+use crate::exec::{CommandOutcome, CommandSpec, ExecError, Session, Stop, StopReason};
+
+/// Why DOWNLOAD_SOURCE could not produce a buildspec (R-FILE-02, R-YAML-02).
+#[derive(Debug, Clone)]
+pub struct BuildspecFailure {
+    /// `YAML_FILE_ERROR`.
+    pub code: String,
+    pub message: String,
+}
+
+/// Everything the engine needs to run one build.
+pub struct BuildInput {
+    pub buildspec: Result<Buildspec, BuildspecFailure>,
+    /// Shown as `YAML location is …`.
+    pub buildspec_location: String,
+    pub src_dir: PathBuf,
+    pub artifacts: ArtifactSettings,
+    /// Shown as the first line: what runs the build.
+    pub runner: String,
+}
+
+/// One phase as the result JSON reports it.
+#[derive(Debug, Clone)]
+pub struct PhaseRecord {
+    pub phase: BuildPhase,
+    pub status: Status,
+    pub start: SystemTime,
+    pub end: SystemTime,
+    pub contexts: Vec<(String, String)>,
+    pub continued: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    pub status: Status,
+    pub start: SystemTime,
+    pub end: SystemTime,
+    pub phases: Vec<PhaseRecord>,
+    /// `exported-variables` with their values at the end of the build (R-ENV-09).
+    pub exported: Vec<(String, String)>,
+    pub artifacts: Option<ArtifactRecord>,
+    pub secondary_artifacts: Vec<ArtifactRecord>,
+}
+
+impl BuildReport {
+    pub fn current_phase(&self) -> BuildPhase {
+        if self.status == Status::InProgress {
+            self.phases.last().map_or(BuildPhase::Submitted, |p| p.phase)
+        } else {
+            BuildPhase::Completed
+        }
+    }
+}
+
+/// How much of a failing phase's output is kept for RETRY pattern matching.
+const FAILURE_TAIL: usize = 64 * 1024;
+
+/// Passes output through and keeps the tail of the current attempt.
+struct TailSink<'a> {
+    inner: &'a mut dyn EventSink,
+    tail: Vec<u8>,
+}
+
+impl EventSink for TailSink<'_> {
+    fn event(&mut self, event: BuildEvent<'_>) {
+        self.inner.event(event);
+    }
+
+    fn output(&mut self, bytes: &[u8]) {
+        self.inner.output(bytes);
+        self.tail.extend_from_slice(bytes);
+        if self.tail.len() > 2 * FAILURE_TAIL {
+            self.tail.drain(..self.tail.len() - FAILURE_TAIL);
+        }
+    }
+}
+
+/// The result of one attempt at a buildspec phase.
+struct Attempt {
+    status: Status,
+    context: (String, String),
+}
+
+pub struct Engine<'a, S: Session> {
+    session: &'a mut S,
+    sink: &'a mut dyn EventSink,
+    stop: Stop,
+    records: Vec<PhaseRecord>,
+}
+
+impl<'a, S: Session> Engine<'a, S> {
+    pub fn new(session: &'a mut S, sink: &'a mut dyn EventSink, stop: Stop) -> Self {
+        Engine { session, sink, stop, records: Vec::new() }
+    }
+
+    fn note(&mut self, text: &str) {
+        self.sink.event(BuildEvent::Note(text));
+    }
+
+    fn complete(&mut self, phase: BuildPhase, status: Status, start: SystemTime, context: (String, String), continued: bool) {
+        self.sink.event(BuildEvent::PhaseCompleted { phase, status, code: &context.0, message: &context.1 });
+        self.records.push(PhaseRecord {
+            phase,
+            status,
+            start,
+            end: SystemTime::now(),
+            contexts: vec![context],
+            continued,
+        });
+    }
+
+    /// Runs the whole build. Errors from the agent itself (not the user's commands) end the
+    /// build as FAULT.
+    pub async fn run(mut self, input: BuildInput) -> BuildReport {
+        let start = SystemTime::now();
+        self.note(&input.runner);
+        let mut exported_names = Vec::new();
+        let mut next = self.download_source(&input).await;
+        let spec = input.buildspec.as_ref().ok();
+        if let Some(spec) = spec {
+            exported_names = spec.env.exported_variables.iter().map(|n| n.value.clone()).collect();
+        }
+        let mut artifacts = (None, Vec::new());
+        while let Next::Enter(phase) = next {
+            let Some(spec) = spec else { break };
+            next = match phase {
+                BuildPhase::UploadArtifacts => {
+                    let t = SystemTime::now();
+                    let result = upload::run(self.session, self.sink, spec, &input.src_dir, &input.artifacts).await;
+                    let (status, context) = match result {
+                        Ok(records) => {
+                            artifacts = records;
+                            (Status::Succeeded, (String::new(), String::new()))
+                        }
+                        Err(e) => (Status::Failed, (e.code().to_string(), e.to_string())),
+                    };
+                    self.complete(phase, status, t, context, false);
+                    transitions::next(Completed { phase, status, on_failure: None, retries_done: 0, retry_pattern_matched: false })
+                }
+                BuildPhase::Finalizing | BuildPhase::Completed => Next::Finalize,
+                _ => match phase.buildspec_phase() {
+                    Some(name) => self.buildspec_phase(spec, name).await,
+                    None => Next::Finalize,
+                },
+            };
+        }
+        let exported = self.exported(&exported_names).await;
+        let status = transitions::build_status(
+            self.records.iter().map(|r| PhaseVerdict { status: r.status, continued: r.continued }),
+        );
+        self.sink.event(BuildEvent::BuildCompleted { status });
+        BuildReport {
+            status,
+            start,
+            end: SystemTime::now(),
+            phases: self.records,
+            exported,
+            artifacts: artifacts.0,
+            secondary_artifacts: artifacts.1,
+        }
+    }
+
+    /// DOWNLOAD_SOURCE: the log preamble of R-LOG-02, buildspec problems (R-YAML-02), and the
+    /// up-front `run-as` check.
+    async fn download_source(&mut self, input: &BuildInput) -> Next {
+        let t = SystemTime::now();
+        self.note("Waiting for DOWNLOAD_SOURCE");
+        self.note("Phase is DOWNLOAD_SOURCE");
+        self.note(&format!("CODEBUILD_SRC_DIR={}", input.src_dir.display()));
+        self.note(&format!("YAML location is {}", input.buildspec_location));
+        let spec = match &input.buildspec {
+            Ok(spec) => spec,
+            Err(f) => {
+                let context = (f.code.clone(), f.message.clone());
+                return self.finish_download(t, Status::Failed, context);
+            }
+        };
+        self.note("Processing environment variables");
+        if let Some(install) = spec.phase(PhaseName::Install).filter(|p| !p.runtime_versions.is_empty()) {
+            let names: Vec<String> = install.runtime_versions.iter().map(|(rt, v)| format!("{}: {}", rt.value, v.value)).collect();
+            self.note("Skipping install of runtimes. Runtime version selection is not supported by this build image");
+            self.sink.event(BuildEvent::Warning(&format!(
+                "runtime-versions ({}) are ignored on the host; the tools on the PATH are used",
+                names.join(", ")
+            )));
+        } else {
+            self.note("No runtime version selected in buildspec.");
+        }
+        let mut users: Vec<&str> = spec.run_as.iter().map(|u| u.value.as_str()).collect();
+        users.extend(spec.phases.iter().filter_map(|p| p.run_as.as_ref().map(|u| u.value.as_str())));
+        users.dedup();
+        for user in users {
+            if let Err(e) = self.session.check_user(user).await {
+                return self.finish_download(t, Status::Failed, ("CLIENT_ERROR".into(), e.to_string()));
+            }
+        }
+        self.note(&format!("Moving to directory {}", input.src_dir.display()));
+        match &spec.cache {
+            None => self.note("Cache is not defined in the buildspec"),
+            Some(_) => self.note("Skip cache due to: the project has no cache configured (NO_CACHE)"),
+        }
+        self.note(&format!("Phases found in YAML: {}", spec.phases.len()));
+        for phase in &spec.phases {
+            let count = phase.commands.len();
+            self.note(&format!(" {}: {} commands", BuildPhase::from(phase.name), count));
+        }
+        self.finish_download(t, Status::Succeeded, (String::new(), String::new()))
+    }
+
+    fn finish_download(&mut self, t: SystemTime, status: Status, context: (String, String)) -> Next {
+        self.complete(BuildPhase::DownloadSource, status, t, context, false);
+        transitions::next(Completed {
+            phase: BuildPhase::DownloadSource,
+            status,
+            on_failure: None,
+            retries_done: 0,
+            retry_pattern_matched: false,
+        })
+    }
+
+    /// One buildspec phase, with its retries. Undeclared phases are entered and succeed
+    /// (R-PH-04).
+    async fn buildspec_phase(&mut self, spec: &Buildspec, name: PhaseName) -> Next {
+        let phase_type = BuildPhase::from(name);
+        let declared = spec.phase(name);
+        let on_failure = declared.and_then(|p| p.on_failure.as_ref().map(|o| &o.value));
+        let run_as = spec.run_as(name);
+        let t = SystemTime::now();
+        let retrying = matches!(on_failure, Some(OnFailure::Retry { .. }));
+        if retrying && let Err(e) = self.session.save_state().await {
+            return self.fault(phase_type, t, &e);
+        }
+        let mut retries_done = 0;
+        loop {
+            self.sink.event(BuildEvent::PhaseEntered(phase_type));
+            let mut tail = TailSink { inner: &mut *self.sink, tail: Vec::new() };
+            let attempt = match declared {
+                Some(phase) => {
+                    // R-TR-04: 0 once any phase has failed, CONTINUE phases included.
+                    let succeeding = self.records.iter().all(|r| r.status == Status::Succeeded);
+                    match run_steps(self.session, &mut tail, &mut self.stop, phase, run_as, succeeding).await {
+                        Ok(a) => a,
+                        Err(e) => return self.fault(phase_type, t, &e),
+                    }
+                }
+                None => Attempt { status: Status::Succeeded, context: (String::new(), String::new()) },
+            };
+            let failure_text = format!("{}\n{}", attempt.context.1, String::from_utf8_lossy(&tail.tail));
+            let matched = match on_failure {
+                Some(OnFailure::Retry { pattern: Some(p), .. }) => {
+                    regex::Regex::new(p).map(|re| re.is_match(&failure_text)).unwrap_or(false)
+                }
+                _ => true,
+            };
+            let done = Completed { phase: phase_type, status: attempt.status, on_failure, retries_done, retry_pattern_matched: matched };
+            let next = transitions::next(done);
+            let continued = attempt.status == Status::Failed && matches!(on_failure, Some(OnFailure::Continue));
+            if next == Next::Retry {
+                // The failed attempt is logged but not recorded: the result keeps the final one.
+                self.sink.event(BuildEvent::PhaseCompleted {
+                    phase: phase_type,
+                    status: attempt.status,
+                    code: &attempt.context.0,
+                    message: &attempt.context.1,
+                });
+                retries_done += 1;
+                let of = match on_failure {
+                    Some(OnFailure::Retry { count, .. }) => *count,
+                    _ => 0,
+                };
+                self.sink.event(BuildEvent::PhaseRetrying { phase: phase_type, retry: retries_done, of });
+                if let Err(e) = self.session.restore_state().await {
+                    return self.fault(phase_type, t, &e);
+                }
+                continue;
+            }
+            self.complete(phase_type, attempt.status, t, attempt.context, continued);
+            return next;
+        }
+    }
+
+    fn fault(&mut self, phase: BuildPhase, t: SystemTime, e: &ExecError) -> Next {
+        self.complete(phase, Status::Fault, t, ("CLIENT_ERROR".into(), e.to_string()), false);
+        Next::Finalize
+    }
+
+    /// Values of `exported-variables` from the final shell state; unset names export as empty
+    /// and `AWS_*` names are dropped ([OPEN] R-ENV-09, decided here).
+    async fn exported(&mut self, names: &[String]) -> Vec<(String, String)> {
+        let names: Vec<&str> = names.iter().map(String::as_str).filter(|n| !n.starts_with("AWS_")).collect();
+        if names.is_empty() || self.records.len() <= 1 {
+            return Vec::new();
+        }
+        match self.session.read_vars(&names).await {
+            Ok(values) => names
+                .iter()
+                .zip(values)
+                .map(|(n, v)| (n.to_string(), v.unwrap_or_default()))
+                .collect(),
+            Err(e) => {
+                self.sink.event(BuildEvent::Warning(&format!("cannot read exported variables: {e}")));
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Runs `commands`, then `finally` (R-PH-10, R-PH-11). A failing command skips the rest of its
+/// list; `finally` runs after success and after failure, but not after a timeout or stop.
+/// [OPEN] R-PH-12 decided: a failing `finally` command skips the remaining `finally` commands,
+/// and `finally` runs even when `commands` is empty.
+async fn run_steps<S: Session>(
+    session: &mut S,
+    sink: &mut dyn EventSink,
+    stop: &mut Stop,
+    phase: &Phase,
+    run_as: Option<&str>,
+    succeeding_before: bool,
+) -> Result<Attempt, ExecError> {
+    let mut failure: Option<(String, CommandOutcome)> = None;
+    for list in [&phase.commands, &phase.finally] {
+        for step in list.iter() {
+            let Step::Command(text) = step;
+            sink.event(BuildEvent::CommandStarted(text));
+            // [OPEN] R-TR-04 decided: 0 as soon as a command of this phase has failed, so the
+            // phase's own `finally` can see it.
+            let spec = CommandSpec { text, run_as, build_succeeding: succeeding_before && failure.is_none() };
+            let outcome = session.run(spec, sink, stop).await?;
+            sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
+            match outcome {
+                CommandOutcome::TimedOut => return Ok(stopped(StopReason::TimedOut)),
+                CommandOutcome::Stopped => return Ok(stopped(StopReason::Stopped)),
+                o if o.success() => {}
+                o => {
+                    if failure.is_none() {
+                        failure = Some((text.value.clone(), o));
+                    }
+                    break;
+                }
+            }
+        }
+        if let Some(reason) = stop.check() {
+            return Ok(stopped(reason));
+        }
+    }
+    Ok(match failure {
+        None => Attempt { status: Status::Succeeded, context: (String::new(), String::new()) },
+        Some((text, outcome)) => Attempt {
+            status: Status::Failed,
+            context: (
+                "COMMAND_EXECUTION_ERROR".into(),
+                format!("Error while executing command: {text}. Reason: {outcome}"),
+            ),
+        },
+    })
+}
+
+fn stopped(reason: StopReason) -> Attempt {
+    match reason {
+        StopReason::TimedOut => Attempt {
+            status: Status::TimedOut,
+            context: ("BUILD_TIMED_OUT".into(), "Build has timed out".into()),
+        },
+        StopReason::Stopped => Attempt {
+            status: Status::Stopped,
+            context: ("BUILD_STOPPED".into(), "Build was stopped".into()),
+        },
+    }
+}

@@ -1,0 +1,264 @@
+//! The build's environment: layers in CodeBuild's precedence (R-ENV-05), the built-in
+//! `CODEBUILD_*` variables (§9), and the `--env-file` format (R-LOC-03). Pure: callers pass in
+//! the process environment, the clock and the git facts.
+
+use std::fmt;
+
+/// Where a variable came from, lowest precedence first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    /// The image's ENV; on the host, the agent's own environment (R-ENV-03).
+    Image,
+    /// `CODEBUILD_*`, `AWS_REGION`… set by the agent (§9).
+    Builtin,
+    /// Buildspec `env/variables` (R-ENV-02: literal).
+    Buildspec,
+    /// Project `environment.environmentVariables` of type PLAINTEXT.
+    Project,
+    /// StartBuild `environmentVariablesOverride`: `--env` and `--env-file`.
+    Override,
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layer::Image => "image",
+            Layer::Builtin => "built-in",
+            Layer::Buildspec => "buildspec",
+            Layer::Project => "project",
+            Layer::Override => "override",
+        })
+    }
+}
+
+/// An ordered set of variables where a higher layer replaces a lower one.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    vars: Vec<(String, String, Layer)>,
+}
+
+impl Environment {
+    /// Sets `name` unless a higher layer already set it.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>, layer: Layer) {
+        let name = name.into();
+        match self.vars.iter_mut().find(|(n, ..)| *n == name) {
+            Some(slot) if slot.2 <= layer => {
+                slot.1 = value.into();
+                slot.2 = layer;
+            }
+            Some(_) => {}
+            None => self.vars.push((name, value.into(), layer)),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.iter().find(|(n, ..)| n == name).map(|(_, v, _)| v.as_str())
+    }
+
+    pub fn layer(&self, name: &str) -> Option<Layer> {
+        self.vars.iter().find(|(n, ..)| n == name).map(|(.., l)| *l)
+    }
+
+    /// Name/value pairs, in the order they were first set.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.vars.iter().map(|(n, v, _)| (n.clone(), v.clone())).collect()
+    }
+}
+
+/// Host variables that do not describe the "image" and must not leak into a build: AWS
+/// credentials need an explicit opt-in (like `codebuild_build.sh -c`), the agent's own
+/// settings and a surrounding CodeBuild's variables describe another build.
+pub fn inherit_from_host(name: &str) -> bool {
+    !(name.starts_with("AWS_")
+        || name.starts_with("CODEBUILD_")
+        || name.starts_with("RUNSPEC_")
+        || name == "PWD"
+        || name == "OLDPWD"
+        || name == "SHLVL"
+        || name == "_")
+}
+
+/// What the built-in variables are made from.
+#[derive(Debug, Clone)]
+pub struct BuildFacts<'a> {
+    pub project: &'a str,
+    pub uuid: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub build_number: Option<u64>,
+    pub start_time_ms: u128,
+    pub initiator: &'a str,
+    pub src_dir: &'a str,
+    /// `(identifier, dir)` of every secondary source.
+    pub secondary_dirs: &'a [(String, String)],
+    pub image: Option<&'a str>,
+    /// git HEAD of the primary source, when it is a git checkout.
+    pub resolved_source_version: Option<&'a str>,
+    pub source_repo_url: Option<&'a str>,
+}
+
+impl BuildFacts<'_> {
+    pub fn build_id(&self) -> String {
+        format!("{}:{}", self.project, self.uuid)
+    }
+
+    pub fn build_arn(&self) -> String {
+        format!("arn:aws:codebuild:{}:{}:build/{}", self.region, self.account, self.build_id())
+    }
+
+    pub fn project_arn(&self) -> String {
+        format!("arn:aws:codebuild:{}:{}:project/{}", self.region, self.account, self.project)
+    }
+}
+
+/// The documented built-ins of §9, with the local agent's choices where the service has no
+/// local meaning (R-LOC-04).
+pub fn builtins(f: &BuildFacts<'_>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = vec![
+        ("AWS_DEFAULT_REGION".into(), f.region.into()),
+        ("AWS_REGION".into(), f.region.into()),
+        ("CODEBUILD_BATCH_BUILD_IDENTIFIER".into(), String::new()),
+        ("CODEBUILD_BUILD_ARN".into(), f.build_arn()),
+        ("CODEBUILD_BUILD_ID".into(), f.build_id()),
+        ("CODEBUILD_BUILD_SUCCEEDING".into(), "1".into()),
+        ("CODEBUILD_INITIATOR".into(), f.initiator.into()),
+        ("CODEBUILD_KMS_KEY_ID".into(), format!("arn:aws:kms:{}:{}:alias/aws/s3", f.region, f.account)),
+        ("CODEBUILD_LOG_PATH".into(), f.uuid.into()),
+        ("CODEBUILD_PROJECT_ARN".into(), f.project_arn()),
+        ("CODEBUILD_SRC_DIR".into(), f.src_dir.into()),
+        ("CODEBUILD_START_TIME".into(), f.start_time_ms.to_string()),
+        ("CODEBUILD_LOCAL_BUILD".into(), "true".into()),
+        ("CODEBUILD_CI".into(), "false".into()),
+        ("CODEBUILD_LAST_EXIT".into(), "0".into()),
+    ];
+    if let Some(n) = f.build_number {
+        v.push(("CODEBUILD_BUILD_NUMBER".into(), n.to_string()));
+    }
+    if let Some(image) = f.image {
+        v.push(("CODEBUILD_BUILD_IMAGE".into(), image.into()));
+    }
+    if let Some(sha) = f.resolved_source_version {
+        v.push(("CODEBUILD_RESOLVED_SOURCE_VERSION".into(), sha.into()));
+        v.push(("CODEBUILD_SOURCE_VERSION".into(), sha.into()));
+    }
+    if let Some(url) = f.source_repo_url {
+        v.push(("CODEBUILD_SOURCE_REPO_URL".into(), url.into()));
+    }
+    for (id, dir) in f.secondary_dirs {
+        v.push((format!("CODEBUILD_SRC_DIR_{id}"), dir.clone()));
+    }
+    v
+}
+
+/// One problem in an env file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct EnvFileError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Parses the local agent's env file (R-LOC-03): `NAME=VALUE` per line, `#` comments, blank
+/// lines ignored, quotes kept as part of the value.
+pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, EnvFileError> {
+    let mut vars = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(EnvFileError { line: i + 1, message: format!("expected NAME=VALUE, found `{line}`") });
+        };
+        let name = name.trim();
+        if !crate::buildspec::parse::is_identifier(name) {
+            return Err(EnvFileError { line: i + 1, message: format!("`{name}` is not a variable name") });
+        }
+        vars.push((name.to_string(), value.to_string()));
+    }
+    Ok(vars)
+}
+
+/// Parses `--env NAME=VALUE`.
+pub fn parse_assignment(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, found `{text}`"))?;
+    if !crate::buildspec::parse::is_identifier(name) {
+        return Err(format!("`{name}` is not a variable name"));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_override_project_buildspec_image() {
+        // R-ENV-05: override > project > buildspec > image, whatever order they are set in.
+        let mut env = Environment::default();
+        env.set("A", "image", Layer::Image);
+        env.set("A", "override", Layer::Override);
+        env.set("A", "buildspec", Layer::Buildspec);
+        env.set("A", "project", Layer::Project);
+        env.set("B", "image", Layer::Image);
+        env.set("B", "buildspec", Layer::Buildspec);
+        env.set("C", "image", Layer::Image);
+        assert_eq!(env.get("A"), Some("override"));
+        assert_eq!(env.get("B"), Some("buildspec"), "R-ENV-03: buildspec replaces the image");
+        assert_eq!(env.get("C"), Some("image"));
+        assert_eq!(env.layer("A"), Some(Layer::Override));
+    }
+
+    #[test]
+    fn env_file_rules() {
+        let text = "# comment\n\nA=1\nB=\"quoted\"\nC=x=y\n  D=spaced \n";
+        let vars = parse_env_file(text).unwrap();
+        assert_eq!(
+            vars,
+            [("A", "1"), ("B", "\"quoted\""), ("C", "x=y"), ("D", "spaced ")]
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        assert_eq!(parse_env_file("A=1\nnope\n").unwrap_err().line, 2);
+        assert!(parse_env_file("1A=x").is_err());
+    }
+
+    #[test]
+    fn builtin_formats() {
+        let facts = BuildFacts {
+            project: "app",
+            uuid: "0b5c1e0e-6c5e-4a4e-9d55-0d6f1b2c3d4e",
+            region: "eu-west-1",
+            account: "000000000000",
+            build_number: Some(7),
+            start_time_ms: 1_763_000_000_123,
+            initiator: "alice",
+            src_dir: "/w/src",
+            secondary_dirs: &[("lib".into(), "/w/secSrc/lib".into())],
+            image: None,
+            resolved_source_version: Some("abc123"),
+            source_repo_url: None,
+        };
+        let vars = builtins(&facts);
+        let get = |n: &str| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        assert_eq!(get("CODEBUILD_BUILD_ID"), Some("app:0b5c1e0e-6c5e-4a4e-9d55-0d6f1b2c3d4e"));
+        assert_eq!(
+            get("CODEBUILD_BUILD_ARN"),
+            Some("arn:aws:codebuild:eu-west-1:000000000000:build/app:0b5c1e0e-6c5e-4a4e-9d55-0d6f1b2c3d4e")
+        );
+        assert_eq!(get("CODEBUILD_START_TIME").map(str::len), Some(13));
+        assert_eq!(get("CODEBUILD_SRC_DIR_lib"), Some("/w/secSrc/lib"));
+        assert_eq!(get("CODEBUILD_BUILD_NUMBER"), Some("7"));
+        assert_eq!(get("AWS_REGION"), get("AWS_DEFAULT_REGION"));
+        assert_eq!(get("CODEBUILD_RESOLVED_SOURCE_VERSION"), Some("abc123"));
+    }
+
+    #[test]
+    fn host_credentials_are_not_inherited() {
+        for name in ["AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "CODEBUILD_BUILD_ID", "RUNSPEC_X", "PWD"] {
+            assert!(!inherit_from_host(name), "{name}");
+        }
+        for name in ["PATH", "HOME", "LANG"] {
+            assert!(inherit_from_host(name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Commands on the host: one `sh` (or `bash`) process per command, in its own process group.
+//!
+//! Output: every command of the build writes into one pipe that the agent holds open for the
+//! whole build. A command is finished when its process exits, not when the pipe closes, so
+//! background processes (`nohup dockerd &`) outlive their command and are not waited for
+//! (R-SH-07); their later output still reaches the log. After an exit the pipe is drained, so a
+//! command's last bytes always come before the next log line. stdout and stderr share the pipe,
+//! so they interleave exactly as written (R-SH-11).
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::{Pid, Uid, User, chown};
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+
+use super::wrapper::{self, AgentVars};
+use super::{CommandOutcome, CommandSpec, ExecError, Session, Stop, StopReason};
+use crate::buildspec::Shell;
+use crate::engine::events::EventSink;
+
+/// How long a command gets between SIGTERM and SIGKILL when the build is stopped or times out.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+/// Bytes read from the output pipe at once.
+const READ_CHUNK: usize = 256 * 1024;
+/// Bytes read in one go before checking for an exit or a timeout again.
+const STREAM_BURST: usize = 4 * READ_CHUNK;
+
+pub struct HostSession {
+    shell: Shell,
+    /// Version 0.2 saves shell state between commands; 0.1 does not (R-SH-20).
+    save_state: bool,
+    src_dir: PathBuf,
+    state_dir: PathBuf,
+    build_root: PathBuf,
+    reader: pipe::Receiver,
+    writer: OwnedFd,
+    buf: Vec<u8>,
+    pipe_capacity: usize,
+    last_exit: i32,
+    users: HashMap<String, User>,
+    /// Process groups started by this build, killed when it ends.
+    groups: Vec<Pid>,
+}
+
+impl HostSession {
+    /// Writes the initial state (every variable as a literal, `PWD` = the source dir) and opens
+    /// the output pipe. Must be called inside a tokio runtime.
+    pub fn new(
+        shell: Shell,
+        save_state: bool,
+        src_dir: &Path,
+        state_dir: &Path,
+        build_root: &Path,
+        env: &[(String, String)],
+    ) -> Result<Self, ExecError> {
+        let mut vars: Vec<(&str, &str)> = env
+            .iter()
+            .filter(|(k, _)| k != "PWD" && crate::buildspec::parse::is_identifier(k))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let pwd = src_dir.to_string_lossy();
+        vars.push(("PWD", &pwd));
+        fs::write(state_dir.join("env.sh"), wrapper::initial_state(vars))?;
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
+        fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(std::io::Error::from)?;
+        // A larger pipe means fewer wake-ups for chatty commands. Best effort.
+        let _ = fcntl(&read, FcntlArg::F_SETPIPE_SZ(1 << 20));
+        let pipe_capacity = fcntl(&read, FcntlArg::F_GETPIPE_SZ).map_or(1 << 16, |n| n as usize);
+        Ok(HostSession {
+            shell,
+            save_state,
+            src_dir: src_dir.to_path_buf(),
+            state_dir: state_dir.to_path_buf(),
+            build_root: build_root.to_path_buf(),
+            reader: pipe::Receiver::from_owned_fd(read)?,
+            writer: write,
+            buf: vec![0; READ_CHUNK],
+            pipe_capacity,
+            last_exit: 0,
+            users: HashMap::new(),
+            groups: Vec::new(),
+        })
+    }
+
+    fn user(&mut self, name: &str) -> Result<User, ExecError> {
+        if let Some(u) = self.users.get(name) {
+            return Ok(u.clone());
+        }
+        let euid = Uid::effective();
+        let user = User::from_name(name)
+            .map_err(std::io::Error::from)?
+            .ok_or_else(|| ExecError::NoSuchUser(name.to_string()))?;
+        if user.uid != euid {
+            if !euid.is_root() {
+                return Err(ExecError::NotRoot(euid.as_raw()));
+            }
+            if which("setpriv").is_none() {
+                return Err(ExecError::NoSetpriv);
+            }
+            // The user must reach the source and the shell state: traverse only, like CodeBuild's
+            // "read and run permissions" (R-SH-12).
+            fs::set_permissions(&self.build_root, fs::Permissions::from_mode(0o711))?;
+        }
+        self.users.insert(name.to_string(), user.clone());
+        Ok(user)
+    }
+
+    /// Builds the process for a script, as the agent or through `setpriv` as another user.
+    fn command(&self, script: &Path, user: Option<&User>) -> Result<Command, ExecError> {
+        let shell = self.shell.program();
+        let mut cmd = match user {
+            Some(u) if u.uid != Uid::effective() => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={}", u.uid))
+                    .arg(format!("--regid={}", u.gid))
+                    .arg("--init-groups")
+                    .arg("--")
+                    .arg(shell);
+                c
+            }
+            _ => Command::new(shell),
+        };
+        let out = self.writer.try_clone()?;
+        let err = self.writer.try_clone()?;
+        cmd.arg(script)
+            .env_clear()
+            .current_dir(&self.src_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .process_group(0)
+            .kill_on_drop(false);
+        Ok(cmd)
+    }
+
+    fn spawn(&mut self, mut cmd: Command) -> Result<Child, ExecError> {
+        let program = self.shell.program().to_string();
+        let child = cmd.spawn().map_err(|source| ExecError::Spawn { program, source })?;
+        if let Some(pid) = child.id() {
+            self.groups.push(Pid::from_raw(pid as i32));
+        }
+        Ok(child)
+    }
+
+    /// Reads what is in the pipe right now, at most `limit` bytes, so a process that never stops
+    /// writing cannot keep the agent from noticing an exit or a timeout.
+    fn drain(&mut self, sink: &mut dyn EventSink, limit: usize) {
+        let mut read = 0;
+        while read < limit {
+            match self.reader.try_read(&mut self.buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    read += n;
+                    sink.output(&self.buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Waits for the child while streaming output. Returns its exit status, or why it was cut.
+    async fn wait_streaming(
+        &mut self,
+        child: &mut Child,
+        sink: &mut dyn EventSink,
+        stop: &mut Stop,
+    ) -> Result<Result<ExitStatus, StopReason>, ExecError> {
+        loop {
+            tokio::select! {
+                biased;
+                ready = self.reader.readable() => {
+                    ready?;
+                    self.drain(sink, STREAM_BURST);
+                }
+                status = child.wait() => {
+                    // Everything the command wrote before exiting is in the pipe, which holds
+                    // at most its capacity; background writers cannot stretch this.
+                    self.drain(sink, self.pipe_capacity + READ_CHUNK);
+                    return Ok(Ok(status?));
+                }
+                reason = stop.wait() => return Ok(Err(reason)),
+            }
+        }
+    }
+
+    /// SIGTERM to the whole process group, SIGKILL after the grace period (§15).
+    async fn kill_group(&mut self, child: &mut Child, sink: &mut dyn EventSink) {
+        let Some(pid) = child.id() else { return };
+        let pgid = Pid::from_raw(pid as i32);
+        let _ = killpg(pgid, Signal::SIGTERM);
+        let grace = tokio::time::sleep(KILL_GRACE);
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.reader.readable() => self.drain(sink, STREAM_BURST),
+                _ = child.wait() => break,
+                () = &mut grace => {
+                    let _ = killpg(pgid, Signal::SIGKILL);
+                    let _ = child.wait().await;
+                    break;
+                }
+            }
+        }
+        let _ = killpg(pgid, Signal::SIGKILL);
+        self.drain(sink, self.pipe_capacity + READ_CHUNK);
+    }
+
+    /// Runs a helper script and returns its stdout (stderr goes to the build log pipe).
+    async fn capture(&mut self, script: String) -> Result<Vec<u8>, ExecError> {
+        let path = self.state_dir.join("helper.sh");
+        fs::write(&path, script)?;
+        let mut cmd = self.command(&path, None)?;
+        cmd.stdout(Stdio::piped());
+        let program = self.shell.program().to_string();
+        let out = cmd.output().await.map_err(|source| ExecError::Spawn { program, source })?;
+        Ok(out.stdout)
+    }
+}
+
+impl Session for HostSession {
+    async fn check_user(&mut self, user: &str) -> Result<(), ExecError> {
+        self.user(user).map(|_| ())
+    }
+
+    async fn run(
+        &mut self,
+        spec: CommandSpec<'_>,
+        sink: &mut dyn EventSink,
+        stop: &mut Stop,
+    ) -> Result<CommandOutcome, ExecError> {
+        if let Some(reason) = stop.check() {
+            return Ok(outcome_for(reason));
+        }
+        let user = spec.run_as.map(|u| self.user(u)).transpose()?;
+        let home = user.as_ref().map(|u| u.dir.clone());
+        let agent = AgentVars {
+            build_succeeding: spec.build_succeeding,
+            last_exit: self.last_exit,
+            run_as: user.as_ref().zip(home.as_deref()).map(|(u, h)| (u.name.as_str(), h)),
+        };
+        let script_path = self.state_dir.join("script.sh");
+        fs::write(&script_path, wrapper::script(spec.text, &self.state_dir, &agent, self.save_state))?;
+        let next = self.state_dir.join("env.next");
+        if let Some(u) = user.as_ref().filter(|u| u.uid != Uid::effective()) {
+            for path in [&self.state_dir, &script_path, &self.state_dir.join("env.sh")] {
+                chown(path.as_path(), Some(u.uid), Some(u.gid)).map_err(std::io::Error::from)?;
+            }
+        }
+        let cmd = self.command(&script_path, user.as_ref())?;
+        let mut child = self.spawn(cmd)?;
+        let outcome = match self.wait_streaming(&mut child, sink, stop).await? {
+            Ok(status) => match (status.code(), status.signal()) {
+                (Some(code), _) => CommandOutcome::Exited(code),
+                (None, Some(sig)) => CommandOutcome::Signaled(sig),
+                (None, None) => CommandOutcome::Exited(1),
+            },
+            Err(reason) => {
+                self.kill_group(&mut child, sink).await;
+                outcome_for(reason)
+            }
+        };
+        self.last_exit = outcome.exit_code();
+        // The state is committed only when the epilogue ran (it did not `exit`, R-SH-05).
+        if next.exists() {
+            if self.save_state && matches!(outcome, CommandOutcome::Exited(_)) {
+                fs::rename(&next, self.state_dir.join("env.sh"))?;
+            } else {
+                fs::remove_file(&next)?;
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn expand(&mut self, expr: &str) -> Result<String, ExecError> {
+        let out = self.capture(wrapper::expand_script(expr, &self.state_dir)).await?;
+        let mut s = String::from_utf8_lossy(&out).into_owned();
+        if s.ends_with('\n') {
+            s.pop();
+        }
+        Ok(s)
+    }
+
+    async fn read_vars(&mut self, names: &[&str]) -> Result<Vec<Option<String>>, ExecError> {
+        let out = self.capture(wrapper::export_script(names, &self.state_dir)).await?;
+        Ok(wrapper::parse_exports(&out, names.len()))
+    }
+
+    async fn save_state(&mut self) -> Result<(), ExecError> {
+        fs::copy(self.state_dir.join("env.sh"), self.state_dir.join("env.saved"))?;
+        Ok(())
+    }
+
+    async fn restore_state(&mut self) -> Result<(), ExecError> {
+        fs::copy(self.state_dir.join("env.saved"), self.state_dir.join("env.sh"))?;
+        Ok(())
+    }
+}
+
+impl Drop for HostSession {
+    /// Background processes die with the build, as they would with CodeBuild's container.
+    fn drop(&mut self) {
+        for pgid in &self.groups {
+            let _ = killpg(*pgid, Signal::SIGKILL);
+        }
+        let _ = self.writer.as_raw_fd();
+    }
+}
+
+fn outcome_for(reason: StopReason) -> CommandOutcome {
+    match reason {
+        StopReason::TimedOut => CommandOutcome::TimedOut,
+        StopReason::Stopped => CommandOutcome::Stopped,
+    }
+}
+
+/// The first `name` on the agent's PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}

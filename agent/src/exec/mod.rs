@@ -1,0 +1,195 @@
+//! Where commands run. [`Session`] is the seam: the host shell ([`host`]) today, a Docker build
+//! image later. The per-command script is built by [`wrapper`] and is the same everywhere.
+
+pub mod host;
+pub mod wrapper;
+
+use std::fmt;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::engine::events::EventSink;
+
+/// One command to run.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec<'a> {
+    pub text: &'a str,
+    /// `run-as` user for this command (R-SH-12); `None` runs as the agent's user.
+    pub run_as: Option<&'a str>,
+    /// `CODEBUILD_BUILD_SUCCEEDING` for this command (R-TR-04).
+    pub build_succeeding: bool,
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandOutcome {
+    Exited(i32),
+    /// Killed by a signal it did not handle.
+    Signaled(i32),
+    /// The build's timeout fired while it ran; its process group was killed.
+    TimedOut,
+    /// The build was stopped (Ctrl-C); its process group was killed.
+    Stopped,
+}
+
+impl CommandOutcome {
+    pub fn success(&self) -> bool {
+        matches!(self, CommandOutcome::Exited(0))
+    }
+
+    /// The exit code `CODEBUILD_LAST_EXIT` gets: 128+N for a signal, as shells report it.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CommandOutcome::Exited(c) => *c,
+            CommandOutcome::Signaled(s) => 128 + s,
+            CommandOutcome::TimedOut | CommandOutcome::Stopped => 128 + 9,
+        }
+    }
+}
+
+/// The `Reason:` of a failure, worded as Go's `exec.ExitError` (R-PH-13).
+impl fmt::Display for CommandOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandOutcome::Exited(c) => write!(f, "exit status {c}"),
+            CommandOutcome::Signaled(s) => {
+                let name = nix::sys::signal::Signal::try_from(*s)
+                    .map(|sig| signal_word(sig).to_string())
+                    .unwrap_or_else(|_| format!("signal {s}"));
+                write!(f, "signal: {name}")
+            }
+            CommandOutcome::TimedOut => f.write_str("build timed out"),
+            CommandOutcome::Stopped => f.write_str("build stopped"),
+        }
+    }
+}
+
+fn signal_word(sig: nix::sys::signal::Signal) -> &'static str {
+    use nix::sys::signal::Signal::*;
+    match sig {
+        SIGKILL => "killed",
+        SIGTERM => "terminated",
+        SIGINT => "interrupt",
+        SIGSEGV => "segmentation fault",
+        SIGABRT => "aborted",
+        SIGPIPE => "broken pipe",
+        SIGHUP => "hangup",
+        _ => sig.as_str(),
+    }
+}
+
+/// Why a build is being cut short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    TimedOut,
+    Stopped,
+}
+
+/// The build's deadline and its stop button (Ctrl-C), shared by everything that waits.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    deadline: Option<Instant>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Stop {
+    pub fn new(timeout: Option<Duration>, stopped: watch::Receiver<bool>) -> Self {
+        Stop { deadline: timeout.map(|t| Instant::now() + t), stopped }
+    }
+
+    /// A stop that never fires, for tests and tools.
+    pub fn never() -> Self {
+        let (tx, rx) = watch::channel(false);
+        // Keep the sender alive for the life of the program so `changed()` never errors.
+        std::mem::forget(tx);
+        Stop { deadline: None, stopped: rx }
+    }
+
+    /// Whether the build should stop now.
+    pub fn check(&self) -> Option<StopReason> {
+        if *self.stopped.borrow() {
+            return Some(StopReason::Stopped);
+        }
+        match self.deadline {
+            Some(d) if Instant::now() >= d => Some(StopReason::TimedOut),
+            _ => None,
+        }
+    }
+
+    /// Time left before the deadline, if there is one.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Resolves when the build must stop.
+    pub async fn wait(&mut self) -> StopReason {
+        if let Some(r) = self.check() {
+            return r;
+        }
+        let deadline = self.deadline;
+        let timed_out = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let stopped = async {
+            loop {
+                if self.stopped.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                if *self.stopped.borrow() {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            () = timed_out => StopReason::TimedOut,
+            () = stopped => StopReason::Stopped,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("cannot prepare the workspace at `{path}`: {source}")]
+    Workspace { path: String, source: std::io::Error },
+    #[error("cannot start `{program}`: {source}")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("run-as user `{0}` does not exist on this machine")]
+    NoSuchUser(String),
+    #[error("run-as needs runspec to run as root (it runs as uid {0})")]
+    NotRoot(u32),
+    #[error("run-as needs `setpriv` (from util-linux) on the PATH")]
+    NoSetpriv,
+    #[error("i/o error while running a command: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A build's place to run commands: created once per build, closed at the end.
+#[allow(async_fn_in_trait, reason = "used with concrete types only; no Send bound needed")]
+pub trait Session {
+    /// Checks up front that `user` can be used for `run-as`.
+    async fn check_user(&mut self, user: &str) -> Result<(), ExecError>;
+
+    /// Runs one command, streaming its output to `sink`, until it exits or `stop` fires.
+    async fn run(
+        &mut self,
+        cmd: CommandSpec<'_>,
+        sink: &mut dyn EventSink,
+        stop: &mut Stop,
+    ) -> Result<CommandOutcome, ExecError>;
+
+    /// Expands a shell expression (`$VAR`, `$(…)`) in the build's current state.
+    async fn expand(&mut self, expr: &str) -> Result<String, ExecError>;
+
+    /// Reads variables from the build's current state; `None` for unset ones.
+    async fn read_vars(&mut self, names: &[&str]) -> Result<Vec<Option<String>>, ExecError>;
+
+    /// Remembers the current shell state, so [`Session::restore_state`] can return to it.
+    async fn save_state(&mut self) -> Result<(), ExecError>;
+
+    async fn restore_state(&mut self) -> Result<(), ExecError>;
+}

@@ -1,0 +1,208 @@
+//! `--project PROJECT.json`: one CodeBuild project, as `aws codebuild batch-get-projects` prints
+//! it (an element of `projects[]`, or the whole response with one project) or as the
+//! `create-project` input. Fields runspec cannot honour are named in warnings.
+
+use serde_json::Value;
+
+use crate::engine::upload::Packaging;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VariableType {
+    Plaintext,
+    ParameterStore,
+    SecretsManager,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectVariable {
+    pub name: String,
+    pub value: String,
+    pub kind: VariableType,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactsType {
+    NoArtifacts,
+    S3,
+    CodePipeline,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectArtifacts {
+    pub kind: ArtifactsType,
+    pub location: Option<String>,
+    pub path: Option<String>,
+    pub namespace_build_id: bool,
+    pub name: Option<String>,
+    pub packaging: Packaging,
+    pub override_artifact_name: bool,
+    pub identifier: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Project {
+    pub name: Option<String>,
+    /// Region and account from the project ARN.
+    pub region: Option<String>,
+    pub account: Option<String>,
+    pub variables: Vec<ProjectVariable>,
+    pub image: Option<String>,
+    pub privileged: bool,
+    /// `source.buildspec`: a path relative to the source, or inline YAML.
+    pub buildspec: Option<String>,
+    pub artifacts: Option<ProjectArtifacts>,
+    pub secondary_artifacts: Vec<ProjectArtifacts>,
+    pub timeout_minutes: Option<u64>,
+    /// Fields present in the file that runspec does not honour (yet).
+    pub ignored: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("the project file is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the project file holds {0} projects; give a file with one")]
+    Many(usize),
+    #[error("`{field}`: {problem}")]
+    Field { field: String, problem: String },
+}
+
+const HONOURED: &[&str] = &["name", "arn", "environment", "source", "artifacts", "secondaryArtifacts", "timeoutInMinutes"];
+/// Fields that describe the service, not the build; ignored without a warning.
+const DESCRIPTIVE: &[&str] = &[
+    "description", "created", "lastModified", "tags", "badge", "serviceRole", "encryptionKey",
+    "projectVisibility", "webhook", "sourceVersion", "queuedTimeoutInMinutes", "logsConfig",
+    "concurrentBuildLimit", "resourceAccessRole", "publicProjectAlias", "vpcConfig",
+];
+
+pub fn parse(text: &str) -> Result<Project, ProjectError> {
+    let mut v: Value = serde_json::from_str(text)?;
+    if let Some(list) = v.get("projects").and_then(Value::as_array) {
+        if list.len() != 1 {
+            return Err(ProjectError::Many(list.len()));
+        }
+        v = list[0].clone();
+    }
+    let obj = v.as_object().ok_or_else(|| field("(root)", "expected a JSON object"))?;
+    let mut p = Project::default();
+    for key in obj.keys() {
+        if !HONOURED.contains(&key.as_str()) && !DESCRIPTIVE.contains(&key.as_str()) {
+            p.ignored.push(key.clone());
+        }
+    }
+    p.name = str_field(&v, "name");
+    if let Some(arn) = str_field(&v, "arn") {
+        let parts: Vec<&str> = arn.split(':').collect();
+        if parts.len() >= 6 {
+            p.region = Some(parts[3].to_string()).filter(|s| !s.is_empty());
+            p.account = Some(parts[4].to_string()).filter(|s| !s.is_empty());
+        }
+    }
+    if let Some(env) = v.get("environment") {
+        p.image = str_field(env, "image");
+        p.privileged = env.get("privilegedMode").and_then(Value::as_bool).unwrap_or(false);
+        for var in env.get("environmentVariables").and_then(Value::as_array).into_iter().flatten() {
+            let name = str_field(var, "name").ok_or_else(|| field("environment.environmentVariables", "a variable has no name"))?;
+            let value = str_field(var, "value").unwrap_or_default();
+            let kind = match str_field(var, "type").as_deref().unwrap_or("PLAINTEXT") {
+                "PLAINTEXT" => VariableType::Plaintext,
+                "PARAMETER_STORE" => VariableType::ParameterStore,
+                "SECRETS_MANAGER" => VariableType::SecretsManager,
+                other => return Err(field("environment.environmentVariables", &format!("unknown type `{other}` for `{name}`"))),
+            };
+            p.variables.push(ProjectVariable { name, value, kind });
+        }
+        for key in ["computeType", "certificate", "registryCredential", "fleet"] {
+            if env.get(key).is_some_and(|v| !v.is_null()) {
+                p.ignored.push(format!("environment.{key}"));
+            }
+        }
+    }
+    if let Some(src) = v.get("source") {
+        p.buildspec = str_field(src, "buildspec").filter(|s| !s.is_empty());
+    }
+    if let Some(a) = v.get("artifacts") {
+        p.artifacts = Some(artifacts(a, "artifacts")?);
+    }
+    for (i, a) in v.get("secondaryArtifacts").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        p.secondary_artifacts.push(artifacts(a, &format!("secondaryArtifacts[{i}]"))?);
+    }
+    if v.get("cache").and_then(|c| c.get("type")).and_then(Value::as_str).is_some_and(|t| t != "NO_CACHE") {
+        p.ignored.push("cache".to_string());
+    }
+    p.timeout_minutes = v.get("timeoutInMinutes").and_then(Value::as_u64);
+    Ok(p)
+}
+
+fn artifacts(a: &Value, at: &str) -> Result<ProjectArtifacts, ProjectError> {
+    let kind = match str_field(a, "type").as_deref().unwrap_or("NO_ARTIFACTS") {
+        "NO_ARTIFACTS" => ArtifactsType::NoArtifacts,
+        "S3" => ArtifactsType::S3,
+        "CODEPIPELINE" => ArtifactsType::CodePipeline,
+        other => return Err(field(at, &format!("unknown artifacts type `{other}`"))),
+    };
+    let packaging = match str_field(a, "packaging").as_deref() {
+        Some("ZIP") => Packaging::Zip,
+        Some("NONE") => Packaging::None,
+        // R-ART-08: local output is a ZIP unless the project says otherwise.
+        None => Packaging::Zip,
+        Some(other) => return Err(field(at, &format!("unknown packaging `{other}`"))),
+    };
+    Ok(ProjectArtifacts {
+        kind,
+        location: str_field(a, "location"),
+        path: str_field(a, "path"),
+        namespace_build_id: str_field(a, "namespaceType").as_deref() == Some("BUILD_ID"),
+        name: str_field(a, "name").filter(|s| !s.is_empty()),
+        packaging,
+        override_artifact_name: a.get("overrideArtifactName").and_then(Value::as_bool).unwrap_or(false),
+        identifier: str_field(a, "artifactIdentifier"),
+    })
+}
+
+fn str_field(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn field(field: &str, problem: &str) -> ProjectError {
+    ProjectError::Field { field: field.to_string(), problem: problem.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_get_projects_output() {
+        let text = r#"{"projects": [{
+            "name": "web", "arn": "arn:aws:codebuild:eu-west-1:123456789012:project/web",
+            "source": {"type": "CODECOMMIT", "buildspec": "ci/buildspec.yml"},
+            "artifacts": {"type": "S3", "location": "bucket", "packaging": "NONE", "name": "out", "overrideArtifactName": true},
+            "secondaryArtifacts": [{"type": "S3", "location": "b", "artifactIdentifier": "docs"}],
+            "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL",
+                "environmentVariables": [{"name": "STAGE", "value": "prod", "type": "PLAINTEXT"}, {"name": "PW", "value": "/db/pw", "type": "PARAMETER_STORE"}],
+                "privilegedMode": true},
+            "cache": {"type": "S3", "location": "bucket/cache"},
+            "timeoutInMinutes": 30, "serviceRole": "arn:aws:iam::123456789012:role/x", "fileSystemLocations": []
+        }]}"#;
+        let p = parse(text).unwrap();
+        assert_eq!(p.name.as_deref(), Some("web"));
+        assert_eq!((p.region.as_deref(), p.account.as_deref()), (Some("eu-west-1"), Some("123456789012")));
+        assert_eq!(p.buildspec.as_deref(), Some("ci/buildspec.yml"));
+        assert_eq!(p.variables[1].kind, VariableType::ParameterStore);
+        let a = p.artifacts.unwrap();
+        assert_eq!((a.kind, a.packaging, a.override_artifact_name), (ArtifactsType::S3, Packaging::None, true));
+        assert_eq!(p.secondary_artifacts[0].identifier.as_deref(), Some("docs"));
+        assert_eq!(p.timeout_minutes, Some(30));
+        assert_eq!(p.ignored, ["fileSystemLocations", "environment.computeType", "cache"]);
+    }
+
+    #[test]
+    fn bad_projects_say_what_is_wrong() {
+        assert!(matches!(parse("[1]"), Err(ProjectError::Field { .. })));
+        assert!(matches!(parse(r#"{"projects": []}"#), Err(ProjectError::Many(0))));
+        assert!(parse("{").is_err());
+        let e = parse(r#"{"environment": {"environmentVariables": [{"name": "A", "type": "SECRET"}]}}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown type `SECRET`"), "{e}");
+    }
+}

@@ -1,0 +1,114 @@
+//! The `--result` file: a CodeBuild `Build` object as `aws codebuild batch-get-builds` prints it
+//! (camelCase, ISO-8601 times). Phases that did not run are absent.
+
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Iso8601;
+
+use crate::engine::{BuildReport, Status};
+
+/// What the result needs beyond the engine's report.
+#[derive(Debug, Clone)]
+pub struct BuildIdentity {
+    pub id: String,
+    pub arn: String,
+    pub project: String,
+    pub build_number: Option<u64>,
+    pub initiator: String,
+    pub source_version: Option<String>,
+    pub image: String,
+    pub privileged: bool,
+    pub timeout_minutes: Option<f64>,
+    /// Plain-text environment variables as the project would show them (no secrets).
+    pub environment_variables: Vec<(String, String)>,
+}
+
+/// `2026-11-22T01:02:03.123456+00:00`, as the AWS CLI prints timestamps.
+pub fn iso(t: SystemTime) -> String {
+    let dt = OffsetDateTime::from(t);
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]+00:00"
+    );
+    dt.format(&format).unwrap_or_else(|_| dt.format(&Iso8601::DEFAULT).unwrap_or_default())
+}
+
+fn seconds(from: SystemTime, to: SystemTime) -> u64 {
+    to.duration_since(from).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+pub fn build_json(id: &BuildIdentity, report: &BuildReport) -> Value {
+    let mut phases = vec![
+        json!({"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": iso(report.start), "endTime": iso(report.start), "durationInSeconds": 0}),
+        json!({"phaseType": "QUEUED", "phaseStatus": "SUCCEEDED", "startTime": iso(report.start), "endTime": iso(report.start), "durationInSeconds": 0}),
+        json!({"phaseType": "PROVISIONING", "phaseStatus": "SUCCEEDED", "startTime": iso(report.start), "endTime": iso(report.start), "durationInSeconds": 0}),
+    ];
+    for p in &report.phases {
+        let contexts: Vec<Value> = p.contexts.iter().map(|(c, m)| json!({"statusCode": c, "message": m})).collect();
+        phases.push(json!({
+            "phaseType": p.phase.as_str(),
+            "phaseStatus": p.status.as_str(),
+            "startTime": iso(p.start),
+            "endTime": iso(p.end),
+            "durationInSeconds": seconds(p.start, p.end),
+            "contexts": contexts,
+        }));
+    }
+    phases.push(json!({"phaseType": "FINALIZING", "phaseStatus": "SUCCEEDED", "startTime": iso(report.end), "endTime": iso(report.end), "durationInSeconds": 0}));
+    phases.push(json!({"phaseType": "COMPLETED", "startTime": iso(report.end)}));
+
+    let artifact = |a: &crate::engine::upload::ArtifactRecord| {
+        let mut v = json!({"location": a.location});
+        if let Some(s) = &a.sha256 {
+            v["sha256sum"] = json!(s);
+        }
+        if let Some(m) = &a.md5 {
+            v["md5sum"] = json!(m);
+        }
+        if let Some(i) = &a.identifier {
+            v["artifactIdentifier"] = json!(i);
+        }
+        v
+    };
+    let mut build = json!({
+        "id": id.id,
+        "arn": id.arn,
+        "startTime": iso(report.start),
+        "endTime": iso(report.end),
+        "currentPhase": report.current_phase().as_str(),
+        "buildStatus": report.status.as_str(),
+        "projectName": id.project,
+        "phases": phases,
+        "source": {"type": "NO_SOURCE"},
+        "secondarySources": [],
+        "artifacts": report.artifacts.as_ref().map(artifact).unwrap_or_else(|| json!({"location": ""})),
+        "secondaryArtifacts": report.secondary_artifacts.iter().map(artifact).collect::<Vec<_>>(),
+        "environment": {
+            "type": "LINUX_CONTAINER",
+            "image": id.image,
+            "computeType": "BUILD_GENERAL1_SMALL",
+            "environmentVariables": id.environment_variables.iter()
+                .map(|(n, v)| json!({"name": n, "value": v, "type": "PLAINTEXT"}))
+                .collect::<Vec<_>>(),
+            "privilegedMode": id.privileged,
+            "imagePullCredentialsType": "CODEBUILD",
+        },
+        "logs": {"deepLink": "", "cloudWatchLogs": {"status": "DISABLED"}, "s3Logs": {"status": "DISABLED"}},
+        "buildComplete": report.status != Status::InProgress,
+        "initiator": id.initiator,
+        "exportedEnvironmentVariables": report.exported.iter()
+            .map(|(n, v)| json!({"name": n, "value": v}))
+            .collect::<Vec<_>>(),
+    });
+    if let Some(n) = id.build_number {
+        build["buildNumber"] = json!(n);
+    }
+    if let Some(m) = id.timeout_minutes {
+        build["timeoutInMinutes"] = json!(m.ceil() as u64);
+    }
+    if let Some(v) = &id.source_version {
+        build["resolvedSourceVersion"] = json!(v);
+    }
+    build
+}
