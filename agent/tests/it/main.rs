@@ -1,0 +1,10 @@
+//! Integration tests: real buildspecs through the `runspec` binary, checking the result JSON, the
+//! log lines and the artifacts. Each test names the rulebook rules it covers
+//! (`../shared/reference/codebuild-semantics.md`).
+
+mod artifacts;
+mod cli;
+mod env;
+mod lifecycle;
+mod shell;
+mod support;
