@@ -3,13 +3,13 @@
 //! Data flows one way: `cli → settings → buildspec → engine → {exec, artifacts} → events → log`.
 //! Start at [`engine`] for the phase lifecycle, [`buildspec`] for the model.
 
-pub mod buildspec;
 pub mod artifacts;
+pub mod buildspec;
+pub mod cli;
 pub mod engine;
 pub mod env;
 pub mod exec;
-pub mod workspace;
-pub mod cli;
 pub mod log;
 pub mod project;
 pub mod result;
+pub mod workspace;

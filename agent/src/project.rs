@@ -67,12 +67,35 @@ pub enum ProjectError {
     Field { field: String, problem: String },
 }
 
-const HONOURED: &[&str] = &["name", "arn", "environment", "source", "artifacts", "secondaryArtifacts", "timeoutInMinutes"];
+const HONOURED: &[&str] = &[
+    "name",
+    "arn",
+    "environment",
+    "source",
+    "artifacts",
+    "secondaryArtifacts",
+    "timeoutInMinutes",
+];
 /// Fields that describe the service, not the build; ignored without a warning.
 const DESCRIPTIVE: &[&str] = &[
-    "description", "created", "lastModified", "tags", "badge", "serviceRole", "encryptionKey",
-    "projectVisibility", "webhook", "sourceVersion", "queuedTimeoutInMinutes", "logsConfig",
-    "concurrentBuildLimit", "resourceAccessRole", "publicProjectAlias", "vpcConfig",
+    "description",
+    "created",
+    "lastModified",
+    "tags",
+    "badge",
+    "serviceRole",
+    "encryptionKey",
+    "projectVisibility",
+    "webhook",
+    "sourceVersion",
+    "queuedTimeoutInMinutes",
+    "logsConfig",
+    "concurrentBuildLimit",
+    "resourceAccessRole",
+    "publicProjectAlias",
+    "vpcConfig",
+    // Checked on its own below: only a cache other than NO_CACHE is worth a warning.
+    "cache",
 ];
 
 pub fn parse(text: &str) -> Result<Project, ProjectError> {
@@ -83,7 +106,9 @@ pub fn parse(text: &str) -> Result<Project, ProjectError> {
         }
         v = list[0].clone();
     }
-    let obj = v.as_object().ok_or_else(|| field("(root)", "expected a JSON object"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| field("(root)", "expected a JSON object"))?;
     let mut p = Project::default();
     for key in obj.keys() {
         if !HONOURED.contains(&key.as_str()) && !DESCRIPTIVE.contains(&key.as_str()) {
@@ -100,15 +125,30 @@ pub fn parse(text: &str) -> Result<Project, ProjectError> {
     }
     if let Some(env) = v.get("environment") {
         p.image = str_field(env, "image");
-        p.privileged = env.get("privilegedMode").and_then(Value::as_bool).unwrap_or(false);
-        for var in env.get("environmentVariables").and_then(Value::as_array).into_iter().flatten() {
-            let name = str_field(var, "name").ok_or_else(|| field("environment.environmentVariables", "a variable has no name"))?;
+        p.privileged = env
+            .get("privilegedMode")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        for var in env
+            .get("environmentVariables")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = str_field(var, "name").ok_or_else(|| {
+                field("environment.environmentVariables", "a variable has no name")
+            })?;
             let value = str_field(var, "value").unwrap_or_default();
             let kind = match str_field(var, "type").as_deref().unwrap_or("PLAINTEXT") {
                 "PLAINTEXT" => VariableType::Plaintext,
                 "PARAMETER_STORE" => VariableType::ParameterStore,
                 "SECRETS_MANAGER" => VariableType::SecretsManager,
-                other => return Err(field("environment.environmentVariables", &format!("unknown type `{other}` for `{name}`"))),
+                other => {
+                    return Err(field(
+                        "environment.environmentVariables",
+                        &format!("unknown type `{other}` for `{name}`"),
+                    ));
+                }
             };
             p.variables.push(ProjectVariable { name, value, kind });
         }
@@ -124,10 +164,21 @@ pub fn parse(text: &str) -> Result<Project, ProjectError> {
     if let Some(a) = v.get("artifacts") {
         p.artifacts = Some(artifacts(a, "artifacts")?);
     }
-    for (i, a) in v.get("secondaryArtifacts").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        p.secondary_artifacts.push(artifacts(a, &format!("secondaryArtifacts[{i}]"))?);
+    for (i, a) in v
+        .get("secondaryArtifacts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        p.secondary_artifacts
+            .push(artifacts(a, &format!("secondaryArtifacts[{i}]"))?);
     }
-    if v.get("cache").and_then(|c| c.get("type")).and_then(Value::as_str).is_some_and(|t| t != "NO_CACHE") {
+    if v.get("cache")
+        .and_then(|c| c.get("type"))
+        .and_then(Value::as_str)
+        .is_some_and(|t| t != "NO_CACHE")
+    {
         p.ignored.push("cache".to_string());
     }
     p.timeout_minutes = v.get("timeoutInMinutes").and_then(Value::as_u64);
@@ -155,7 +206,10 @@ fn artifacts(a: &Value, at: &str) -> Result<ProjectArtifacts, ProjectError> {
         namespace_build_id: str_field(a, "namespaceType").as_deref() == Some("BUILD_ID"),
         name: str_field(a, "name").filter(|s| !s.is_empty()),
         packaging,
-        override_artifact_name: a.get("overrideArtifactName").and_then(Value::as_bool).unwrap_or(false),
+        override_artifact_name: a
+            .get("overrideArtifactName")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         identifier: str_field(a, "artifactIdentifier"),
     })
 }
@@ -165,7 +219,10 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
 }
 
 fn field(field: &str, problem: &str) -> ProjectError {
-    ProjectError::Field { field: field.to_string(), problem: problem.to_string() }
+    ProjectError::Field {
+        field: field.to_string(),
+        problem: problem.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -187,22 +244,37 @@ mod tests {
         }]}"#;
         let p = parse(text).unwrap();
         assert_eq!(p.name.as_deref(), Some("web"));
-        assert_eq!((p.region.as_deref(), p.account.as_deref()), (Some("eu-west-1"), Some("123456789012")));
+        assert_eq!(
+            (p.region.as_deref(), p.account.as_deref()),
+            (Some("eu-west-1"), Some("123456789012"))
+        );
         assert_eq!(p.buildspec.as_deref(), Some("ci/buildspec.yml"));
         assert_eq!(p.variables[1].kind, VariableType::ParameterStore);
         let a = p.artifacts.unwrap();
-        assert_eq!((a.kind, a.packaging, a.override_artifact_name), (ArtifactsType::S3, Packaging::None, true));
+        assert_eq!(
+            (a.kind, a.packaging, a.override_artifact_name),
+            (ArtifactsType::S3, Packaging::None, true)
+        );
         assert_eq!(p.secondary_artifacts[0].identifier.as_deref(), Some("docs"));
         assert_eq!(p.timeout_minutes, Some(30));
-        assert_eq!(p.ignored, ["fileSystemLocations", "environment.computeType", "cache"]);
+        assert_eq!(
+            p.ignored,
+            ["fileSystemLocations", "environment.computeType", "cache"]
+        );
     }
 
     #[test]
     fn bad_projects_say_what_is_wrong() {
         assert!(matches!(parse("[1]"), Err(ProjectError::Field { .. })));
-        assert!(matches!(parse(r#"{"projects": []}"#), Err(ProjectError::Many(0))));
+        assert!(matches!(
+            parse(r#"{"projects": []}"#),
+            Err(ProjectError::Many(0))
+        ));
         assert!(parse("{").is_err());
-        let e = parse(r#"{"environment": {"environmentVariables": [{"name": "A", "type": "SECRET"}]}}"#).unwrap_err();
+        let e = parse(
+            r#"{"environment": {"environmentVariables": [{"name": "A", "type": "SECRET"}]}}"#,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("unknown type `SECRET`"), "{e}");
     }
 }

@@ -6,6 +6,11 @@
 //!   secSrc/<id>/    secondary sources (CodeBuild's local layout, aws-codebuild-docker-images#367)
 //!   tmp/            the shell state (env.sh, script.sh), like /codebuild/output/tmp
 //! ```
+//!
+//! In a git work tree, files git ignores (`target/`, `node_modules/`) are not copied: CodeBuild
+//! clones the repository and never sees them, and copying them would make the local build
+//! differ from the real one. `.git` itself is copied, as a clone has it. `--mount-source`
+//! builds in place with everything.
 
 use std::fs;
 use std::io;
@@ -34,12 +39,19 @@ pub struct Workspace {
 impl Workspace {
     /// Creates the tree and copies the sources in (the primary one only when `mount_primary`
     /// is false).
-    pub fn create(primary: &Path, secondary: &[Source], mount_primary: bool) -> Result<Self, ExecError> {
+    pub fn create(
+        primary: &Path,
+        secondary: &[Source],
+        mount_primary: bool,
+    ) -> Result<Self, ExecError> {
         let err = |path: &Path| {
             let path = path.display().to_string();
             move |source| ExecError::Workspace { path, source }
         };
-        let root = tempfile::Builder::new().prefix("runspec-").tempdir().map_err(err(Path::new("$TMPDIR")))?;
+        let root = tempfile::Builder::new()
+            .prefix("runspec-")
+            .tempdir()
+            .map_err(err(Path::new("$TMPDIR")))?;
         let state_dir = root.path().join("tmp");
         fs::create_dir(&state_dir).map_err(err(&state_dir))?;
         let mut skipped = Vec::new();
@@ -58,7 +70,13 @@ impl Workspace {
             copy_tree(&s.dir, &dest, &mut skipped).map_err(err(&s.dir))?;
             secondary_dirs.push((id, dest));
         }
-        Ok(Workspace { root, src_dir, secondary: secondary_dirs, state_dir, skipped })
+        Ok(Workspace {
+            root,
+            src_dir,
+            secondary: secondary_dirs,
+            state_dir,
+            skipped,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -66,27 +84,59 @@ impl Workspace {
     }
 }
 
-/// Copies a directory tree, keeping symlinks as symlinks and file modes as they are.
+/// Copies a directory tree, keeping symlinks as symlinks and file modes as they are, leaving
+/// out what git ignores when the tree is in a git work tree.
 fn copy_tree(from: &Path, to: &Path, skipped: &mut Vec<PathBuf>) -> io::Result<()> {
     fs::create_dir(to)?;
-    for entry in walkdir::WalkDir::new(from).min_depth(1).follow_links(false) {
+    let walk = ignore::WalkBuilder::new(from)
+        .hidden(false)
+        .parents(true)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(true)
+        .ignore(false)
+        .require_git(true)
+        .follow_links(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build();
+    for entry in walk {
         let entry = entry.map_err(io::Error::other)?;
-        let rel = entry.path().strip_prefix(from).map_err(io::Error::other)?;
-        let dest = to.join(rel);
-        let ft = entry.file_type();
-        if ft.is_dir() {
-            fs::create_dir(&dest)?;
-            let mode = entry.metadata().map_err(io::Error::other)?.permissions();
-            fs::set_permissions(&dest, mode)?;
-        } else if ft.is_symlink() {
-            symlink(fs::read_link(entry.path())?, &dest)?;
-        } else if ft.is_file() {
-            if fs::copy(entry.path(), &dest).is_err() {
-                skipped.push(entry.path().to_path_buf());
-            }
-        } else {
-            skipped.push(entry.path().to_path_buf());
+        if entry.depth() == 0 {
+            continue;
         }
+        copy_entry(from, to, entry.path(), entry.file_type(), skipped)?;
+    }
+    let git = from.join(".git");
+    if git.symlink_metadata().is_ok() {
+        for entry in walkdir::WalkDir::new(&git).follow_links(false) {
+            let entry = entry.map_err(io::Error::other)?;
+            copy_entry(from, to, entry.path(), Some(entry.file_type()), skipped)?;
+        }
+    }
+    Ok(())
+}
+
+fn copy_entry(
+    from: &Path,
+    to: &Path,
+    path: &Path,
+    file_type: Option<fs::FileType>,
+    skipped: &mut Vec<PathBuf>,
+) -> io::Result<()> {
+    let rel = path.strip_prefix(from).map_err(io::Error::other)?;
+    let dest = to.join(rel);
+    match file_type {
+        Some(ft) if ft.is_dir() => {
+            fs::create_dir(&dest)?;
+            fs::set_permissions(&dest, fs::metadata(path)?.permissions())?;
+        }
+        Some(ft) if ft.is_symlink() => symlink(fs::read_link(path)?, &dest)?,
+        Some(ft) if ft.is_file() => {
+            if fs::copy(path, &dest).is_err() {
+                skipped.push(path.to_path_buf());
+            }
+        }
+        _ => skipped.push(path.to_path_buf()),
     }
     Ok(())
 }
@@ -101,15 +151,57 @@ mod tests {
         let src = tempfile::tempdir().unwrap();
         fs::create_dir(src.path().join("d")).unwrap();
         fs::write(src.path().join("d/run.sh"), "#!/bin/sh\n").unwrap();
-        fs::set_permissions(src.path().join("d/run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(
+            src.path().join("d/run.sh"),
+            fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
         symlink("d/run.sh", src.path().join("link")).unwrap();
         let ws = Workspace::create(src.path(), &[], false).unwrap();
         let copied = ws.src_dir.join("d/run.sh");
-        assert_eq!(fs::metadata(&copied).unwrap().permissions().mode() & 0o777, 0o755);
-        assert_eq!(fs::read_link(ws.src_dir.join("link")).unwrap(), Path::new("d/run.sh"));
+        assert_eq!(
+            fs::metadata(&copied).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        assert_eq!(
+            fs::read_link(ws.src_dir.join("link")).unwrap(),
+            Path::new("d/run.sh")
+        );
         let root = ws.root().to_path_buf();
         drop(ws);
         assert!(!root.exists());
+    }
+
+    #[test]
+    fn git_ignored_files_are_not_copied_but_git_is() {
+        let src = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("git")
+            .arg("init")
+            .arg("-q")
+            .arg(src.path())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        fs::write(src.path().join(".gitignore"), "target/\n*.log\n").unwrap();
+        fs::create_dir(src.path().join("target")).unwrap();
+        fs::write(src.path().join("target/big.bin"), "x").unwrap();
+        fs::write(src.path().join("debug.log"), "x").unwrap();
+        fs::write(src.path().join("main.rs"), "x").unwrap();
+        let ws = Workspace::create(src.path(), &[], false).unwrap();
+        assert!(ws.src_dir.join("main.rs").exists());
+        assert!(ws.src_dir.join(".gitignore").exists());
+        assert!(ws.src_dir.join(".git/HEAD").exists());
+        assert!(!ws.src_dir.join("target").exists());
+        assert!(!ws.src_dir.join("debug.log").exists());
+    }
+
+    #[test]
+    fn without_git_everything_is_copied() {
+        let src = tempfile::tempdir().unwrap();
+        fs::write(src.path().join(".gitignore"), "*.log\n").unwrap();
+        fs::write(src.path().join("debug.log"), "x").unwrap();
+        let ws = Workspace::create(src.path(), &[], false).unwrap();
+        assert!(ws.src_dir.join("debug.log").exists());
     }
 
     #[test]

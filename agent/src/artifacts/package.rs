@@ -33,7 +33,8 @@ pub fn write_zip(files: &[CollectedFile], dest: &Path) -> io::Result<()> {
         }
         match &f.kind {
             FileKind::Symlink(target) => {
-                zip.add_symlink(&f.dest, target.to_string_lossy(), options).map_err(io::Error::other)?;
+                zip.add_symlink(&f.dest, target.to_string_lossy(), options)
+                    .map_err(io::Error::other)?;
             }
             FileKind::Regular => {
                 zip.start_file(&f.dest, options).map_err(io::Error::other)?;
@@ -81,7 +82,10 @@ pub fn checksums(path: &Path) -> io::Result<Checksums> {
         sha.update(&buf[..n]);
         md5.update(&buf[..n]);
     }
-    Ok(Checksums { sha256: hex(&sha.finalize()), md5: hex(&md5.finalize()) })
+    Ok(Checksums {
+        sha256: hex(&sha.finalize()),
+        md5: hex(&md5.finalize()),
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -98,7 +102,10 @@ mod tests {
         let p = dir.path().join("f");
         fs::write(&p, "abc").unwrap();
         let c = checksums(&p).unwrap();
-        assert_eq!(c.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            c.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(c.md5, "900150983cd24fb0d6963f7d28e17f72");
     }
 
@@ -108,8 +115,16 @@ mod tests {
         fs::write(dir.path().join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
         fs::set_permissions(dir.path().join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
         let files = vec![
-            CollectedFile { source: dir.path().join("run.sh"), dest: "bin/run.sh".into(), kind: FileKind::Regular },
-            CollectedFile { source: dir.path().join("run.sh"), dest: "bin/alias".into(), kind: FileKind::Symlink("run.sh".into()) },
+            CollectedFile {
+                source: dir.path().join("run.sh"),
+                dest: "bin/run.sh".into(),
+                kind: FileKind::Regular,
+            },
+            CollectedFile {
+                source: dir.path().join("run.sh"),
+                dest: "bin/alias".into(),
+                kind: FileKind::Symlink("run.sh".into()),
+            },
         ];
         let out = dir.path().join("a.zip");
         write_zip(&files, &out).unwrap();

@@ -53,8 +53,12 @@ pub enum PhaseName {
 }
 
 impl PhaseName {
-    pub const ALL: [PhaseName; 4] =
-        [PhaseName::Install, PhaseName::PreBuild, PhaseName::Build, PhaseName::PostBuild];
+    pub const ALL: [PhaseName; 4] = [
+        PhaseName::Install,
+        PhaseName::PreBuild,
+        PhaseName::Build,
+        PhaseName::PostBuild,
+    ];
 
     /// The key in the buildspec.
     pub fn key(self) -> &'static str {
@@ -95,7 +99,10 @@ pub enum OnFailure {
     Abort,
     Continue,
     /// Run the phase again up to `count` more times while the failure matches `pattern`.
-    Retry { count: u32, pattern: Option<String> },
+    Retry {
+        count: u32,
+        pattern: Option<String>,
+    },
 }
 
 /// One entry of `commands` or `finally`.

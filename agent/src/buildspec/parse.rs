@@ -19,7 +19,11 @@ pub struct Parsed {
 
 /// Parses and validates buildspec text. `file` is only used to name the file in diagnostics.
 pub fn parse(file: impl Into<String>, src: &str) -> Parsed {
-    let mut cx = Cx { src, issues: Vec::new(), version: Version::V0_2 };
+    let mut cx = Cx {
+        src,
+        issues: Vec::new(),
+        version: Version::V0_2,
+    };
     let buildspec = match yaml::parse(src) {
         Err(e) => {
             cx.issues.push(syntax_issue(src, &e));
@@ -27,9 +31,14 @@ pub fn parse(file: impl Into<String>, src: &str) -> Parsed {
         }
         Ok(None) => {
             cx.issues.push(
-                Issue::error("empty", "the buildspec is empty", Span::new(0, 0), "nothing here")
-                    .help("start with `version: 0.2` and a `phases:` section")
-                    .codebuild("invalid buildspec `version` specified: , see documentation"),
+                Issue::error(
+                    "empty",
+                    "the buildspec is empty",
+                    Span::new(0, 0),
+                    "nothing here",
+                )
+                .help("start with `version: 0.2` and a `phases:` section")
+                .codebuild("invalid buildspec `version` specified: , see documentation"),
             );
             None
         }
@@ -40,7 +49,11 @@ pub fn parse(file: impl Into<String>, src: &str) -> Parsed {
     cx.issues.sort_by_key(|i| i.span.start);
     Parsed {
         buildspec: if blocking { None } else { buildspec },
-        diagnostics: Diagnostics { file: file.into(), source: Arc::from(src), issues: cx.issues },
+        diagnostics: Diagnostics {
+            file: file.into(),
+            source: Arc::from(src),
+            issues: cx.issues,
+        },
     }
 }
 
@@ -54,9 +67,17 @@ pub fn is_deferred(issue: &Issue) -> bool {
 
 fn syntax_issue(src: &str, e: &yaml::SyntaxError) -> Issue {
     let line_text = src.lines().nth(e.line.saturating_sub(1)).unwrap_or("");
-    let indent: String = line_text.chars().take_while(|c| c.is_whitespace()).collect();
-    let mut issue = Issue::error("yaml-syntax", format!("invalid YAML: {}", e.message), Span::new(e.offset, e.offset), "here")
-        .codebuild(format!("yaml: line {}: {}", e.line, e.message));
+    let indent: String = line_text
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .collect();
+    let mut issue = Issue::error(
+        "yaml-syntax",
+        format!("invalid YAML: {}", e.message),
+        Span::new(e.offset, e.offset),
+        "here",
+    )
+    .codebuild(format!("yaml: line {}: {}", e.line, e.message));
     if indent.contains('\t') || line_text.trim_start().starts_with('\t') {
         issue = issue.help("YAML does not allow tabs for indentation: indent with spaces");
     } else if e.message.contains("mapping values are not allowed") {
@@ -71,9 +92,24 @@ struct Cx<'s> {
     version: Version,
 }
 
-const TOP_KEYS: &[&str] =
-    &["version", "run-as", "env", "proxy", "batch", "phases", "reports", "artifacts", "cache"];
-const PHASE_KEYS: &[&str] = &["run-as", "on-failure", "commands", "finally", "runtime-versions"];
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "run-as",
+    "env",
+    "proxy",
+    "batch",
+    "phases",
+    "reports",
+    "artifacts",
+    "cache",
+];
+const PHASE_KEYS: &[&str] = &[
+    "run-as",
+    "on-failure",
+    "commands",
+    "finally",
+    "runtime-versions",
+];
 const ENV_KEYS: &[&str] = &[
     "shell",
     "variables",
@@ -118,21 +154,39 @@ impl Cx<'_> {
             NodeKind::Map(entries) => entries,
             _ => {
                 self.error(
-                    Issue::error("not-a-mapping", format!("expected a mapping of buildspec keys, found {}", root.kind_name()), root.span, "not a mapping")
-                        .help("a buildspec starts with `version: 0.2`"),
+                    Issue::error(
+                        "not-a-mapping",
+                        format!(
+                            "expected a mapping of buildspec keys, found {}",
+                            root.kind_name()
+                        ),
+                        root.span,
+                        "not a mapping",
+                    )
+                    .help("a buildspec starts with `version: 0.2`"),
                 );
                 return None;
             }
         };
-        let entries = self.keys(entries, TOP_KEYS, "top-level key", &["environment_variables"]);
+        let entries = self.keys(
+            entries,
+            TOP_KEYS,
+            "top-level key",
+            &["environment_variables"],
+        );
 
         let version = match entries.get("version") {
             Some((_, v)) => self.version_of(v),
             None => {
                 self.error(
-                    Issue::error("missing-version", "missing required key `version`", Span::new(0, 0), "add `version: 0.2`")
-                        .help("add `version: 0.2` as the first line")
-                        .codebuild("invalid buildspec `version` specified: , see documentation"),
+                    Issue::error(
+                        "missing-version",
+                        "missing required key `version`",
+                        Span::new(0, 0),
+                        "add `version: 0.2`",
+                    )
+                    .help("add `version: 0.2` as the first line")
+                    .codebuild("invalid buildspec `version` specified: , see documentation"),
                 );
                 None
             }
@@ -140,15 +194,29 @@ impl Cx<'_> {
         self.version = version.unwrap_or(Version::V0_2);
 
         let run_as = entries.get("run-as").and_then(|(_, v)| self.user(v));
-        let mut env = entries.get("env").map(|(_, v)| self.env(v)).unwrap_or_default();
+        let mut env = entries
+            .get("env")
+            .map(|(_, v)| self.env(v))
+            .unwrap_or_default();
         if let Some((k, v)) = entries.get("environment_variables") {
             self.v0_1_environment_variables(k, v, &mut env);
         }
-        let proxy = entries.get("proxy").map(|(_, v)| self.proxy(v)).unwrap_or_default();
+        let proxy = entries
+            .get("proxy")
+            .map(|(_, v)| self.proxy(v))
+            .unwrap_or_default();
         let batch = entries.get("batch").and_then(|(_, v)| self.batch(v));
-        let phases = entries.get("phases").map(|(_, v)| self.phases(v)).unwrap_or_default();
-        let reports = entries.get("reports").map(|(_, v)| self.reports(v)).unwrap_or_default();
-        let artifacts = entries.get("artifacts").and_then(|(k, v)| self.artifacts(k, v));
+        let phases = entries
+            .get("phases")
+            .map(|(_, v)| self.phases(v))
+            .unwrap_or_default();
+        let reports = entries
+            .get("reports")
+            .map(|(_, v)| self.reports(v))
+            .unwrap_or_default();
+        let artifacts = entries
+            .get("artifacts")
+            .and_then(|(k, v)| self.artifacts(k, v));
         let cache = entries.get("cache").and_then(|(_, v)| self.cache(v));
 
         Some(Buildspec {
@@ -195,17 +263,29 @@ impl Cx<'_> {
     ) -> Keyed<'a> {
         let mut keyed = Keyed(Vec::new());
         for (k, v) in entries {
-            let Some(name) = self.key_name(k) else { continue };
+            let Some(name) = self.key_name(k) else {
+                continue;
+            };
             if keyed.get(name).is_some() {
                 self.error(
-                    Issue::error("duplicate-key", format!("duplicate key `{name}`"), k.span, "defined again here")
-                        .help("YAML keeps only one value per key: merge the two entries")
-                        .codebuild(format!("mapping key \"{name}\" already defined")),
+                    Issue::error(
+                        "duplicate-key",
+                        format!("duplicate key `{name}`"),
+                        k.span,
+                        "defined again here",
+                    )
+                    .help("YAML keeps only one value per key: merge the two entries")
+                    .codebuild(format!("mapping key \"{name}\" already defined")),
                 );
                 continue;
             }
             if !allowed.contains(&name) && !legacy.contains(&name) {
-                let mut issue = Issue::warning("unknown-key", format!("unknown {what} `{name}` is ignored"), k.span, "not a buildspec key");
+                let mut issue = Issue::warning(
+                    "unknown-key",
+                    format!("unknown {what} `{name}` is ignored"),
+                    k.span,
+                    "not a buildspec key",
+                );
                 if let Some(s) = suggest(name, allowed) {
                     issue = issue.help(format!("did you mean `{s}`?"));
                 } else {
@@ -223,7 +303,12 @@ impl Cx<'_> {
         match &k.kind {
             NodeKind::Scalar { value, .. } => Some(value),
             _ => {
-                self.error(Issue::error("bad-key", format!("a key must be a plain name, found {}", k.kind_name()), k.span, "not a name"));
+                self.error(Issue::error(
+                    "bad-key",
+                    format!("a key must be a plain name, found {}", k.kind_name()),
+                    k.span,
+                    "not a name",
+                ));
                 None
             }
         }
@@ -236,9 +321,16 @@ impl Cx<'_> {
             "0.1" => Some(Version::V0_1),
             _ => {
                 self.error(
-                    Issue::error("bad-version", format!("unsupported buildspec version `{text}`"), v.span, "not 0.1 or 0.2")
-                        .help("use `version: 0.2` (0.1 runs every command in a separate shell)")
-                        .codebuild(format!("invalid buildspec `version` specified: {text}, see documentation")),
+                    Issue::error(
+                        "bad-version",
+                        format!("unsupported buildspec version `{text}`"),
+                        v.span,
+                        "not 0.1 or 0.2",
+                    )
+                    .help("use `version: 0.2` (0.1 runs every command in a separate shell)")
+                    .codebuild(format!(
+                        "invalid buildspec `version` specified: {text}, see documentation"
+                    )),
                 );
                 None
             }
@@ -248,9 +340,16 @@ impl Cx<'_> {
     /// A scalar taken as text, as CodeBuild's agent reads it into a string: `1.10` stays `1.10`.
     fn string(&mut self, v: &Node, what: &str) -> Option<Spanned<String>> {
         match &v.kind {
-            NodeKind::Scalar { value, .. } if !v.is_null() => Some(Spanned::new(value.clone(), v.span)),
+            NodeKind::Scalar { value, .. } if !v.is_null() => {
+                Some(Spanned::new(value.clone(), v.span))
+            }
             _ => {
-                self.error(Issue::error("wrong-type", format!("{what} must be a string, found {}", v.kind_name()), v.span, "expected a string"));
+                self.error(Issue::error(
+                    "wrong-type",
+                    format!("{what} must be a string, found {}", v.kind_name()),
+                    v.span,
+                    "expected a string",
+                ));
                 None
             }
         }
@@ -267,11 +366,18 @@ impl Cx<'_> {
     fn user(&mut self, v: &Node) -> Option<Spanned<String>> {
         let user = self.string(v, "`run-as`")?;
         let valid = !user.is_empty()
-            && user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
+            && user
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
         if !valid {
             self.error(
-                Issue::error("bad-user", format!("`{}` is not a Linux user name", user.value), v.span, "not a user name")
-                    .help("`run-as` takes a user name such as `codebuild-user`"),
+                Issue::error(
+                    "bad-user",
+                    format!("`{}` is not a Linux user name", user.value),
+                    v.span,
+                    "not a user name",
+                )
+                .help("`run-as` takes a user name such as `codebuild-user`"),
             );
             return None;
         }
@@ -282,13 +388,21 @@ impl Cx<'_> {
     fn yes_no(&mut self, v: &Node, what: &str) -> bool {
         let text = v.as_scalar().unwrap_or("");
         match text {
-            "yes" | "Yes" | "YES" | "y" | "Y" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => true,
-            "no" | "No" | "NO" | "n" | "N" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => false,
+            "yes" | "Yes" | "YES" | "y" | "Y" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+                true
+            }
+            "no" | "No" | "NO" | "n" | "N" | "false" | "False" | "FALSE" | "off" | "Off"
+            | "OFF" => false,
             _ if v.is_null() => false,
             _ => {
                 self.error(
-                    Issue::error("bad-bool", format!("{what} must be yes or no, found `{text}`"), v.span, "expected yes or no")
-                        .help(format!("write `{what}: yes` or `{what}: no`")),
+                    Issue::error(
+                        "bad-bool",
+                        format!("{what} must be yes or no, found `{text}`"),
+                        v.span,
+                        "expected yes or no",
+                    )
+                    .help(format!("write `{what}: yes` or `{what}: no`")),
                 );
                 false
             }
@@ -301,8 +415,15 @@ impl Cx<'_> {
             _ if v.is_null() => &[],
             _ => {
                 self.error(
-                    Issue::error("wrong-type", format!("{what} must be a list, found {}", v.kind_name()), v.span, "expected a list")
-                        .help(format!("write each entry on its own line under `{what}:`, starting with `- `")),
+                    Issue::error(
+                        "wrong-type",
+                        format!("{what} must be a list, found {}", v.kind_name()),
+                        v.span,
+                        "expected a list",
+                    )
+                    .help(format!(
+                        "write each entry on its own line under `{what}:`, starting with `- `"
+                    )),
                 );
                 &[]
             }
@@ -311,7 +432,10 @@ impl Cx<'_> {
 
     fn string_list(&mut self, v: &Node, what: &str) -> Vec<Spanned<String>> {
         let items = self.list(v, what);
-        items.iter().filter_map(|item| self.string(item, &format!("each entry of {what}"))).collect()
+        items
+            .iter()
+            .filter_map(|item| self.string(item, &format!("each entry of {what}")))
+            .collect()
     }
 
     fn map<'a>(&mut self, v: &'a Node, what: &str) -> &'a [(Node, Node)] {
@@ -319,7 +443,12 @@ impl Cx<'_> {
             NodeKind::Map(entries) => entries,
             _ if v.is_null() => &[],
             _ => {
-                self.error(Issue::error("wrong-type", format!("{what} must be a mapping, found {}", v.kind_name()), v.span, "expected `key: value` entries"));
+                self.error(Issue::error(
+                    "wrong-type",
+                    format!("{what} must be a mapping, found {}", v.kind_name()),
+                    v.span,
+                    "expected `key: value` entries",
+                ));
                 &[]
             }
         }
@@ -337,7 +466,15 @@ impl Cx<'_> {
         }
         if let Some((k, v)) = keyed.get("plaintext") {
             if self.version == Version::V0_2 {
-                self.error(Issue::warning("legacy-key", "`plaintext` is the version 0.1 name of `variables`", k.span, "0.1 key").help("rename it to `variables`"));
+                self.error(
+                    Issue::warning(
+                        "legacy-key",
+                        "`plaintext` is the version 0.1 name of `variables`",
+                        k.span,
+                        "0.1 key",
+                    )
+                    .help("rename it to `variables`"),
+                );
             }
             env.variables.extend(self.vars(v, "`env/plaintext`"));
         }
@@ -354,7 +491,12 @@ impl Cx<'_> {
             env.exported_variables = self.string_list(v, "`env/exported-variables`");
             for name in env.exported_variables.clone() {
                 if !is_identifier(&name) {
-                    self.error(Issue::error("bad-variable-name", format!("`{}` is not a variable name", name.value), name.span, "not a name"));
+                    self.error(Issue::error(
+                        "bad-variable-name",
+                        format!("`{}` is not a variable name", name.value),
+                        name.span,
+                        "not a name",
+                    ));
                 } else if name.starts_with("AWS_") {
                     self.error(
                         Issue::warning("unexportable", format!("`{}` cannot be exported: names starting with AWS_ are not exportable", name.value), name.span, "dropped")
@@ -373,15 +515,30 @@ impl Cx<'_> {
     /// Version 0.1's `environment_variables: {plaintext: {...}}` (R-SH-21).
     fn v0_1_environment_variables(&mut self, k: &Node, v: &Node, env: &mut Env) {
         if self.version == Version::V0_2 {
-            self.error(Issue::warning("legacy-key", "`environment_variables` is the version 0.1 name of `env`", k.span, "0.1 key").help("rename it to `env` and `plaintext` to `variables`"));
+            self.error(
+                Issue::warning(
+                    "legacy-key",
+                    "`environment_variables` is the version 0.1 name of `env`",
+                    k.span,
+                    "0.1 key",
+                )
+                .help("rename it to `env` and `plaintext` to `variables`"),
+            );
         }
         let entries = self.map(v, "`environment_variables`");
-        let keyed = self.keys(entries, &["plaintext", "parameter-store"], "`environment_variables` key", &[]);
+        let keyed = self.keys(
+            entries,
+            &["plaintext", "parameter-store"],
+            "`environment_variables` key",
+            &[],
+        );
         if let Some((_, v)) = keyed.get("plaintext") {
-            env.variables.extend(self.vars(v, "`environment_variables/plaintext`"));
+            env.variables
+                .extend(self.vars(v, "`environment_variables/plaintext`"));
         }
         if let Some((_, v)) = keyed.get("parameter-store") {
-            env.parameter_store.extend(self.vars(v, "`environment_variables/parameter-store`"));
+            env.parameter_store
+                .extend(self.vars(v, "`environment_variables/parameter-store`"));
         }
     }
 
@@ -391,8 +548,13 @@ impl Cx<'_> {
             "bash" | "/bin/bash" => Shell::Bash,
             "sh" | "/bin/sh" => Shell::Sh,
             other => {
-                let mut issue = Issue::error("bad-shell", format!("unsupported shell `{other}`"), v.span, "not bash or /bin/sh")
-                    .help("on Linux, `env/shell` is `bash` or `/bin/sh`");
+                let mut issue = Issue::error(
+                    "bad-shell",
+                    format!("unsupported shell `{other}`"),
+                    v.span,
+                    "not bash or /bin/sh",
+                )
+                .help("on Linux, `env/shell` is `bash` or `/bin/sh`");
                 if matches!(other, "powershell.exe" | "cmd.exe") {
                     issue = issue.help("`powershell.exe` and `cmd.exe` are for Windows builds, which runspec does not run");
                 }
@@ -407,29 +569,55 @@ impl Cx<'_> {
         let entries = self.map(v, what);
         let mut vars = Vec::new();
         for (k, val) in entries {
-            let Some(name) = self.string(k, "a variable name") else { continue };
+            let Some(name) = self.string(k, "a variable name") else {
+                continue;
+            };
             if !is_identifier(&name) {
                 self.error(
-                    Issue::error("bad-variable-name", format!("`{}` is not a valid variable name", name.value), k.span, "not a shell name")
-                        .help("use letters, digits and `_`, not starting with a digit"),
+                    Issue::error(
+                        "bad-variable-name",
+                        format!("`{}` is not a valid variable name", name.value),
+                        k.span,
+                        "not a shell name",
+                    )
+                    .help("use letters, digits and `_`, not starting with a digit"),
                 );
                 continue;
             }
             if name.starts_with("CODEBUILD_") {
                 self.error(
-                    Issue::warning("reserved-variable", format!("`{}` is reserved: names starting with CODEBUILD_ are set by the build", name.value), k.span, "ignored")
-                        .help("pick another name; runspec keeps the built-in value (R-ENV-04)"),
+                    Issue::warning(
+                        "reserved-variable",
+                        format!(
+                            "`{}` is reserved: names starting with CODEBUILD_ are set by the build",
+                            name.value
+                        ),
+                        k.span,
+                        "ignored",
+                    )
+                    .help("pick another name; runspec keeps the built-in value (R-ENV-04)"),
                 );
                 continue;
             }
             if let NodeKind::Seq(_) | NodeKind::Map(_) = val.kind {
                 self.error(
-                    Issue::error("wrong-type", format!("the value of `{}` must be a string, found {}", name.value, val.kind_name()), val.span, "expected a string")
-                        .help("quote the whole value"),
+                    Issue::error(
+                        "wrong-type",
+                        format!(
+                            "the value of `{}` must be a string, found {}",
+                            name.value,
+                            val.kind_name()
+                        ),
+                        val.span,
+                        "expected a string",
+                    )
+                    .help("quote the whole value"),
                 );
                 continue;
             }
-            let Some(value) = self.string_or_empty(val, "a variable value") else { continue };
+            let Some(value) = self.string_or_empty(val, "a variable value") else {
+                continue;
+            };
             vars.push(EnvVar { name, value });
         }
         vars
@@ -437,7 +625,11 @@ impl Cx<'_> {
 
     fn check_duplicate_names(&mut self, env: &Env) {
         let mut seen: Vec<&str> = Vec::new();
-        let all = env.variables.iter().chain(&env.parameter_store).chain(&env.secrets_manager);
+        let all = env
+            .variables
+            .iter()
+            .chain(&env.parameter_store)
+            .chain(&env.secrets_manager);
         let mut dups = Vec::new();
         for var in all {
             if seen.contains(&var.name.as_str()) {
@@ -446,7 +638,15 @@ impl Cx<'_> {
             seen.push(&var.name);
         }
         for name in dups {
-            self.error(Issue::error("duplicate-variable", format!("variable `{}` is defined more than once in `env`", name.value), name.span, "defined again"));
+            self.error(Issue::error(
+                "duplicate-variable",
+                format!(
+                    "variable `{}` is defined more than once in `env`",
+                    name.value
+                ),
+                name.span,
+                "defined again",
+            ));
         }
     }
 
@@ -455,11 +655,26 @@ impl Cx<'_> {
     fn secret_reference(&mut self, var: &EnvVar) {
         let parts = split_secret_reference(&var.value);
         if parts.secret_id.is_empty() {
-            self.error(Issue::error("bad-secret", "empty secret id", var.value.span, "no secret id").help("write `secret-id[:json-key[:version-stage[:version-id]]]`"));
-        } else if parts.version_stage.is_some_and(|s| !s.is_empty()) && parts.version_id.is_some_and(|s| !s.is_empty()) {
             self.error(
-                Issue::error("bad-secret", "give a version stage or a version id, not both", var.value.span, "both given")
-                    .help("leave one of the two empty, e.g. `my-secret:key::version-id`"),
+                Issue::error(
+                    "bad-secret",
+                    "empty secret id",
+                    var.value.span,
+                    "no secret id",
+                )
+                .help("write `secret-id[:json-key[:version-stage[:version-id]]]`"),
+            );
+        } else if parts.version_stage.is_some_and(|s| !s.is_empty())
+            && parts.version_id.is_some_and(|s| !s.is_empty())
+        {
+            self.error(
+                Issue::error(
+                    "bad-secret",
+                    "give a version stage or a version id, not both",
+                    var.value.span,
+                    "both given",
+                )
+                .help("leave one of the two empty, e.g. `my-secret:key::version-id`"),
             );
         }
     }
@@ -468,8 +683,12 @@ impl Cx<'_> {
         let entries = self.map(v, "`proxy`");
         let keyed = self.keys(entries, &["upload-artifacts", "logs"], "`proxy` key", &[]);
         Proxy {
-            upload_artifacts: keyed.get("upload-artifacts").is_some_and(|(_, v)| self.yes_no(v, "upload-artifacts")),
-            logs: keyed.get("logs").is_some_and(|(_, v)| self.yes_no(v, "logs")),
+            upload_artifacts: keyed
+                .get("upload-artifacts")
+                .is_some_and(|(_, v)| self.yes_no(v, "upload-artifacts")),
+            logs: keyed
+                .get("logs")
+                .is_some_and(|(_, v)| self.yes_no(v, "logs")),
         }
     }
 
@@ -498,7 +717,9 @@ impl Cx<'_> {
             }
         }
         Some(Batch {
-            fast_fail: keyed.get("fast-fail").is_some_and(|(_, v)| self.yes_no(v, "fast-fail")),
+            fast_fail: keyed
+                .get("fast-fail")
+                .is_some_and(|(_, v)| self.yes_no(v, "fast-fail")),
             kind: present.first().map(|s| s.to_string()),
         })
     }
@@ -507,13 +728,23 @@ impl Cx<'_> {
         let entries = self.map(v, "`phases`");
         let mut phases: Vec<Phase> = Vec::new();
         for (k, body) in entries {
-            let Some(name) = self.key_name(k) else { continue };
+            let Some(name) = self.key_name(k) else {
+                continue;
+            };
             let Some(phase) = PhaseName::from_key(name) else {
                 self.unknown_phase(name, k.span);
                 continue;
             };
             if phases.iter().any(|p| p.name == phase) {
-                self.error(Issue::error("duplicate-key", format!("phase `{name}` is declared twice"), k.span, "declared again").help("merge the two into one phase"));
+                self.error(
+                    Issue::error(
+                        "duplicate-key",
+                        format!("phase `{name}` is declared twice"),
+                        k.span,
+                        "declared again",
+                    )
+                    .help("merge the two into one phase"),
+                );
                 continue;
             }
             phases.push(self.phase(phase, body));
@@ -523,13 +754,22 @@ impl Cx<'_> {
 
     /// CodeBuild's wording, with the names in its (alphabetical) order (R-YAML-02).
     fn unknown_phase(&mut self, name: &str, span: Span) {
-        let mut issue = Issue::error("unknown-phase", format!("unknown phase `{name}`"), span, "not a phase")
-            .codebuild(format!("Invalid buildspec phase name: {name}. Expecting: build,install,post_build,pre_build"));
+        let mut issue = Issue::error(
+            "unknown-phase",
+            format!("unknown phase `{name}`"),
+            span,
+            "not a phase",
+        )
+        .codebuild(format!(
+            "Invalid buildspec phase name: {name}. Expecting: build,install,post_build,pre_build"
+        ));
         let keys: Vec<&str> = PhaseName::ALL.iter().map(|p| p.key()).collect();
         if TOP_KEYS.contains(&name) {
             issue = issue.help(format!("`{name}` is a top-level key: it is indented under `phases`; move it back to the left margin"));
         } else if let Some(s) = suggest(name, &keys) {
-            issue = issue.help(format!("did you mean `{s}`? phases are `install`, `pre_build`, `build` and `post_build`"));
+            issue = issue.help(format!(
+                "did you mean `{s}`? phases are `install`, `pre_build`, `build` and `post_build`"
+            ));
         } else {
             issue = issue.help("phases are `install`, `pre_build`, `build` and `post_build`");
         }
@@ -563,12 +803,23 @@ impl Cx<'_> {
         if let Some((k, v)) = keyed.get("runtime-versions") {
             if name == PhaseName::Install {
                 for (rk, rv) in self.map(v, "`runtime-versions`") {
-                    if let (Some(rt), Some(ver)) = (self.string(rk, "a runtime name"), self.string(rv, "a runtime version")) {
+                    if let (Some(rt), Some(ver)) = (
+                        self.string(rk, "a runtime name"),
+                        self.string(rv, "a runtime version"),
+                    ) {
                         phase.runtime_versions.push((rt, ver));
                     }
                 }
             } else {
-                self.error(Issue::error("misplaced-runtime-versions", "`runtime-versions` is only allowed in the `install` phase", k.span, "not in install").help("move it under `phases/install`"));
+                self.error(
+                    Issue::error(
+                        "misplaced-runtime-versions",
+                        "`runtime-versions` is only allowed in the `install` phase",
+                        k.span,
+                        "not in install",
+                    )
+                    .help("move it under `phases/install`"),
+                );
             }
         }
         phase
@@ -583,8 +834,18 @@ impl Cx<'_> {
             _ if v.is_null() => &[],
             _ => {
                 self.error(
-                    Issue::error("wrong-type", format!("`{key}` must be a list of commands, found {}", v.kind_name()), v.span, "expected a list")
-                        .help(format!("write each command on its own line under `{key}:`, starting with `- `")),
+                    Issue::error(
+                        "wrong-type",
+                        format!(
+                            "`{key}` must be a list of commands, found {}",
+                            v.kind_name()
+                        ),
+                        v.span,
+                        "expected a list",
+                    )
+                    .help(format!(
+                        "write each command on its own line under `{key}:`, starting with `- `"
+                    )),
                 );
                 return Vec::new();
             }
@@ -593,7 +854,11 @@ impl Cx<'_> {
         for (index, item) in items.iter().enumerate() {
             match &item.kind {
                 NodeKind::Scalar { value, .. } => {
-                    let text = if item.is_null() { String::new() } else { value.clone() };
+                    let text = if item.is_null() {
+                        String::new()
+                    } else {
+                        value.clone()
+                    };
                     steps.push(Step::Command(Spanned::new(text, item.span)));
                 }
                 NodeKind::Map(entries) => {
@@ -603,13 +868,19 @@ impl Cx<'_> {
                             "Expected {what}[{index}] to be of string type: found subkeys instead at line {line}, value of the key tag on line {} might be empty",
                             line.saturating_sub(1)
                         ));
-                    issue = issue.help("quote the command: it contains `: `, e.g. - \"echo key: value\"");
+                    issue = issue
+                        .help("quote the command: it contains `: `, e.g. - \"echo key: value\"");
                     self.error(issue);
                 }
                 NodeKind::Seq(_) => {
                     self.error(
-                        Issue::error("wrong-type", format!("{key} entry {index} is a list, not a command"), item.span, "nested list")
-                            .help("remove the extra `- ` so each command is one string"),
+                        Issue::error(
+                            "wrong-type",
+                            format!("{key} entry {index} is a list, not a command"),
+                            item.span,
+                            "nested list",
+                        )
+                        .help("remove the extra `- ` so each command is one string"),
                     );
                 }
             }
@@ -635,10 +906,18 @@ impl Cx<'_> {
         }
     }
 
-    fn artifact_spec<'n>(&mut self, v: &'n Node, what: &str, allow_secondary: bool) -> (ArtifactSpec, Option<&'n Node>) {
+    fn artifact_spec<'n>(
+        &mut self,
+        v: &'n Node,
+        what: &str,
+        allow_secondary: bool,
+    ) -> (ArtifactSpec, Option<&'n Node>) {
         let entries = self.map(v, what);
-        let allowed: Vec<&str> =
-            ARTIFACT_KEYS.iter().copied().filter(|k| allow_secondary || *k != "secondary-artifacts").collect();
+        let allowed: Vec<&str> = ARTIFACT_KEYS
+            .iter()
+            .copied()
+            .filter(|k| allow_secondary || *k != "secondary-artifacts")
+            .collect();
         let keyed = self.keys(entries, &allowed, &format!("{what} key"), &[]);
         let mut spec = ArtifactSpec::default();
         if let Some((_, v)) = keyed.get("files") {
@@ -674,39 +953,79 @@ impl Cx<'_> {
 
     fn artifacts(&mut self, k: &Node, v: &Node) -> Option<Artifacts> {
         if v.is_null() {
-            self.error(Issue::warning("empty-artifacts", "`artifacts` is empty and is ignored", k.span, "no files").help("list the files to keep under `artifacts/files`"));
+            self.error(
+                Issue::warning(
+                    "empty-artifacts",
+                    "`artifacts` is empty and is ignored",
+                    k.span,
+                    "no files",
+                )
+                .help("list the files to keep under `artifacts/files`"),
+            );
             return None;
         }
         let (primary, secondary_node) = self.artifact_spec(v, "`artifacts`", true);
         let mut secondary = Vec::new();
         if let Some(sec) = secondary_node {
             for (id_node, body) in self.map(sec, "`secondary-artifacts`") {
-                let Some(id) = self.string(id_node, "an artifact identifier") else { continue };
+                let Some(id) = self.string(id_node, "an artifact identifier") else {
+                    continue;
+                };
                 if !is_identifier_like(&id) {
                     self.error(
-                        Issue::error("bad-artifact-id", format!("`{}` is not a valid artifact identifier", id.value), id.span, "not an identifier")
-                            .help("use letters, digits and `_` only"),
+                        Issue::error(
+                            "bad-artifact-id",
+                            format!("`{}` is not a valid artifact identifier", id.value),
+                            id.span,
+                            "not an identifier",
+                        )
+                        .help("use letters, digits and `_` only"),
                     );
                 }
-                let (spec, _) = self.artifact_spec(body, &format!("secondary artifact `{}`", id.value), false);
+                let (spec, _) =
+                    self.artifact_spec(body, &format!("secondary artifact `{}`", id.value), false);
                 if spec.files.is_empty() {
-                    self.error(Issue::error("missing-files", format!("secondary artifact `{}` has no `files`", id.value), id.span, "no files").help("add a `files:` list"));
+                    self.error(
+                        Issue::error(
+                            "missing-files",
+                            format!("secondary artifact `{}` has no `files`", id.value),
+                            id.span,
+                            "no files",
+                        )
+                        .help("add a `files:` list"),
+                    );
                 }
                 secondary.push((id, spec));
             }
             if secondary.len() > 12 {
-                self.error(Issue::error("too-many-artifacts", "at most 12 secondary artifacts are allowed", sec.span, "too many"));
+                self.error(Issue::error(
+                    "too-many-artifacts",
+                    "at most 12 secondary artifacts are allowed",
+                    sec.span,
+                    "too many",
+                ));
             }
         }
         if primary.files.is_empty() {
             // R-ART-06: CodeBuild runs the build and fails UPLOAD_ARTIFACTS with CLIENT_ERROR.
             self.error(
-                Issue::error("no-primary-artifacts", "`artifacts` has no `files`", k.span, "no primary files")
-                    .help("`artifacts/files` is required, even when only secondary artifacts are wanted")
-                    .codebuild("no definition for primary artifacts in buildspec"),
+                Issue::error(
+                    "no-primary-artifacts",
+                    "`artifacts` has no `files`",
+                    k.span,
+                    "no primary files",
+                )
+                .help(
+                    "`artifacts/files` is required, even when only secondary artifacts are wanted",
+                )
+                .codebuild("no definition for primary artifacts in buildspec"),
             );
         }
-        Some(Artifacts { primary, secondary, span: v.span })
+        Some(Artifacts {
+            primary,
+            secondary,
+            span: v.span,
+        })
     }
 
     fn cache(&mut self, v: &Node) -> Option<Cache> {
@@ -722,23 +1041,44 @@ impl Cx<'_> {
         if let Some((k, v)) = keyed.get("fallback-keys") {
             cache.fallback_keys = self.string_list(v, "fallback-keys");
             if cache.fallback_keys.len() > 5 {
-                self.error(Issue::error("too-many-fallback-keys", "at most 5 `fallback-keys` are allowed", k.span, "too many"));
+                self.error(Issue::error(
+                    "too-many-fallback-keys",
+                    "at most 5 `fallback-keys` are allowed",
+                    k.span,
+                    "too many",
+                ));
             }
             if cache.key.is_none() && !cache.fallback_keys.is_empty() {
-                self.error(Issue::warning("fallback-without-key", "`fallback-keys` are ignored without `key`", k.span, "ignored").help("add a `cache/key`"));
+                self.error(
+                    Issue::warning(
+                        "fallback-without-key",
+                        "`fallback-keys` are ignored without `key`",
+                        k.span,
+                        "ignored",
+                    )
+                    .help("add a `cache/key`"),
+                );
             }
         }
-        if let Some((_, v)) = keyed.get("action") {
-            if let Some(a) = self.string(v, "`cache/action`") {
-                cache.action = match a.as_str() {
-                    "restore" => Some(CacheAction::Restore),
-                    "save" => Some(CacheAction::Save),
-                    other => {
-                        self.error(Issue::error("bad-cache-action", format!("unknown cache action `{other}`"), a.span, "not restore or save").help("use `restore` or `save`, or leave it out for both"));
-                        None
-                    }
-                };
-            }
+        if let Some((_, v)) = keyed.get("action")
+            && let Some(a) = self.string(v, "`cache/action`")
+        {
+            cache.action = match a.as_str() {
+                "restore" => Some(CacheAction::Restore),
+                "save" => Some(CacheAction::Save),
+                other => {
+                    self.error(
+                        Issue::error(
+                            "bad-cache-action",
+                            format!("unknown cache action `{other}`"),
+                            a.span,
+                            "not restore or save",
+                        )
+                        .help("use `restore` or `save`, or leave it out for both"),
+                    );
+                    None
+                }
+            };
         }
         for pattern in &cache.paths {
             if !pattern.starts_with('/') {
@@ -751,13 +1091,23 @@ impl Cx<'_> {
     fn reports(&mut self, v: &Node) -> Vec<ReportGroup> {
         let mut groups = Vec::new();
         for (k, body) in self.map(v, "`reports`") {
-            let Some(name) = self.string(k, "a report group name") else { continue };
+            let Some(name) = self.string(k, "a report group name") else {
+                continue;
+            };
             let entries = self.map(body, &format!("report group `{}`", name.value));
             let keyed = self.keys(entries, REPORT_KEYS, "report key", &[]);
             let files = match keyed.get("files") {
                 Some((_, v)) => self.string_list(v, "files"),
                 None => {
-                    self.error(Issue::error("missing-files", format!("report group `{}` has no `files`", name.value), k.span, "no files").help("add a `files:` list of report files"));
+                    self.error(
+                        Issue::error(
+                            "missing-files",
+                            format!("report group `{}` has no `files`", name.value),
+                            k.span,
+                            "no files",
+                        )
+                        .help("add a `files:` list of report files"),
+                    );
                     Vec::new()
                 }
             };
@@ -770,8 +1120,13 @@ impl Cx<'_> {
                         let upper = f.to_ascii_uppercase();
                         if !REPORT_FORMATS.contains(&upper.as_str()) {
                             self.error(
-                                Issue::error("bad-report-format", format!("unknown report format `{}`", f.value), f.span, "unknown format")
-                                    .help(format!("use one of: {}", REPORT_FORMATS.join(", "))),
+                                Issue::error(
+                                    "bad-report-format",
+                                    format!("unknown report format `{}`", f.value),
+                                    f.span,
+                                    "unknown format",
+                                )
+                                .help(format!("use one of: {}", REPORT_FORMATS.join(", "))),
                             );
                         }
                         upper
@@ -781,15 +1136,24 @@ impl Cx<'_> {
                 None => "JUNITXML".to_string(),
             };
             groups.push(ReportGroup {
-                base_directory: keyed.get("base-directory").and_then(|(_, v)| self.string(v, "`base-directory`")),
-                discard_paths: keyed.get("discard-paths").is_some_and(|(_, v)| self.yes_no(v, "discard-paths")),
+                base_directory: keyed
+                    .get("base-directory")
+                    .and_then(|(_, v)| self.string(v, "`base-directory`")),
+                discard_paths: keyed
+                    .get("discard-paths")
+                    .is_some_and(|(_, v)| self.yes_no(v, "discard-paths")),
                 name,
                 files,
                 file_format,
             });
         }
         if groups.len() > 5 {
-            self.error(Issue::warning("too-many-report-groups", "CodeBuild allows at most 5 report groups per project", v.span, "more than 5"));
+            self.error(Issue::warning(
+                "too-many-report-groups",
+                "CodeBuild allows at most 5 report groups per project",
+                v.span,
+                "more than 5",
+            ));
         }
         groups
     }
@@ -800,7 +1164,10 @@ struct Keyed<'a>(Vec<(&'a str, &'a Node, &'a Node)>);
 
 impl<'a> Keyed<'a> {
     fn get(&self, name: &str) -> Option<(&'a Node, &'a Node)> {
-        self.0.iter().find(|(n, ..)| *n == name).map(|(_, k, v)| (*k, *v))
+        self.0
+            .iter()
+            .find(|(n, ..)| *n == name)
+            .map(|(_, k, v)| (*k, *v))
     }
 }
 
@@ -838,7 +1205,11 @@ pub fn split_secret_reference(text: &str) -> SecretReference<'_> {
                 }
             }
         }
-        if count == 7 { (&text[..idx], Some(&text[idx + 1..])) } else { (text, None) }
+        if count == 7 {
+            (&text[..idx], Some(&text[idx + 1..]))
+        } else {
+            (text, None)
+        }
     } else {
         match text.split_once(':') {
             Some((id, rest)) => (id, Some(rest)),
@@ -860,7 +1231,12 @@ pub fn parse_on_failure(text: &str) -> Result<OnFailure, String> {
     match upper.as_str() {
         "ABORT" => return Ok(OnFailure::Abort),
         "CONTINUE" => return Ok(OnFailure::Continue),
-        "RETRY" => return Ok(OnFailure::Retry { count: 3, pattern: None }),
+        "RETRY" => {
+            return Ok(OnFailure::Retry {
+                count: 3,
+                pattern: None,
+            });
+        }
         _ => {}
     }
     if !upper.starts_with("RETRY-") {
@@ -868,7 +1244,9 @@ pub fn parse_on_failure(text: &str) -> Result<OnFailure, String> {
     }
     let rest = &text[6..];
     let (count, pattern) = match rest.split_once('-') {
-        Some((n, re)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => (Some(n), Some(re)),
+        Some((n, re)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (Some(n), Some(re))
+        }
         _ if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) => (Some(rest), None),
         _ => (None, Some(rest)),
     };
@@ -885,7 +1263,10 @@ pub fn parse_on_failure(text: &str) -> Result<OnFailure, String> {
         }
         regex::Regex::new(re).map_err(|e| format!("bad regular expression: {e}"))?;
     }
-    Ok(OnFailure::Retry { count, pattern: pattern.map(str::to_string) })
+    Ok(OnFailure::Retry {
+        count,
+        pattern: pattern.map(str::to_string),
+    })
 }
 
 pub fn is_identifier(name: &str) -> bool {
@@ -895,7 +1276,9 @@ pub fn is_identifier(name: &str) -> bool {
 }
 
 fn is_identifier_like(name: &str) -> bool {
-    !name.is_empty() && name.len() < 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    !name.is_empty()
+        && name.len() < 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The closest allowed name, when it is close enough to be a typo.
@@ -903,7 +1286,12 @@ fn suggest<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
     let normalized = name.to_ascii_lowercase().replace(['-', '_'], "");
     allowed
         .iter()
-        .map(|a| (a, strsim::levenshtein(&normalized, &a.replace(['-', '_'], ""))))
+        .map(|a| {
+            (
+                a,
+                strsim::levenshtein(&normalized, &a.replace(['-', '_'], "")),
+            )
+        })
         .filter(|(_, d)| *d <= 2)
         .min_by_key(|(_, d)| *d)
         .map(|(a, _)| *a)
@@ -915,7 +1303,10 @@ mod tests {
 
     #[test]
     fn on_failure_values() {
-        let retry = |count, pattern: Option<&str>| OnFailure::Retry { count, pattern: pattern.map(str::to_string) };
+        let retry = |count, pattern: Option<&str>| OnFailure::Retry {
+            count,
+            pattern: pattern.map(str::to_string),
+        };
         let table: &[(&str, Result<OnFailure, &str>)] = &[
             ("ABORT", Ok(OnFailure::Abort)),
             ("abort", Ok(OnFailure::Abort)),
@@ -925,7 +1316,10 @@ mod tests {
             ("RETRY-100", Ok(retry(100, None))),
             ("RETRY-101", Err("not between 0 and 100")),
             ("RETRY-timeout.*", Ok(retry(3, Some("timeout.*")))),
-            ("RETRY-5-exit status 1[0-9]", Ok(retry(5, Some("exit status 1[0-9]")))),
+            (
+                "RETRY-5-exit status 1[0-9]",
+                Ok(retry(5, Some("exit status 1[0-9]"))),
+            ),
             ("RETRY-2-a-b", Ok(retry(2, Some("a-b")))),
             ("RETRY-(", Err("bad regular expression")),
             ("RETRY-", Err("empty")),
@@ -941,51 +1335,108 @@ mod tests {
     }
 
     #[test]
+    #[expect(clippy::type_complexity, reason = "a test table")]
     fn secret_references() {
         let table: &[(&str, (&str, Option<&str>, Option<&str>, Option<&str>))] = &[
             ("my-secret", ("my-secret", None, None, None)),
-            ("my-secret:password", ("my-secret", Some("password"), None, None)),
-            ("my-secret:password:AWSPREVIOUS", ("my-secret", Some("password"), Some("AWSPREVIOUS"), None)),
-            ("my-secret:::v-1", ("my-secret", Some(""), Some(""), Some("v-1"))),
+            (
+                "my-secret:password",
+                ("my-secret", Some("password"), None, None),
+            ),
+            (
+                "my-secret:password:AWSPREVIOUS",
+                ("my-secret", Some("password"), Some("AWSPREVIOUS"), None),
+            ),
+            (
+                "my-secret:::v-1",
+                ("my-secret", Some(""), Some(""), Some("v-1")),
+            ),
             (
                 "arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd:token",
-                ("arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd", Some("token"), None, None),
+                (
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd",
+                    Some("token"),
+                    None,
+                    None,
+                ),
             ),
             (
                 "arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd",
-                ("arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd", None, None, None),
+                (
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd",
+                    None,
+                    None,
+                    None,
+                ),
             ),
         ];
         for (text, (id, key, stage, version)) in table {
             let r = split_secret_reference(text);
-            assert_eq!((r.secret_id, r.json_key, r.version_stage, r.version_id), (*id, *key, *stage, *version), "{text}");
+            assert_eq!(
+                (r.secret_id, r.json_key, r.version_stage, r.version_id),
+                (*id, *key, *stage, *version),
+                "{text}"
+            );
         }
     }
 
     fn parse_ok(src: &str) -> Buildspec {
         let parsed = parse("buildspec.yml", src);
-        assert!(!parsed.diagnostics.has_errors(), "{}", parsed.diagnostics.render(100));
+        assert!(
+            !parsed.diagnostics.has_errors(),
+            "{}",
+            parsed.diagnostics.render(100)
+        );
         parsed.buildspec.unwrap()
     }
 
     fn codes(src: &str) -> Vec<&'static str> {
-        parse("buildspec.yml", src).diagnostics.issues.iter().map(|i| i.code).collect()
+        parse("buildspec.yml", src)
+            .diagnostics
+            .issues
+            .iter()
+            .map(|i| i.code)
+            .collect()
     }
 
     #[test]
     fn yaml_1_1_booleans_for_yes_no_keys() {
-        for (text, want) in [("yes", true), ("no", false), ("true", true), ("false", false), ("\"yes\"", true), ("On", true), ("off", false)] {
-            let spec = parse_ok(&format!("version: 0.2\nartifacts:\n  files: [a]\n  discard-paths: {text}\n"));
-            assert_eq!(spec.artifacts.unwrap().primary.discard_paths, want, "{text}");
+        for (text, want) in [
+            ("yes", true),
+            ("no", false),
+            ("true", true),
+            ("false", false),
+            ("\"yes\"", true),
+            ("On", true),
+            ("off", false),
+        ] {
+            let spec = parse_ok(&format!(
+                "version: 0.2\nartifacts:\n  files: [a]\n  discard-paths: {text}\n"
+            ));
+            assert_eq!(
+                spec.artifacts.unwrap().primary.discard_paths,
+                want,
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn env_values_are_kept_as_written() {
         // R-ENV-02 literal values; R-YAML-04 [OPEN] decided: the source text, so 1.10 stays 1.10.
-        let spec = parse_ok("version: 0.2\nenv:\n  variables:\n    A: 1.10\n    B: yes\n    C: \"$PATH:/x\"\n    D:\n");
-        let vars: Vec<(&str, &str)> = spec.env.variables.iter().map(|v| (v.name.as_str(), v.value.as_str())).collect();
-        assert_eq!(vars, [("A", "1.10"), ("B", "yes"), ("C", "$PATH:/x"), ("D", "")]);
+        let spec = parse_ok(
+            "version: 0.2\nenv:\n  variables:\n    A: 1.10\n    B: yes\n    C: \"$PATH:/x\"\n    D:\n",
+        );
+        let vars: Vec<(&str, &str)> = spec
+            .env
+            .variables
+            .iter()
+            .map(|v| (v.name.as_str(), v.value.as_str()))
+            .collect();
+        assert_eq!(
+            vars,
+            [("A", "1.10"), ("B", "yes"), ("C", "$PATH:/x"), ("D", "")]
+        );
     }
 
     #[test]
@@ -1001,12 +1452,17 @@ mod tests {
     fn json_buildspecs_are_accepted() {
         // R-YAML-05: JSON is a YAML subset.
         let spec = parse_ok(r#"{"version": 0.2, "phases": {"build": {"commands": ["echo hi"]}}}"#);
-        assert_eq!(spec.phase(PhaseName::Build).unwrap().commands[0].text(), "echo hi");
+        assert_eq!(
+            spec.phase(PhaseName::Build).unwrap().commands[0].text(),
+            "echo hi"
+        );
     }
 
     #[test]
     fn phases_keep_file_order_and_block_commands_stay_whole() {
-        let spec = parse_ok("version: 0.2\nphases:\n  build:\n    commands:\n      - |\n        a\n        b\n  install:\n    commands: []\n");
+        let spec = parse_ok(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - |\n        a\n        b\n  install:\n    commands: []\n",
+        );
         let names: Vec<_> = spec.phases.iter().map(|p| p.name).collect();
         assert_eq!(names, [PhaseName::Build, PhaseName::Install]);
         assert_eq!(spec.phases[0].commands[0].text(), "a\nb\n");
@@ -1015,24 +1471,40 @@ mod tests {
     #[test]
     fn unknown_keys_are_warnings_not_errors() {
         // R-YAML-03 [OPEN] decided: warn with the span, ignore the key.
-        let parsed = parse("b.yml", "version: 0.2\nartifact:\n  files: [x]\nphases:\n  build:\n    comands: [make]\n");
+        let parsed = parse(
+            "b.yml",
+            "version: 0.2\nartifact:\n  files: [x]\nphases:\n  build:\n    comands: [make]\n",
+        );
         assert!(parsed.buildspec.is_some());
-        let codes: Vec<_> = parsed.diagnostics.issues.iter().map(|i| (i.code, i.is_error())).collect();
+        let codes: Vec<_> = parsed
+            .diagnostics
+            .issues
+            .iter()
+            .map(|i| (i.code, i.is_error()))
+            .collect();
         assert_eq!(codes, [("unknown-key", false), ("unknown-key", false)]);
-        assert_eq!(parsed.diagnostics.issues[0].help.as_deref(), Some("did you mean `artifacts`?"));
+        assert_eq!(
+            parsed.diagnostics.issues[0].help.as_deref(),
+            Some("did you mean `artifacts`?")
+        );
     }
 
     #[test]
     fn secondary_artifacts_without_files_do_not_block_the_run() {
         // R-ART-06: reported at UPLOAD_ARTIFACTS, so the phases still run.
-        let parsed = parse("b.yml", "version: 0.2\nartifacts:\n  secondary-artifacts:\n    web:\n      files: [x]\n");
+        let parsed = parse(
+            "b.yml",
+            "version: 0.2\nartifacts:\n  secondary-artifacts:\n    web:\n      files: [x]\n",
+        );
         assert!(parsed.diagnostics.has_errors());
         assert!(parsed.buildspec.is_some());
     }
 
     #[test]
     fn run_as_resolution_prefers_the_phase() {
-        let spec = parse_ok("version: 0.2\nrun-as: alice\nphases:\n  build:\n    run-as: bob\n    commands: [id]\n  post_build:\n    commands: [id]\n");
+        let spec = parse_ok(
+            "version: 0.2\nrun-as: alice\nphases:\n  build:\n    run-as: bob\n    commands: [id]\n  post_build:\n    commands: [id]\n",
+        );
         assert_eq!(spec.run_as(PhaseName::Build), Some("bob"));
         assert_eq!(spec.run_as(PhaseName::PostBuild), Some("alice"));
     }
@@ -1045,7 +1517,20 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        for src in ["", ":", "- - -", "{", "[", "version: [", "\t", "a: &x *x", "? a\n: b", "%YAML 1.2\n---\n", "version: !!binary aGk=", "\u{feff}version: 0.2"] {
+        for src in [
+            "",
+            ":",
+            "- - -",
+            "{",
+            "[",
+            "version: [",
+            "\t",
+            "a: &x *x",
+            "? a\n: b",
+            "%YAML 1.2\n---\n",
+            "version: !!binary aGk=",
+            "\u{feff}version: 0.2",
+        ] {
             let _ = parse("b.yml", src);
         }
     }

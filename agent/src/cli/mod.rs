@@ -32,6 +32,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum Command {
     /// Run a build: DOWNLOAD_SOURCE, INSTALL … POST_BUILD, UPLOAD_ARTIFACTS, in a fresh copy of
     /// the source. The build log goes to stdout in CodeBuild's format.
@@ -119,7 +120,9 @@ pub struct UsageError {
 }
 
 pub fn usage(message: impl Into<String>) -> UsageError {
-    UsageError { message: message.into() }
+    UsageError {
+        message: message.into(),
+    }
 }
 
 pub fn main(cli: Cli) -> ExitCode {

@@ -45,7 +45,9 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
         )));
     }
     if args.privileged {
-        return Err(usage("--privileged is not supported yet (it needs --image, which is not supported yet either)"));
+        return Err(usage(
+            "--privileged is not supported yet (it needs --image, which is not supported yet either)",
+        ));
     }
     if args.reports.is_some() {
         return Err(usage("--reports is not supported yet"));
@@ -53,16 +55,21 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
     let (primary, secondary) = sources(&args.sources)?;
     let project = match &args.project {
         Some(path) => {
-            let text = fs::read_to_string(path).map_err(|e| usage(format!("cannot read `{}`: {e}", path.display())))?;
+            let text = fs::read_to_string(path)
+                .map_err(|e| usage(format!("cannot read `{}`: {e}", path.display())))?;
             project::parse(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?
         }
         None => Project::default(),
     };
     for field in &project.ignored {
-        warn(&format!("project field `{field}` is not supported by runspec yet and is ignored"));
+        warn(&format!(
+            "project field `{field}` is not supported by runspec yet and is ignored"
+        ));
     }
     if let Some(image) = &project.image {
-        warn(&format!("project image `{image}` is ignored: the build runs on the host (Docker build images are not supported yet)"));
+        warn(&format!(
+            "project image `{image}` is ignored: the build runs on the host (Docker build images are not supported yet)"
+        ));
     }
     for var in &project.variables {
         if var.kind != VariableType::Plaintext {
@@ -74,8 +81,10 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
     }
     let mut overrides = Vec::new();
     if let Some(path) = &args.env_file {
-        let text = fs::read_to_string(path).map_err(|e| usage(format!("cannot read `{}`: {e}", path.display())))?;
-        overrides = env::parse_env_file(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+        let text = fs::read_to_string(path)
+            .map_err(|e| usage(format!("cannot read `{}`: {e}", path.display())))?;
+        overrides =
+            env::parse_env_file(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     }
     for a in &args.env {
         overrides.push(env::parse_assignment(a).map_err(|e| usage(format!("--env {a}: {e}")))?);
@@ -85,8 +94,19 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
         None => project.timeout_minutes.map(|m| Duration::from_secs(m * 60)),
     };
     let artifacts = artifact_settings(args, &project)?;
-    let project_name = project.name.clone().unwrap_or_else(|| default_project_name(&primary));
-    Ok(Settings { primary, secondary, project, project_name, overrides, timeout, artifacts })
+    let project_name = project
+        .name
+        .clone()
+        .unwrap_or_else(|| default_project_name(&primary));
+    Ok(Settings {
+        primary,
+        secondary,
+        project,
+        project_name,
+        overrides,
+        timeout,
+        artifacts,
+    })
 }
 
 fn warn(message: &str) {
@@ -100,15 +120,25 @@ fn sources(values: &[String]) -> Result<(PathBuf, Vec<Source>), UsageError> {
     for v in values {
         match v.split_once('=') {
             Some((id, dir)) if !id.contains('/') => {
-                if id.is_empty() || id.len() >= 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                if id.is_empty()
+                    || id.len() >= 128
+                    || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                {
                     return Err(usage(format!(
                         "--source {v}: the source identifier `{id}` must be letters, digits and `_`, fewer than 128"
                     )));
                 }
-                secondary.push(Source { id: Some(id.to_string()), dir: existing_dir(dir)? });
+                secondary.push(Source {
+                    id: Some(id.to_string()),
+                    dir: existing_dir(dir)?,
+                });
             }
             _ if primary.is_none() => primary = Some(existing_dir(v)?),
-            _ => return Err(usage(format!("--source {v}: only one primary source; give secondary ones as ID=DIR"))),
+            _ => {
+                return Err(usage(format!(
+                    "--source {v}: only one primary source; give secondary ones as ID=DIR"
+                )));
+            }
         }
     }
     let primary = match primary {
@@ -123,7 +153,8 @@ fn existing_dir(dir: &str) -> Result<PathBuf, UsageError> {
     if !p.is_dir() {
         return Err(usage(format!("source directory `{dir}` does not exist")));
     }
-    p.canonicalize().map_err(|e| usage(format!("source directory `{dir}`: {e}")))
+    p.canonicalize()
+        .map_err(|e| usage(format!("source directory `{dir}`: {e}")))
 }
 
 /// `30` (minutes), `0.5`, `90s`, `2m`, `1h`.
@@ -133,7 +164,9 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c),
         _ => (t, 'm'),
     };
-    let n: f64 = num.parse().map_err(|_| "expected minutes, or a number with s, m or h".to_string())?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| "expected minutes, or a number with s, m or h".to_string())?;
     let secs = match unit {
         's' => n,
         'm' => n * 60.0,
@@ -150,7 +183,9 @@ fn artifact_settings(args: &RunArgs, project: &Project) -> Result<ArtifactSettin
     let pa = project.artifacts.as_ref();
     let output = match &args.artifacts {
         Some(a) if a.starts_with("s3://") => {
-            return Err(usage(format!("--artifacts {a}: S3 artifact upload is not supported yet; give a local directory")));
+            return Err(usage(format!(
+                "--artifacts {a}: S3 artifact upload is not supported yet; give a local directory"
+            )));
         }
         Some(dir) => Some(PathBuf::from(dir)),
         None => match pa.map(|a| &a.kind) {
@@ -163,12 +198,15 @@ fn artifact_settings(args: &RunArgs, project: &Project) -> Result<ArtifactSettin
         },
     };
     if let Some(dir) = &output {
-        fs::create_dir_all(dir).map_err(|e| usage(format!("--artifacts {}: {e}", dir.display())))?;
+        fs::create_dir_all(dir)
+            .map_err(|e| usage(format!("--artifacts {}: {e}", dir.display())))?;
     }
     Ok(ArtifactSettings {
         output: output.map(|d| d.canonicalize().unwrap_or(d)),
         packaging: pa.map(|a| a.packaging).unwrap_or(Packaging::Zip),
-        primary_name: pa.and_then(|a| a.name.clone()).unwrap_or_else(|| "artifacts".to_string()),
+        primary_name: pa
+            .and_then(|a| a.name.clone())
+            .unwrap_or_else(|| "artifacts".to_string()),
         override_name: pa.is_some_and(|a| a.override_artifact_name),
     })
 }
@@ -176,38 +214,75 @@ fn artifact_settings(args: &RunArgs, project: &Project) -> Result<ArtifactSettin
 /// The project name when no project is given: the source directory's name, as CodeBuild
 /// project names allow it.
 fn default_project_name(primary: &Path) -> String {
-    let base = primary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let name: String = base.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
-    if name.len() >= 2 { name } else { "local".to_string() }
+    let base = primary
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.len() >= 2 {
+        name
+    } else {
+        "local".to_string()
+    }
 }
 
 /// Reads and parses the buildspec; problems become a DOWNLOAD_SOURCE failure (R-FILE-02,
 /// R-YAML-02), with the full diagnostics on stderr.
-fn load_buildspec(args: &RunArgs, project: &Project, src_dir: &Path) -> (Result<Buildspec, BuildspecFailure>, String) {
-    let yaml_error = |message: String| BuildspecFailure { code: "YAML_FILE_ERROR".into(), message };
+fn load_buildspec(
+    args: &RunArgs,
+    project: &Project,
+    src_dir: &Path,
+) -> (Result<Buildspec, BuildspecFailure>, String) {
+    let yaml_error = |message: String| BuildspecFailure {
+        code: "YAML_FILE_ERROR".into(),
+        message,
+    };
     let (text, location, shown) = match (&args.buildspec, &project.buildspec) {
         (Some(path), _) => {
             // A relative path is looked up from the current directory, then in the source.
-            let p = if path.is_absolute() || path.exists() { path.clone() } else { src_dir.join(path) };
-            let abs = p.canonicalize().unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(&p));
+            let p = if path.is_absolute() || path.exists() {
+                path.clone()
+            } else {
+                src_dir.join(path)
+            };
+            let abs = p
+                .canonicalize()
+                .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(&p));
             match fs::read_to_string(&abs) {
                 Ok(t) => (t, abs.display().to_string(), abs.display().to_string()),
                 Err(e) => {
                     let loc = abs.display().to_string();
-                    return (Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))), loc);
+                    return (
+                        Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))),
+                        loc,
+                    );
                 }
             }
         }
-        (None, Some(inline)) if inline.contains('\n') => {
-            (inline.clone(), "/codebuild/readonly/buildspec.yml".to_string(), "buildspec (project inline)".to_string())
-        }
+        (None, Some(inline)) if inline.contains('\n') => (
+            inline.clone(),
+            "/codebuild/readonly/buildspec.yml".to_string(),
+            "buildspec (project inline)".to_string(),
+        ),
         (None, Some(rel)) => {
             let p = src_dir.join(rel);
             match fs::read_to_string(&p) {
                 Ok(t) => (t, p.display().to_string(), rel.clone()),
                 Err(e) => {
                     let loc = p.display().to_string();
-                    return (Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))), loc);
+                    return (
+                        Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))),
+                        loc,
+                    );
                 }
             }
         }
@@ -215,7 +290,12 @@ fn load_buildspec(args: &RunArgs, project: &Project, src_dir: &Path) -> (Result<
             let p = src_dir.join("buildspec.yml");
             match fs::read_to_string(&p) {
                 Ok(t) => (t, p.display().to_string(), "buildspec.yml".to_string()),
-                Err(_) => return (Err(yaml_error("YAML file does not exist".into())), p.display().to_string()),
+                Err(_) => {
+                    return (
+                        Err(yaml_error("YAML file does not exist".into())),
+                        p.display().to_string(),
+                    );
+                }
             }
         }
     };
@@ -226,7 +306,10 @@ fn load_buildspec(args: &RunArgs, project: &Project, src_dir: &Path) -> (Result<
     match parsed.buildspec {
         Some(spec) => (Ok(spec), location),
         None => {
-            let message = parsed.diagnostics.codebuild_message().unwrap_or_else(|| "invalid buildspec".into());
+            let message = parsed
+                .diagnostics
+                .codebuild_message()
+                .unwrap_or_else(|| "invalid buildspec".into());
             (Err(yaml_error(message)), location)
         }
     }
@@ -256,7 +339,10 @@ fn git_facts(dir: &Path) -> (Option<String>, Option<String>) {
     if !dir.ancestors().any(|d| d.join(".git").exists()) {
         return (None, None);
     }
-    (git(&["rev-parse", "HEAD"]), git(&["config", "--get", "remote.origin.url"]))
+    (
+        git(&["rev-parse", "HEAD"]),
+        git(&["config", "--get", "remote.origin.url"]),
+    )
 }
 
 /// A per-project build counter under the user's state directory (CODEBUILD_BUILD_NUMBER).
@@ -264,11 +350,17 @@ fn next_build_number(project: &str) -> Option<u64> {
     let base = std::env::var_os("RUNSPEC_STATE_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("runspec")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/runspec")))?;
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/runspec"))
+        })?;
     let dir = base.join("build-numbers");
     fs::create_dir_all(&dir).ok()?;
     let file = dir.join(project);
-    let n = fs::read_to_string(&file).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
+    let n = fs::read_to_string(&file)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        + 1;
     fs::write(&file, n.to_string()).ok()?;
     Some(n)
 }
@@ -277,7 +369,10 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
     let workspace = Workspace::create(&s.primary, &s.secondary, args.mount_source)
         .map_err(|e| usage(e.to_string()))?;
     for skipped in &workspace.skipped {
-        warn(&format!("`{}` was not copied into the workspace (not a regular file, or unreadable)", skipped.display()));
+        warn(&format!(
+            "`{}` was not copied into the workspace (not a regular file, or unreadable)",
+            skipped.display()
+        ));
     }
     let (spec, location) = load_buildspec(&args, &s.project, &workspace.src_dir);
 
@@ -290,20 +385,30 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         .or_else(|| std::env::var("AWS_REGION").ok())
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
         .unwrap_or_else(|| "us-east-1".to_string());
-    let account = s.project.account.clone().unwrap_or_else(|| "000000000000".to_string());
+    let account = s
+        .project
+        .account
+        .clone()
+        .unwrap_or_else(|| "000000000000".to_string());
     let initiator = std::env::var("USER").unwrap_or_else(|_| "runspec".to_string());
     let (sha, repo_url) = git_facts(&s.primary);
     let build_number = next_build_number(&s.project_name);
     let src = workspace.src_dir.display().to_string();
-    let secondary_dirs: Vec<(String, String)> =
-        workspace.secondary.iter().map(|(id, d)| (id.clone(), d.display().to_string())).collect();
+    let secondary_dirs: Vec<(String, String)> = workspace
+        .secondary
+        .iter()
+        .map(|(id, d)| (id.clone(), d.display().to_string()))
+        .collect();
     let facts = BuildFacts {
         project: &s.project_name,
         uuid: &uuid,
         region: &region,
         account: &account,
         build_number,
-        start_time_ms: start.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0),
+        start_time_ms: start
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0),
         initiator: &initiator,
         src_dir: &src,
         secondary_dirs: &secondary_dirs,
@@ -323,7 +428,11 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
     }
     if let Ok(spec) = &spec {
         for var in &spec.env.variables {
-            environment.set(var.name.value.clone(), var.value.value.clone(), Layer::Buildspec);
+            environment.set(
+                var.name.value.clone(),
+                var.value.value.clone(),
+                Layer::Buildspec,
+            );
         }
     }
     for var in &s.project.variables {
@@ -334,15 +443,26 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
     }
 
     let (shell, save) = match &spec {
-        Ok(b) => (b.env.shell.as_ref().map(|s| s.value).unwrap_or_default(), b.version == Version::V0_2),
+        Ok(b) => (
+            b.env.shell.as_ref().map(|s| s.value).unwrap_or_default(),
+            b.version == Version::V0_2,
+        ),
         Err(_) => (Default::default(), true),
     };
-    let mut session = HostSession::new(shell, save, &workspace.src_dir, &workspace.state_dir, workspace.root(), &environment.pairs())
-        .map_err(|e| usage(e.to_string()))?;
+    let mut session = HostSession::new(
+        shell,
+        save,
+        &workspace.src_dir,
+        &workspace.state_dir,
+        workspace.root(),
+        &environment.pairs(),
+    )
+    .map_err(|e| usage(e.to_string()))?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
@@ -362,7 +482,10 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         buildspec_location: location,
         src_dir: workspace.src_dir.clone(),
         artifacts: s.artifacts.clone(),
-        runner: format!("Running on runspec {} (host shell)", env!("CARGO_PKG_VERSION")),
+        runner: format!(
+            "Running on runspec {} (host shell)",
+            env!("CARGO_PKG_VERSION")
+        ),
     };
     let report = Engine::new(&mut session, &mut log, stop).run(input).await;
     drop(session);
@@ -378,16 +501,29 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
             image: "runspec/host".to_string(),
             privileged: false,
             timeout_minutes: s.timeout.map(|t| t.as_secs_f64() / 60.0),
-            environment_variables: s.project.variables.iter().map(|v| (v.name.clone(), v.value.clone())).chain(s.overrides.clone()).collect(),
+            environment_variables: s
+                .project
+                .variables
+                .iter()
+                .map(|v| (v.name.clone(), v.value.clone()))
+                .chain(s.overrides.clone())
+                .collect(),
         };
         let json = result::build_json(&identity, &report);
         let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
         if let Err(e) = fs::write(path, text) {
-            eprintln!("error: cannot write the result to `{}`: {e}", path.display());
+            eprintln!(
+                "error: cannot write the result to `{}`: {e}",
+                path.display()
+            );
         }
     }
     drop(workspace);
-    Ok(if report.status == Status::Succeeded { exit::OK } else { exit::FAILED })
+    Ok(if report.status == Status::Succeeded {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }
 
 #[cfg(test)]

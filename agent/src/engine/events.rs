@@ -13,11 +13,25 @@ pub enum BuildEvent<'a> {
     /// `Entering phase <PHASE>` (not logged for DOWNLOAD_SOURCE / UPLOAD_ARTIFACTS, R-TR-05).
     PhaseEntered(BuildPhase),
     CommandStarted(&'a str),
-    CommandFinished { command: &'a str, outcome: &'a CommandOutcome },
+    CommandFinished {
+        command: &'a str,
+        outcome: &'a CommandOutcome,
+    },
     /// A RETRY form is about to run the phase again.
-    PhaseRetrying { phase: BuildPhase, retry: u32, of: u32 },
-    PhaseCompleted { phase: BuildPhase, status: Status, code: &'a str, message: &'a str },
-    BuildCompleted { status: Status },
+    PhaseRetrying {
+        phase: BuildPhase,
+        retry: u32,
+        of: u32,
+    },
+    PhaseCompleted {
+        phase: BuildPhase,
+        status: Status,
+        code: &'a str,
+        message: &'a str,
+    },
+    BuildCompleted {
+        status: Status,
+    },
 }
 
 /// Receives events and command output, in order.

@@ -56,7 +56,9 @@ pub struct BuildReport {
 impl BuildReport {
     pub fn current_phase(&self) -> BuildPhase {
         if self.status == Status::InProgress {
-            self.phases.last().map_or(BuildPhase::Submitted, |p| p.phase)
+            self.phases
+                .last()
+                .map_or(BuildPhase::Submitted, |p| p.phase)
         } else {
             BuildPhase::Completed
         }
@@ -101,15 +103,32 @@ pub struct Engine<'a, S: Session> {
 
 impl<'a, S: Session> Engine<'a, S> {
     pub fn new(session: &'a mut S, sink: &'a mut dyn EventSink, stop: Stop) -> Self {
-        Engine { session, sink, stop, records: Vec::new() }
+        Engine {
+            session,
+            sink,
+            stop,
+            records: Vec::new(),
+        }
     }
 
     fn note(&mut self, text: &str) {
         self.sink.event(BuildEvent::Note(text));
     }
 
-    fn complete(&mut self, phase: BuildPhase, status: Status, start: SystemTime, context: (String, String), continued: bool) {
-        self.sink.event(BuildEvent::PhaseCompleted { phase, status, code: &context.0, message: &context.1 });
+    fn complete(
+        &mut self,
+        phase: BuildPhase,
+        status: Status,
+        start: SystemTime,
+        context: (String, String),
+        continued: bool,
+    ) {
+        self.sink.event(BuildEvent::PhaseCompleted {
+            phase,
+            status,
+            code: &context.0,
+            message: &context.1,
+        });
         self.records.push(PhaseRecord {
             phase,
             status,
@@ -129,7 +148,12 @@ impl<'a, S: Session> Engine<'a, S> {
         let mut next = self.download_source(&input).await;
         let spec = input.buildspec.as_ref().ok();
         if let Some(spec) = spec {
-            exported_names = spec.env.exported_variables.iter().map(|n| n.value.clone()).collect();
+            exported_names = spec
+                .env
+                .exported_variables
+                .iter()
+                .map(|n| n.value.clone())
+                .collect();
         }
         let mut artifacts = (None, Vec::new());
         while let Next::Enter(phase) = next {
@@ -137,7 +161,14 @@ impl<'a, S: Session> Engine<'a, S> {
             next = match phase {
                 BuildPhase::UploadArtifacts => {
                     let t = SystemTime::now();
-                    let result = upload::run(self.session, self.sink, spec, &input.src_dir, &input.artifacts).await;
+                    let result = upload::run(
+                        self.session,
+                        self.sink,
+                        spec,
+                        &input.src_dir,
+                        &input.artifacts,
+                    )
+                    .await;
                     let (status, context) = match result {
                         Ok(records) => {
                             artifacts = records;
@@ -146,7 +177,13 @@ impl<'a, S: Session> Engine<'a, S> {
                         Err(e) => (Status::Failed, (e.code().to_string(), e.to_string())),
                     };
                     self.complete(phase, status, t, context, false);
-                    transitions::next(Completed { phase, status, on_failure: None, retries_done: 0, retry_pattern_matched: false })
+                    transitions::next(Completed {
+                        phase,
+                        status,
+                        on_failure: None,
+                        retries_done: 0,
+                        retry_pattern_matched: false,
+                    })
                 }
                 BuildPhase::Finalizing | BuildPhase::Completed => Next::Finalize,
                 _ => match phase.buildspec_phase() {
@@ -156,9 +193,10 @@ impl<'a, S: Session> Engine<'a, S> {
             };
         }
         let exported = self.exported(&exported_names).await;
-        let status = transitions::build_status(
-            self.records.iter().map(|r| PhaseVerdict { status: r.status, continued: r.continued }),
-        );
+        let status = transitions::build_status(self.records.iter().map(|r| PhaseVerdict {
+            status: r.status,
+            continued: r.continued,
+        }));
         self.sink.event(BuildEvent::BuildCompleted { status });
         BuildReport {
             status,
@@ -187,8 +225,15 @@ impl<'a, S: Session> Engine<'a, S> {
             }
         };
         self.note("Processing environment variables");
-        if let Some(install) = spec.phase(PhaseName::Install).filter(|p| !p.runtime_versions.is_empty()) {
-            let names: Vec<String> = install.runtime_versions.iter().map(|(rt, v)| format!("{}: {}", rt.value, v.value)).collect();
+        if let Some(install) = spec
+            .phase(PhaseName::Install)
+            .filter(|p| !p.runtime_versions.is_empty())
+        {
+            let names: Vec<String> = install
+                .runtime_versions
+                .iter()
+                .map(|(rt, v)| format!("{}: {}", rt.value, v.value))
+                .collect();
             self.note("Skipping install of runtimes. Runtime version selection is not supported by this build image");
             self.sink.event(BuildEvent::Warning(&format!(
                 "runtime-versions ({}) are ignored on the host; the tools on the PATH are used",
@@ -198,27 +243,46 @@ impl<'a, S: Session> Engine<'a, S> {
             self.note("No runtime version selected in buildspec.");
         }
         let mut users: Vec<&str> = spec.run_as.iter().map(|u| u.value.as_str()).collect();
-        users.extend(spec.phases.iter().filter_map(|p| p.run_as.as_ref().map(|u| u.value.as_str())));
+        users.extend(
+            spec.phases
+                .iter()
+                .filter_map(|p| p.run_as.as_ref().map(|u| u.value.as_str())),
+        );
         users.dedup();
         for user in users {
             if let Err(e) = self.session.check_user(user).await {
-                return self.finish_download(t, Status::Failed, ("CLIENT_ERROR".into(), e.to_string()));
+                return self.finish_download(
+                    t,
+                    Status::Failed,
+                    ("CLIENT_ERROR".into(), e.to_string()),
+                );
             }
         }
         self.note(&format!("Moving to directory {}", input.src_dir.display()));
         match &spec.cache {
             None => self.note("Cache is not defined in the buildspec"),
-            Some(_) => self.note("Skip cache due to: the project has no cache configured (NO_CACHE)"),
+            Some(_) => {
+                self.note("Skip cache due to: the project has no cache configured (NO_CACHE)")
+            }
         }
         self.note(&format!("Phases found in YAML: {}", spec.phases.len()));
         for phase in &spec.phases {
             let count = phase.commands.len();
-            self.note(&format!(" {}: {} commands", BuildPhase::from(phase.name), count));
+            self.note(&format!(
+                " {}: {} commands",
+                BuildPhase::from(phase.name),
+                count
+            ));
         }
         self.finish_download(t, Status::Succeeded, (String::new(), String::new()))
     }
 
-    fn finish_download(&mut self, t: SystemTime, status: Status, context: (String, String)) -> Next {
+    fn finish_download(
+        &mut self,
+        t: SystemTime,
+        status: Status,
+        context: (String, String),
+    ) -> Next {
         self.complete(BuildPhase::DownloadSource, status, t, context, false);
         transitions::next(Completed {
             phase: BuildPhase::DownloadSource,
@@ -244,28 +308,56 @@ impl<'a, S: Session> Engine<'a, S> {
         let mut retries_done = 0;
         loop {
             self.sink.event(BuildEvent::PhaseEntered(phase_type));
-            let mut tail = TailSink { inner: &mut *self.sink, tail: Vec::new() };
+            let mut tail = TailSink {
+                inner: &mut *self.sink,
+                tail: Vec::new(),
+            };
             let attempt = match declared {
                 Some(phase) => {
                     // R-TR-04: 0 once any phase has failed, CONTINUE phases included.
                     let succeeding = self.records.iter().all(|r| r.status == Status::Succeeded);
-                    match run_steps(self.session, &mut tail, &mut self.stop, phase, run_as, succeeding).await {
+                    match run_steps(
+                        self.session,
+                        &mut tail,
+                        &mut self.stop,
+                        phase,
+                        run_as,
+                        succeeding,
+                    )
+                    .await
+                    {
                         Ok(a) => a,
                         Err(e) => return self.fault(phase_type, t, &e),
                     }
                 }
-                None => Attempt { status: Status::Succeeded, context: (String::new(), String::new()) },
+                None => Attempt {
+                    status: Status::Succeeded,
+                    context: (String::new(), String::new()),
+                },
             };
-            let failure_text = format!("{}\n{}", attempt.context.1, String::from_utf8_lossy(&tail.tail));
+            let failure_text = format!(
+                "{}\n{}",
+                attempt.context.1,
+                String::from_utf8_lossy(&tail.tail)
+            );
             let matched = match on_failure {
-                Some(OnFailure::Retry { pattern: Some(p), .. }) => {
-                    regex::Regex::new(p).map(|re| re.is_match(&failure_text)).unwrap_or(false)
-                }
+                Some(OnFailure::Retry {
+                    pattern: Some(p), ..
+                }) => regex::Regex::new(p)
+                    .map(|re| re.is_match(&failure_text))
+                    .unwrap_or(false),
                 _ => true,
             };
-            let done = Completed { phase: phase_type, status: attempt.status, on_failure, retries_done, retry_pattern_matched: matched };
+            let done = Completed {
+                phase: phase_type,
+                status: attempt.status,
+                on_failure,
+                retries_done,
+                retry_pattern_matched: matched,
+            };
             let next = transitions::next(done);
-            let continued = attempt.status == Status::Failed && matches!(on_failure, Some(OnFailure::Continue));
+            let continued =
+                attempt.status == Status::Failed && matches!(on_failure, Some(OnFailure::Continue));
             if next == Next::Retry {
                 // The failed attempt is logged but not recorded: the result keeps the final one.
                 self.sink.event(BuildEvent::PhaseCompleted {
@@ -279,7 +371,11 @@ impl<'a, S: Session> Engine<'a, S> {
                     Some(OnFailure::Retry { count, .. }) => *count,
                     _ => 0,
                 };
-                self.sink.event(BuildEvent::PhaseRetrying { phase: phase_type, retry: retries_done, of });
+                self.sink.event(BuildEvent::PhaseRetrying {
+                    phase: phase_type,
+                    retry: retries_done,
+                    of,
+                });
                 if let Err(e) = self.session.restore_state().await {
                     return self.fault(phase_type, t, &e);
                 }
@@ -291,14 +387,24 @@ impl<'a, S: Session> Engine<'a, S> {
     }
 
     fn fault(&mut self, phase: BuildPhase, t: SystemTime, e: &ExecError) -> Next {
-        self.complete(phase, Status::Fault, t, ("CLIENT_ERROR".into(), e.to_string()), false);
+        self.complete(
+            phase,
+            Status::Fault,
+            t,
+            ("CLIENT_ERROR".into(), e.to_string()),
+            false,
+        );
         Next::Finalize
     }
 
     /// Values of `exported-variables` from the final shell state; unset names export as empty
     /// and `AWS_*` names are dropped ([OPEN] R-ENV-09, decided here).
     async fn exported(&mut self, names: &[String]) -> Vec<(String, String)> {
-        let names: Vec<&str> = names.iter().map(String::as_str).filter(|n| !n.starts_with("AWS_")).collect();
+        let names: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !n.starts_with("AWS_"))
+            .collect();
         if names.is_empty() || self.records.len() <= 1 {
             return Vec::new();
         }
@@ -309,7 +415,9 @@ impl<'a, S: Session> Engine<'a, S> {
                 .map(|(n, v)| (n.to_string(), v.unwrap_or_default()))
                 .collect(),
             Err(e) => {
-                self.sink.event(BuildEvent::Warning(&format!("cannot read exported variables: {e}")));
+                self.sink.event(BuildEvent::Warning(&format!(
+                    "cannot read exported variables: {e}"
+                )));
                 Vec::new()
             }
         }
@@ -335,9 +443,16 @@ async fn run_steps<S: Session>(
             sink.event(BuildEvent::CommandStarted(text));
             // [OPEN] R-TR-04 decided: 0 as soon as a command of this phase has failed, so the
             // phase's own `finally` can see it.
-            let spec = CommandSpec { text, run_as, build_succeeding: succeeding_before && failure.is_none() };
+            let spec = CommandSpec {
+                text,
+                run_as,
+                build_succeeding: succeeding_before && failure.is_none(),
+            };
             let outcome = session.run(spec, sink, stop).await?;
-            sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
+            sink.event(BuildEvent::CommandFinished {
+                command: text,
+                outcome: &outcome,
+            });
             match outcome {
                 CommandOutcome::TimedOut => return Ok(stopped(StopReason::TimedOut)),
                 CommandOutcome::Stopped => return Ok(stopped(StopReason::Stopped)),
@@ -355,7 +470,10 @@ async fn run_steps<S: Session>(
         }
     }
     Ok(match failure {
-        None => Attempt { status: Status::Succeeded, context: (String::new(), String::new()) },
+        None => Attempt {
+            status: Status::Succeeded,
+            context: (String::new(), String::new()),
+        },
         Some((text, outcome)) => Attempt {
             status: Status::Failed,
             context: (

@@ -75,15 +75,37 @@ pub async fn run<S: Session>(
         (Some(n), true) => expand(session, n).await?,
         _ => settings.primary_name.clone(),
     };
-    let primary = one(session, sink, src_dir, &artifacts.primary, None, &name, settings).await?;
+    let primary = one(
+        session,
+        sink,
+        src_dir,
+        &artifacts.primary,
+        None,
+        &name,
+        settings,
+    )
+    .await?;
     if artifacts.secondary.is_empty() {
-        sink.event(BuildEvent::Note("No secondary artifacts defined in buildspec"));
+        sink.event(BuildEvent::Note(
+            "No secondary artifacts defined in buildspec",
+        ));
     } else {
         sink.event(BuildEvent::Note("Preparing to copy secondary artifacts"));
     }
     let mut secondary = Vec::new();
     for (id, s) in &artifacts.secondary {
-        secondary.push(one(session, sink, src_dir, s, Some(id.value.clone()), &id.value, settings).await?);
+        secondary.push(
+            one(
+                session,
+                sink,
+                src_dir,
+                s,
+                Some(id.value.clone()),
+                &id.value,
+                settings,
+            )
+            .await?,
+        );
     }
     Ok((Some(primary), secondary))
 }
@@ -93,7 +115,10 @@ async fn expand<S: Session>(session: &mut S, text: &str) -> Result<String, Uploa
     if !text.contains(['$', '`']) {
         return Ok(text.to_string());
     }
-    session.expand(text).await.map_err(|e| UploadError::Client(format!("cannot expand `{text}`: {e}")))
+    session
+        .expand(text)
+        .await
+        .map_err(|e| UploadError::Client(format!("cannot expand `{text}`: {e}")))
 }
 
 async fn one<S: Session>(
@@ -112,7 +137,11 @@ async fn one<S: Session>(
     // `base-directory: $CODEBUILD_SRC_DIR_x` expands to an absolute path inside the workspace.
     let base_rel = match Path::new(&base_text).strip_prefix(src_dir) {
         Ok(rel) => rel.to_string_lossy().into_owned(),
-        Err(_) if base_text.starts_with('/') => return Err(UploadError::Client(format!("base directory `{base_text}` is outside the source directory"))),
+        Err(_) if base_text.starts_with('/') => {
+            return Err(UploadError::Client(format!(
+                "base directory `{base_text}` is outside the source directory"
+            )));
+        }
         Err(_) => base_text.clone(),
     };
     let mut files_patterns = Vec::new();
@@ -121,21 +150,33 @@ async fn one<S: Session>(
     }
     let exclude: Vec<String> = spec.exclude_paths.iter().map(|p| p.value.clone()).collect();
 
-    sink.event(BuildEvent::Note(&format!("Expanding base directory path: {base_text}")));
+    sink.event(BuildEvent::Note(&format!(
+        "Expanding base directory path: {base_text}"
+    )));
     sink.event(BuildEvent::Note("Assembling file list"));
     sink.event(BuildEvent::Note(&format!("Expanding {base_text}")));
     let bases = if base_rel.contains(['*', '?', '[']) {
-        pattern::expand_base(&collect::list_dirs(src_dir), &base_rel).map_err(|e| UploadError::Client(e.to_string()))?
+        pattern::expand_base(&collect::list_dirs(src_dir), &base_rel)
+            .map_err(|e| UploadError::Client(e.to_string()))?
     } else {
         vec![pattern::normalize(&base_rel).replace("**/*", "")]
     };
     let mut files: Vec<CollectedFile> = Vec::new();
     for base in &bases {
         let shown = if base.is_empty() { "." } else { base.as_str() };
-        sink.event(BuildEvent::Note(&format!("Expanding file paths for base directory {shown}")));
+        sink.event(BuildEvent::Note(&format!(
+            "Expanding file paths for base directory {shown}"
+        )));
         sink.event(BuildEvent::Note("Assembling file list"));
-        let collected = collect::collect(src_dir, base, &files_patterns, &exclude, spec.discard_paths, spec.enable_symlinks)
-            .map_err(|e| UploadError::Client(e.to_string()))?;
+        let collected = collect::collect(
+            src_dir,
+            base,
+            &files_patterns,
+            &exclude,
+            spec.discard_paths,
+            spec.enable_symlinks,
+        )
+        .map_err(|e| UploadError::Client(e.to_string()))?;
         for (p, count) in &collected.selection.per_pattern {
             sink.event(BuildEvent::Note(&format!("Expanding {p}")));
             if *count == 0 {
@@ -156,7 +197,10 @@ async fn one<S: Session>(
                 clash.path, clash.dest
             )));
         }
-        sink.event(BuildEvent::Note(&format!("Found {} file(s)", collected.files.len())));
+        sink.event(BuildEvent::Note(&format!(
+            "Found {} file(s)",
+            collected.files.len()
+        )));
         files.extend(collected.files);
     }
     if files.is_empty() {
@@ -164,10 +208,17 @@ async fn one<S: Session>(
     }
     let count = files.len();
     let Some(out_dir) = &settings.output else {
-        return Ok(ArtifactRecord { identifier, location: String::new(), sha256: None, md5: None, files: count });
+        return Ok(ArtifactRecord {
+            identifier,
+            location: String::new(),
+            sha256: None,
+            md5: None,
+            files: count,
+        });
     };
     let name = safe_name(name)?;
-    let write_err = |e: std::io::Error| UploadError::Client(format!("cannot write artifact `{name}`: {e}"));
+    let write_err =
+        |e: std::io::Error| UploadError::Client(format!("cannot write artifact `{name}`: {e}"));
     match settings.packaging {
         Packaging::Zip => {
             let dest = out_dir.join(format!("{name}.zip"));
@@ -187,7 +238,13 @@ async fn one<S: Session>(
         Packaging::None => {
             let dest = out_dir.join(&name);
             package::write_folder(&files, &dest).map_err(write_err)?;
-            Ok(ArtifactRecord { identifier, location: file_url(&dest), sha256: None, md5: None, files: count })
+            Ok(ArtifactRecord {
+                identifier,
+                location: file_url(&dest),
+                sha256: None,
+                md5: None,
+                files: count,
+            })
         }
     }
 }
@@ -197,7 +254,9 @@ async fn one<S: Session>(
 fn safe_name(name: &str) -> Result<String, UploadError> {
     let trimmed = name.trim_matches('/');
     if trimmed.is_empty() || trimmed.split('/').any(|s| s == ".." || s == ".") {
-        return Err(UploadError::Client(format!("invalid artifact name `{name}`")));
+        return Err(UploadError::Client(format!(
+            "invalid artifact name `{name}`"
+        )));
     }
     Ok(trimmed.to_string())
 }

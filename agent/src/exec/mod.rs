@@ -96,7 +96,10 @@ pub struct Stop {
 
 impl Stop {
     pub fn new(timeout: Option<Duration>, stopped: watch::Receiver<bool>) -> Self {
-        Stop { deadline: timeout.map(|t| Instant::now() + t), stopped }
+        Stop {
+            deadline: timeout.map(|t| Instant::now() + t),
+            stopped,
+        }
     }
 
     /// A stop that never fires, for tests and tools.
@@ -104,7 +107,10 @@ impl Stop {
         let (tx, rx) = watch::channel(false);
         // Keep the sender alive for the life of the program so `changed()` never errors.
         std::mem::forget(tx);
-        Stop { deadline: None, stopped: rx }
+        Stop {
+            deadline: None,
+            stopped: rx,
+        }
     }
 
     /// Whether the build should stop now.
@@ -120,7 +126,8 @@ impl Stop {
 
     /// Time left before the deadline, if there is one.
     pub fn remaining(&self) -> Option<Duration> {
-        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     /// Resolves when the build must stop.
@@ -155,9 +162,15 @@ impl Stop {
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("cannot prepare the workspace at `{path}`: {source}")]
-    Workspace { path: String, source: std::io::Error },
+    Workspace {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot start `{program}`: {source}")]
-    Spawn { program: String, source: std::io::Error },
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
     #[error("run-as user `{0}` does not exist on this machine")]
     NoSuchUser(String),
     #[error("run-as needs runspec to run as root (it runs as uid {0})")]
@@ -169,7 +182,10 @@ pub enum ExecError {
 }
 
 /// A build's place to run commands: created once per build, closed at the end.
-#[allow(async_fn_in_trait, reason = "used with concrete types only; no Send bound needed")]
+#[allow(
+    async_fn_in_trait,
+    reason = "used with concrete types only; no Send bound needed"
+)]
 pub trait Session {
     /// Checks up front that `user` can be used for `run-as`.
     async fn check_user(&mut self, user: &str) -> Result<(), ExecError>;

@@ -150,7 +150,11 @@ mod tests {
 
     #[test]
     fn user_command_is_on_line_4() {
-        let agent = AgentVars { build_succeeding: true, last_exit: 0, run_as: None };
+        let agent = AgentVars {
+            build_succeeding: true,
+            last_exit: 0,
+            run_as: None,
+        };
         let s = script("echo hi", Path::new("/t"), &agent, true);
         assert_eq!(s.lines().nth(3), Some("echo hi"));
         assert!(s.contains("export -p > '/t/env.next'"));
@@ -160,7 +164,11 @@ mod tests {
 
     #[test]
     fn agent_variables_are_reapplied_after_the_restore() {
-        let agent = AgentVars { build_succeeding: false, last_exit: 3, run_as: Some(("bob", Path::new("/home/bob"))) };
+        let agent = AgentVars {
+            build_succeeding: false,
+            last_exit: 3,
+            run_as: Some(("bob", Path::new("/home/bob"))),
+        };
         let s = script("true", Path::new("/t"), &agent, true);
         let line3 = s.lines().nth(2).unwrap();
         assert_eq!(

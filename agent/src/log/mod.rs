@@ -17,8 +17,8 @@ use std::time::SystemTime;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::engine::events::{BuildEvent, EventSink};
 use crate::engine::BuildPhase;
+use crate::engine::events::{BuildEvent, EventSink};
 
 /// Writes events as CodeBuild log lines to `out` (normally stdout).
 pub struct CodeBuildLog<W: Write> {
@@ -31,7 +31,11 @@ pub struct CodeBuildLog<W: Write> {
 
 impl<W: Write> CodeBuildLog<W> {
     pub fn new(out: W) -> Self {
-        CodeBuildLog { out, at_line_start: true, broken: false }
+        CodeBuildLog {
+            out,
+            at_line_start: true,
+            broken: false,
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -66,7 +70,8 @@ impl<W: Write> CodeBuildLog<W> {
 
 /// `2006/01/02 15:04:05.000000` in UTC (R-LOG-01).
 pub fn timestamp(t: SystemTime) -> String {
-    let format = format_description!("[year]/[month]/[day] [hour]:[minute]:[second].[subsecond digits:6]");
+    let format =
+        format_description!("[year]/[month]/[day] [hour]:[minute]:[second].[subsecond digits:6]");
     OffsetDateTime::from(t).format(&format).unwrap_or_default()
 }
 
@@ -76,7 +81,10 @@ impl<W: Write> EventSink for CodeBuildLog<W> {
             BuildEvent::Note(text) => self.line(text),
             BuildEvent::Warning(text) => self.line(&format!("Warning: {text}")),
             BuildEvent::PhaseEntered(phase) => {
-                if !matches!(phase, BuildPhase::DownloadSource | BuildPhase::UploadArtifacts) {
+                if !matches!(
+                    phase,
+                    BuildPhase::DownloadSource | BuildPhase::UploadArtifacts
+                ) {
                     self.line(&format!("Entering phase {phase}"));
                 }
             }
@@ -88,15 +96,26 @@ impl<W: Write> EventSink for CodeBuildLog<W> {
                 }
                 self.write(b"\n");
                 if !outcome.success() {
-                    self.line(&format!("Command did not exit successfully {command} {outcome}"));
+                    self.line(&format!(
+                        "Command did not exit successfully {command} {outcome}"
+                    ));
                 }
             }
             BuildEvent::PhaseRetrying { phase, retry, of } => {
-                self.line(&format!("Retrying phase {phase} after failure: retry {retry} of {of}"));
+                self.line(&format!(
+                    "Retrying phase {phase} after failure: retry {retry} of {of}"
+                ));
             }
-            BuildEvent::PhaseCompleted { phase, status, code, message } => {
+            BuildEvent::PhaseCompleted {
+                phase,
+                status,
+                code,
+                message,
+            } => {
                 self.line(&format!("Phase complete: {phase} State: {status}"));
-                self.line(&format!("Phase context status code: {code} Message: {message}"));
+                self.line(&format!(
+                    "Phase context status code: {code} Message: {message}"
+                ));
             }
             BuildEvent::BuildCompleted { .. } => {
                 let _ = self.out.flush();
@@ -117,7 +136,8 @@ mod tests {
     use crate::exec::CommandOutcome;
 
     fn strip_times(s: &str) -> String {
-        let re = regex::Regex::new(r"\[Container\] \d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6} ").unwrap();
+        let re = regex::Regex::new(r"\[Container\] \d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6} ")
+            .unwrap();
         re.replace_all(s, "[Container] T ").into_owned()
     }
 
@@ -127,16 +147,27 @@ mod tests {
         log.event(BuildEvent::PhaseEntered(BuildPhase::Build));
         log.event(BuildEvent::CommandStarted("echo hi"));
         log.output(b"hi");
-        log.event(BuildEvent::CommandFinished { command: "echo hi", outcome: &CommandOutcome::Exited(0) });
+        log.event(BuildEvent::CommandFinished {
+            command: "echo hi",
+            outcome: &CommandOutcome::Exited(0),
+        });
         log.event(BuildEvent::CommandStarted("exit 3"));
-        log.event(BuildEvent::CommandFinished { command: "exit 3", outcome: &CommandOutcome::Exited(3) });
+        log.event(BuildEvent::CommandFinished {
+            command: "exit 3",
+            outcome: &CommandOutcome::Exited(3),
+        });
         log.event(BuildEvent::PhaseCompleted {
             phase: BuildPhase::Build,
             status: Status::Failed,
             code: "COMMAND_EXECUTION_ERROR",
             message: "Error while executing command: exit 3. Reason: exit status 3",
         });
-        log.event(BuildEvent::PhaseCompleted { phase: BuildPhase::PostBuild, status: Status::Succeeded, code: "", message: "" });
+        log.event(BuildEvent::PhaseCompleted {
+            phase: BuildPhase::PostBuild,
+            status: Status::Succeeded,
+            code: "",
+            message: "",
+        });
         let text = strip_times(&String::from_utf8(log.into_inner()).unwrap());
         assert_eq!(
             text,

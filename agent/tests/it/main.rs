@@ -5,6 +5,7 @@
 mod artifacts;
 mod cli;
 mod env;
+mod example;
 mod lifecycle;
 mod shell;
 mod support;

@@ -21,14 +21,25 @@ fn cwd_and_variables_persist_across_commands_and_phases() {
     let src = ctx.src.path().canonicalize().unwrap();
     assert_eq!(
         run.output(),
-        [src.display().to_string(), src.join("sub").display().to_string(), format!("1 2 {}", src.join("sub").display()), "child sees 1".to_string()]
+        [
+            src.display().to_string(),
+            src.join("sub").display().to_string(),
+            format!("1 2 {}", src.join("sub").display()),
+            "child sees 1".to_string()
+        ]
     );
 }
 
 #[test]
 fn exit_0_ends_only_that_command() {
     // R-SH-05: the phase goes on; the state change of the exiting command is lost.
-    let run = Ctx::new(&build(&["X=before", "X=changed; exit 0", "echo $X", "echo still running"])).run();
+    let run = Ctx::new(&build(&[
+        "X=before",
+        "X=changed; exit 0",
+        "echo $X",
+        "echo still running",
+    ]))
+    .run();
     assert_eq!(run.status(), "SUCCEEDED");
     assert_eq!(run.output(), ["before", "still running"]);
 }
@@ -45,9 +56,19 @@ fn shell_options_do_not_carry_over() {
 fn background_processes_outlive_their_command_and_are_not_waited_for() {
     // R-SH-07: `&` jobs stay usable by later commands; the agent does not wait for them.
     let start = std::time::Instant::now();
-    let run = Ctx::new(&build(&["(sleep 1; echo late > bg.txt) > /dev/null 2>&1 &", "echo next", "sleep 2; cat bg.txt", "sleep 30 &"])).run();
+    let run = Ctx::new(&build(&[
+        "(sleep 1; echo late > bg.txt) > /dev/null 2>&1 &",
+        "echo next",
+        "sleep 2; cat bg.txt",
+        "sleep 30 &",
+    ]))
+    .run();
     assert_eq!(run.output(), ["next", "late"]);
-    assert!(start.elapsed().as_secs() < 15, "waited for a background job: {:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_secs() < 15,
+        "waited for a background job: {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -58,19 +79,44 @@ fn block_commands_pass_if_their_last_line_passes() {
     assert!(out.contains(&"line 2".to_string()), "{out:?}");
     assert!(!out.contains(&"not 0printed".to_string()), "{out:?}");
     // R-PH-13: a multi-line command is echoed verbatim, newlines included.
-    assert!(run.stdout.contains("Running command false\necho line $((1+1))\n"), "{}", run.stdout);
-    assert_eq!(run.phase("BUILD")["phaseStatus"], "FAILED", "set -e inside a block does apply");
-    assert_eq!(run.log().iter().filter(|l| l.starts_with("> Running command")).count(), 3);
+    assert!(
+        run.stdout
+            .contains("Running command false\necho line $((1+1))\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.phase("BUILD")["phaseStatus"],
+        "FAILED",
+        "set -e inside a block does apply"
+    );
+    assert_eq!(
+        run.log()
+            .iter()
+            .filter(|l| l.starts_with("> Running command"))
+            .count(),
+        3
+    );
 }
 
 #[test]
 fn default_shell_is_sh_and_bash_is_opt_in() {
     // R-SH-10, R-SH-02: /bin/sh runs each command as script.sh with the command on line 4.
     let run = Ctx::new(&build(&["echo $0", "[[ 1 == 1 ]] && echo bash-only"])).run();
-    assert!(run.output()[0].ends_with("/script.sh"), "{:?}", run.output());
-    let sh_is_dash = std::fs::read_link("/bin/sh").map(|p| p.to_string_lossy().contains("dash")).unwrap_or(false);
+    assert!(
+        run.output()[0].ends_with("/script.sh"),
+        "{:?}",
+        run.output()
+    );
+    let sh_is_dash = std::fs::read_link("/bin/sh")
+        .map(|p| p.to_string_lossy().contains("dash"))
+        .unwrap_or(false);
     if sh_is_dash {
-        assert!(run.stdout.contains("script.sh: 4: [[: not found"), "{}", run.stdout);
+        assert!(
+            run.stdout.contains("script.sh: 4: [[: not found"),
+            "{}",
+            run.stdout
+        );
         assert_eq!(run.phase("BUILD")["phaseStatus"], "FAILED");
     }
     let bash = Ctx::new("version: 0.2\nenv:\n  shell: bash\nphases:\n  build:\n    commands:\n      - '[[ 1 == 1 ]] && echo bash-only'\n      - echo $BASH_VERSION | cut -c1\n").run();
@@ -82,14 +128,25 @@ fn default_shell_is_sh_and_bash_is_opt_in() {
 fn command_not_found_is_127() {
     // R-SH-10 + acantril/learn-cantrill-io-labs#155: line 4 of script.sh, exit status 127.
     let run = Ctx::new("version: 0.2\nenv:\n  shell: bash\nphases:\n  build:\n    commands:\n      - no-such-command-xyz\n").run();
-    assert!(run.stdout.contains("script.sh: line 4: no-such-command-xyz: command not found"), "{}", run.stdout);
-    assert_eq!(run.context("BUILD").1, "Error while executing command: no-such-command-xyz. Reason: exit status 127");
+    assert!(
+        run.stdout
+            .contains("script.sh: line 4: no-such-command-xyz: command not found"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.context("BUILD").1,
+        "Error while executing command: no-such-command-xyz. Reason: exit status 127"
+    );
 }
 
 #[test]
 fn stdout_and_stderr_interleave_in_order() {
     // R-SH-11.
-    let run = Ctx::new(&build(&["echo one; echo two >&2; echo three; echo four >&2"])).run();
+    let run = Ctx::new(&build(&[
+        "echo one; echo two >&2; echo three; echo four >&2",
+    ]))
+    .run();
     assert_eq!(run.output(), ["one", "two", "three", "four"]);
 }
 
@@ -103,11 +160,20 @@ fn last_exit_is_visible_to_the_next_command() {
 #[test]
 fn version_0_1_runs_every_command_in_a_fresh_shell() {
     // R-SH-20.
-    let ctx = Ctx::new("version: 0.1\nphases:\n  build:\n    commands:\n      - cd sub && pwd\n      - X=1\n      - pwd\n      - echo x=$X\n");
+    let ctx = Ctx::new(
+        "version: 0.1\nphases:\n  build:\n    commands:\n      - cd sub && pwd\n      - X=1\n      - pwd\n      - echo x=$X\n",
+    );
     ctx.write("sub/f", "");
     let run = ctx.run_with(&["--mount-source"]);
     let src = ctx.src.path().canonicalize().unwrap();
-    assert_eq!(run.output(), [src.join("sub").display().to_string(), src.display().to_string(), "x=".to_string()]);
+    assert_eq!(
+        run.output(),
+        [
+            src.join("sub").display().to_string(),
+            src.display().to_string(),
+            "x=".to_string()
+        ]
+    );
 }
 
 #[test]
@@ -121,16 +187,34 @@ fn run_as_switches_user() {
     assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
     let out = run.output();
     assert_eq!(out[0], "nobody");
-    assert_eq!(out[1], nix::unistd::User::from_name("nobody").unwrap().unwrap().dir.display().to_string());
-    assert!(!out[2].split(' ').any(|g| g == "0"), "root's group was dropped: {}", out[2]);
+    assert_eq!(
+        out[1],
+        nix::unistd::User::from_name("nobody")
+            .unwrap()
+            .unwrap()
+            .dir
+            .display()
+            .to_string()
+    );
+    assert!(
+        !out[2].split(' ').any(|g| g == "0"),
+        "root's group was dropped: {}",
+        out[2]
+    );
     assert_eq!(out[3], "root");
 }
 
 #[test]
 fn run_as_unknown_user_is_a_clear_error() {
-    let run = Ctx::new("version: 0.2\nrun-as: no-such-user-xyz\nphases:\n  build:\n    commands: [touch ran]\n").run();
+    let run = Ctx::new(
+        "version: 0.2\nrun-as: no-such-user-xyz\nphases:\n  build:\n    commands: [touch ran]\n",
+    )
+    .run();
     assert_eq!(run.phases(), ["DOWNLOAD_SOURCE=FAILED"]);
-    assert_eq!(run.context("DOWNLOAD_SOURCE").1, "run-as user `no-such-user-xyz` does not exist on this machine");
+    assert_eq!(
+        run.context("DOWNLOAD_SOURCE").1,
+        "run-as user `no-such-user-xyz` does not exist on this machine"
+    );
 }
 
 #[test]
@@ -138,7 +222,11 @@ fn output_streams_while_the_command_runs() {
     // Output reaches stdout as it is produced, not when the command ends.
     use std::io::{BufRead, BufReader};
     let ctx = Ctx::new(&build(&["echo first; sleep 3; echo second"]));
-    let mut child = ctx.command().stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = ctx
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let start = std::time::Instant::now();
     let reader = BufReader::new(child.stdout.take().unwrap());
     for line in reader.lines() {
@@ -146,6 +234,10 @@ fn output_streams_while_the_command_runs() {
             break;
         }
     }
-    assert!(start.elapsed().as_secs_f64() < 2.5, "first line arrived after {:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_secs_f64() < 2.5,
+        "first line arrived after {:?}",
+        start.elapsed()
+    );
     child.wait().unwrap();
 }

@@ -24,7 +24,11 @@ pub struct Run {
 
 impl Ctx {
     pub fn new(buildspec: &str) -> Ctx {
-        let ctx = Ctx { src: tempfile::tempdir().unwrap(), out: tempfile::tempdir().unwrap(), state: tempfile::tempdir().unwrap() };
+        let ctx = Ctx {
+            src: tempfile::tempdir().unwrap(),
+            out: tempfile::tempdir().unwrap(),
+            state: tempfile::tempdir().unwrap(),
+        };
         ctx.write("buildspec.yml", buildspec);
         ctx
     }
@@ -73,7 +77,10 @@ impl Ctx {
 
     pub fn finish(&self, output: Output) -> Run {
         let build_path = self.out.path().join("build.json");
-        let build = fs::read_to_string(&build_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
+        let build = fs::read_to_string(&build_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null);
         let _ = fs::remove_file(&build_path);
         Run {
             code: output.status.code().unwrap_or(-1),
@@ -97,20 +104,43 @@ impl Run {
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter(|p| !matches!(p["phaseType"].as_str(), Some("SUBMITTED" | "QUEUED" | "PROVISIONING" | "FINALIZING" | "COMPLETED")))
-                    .map(|p| format!("{}={}", p["phaseType"].as_str().unwrap(), p["phaseStatus"].as_str().unwrap()))
+                    .filter(|p| {
+                        !matches!(
+                            p["phaseType"].as_str(),
+                            Some(
+                                "SUBMITTED"
+                                    | "QUEUED"
+                                    | "PROVISIONING"
+                                    | "FINALIZING"
+                                    | "COMPLETED"
+                            )
+                        )
+                    })
+                    .map(|p| {
+                        format!(
+                            "{}={}",
+                            p["phaseType"].as_str().unwrap(),
+                            p["phaseStatus"].as_str().unwrap()
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
     }
 
     pub fn phase(&self, name: &str) -> &Value {
-        self.build["phases"].as_array().and_then(|a| a.iter().find(|p| p["phaseType"] == name)).unwrap_or(&Value::Null)
+        self.build["phases"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["phaseType"] == name))
+            .unwrap_or(&Value::Null)
     }
 
     pub fn context(&self, name: &str) -> (String, String) {
         let c = &self.phase(name)["contexts"][0];
-        (c["statusCode"].as_str().unwrap_or("").to_string(), c["message"].as_str().unwrap_or("").to_string())
+        (
+            c["statusCode"].as_str().unwrap_or("").to_string(),
+            c["message"].as_str().unwrap_or("").to_string(),
+        )
     }
 
     /// Agent lines without the `[Container] <timestamp> ` prefix; output lines as they are.
@@ -130,20 +160,35 @@ impl Run {
 
     /// The command output lines only (no agent lines, no blank lines).
     pub fn output(&self) -> Vec<String> {
-        self.log().into_iter().filter(|l| !l.starts_with("> ") && !l.is_empty()).collect()
+        self.log()
+            .into_iter()
+            .filter(|l| !l.starts_with("> ") && !l.is_empty())
+            .collect()
     }
 
     pub fn exported(&self) -> Vec<(String, String)> {
         self.build["exportedEnvironmentVariables"]
             .as_array()
-            .map(|a| a.iter().map(|v| (v["name"].as_str().unwrap().to_string(), v["value"].as_str().unwrap().to_string())).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|v| {
+                        (
+                            v["name"].as_str().unwrap().to_string(),
+                            v["value"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     pub fn zip_names(&self, name: &str) -> Vec<String> {
-        let f = fs::File::open(self.out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}\n{}", self.stdout));
+        let f = fs::File::open(self.out.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{}", self.stdout));
         let mut z = zip::ZipArchive::new(f).unwrap();
-        let mut names: Vec<String> = (0..z.len()).map(|i| z.by_index(i).unwrap().name().unwrap().to_string()).collect();
+        let mut names: Vec<String> = (0..z.len())
+            .map(|i| z.by_index(i).unwrap().name().unwrap().to_string())
+            .collect();
         names.sort();
         names
     }
