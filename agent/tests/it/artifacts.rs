@@ -202,3 +202,33 @@ fn artifacts_without_an_output_directory_are_only_listed() {
     assert!(run.has_line("> Found 1 file(s)"));
     assert_eq!(run.build["artifacts"]["location"], "");
 }
+
+#[test]
+fn upload_artifacts_log_sequence() {
+    // R-ART-09, line for line.
+    let run =
+        with_tree("artifacts:\n  files:\n    - top.txt\n    - nope.txt\n  base-directory: .\n")
+            .run_artifacts(&[]);
+    let log = run.log();
+    let start = log
+        .iter()
+        .position(|l| l.starts_with("> Expanding base directory path"))
+        .unwrap();
+    assert_eq!(
+        log[start..],
+        [
+            "> Expanding base directory path: .",
+            "> Assembling file list",
+            "> Expanding .",
+            "> Expanding file paths for base directory .",
+            "> Assembling file list",
+            "> Expanding top.txt",
+            "> Expanding nope.txt",
+            "> Skipping invalid file path nope.txt",
+            "> Found 1 file(s)",
+            "> No secondary artifacts defined in buildspec",
+            "> Phase complete: UPLOAD_ARTIFACTS State: SUCCEEDED",
+            "> Phase context status code:  Message: ",
+        ]
+    );
+}

@@ -129,3 +129,31 @@ fn help_describes_every_flag() {
         assert!(help.contains(flag), "{flag}");
     }
 }
+
+#[test]
+fn project_buildspec_path_and_ignored_fields() {
+    // DESIGN --project: source.buildspec is honoured; fields runspec cannot honour are named.
+    let ctx = Ctx::new("version: 0.2\nphases:\n  build:\n    commands: [echo wrong file]\n");
+    ctx.write(
+        "ci/build.yml",
+        "version: 0.2\nphases:\n  build:\n    commands: [echo from ci]\n",
+    );
+    let project = ctx.out.path().join("p.json");
+    std::fs::write(&project, r#"{"name": "p", "source": {"type": "GITHUB", "buildspec": "ci/build.yml"}, "fileSystemLocations": [{"type": "EFS"}]}"#).unwrap();
+    let run = ctx.run_with(&["--project", project.to_str().unwrap()]);
+    assert_eq!(run.output(), ["from ci"]);
+    assert!(
+        run.stderr
+            .contains("project field `fileSystemLocations` is not supported by runspec yet"),
+        "{}",
+        run.stderr
+    );
+
+    std::fs::write(&project, r#"{"name": "p", "source": {"buildspec": "version: 0.2\nphases:\n  build:\n    commands: [echo inline]\n"}}"#).unwrap();
+    let run = ctx.run_with(&["--project", project.to_str().unwrap()]);
+    assert_eq!(run.output(), ["inline"]);
+    assert!(
+        run.has_line("> YAML location is /codebuild/readonly/buildspec.yml"),
+        "R-FILE-02 inline buildspec location"
+    );
+}

@@ -425,3 +425,110 @@ fn alive(pid: i32) -> bool {
     }
     true
 }
+
+#[test]
+fn download_source_preamble() {
+    // R-LOG-02 / R-PH-03: the DOWNLOAD_SOURCE lines, runtime selection included.
+    let run = Ctx::new("version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n").run();
+    let log = run.log();
+    let start = log
+        .iter()
+        .position(|l| l == "> Phase is DOWNLOAD_SOURCE")
+        .unwrap();
+    let lines: Vec<&str> = log[start..]
+        .iter()
+        .map(|l| l.split_once(' ').unwrap().1)
+        .take(11)
+        .collect();
+    assert_eq!(lines[0], "Phase is DOWNLOAD_SOURCE");
+    assert!(lines[1].starts_with("CODEBUILD_SRC_DIR=/"));
+    assert!(lines[2].starts_with("YAML location is /") && lines[2].ends_with("/buildspec.yml"));
+    assert_eq!(
+        lines[3..6],
+        [
+            "Processing environment variables",
+            "No runtime version selected in buildspec.",
+            lines[5]
+        ]
+    );
+    assert!(lines[5].starts_with("Moving to directory /"));
+    assert_eq!(
+        lines[6..],
+        [
+            "Cache is not defined in the buildspec",
+            "Phases found in YAML: 1",
+            " BUILD: 1 commands",
+            "Phase complete: DOWNLOAD_SOURCE State: SUCCEEDED",
+            "Phase context status code:  Message: "
+        ]
+    );
+
+    let rt = Ctx::new("version: 0.2\nphases:\n  install:\n    runtime-versions:\n      nodejs: 20\n    commands: [echo hi]\n").run();
+    assert!(rt.has_line("> Skipping install of runtimes. Runtime version selection is not supported by this build image"));
+    assert_eq!(rt.status(), "SUCCEEDED");
+}
+
+#[test]
+fn result_json_is_a_codebuild_build() {
+    // DESIGN "Result": the fields of `aws codebuild batch-get-builds`; R-TR-01 phase names.
+    let run = Ctx::new("version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n")
+        .run_with(&["--timeout", "5"]);
+    let b = &run.build;
+    for key in [
+        "id",
+        "arn",
+        "buildNumber",
+        "startTime",
+        "endTime",
+        "currentPhase",
+        "buildStatus",
+        "projectName",
+        "phases",
+        "exportedEnvironmentVariables",
+        "artifacts",
+        "secondaryArtifacts",
+        "environment",
+        "logs",
+        "timeoutInMinutes",
+        "buildComplete",
+        "initiator",
+    ] {
+        assert!(!b[key].is_null(), "missing `{key}`");
+    }
+    assert_eq!(b["currentPhase"], "COMPLETED");
+    assert_eq!(b["buildComplete"], true);
+    assert_eq!(b["timeoutInMinutes"], 5);
+    assert_eq!(b["buildNumber"], 1);
+    let types: Vec<&str> = b["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phaseType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "SUBMITTED",
+            "QUEUED",
+            "PROVISIONING",
+            "DOWNLOAD_SOURCE",
+            "INSTALL",
+            "PRE_BUILD",
+            "BUILD",
+            "POST_BUILD",
+            "UPLOAD_ARTIFACTS",
+            "FINALIZING",
+            "COMPLETED"
+        ]
+    );
+    let iso = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$").unwrap();
+    assert!(iso.is_match(b["startTime"].as_str().unwrap()));
+    assert!(b["phases"][6]["durationInSeconds"].is_u64());
+}
+
+#[test]
+fn build_numbers_count_per_project() {
+    let ctx = Ctx::new("version: 0.2\n");
+    assert_eq!(ctx.run().build["buildNumber"], 1);
+    assert_eq!(ctx.run().build["buildNumber"], 2);
+}
