@@ -430,7 +430,14 @@ impl Cx<'_> {
         }
     }
 
+    /// A list of strings. A single string is taken as a one-entry list, as CodeBuild does: AWS's
+    /// own ECS tutorial writes `files: imagedefinitions.json`.
     fn string_list(&mut self, v: &Node, what: &str) -> Vec<Spanned<String>> {
+        if let NodeKind::Scalar { .. } = v.kind
+            && !v.is_null()
+        {
+            return self.string(v, what).into_iter().collect();
+        }
         let items = self.list(v, what);
         items
             .iter()
@@ -832,7 +839,22 @@ impl Cx<'_> {
         let items = match &v.kind {
             NodeKind::Seq(items) => items.as_slice(),
             _ if v.is_null() => &[],
-            _ => {
+            NodeKind::Scalar { value, .. } => {
+                // Taken as one command, like a one-entry list; CodeBuild's docs always use a list.
+                self.error(
+                    Issue::warning(
+                        "scalar-commands",
+                        format!("`{key}` is a single string, not a list"),
+                        v.span,
+                        "runs as one command",
+                    )
+                    .help(format!(
+                        "write it as a list: `{key}:` then `- {value}` on the next line"
+                    )),
+                );
+                return vec![Step::Command(Spanned::new(value.clone(), v.span))];
+            }
+            NodeKind::Map(_) => {
                 self.error(
                     Issue::error(
                         "wrong-type",
@@ -1397,6 +1419,25 @@ mod tests {
             .iter()
             .map(|i| i.code)
             .collect()
+    }
+
+    #[test]
+    fn single_strings_are_one_entry_lists() {
+        // AWS's ECS tutorial: `files: imagedefinitions.json`.
+        let spec = parse_ok("version: 0.2\nartifacts:\n  files: imagedefinitions.json\n");
+        assert_eq!(
+            spec.artifacts.unwrap().primary.files[0].as_str(),
+            "imagedefinitions.json"
+        );
+        let parsed = parse(
+            "b.yml",
+            "version: 0.2\nphases:\n  build:\n    commands: make all\n",
+        );
+        assert_eq!(
+            parsed.buildspec.unwrap().phases[0].commands[0].text(),
+            "make all"
+        );
+        assert_eq!(parsed.diagnostics.issues[0].code, "scalar-commands");
     }
 
     #[test]
