@@ -68,3 +68,40 @@ fn json_output_has_one_based_lines_and_columns() {
         "did you mean `build`? phases are `install`, `pre_build`, `build` and `post_build`"
     );
 }
+
+/// Bad input never panics: thousands of deterministic mutations of every fixture are parsed and
+/// their diagnostics rendered and serialised.
+#[test]
+fn mutated_buildspecs_never_panic() {
+    let alphabet: Vec<char> = ":- \t\n'\"|>&*!#%@`{}[],?é\u{feff}0aZ".chars().collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut files = fixtures("valid");
+    files.extend(fixtures("invalid"));
+    for path in files {
+        let original: Vec<char> = fs::read_to_string(&path).unwrap().chars().collect();
+        for _ in 0..300 {
+            let mut text = original.clone();
+            for _ in 0..(1 + next() % 4) {
+                let at = (next() as usize) % (text.len() + 1);
+                match next() % 3 {
+                    0 if at < text.len() => {
+                        text.remove(at);
+                    }
+                    1 if at < text.len() => text[at] = alphabet[(next() as usize) % alphabet.len()],
+                    _ => text.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+                }
+            }
+            let src: String = text.into_iter().collect();
+            let parsed = buildspec::parse("m.yml", &src);
+            let _ = parsed.diagnostics.render(80);
+            let _ = parsed.diagnostics.to_json();
+            let _ = parsed.diagnostics.codebuild_message();
+        }
+    }
+}

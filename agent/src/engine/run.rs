@@ -68,9 +68,10 @@ impl BuildReport {
 /// How much of a failing phase's output is kept for RETRY pattern matching.
 const FAILURE_TAIL: usize = 64 * 1024;
 
-/// Passes output through and keeps the tail of the current attempt.
+/// Passes output through and, when a RETRY pattern needs it, keeps the tail of the attempt.
 struct TailSink<'a> {
     inner: &'a mut dyn EventSink,
+    capture: bool,
     tail: Vec<u8>,
 }
 
@@ -81,6 +82,9 @@ impl EventSink for TailSink<'_> {
 
     fn output(&mut self, bytes: &[u8]) {
         self.inner.output(bytes);
+        if !self.capture {
+            return;
+        }
         self.tail.extend_from_slice(bytes);
         if self.tail.len() > 2 * FAILURE_TAIL {
             self.tail.drain(..self.tail.len() - FAILURE_TAIL);
@@ -308,8 +312,17 @@ impl<'a, S: Session> Engine<'a, S> {
         let mut retries_done = 0;
         loop {
             self.sink.event(BuildEvent::PhaseEntered(phase_type));
+            // The tail is only kept when a RETRY pattern will be matched against it.
+            let capture = matches!(
+                on_failure,
+                Some(OnFailure::Retry {
+                    pattern: Some(_),
+                    ..
+                })
+            );
             let mut tail = TailSink {
                 inner: &mut *self.sink,
+                capture,
                 tail: Vec::new(),
             };
             let attempt = match declared {

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -338,7 +338,6 @@ impl Drop for HostSession {
         for pgid in &self.groups {
             let _ = killpg(*pgid, Signal::SIGKILL);
         }
-        let _ = self.writer.as_raw_fd();
     }
 }
 

@@ -102,17 +102,6 @@ impl Stop {
         }
     }
 
-    /// A stop that never fires, for tests and tools.
-    pub fn never() -> Self {
-        let (tx, rx) = watch::channel(false);
-        // Keep the sender alive for the life of the program so `changed()` never errors.
-        std::mem::forget(tx);
-        Stop {
-            deadline: None,
-            stopped: rx,
-        }
-    }
-
     /// Whether the build should stop now.
     pub fn check(&self) -> Option<StopReason> {
         if *self.stopped.borrow() {
