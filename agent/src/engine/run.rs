@@ -509,3 +509,152 @@ fn stopped(reason: StopReason) -> Attempt {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::engine::events::RecordingSink;
+
+    /// Scripted outcomes; records what ran and with which `CODEBUILD_BUILD_SUCCEEDING`.
+    #[derive(Default)]
+    struct FakeSession {
+        outcomes: VecDeque<CommandOutcome>,
+        ran: Vec<(String, bool)>,
+        saves: usize,
+        restores: usize,
+    }
+
+    impl Session for FakeSession {
+        async fn check_user(&mut self, _: &str) -> Result<(), ExecError> {
+            Ok(())
+        }
+        async fn run(
+            &mut self,
+            cmd: CommandSpec<'_>,
+            sink: &mut dyn EventSink,
+            _: &mut Stop,
+        ) -> Result<CommandOutcome, ExecError> {
+            self.ran.push((cmd.text.to_string(), cmd.build_succeeding));
+            sink.output(format!("out of {}\n", cmd.text).as_bytes());
+            Ok(self
+                .outcomes
+                .pop_front()
+                .unwrap_or(CommandOutcome::Exited(0)))
+        }
+        async fn expand(&mut self, expr: &str) -> Result<String, ExecError> {
+            Ok(expr.to_string())
+        }
+        async fn read_vars(&mut self, names: &[&str]) -> Result<Vec<Option<String>>, ExecError> {
+            Ok(names.iter().map(|n| Some(format!("{n}-value"))).collect())
+        }
+        async fn save_state(&mut self) -> Result<(), ExecError> {
+            self.saves += 1;
+            Ok(())
+        }
+        async fn restore_state(&mut self) -> Result<(), ExecError> {
+            self.restores += 1;
+            Ok(())
+        }
+    }
+
+    fn run(yaml: &str, outcomes: &[CommandOutcome]) -> (BuildReport, FakeSession, RecordingSink) {
+        let spec = crate::buildspec::parse("b.yml", yaml)
+            .buildspec
+            .expect("valid buildspec");
+        let mut session = FakeSession {
+            outcomes: outcomes.iter().copied().collect(),
+            ..Default::default()
+        };
+        let mut sink = RecordingSink::default();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let input = BuildInput {
+            buildspec: Ok(spec),
+            buildspec_location: "b.yml".into(),
+            src_dir: PathBuf::from("/src"),
+            artifacts: Default::default(),
+            runner: "test".into(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let report =
+            rt.block_on(Engine::new(&mut session, &mut sink, Stop::new(None, rx)).run(input));
+        (report, session, sink)
+    }
+
+    fn statuses(r: &BuildReport) -> Vec<(BuildPhase, Status)> {
+        r.phases.iter().map(|p| (p.phase, p.status)).collect()
+    }
+
+    #[test]
+    fn build_failure_runs_post_build_with_succeeding_zero() {
+        let yaml = "version: 0.2\nenv:\n  exported-variables: [V]\nphases:\n  build:\n    commands: [a, b]\n    finally: [f]\n  post_build:\n    commands: [p]\n";
+        let (report, session, _) = run(
+            yaml,
+            &[CommandOutcome::Exited(0), CommandOutcome::Exited(2)],
+        );
+        assert_eq!(
+            session.ran,
+            [
+                ("a".into(), true),
+                ("b".into(), true),
+                ("f".into(), false),
+                ("p".into(), false)
+            ],
+            "R-PH-10 finally after failure; R-TR-04 flag"
+        );
+        assert_eq!(report.status, Status::Failed);
+        assert_eq!(statuses(&report)[3], (BuildPhase::Build, Status::Failed));
+        assert_eq!(
+            report.phases[3].contexts[0].1,
+            "Error while executing command: b. Reason: exit status 2"
+        );
+        assert_eq!(report.exported, [("V".to_string(), "V-value".to_string())]);
+    }
+
+    #[test]
+    fn retry_restores_the_state_and_records_one_phase() {
+        let yaml = "version: 0.2\nphases:\n  build:\n    on-failure: RETRY-2-out of x\n    commands: [x]\n";
+        let (report, session, sink) = run(
+            yaml,
+            &[
+                CommandOutcome::Exited(1),
+                CommandOutcome::Exited(1),
+                CommandOutcome::Exited(0),
+            ],
+        );
+        assert_eq!(session.ran.len(), 3);
+        assert_eq!((session.saves, session.restores), (1, 2));
+        assert_eq!(report.status, Status::Succeeded);
+        assert_eq!(
+            report
+                .phases
+                .iter()
+                .filter(|p| p.phase == BuildPhase::Build)
+                .count(),
+            1
+        );
+        assert_eq!(
+            sink.lines
+                .iter()
+                .filter(|l| l.starts_with("PhaseRetrying"))
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_timeout_ends_the_build_without_finally() {
+        let yaml = "version: 0.2\nphases:\n  build:\n    commands: [slow]\n    finally: [f]\n  post_build:\n    commands: [p]\n";
+        let (report, session, _) = run(yaml, &[CommandOutcome::TimedOut]);
+        assert_eq!(session.ran.len(), 1);
+        assert_eq!(report.status, Status::TimedOut);
+        assert_eq!(
+            report.phases.last().map(|p| (p.phase, p.status)),
+            Some((BuildPhase::Build, Status::TimedOut))
+        );
+    }
+}
