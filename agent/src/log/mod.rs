@@ -11,6 +11,8 @@
 //! Agent lines carry the `[Container]` prefix and a UTC timestamp with microseconds; command
 //! output is passed through untouched, as produced.
 
+pub mod mask;
+
 use std::io::Write;
 use std::time::SystemTime;
 
