@@ -4,6 +4,7 @@
 //! Start at [`engine`] for the phase lifecycle, [`buildspec`] for the model.
 
 pub mod artifacts;
+pub mod aws;
 pub mod buildspec;
 pub mod cli;
 pub mod engine;

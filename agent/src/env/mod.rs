@@ -2,6 +2,8 @@
 //! `CODEBUILD_*` variables (§9), and the `--env-file` format (R-LOC-03). Pure: callers pass in
 //! the process environment, the clock and the git facts.
 
+pub mod secrets;
+
 use std::fmt;
 
 /// Where a variable came from, lowest precedence first.

@@ -1,0 +1,88 @@
+//! The AWS side of runspec: one SDK configuration from the standard chain (environment,
+//! profiles incl. `AWS_PROFILE`, SSO, instance metadata) and the standard endpoint override
+//! (`AWS_ENDPOINT_URL`), and the service adapters built on it.
+
+use std::collections::HashMap;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+
+use crate::env::secrets::{SecretStore, StoreError};
+
+/// Loads the SDK configuration. `region` is used when the chain has none.
+pub async fn sdk_config(region: &str, profile: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    let config = loader.load().await;
+    if config.region().is_some() {
+        return config;
+    }
+    config.into_builder().region(Region::new(region.to_string())).build()
+}
+
+/// Parameter Store and Secrets Manager through the AWS SDK.
+pub struct AwsSecretStore {
+    ssm: aws_sdk_ssm::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl AwsSecretStore {
+    pub fn new(config: &SdkConfig) -> Self {
+        AwsSecretStore { ssm: aws_sdk_ssm::Client::new(config), secrets: aws_sdk_secretsmanager::Client::new(config) }
+    }
+}
+
+/// `Code: message`, the way CodeBuild quotes service errors (`AccessDeniedException: User: …`).
+fn service_error<E: ProvideErrorMetadata + std::fmt::Display>(e: &E) -> String {
+    match (e.code(), e.message()) {
+        (Some(code), Some(msg)) => format!("{code}: {msg}"),
+        (Some(code), None) => code.to_string(),
+        _ => e.to_string(),
+    }
+}
+
+impl SecretStore for AwsSecretStore {
+    async fn parameters(&mut self, names: &[String]) -> Result<HashMap<String, String>, StoreError> {
+        let out = self
+            .ssm
+            .get_parameters()
+            .set_names(Some(names.to_vec()))
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::Service(service_error(&e.into_service_error())))?;
+        Ok(out
+            .parameters()
+            .iter()
+            .filter_map(|p| Some((p.name()?.to_string(), p.value()?.to_string())))
+            // GetParameters answers with the name it was asked for, or the ARN when asked by ARN.
+            .chain(out.parameters().iter().filter_map(|p| Some((p.arn()?.to_string(), p.value()?.to_string()))))
+            .collect())
+    }
+
+    async fn secret(&mut self, id: &str, stage: Option<&str>, version_id: Option<&str>) -> Result<String, StoreError> {
+        let out = self
+            .secrets
+            .get_secret_value()
+            .secret_id(id)
+            .set_version_stage(stage.map(str::to_string))
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| {
+                let e = e.into_service_error();
+                if e.is_resource_not_found_exception() {
+                    StoreError::SecretNotFound(id.to_string())
+                } else {
+                    StoreError::Service(service_error(&e))
+                }
+            })?;
+        match (out.secret_string(), out.secret_binary()) {
+            (Some(s), _) => Ok(s.to_string()),
+            (None, Some(b)) => Ok(String::from_utf8_lossy(b.as_ref()).into_owned()),
+            (None, None) => Err(StoreError::Service(format!("secret {id} has no value"))),
+        }
+    }
+}
