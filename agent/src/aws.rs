@@ -19,7 +19,10 @@ pub async fn sdk_config(region: &str, profile: Option<&str>) -> SdkConfig {
     if config.region().is_some() {
         return config;
     }
-    config.into_builder().region(Region::new(region.to_string())).build()
+    config
+        .into_builder()
+        .region(Region::new(region.to_string()))
+        .build()
 }
 
 /// Parameter Store and Secrets Manager through the AWS SDK.
@@ -30,7 +33,10 @@ pub struct AwsSecretStore {
 
 impl AwsSecretStore {
     pub fn new(config: &SdkConfig) -> Self {
-        AwsSecretStore { ssm: aws_sdk_ssm::Client::new(config), secrets: aws_sdk_secretsmanager::Client::new(config) }
+        AwsSecretStore {
+            ssm: aws_sdk_ssm::Client::new(config),
+            secrets: aws_sdk_secretsmanager::Client::new(config),
+        }
     }
 }
 
@@ -44,7 +50,10 @@ fn service_error<E: ProvideErrorMetadata + std::fmt::Display>(e: &E) -> String {
 }
 
 impl SecretStore for AwsSecretStore {
-    async fn parameters(&mut self, names: &[String]) -> Result<HashMap<String, String>, StoreError> {
+    async fn parameters(
+        &mut self,
+        names: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
         let out = self
             .ssm
             .get_parameters()
@@ -58,11 +67,20 @@ impl SecretStore for AwsSecretStore {
             .iter()
             .filter_map(|p| Some((p.name()?.to_string(), p.value()?.to_string())))
             // GetParameters answers with the name it was asked for, or the ARN when asked by ARN.
-            .chain(out.parameters().iter().filter_map(|p| Some((p.arn()?.to_string(), p.value()?.to_string()))))
+            .chain(
+                out.parameters()
+                    .iter()
+                    .filter_map(|p| Some((p.arn()?.to_string(), p.value()?.to_string()))),
+            )
             .collect())
     }
 
-    async fn secret(&mut self, id: &str, stage: Option<&str>, version_id: Option<&str>) -> Result<String, StoreError> {
+    async fn secret(
+        &mut self,
+        id: &str,
+        stage: Option<&str>,
+        version_id: Option<&str>,
+    ) -> Result<String, StoreError> {
         let out = self
             .secrets
             .get_secret_value()

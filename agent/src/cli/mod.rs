@@ -82,6 +82,16 @@ pub struct RunArgs {
     #[arg(short = 'm', long)]
     pub mount_source: bool,
 
+    /// Pass the host's AWS credentials and region into the build (like codebuild_build.sh -c),
+    /// resolved through the standard chain: environment, profiles, SSO, instance metadata.
+    /// Their values are masked in the log.
+    #[arg(short = 'c', long)]
+    pub aws_credentials: bool,
+
+    /// AWS profile for runspec's own AWS calls and for --aws-credentials (like AWS_PROFILE).
+    #[arg(short = 'p', long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
     /// Write the build as a CodeBuild `Build` JSON object to this file.
     #[arg(long, value_name = "BUILD.json")]
     pub result: Option<PathBuf>,

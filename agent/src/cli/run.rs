@@ -10,11 +10,12 @@ use super::{RunArgs, UsageError, exit, usage};
 use crate::buildspec::{self, Buildspec, Version};
 use crate::engine::upload::{ArtifactSettings, Packaging};
 use crate::engine::{BuildInput, BuildspecFailure, Engine, Status};
-use crate::env::{self, BuildFacts, Environment, Layer};
+use crate::env::{self, BuildFacts};
 use crate::exec::Stop;
 use crate::exec::host::HostSession;
 use crate::log::CodeBuildLog;
-use crate::project::{self, ArtifactsType, Project, VariableType};
+use crate::log::mask::{Masker, MaskingSink};
+use crate::project::{self, ArtifactsType, Project};
 use crate::result::{self, BuildIdentity};
 use crate::workspace::{Source, Workspace};
 
@@ -70,14 +71,6 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
         warn(&format!(
             "project image `{image}` is ignored: the build runs on the host (Docker build images are not supported yet)"
         ));
-    }
-    for var in &project.variables {
-        if var.kind != VariableType::Plaintext {
-            return Err(usage(format!(
-                "project variable `{}` is of type {:?}: Parameter Store and Secrets Manager variables are not supported yet",
-                var.name, var.kind
-            )));
-        }
     }
     let mut overrides = Vec::new();
     if let Some(path) = &args.env_file {
@@ -417,30 +410,43 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         source_repo_url: repo_url.as_deref(),
     };
 
-    let mut environment = Environment::default();
-    for (k, v) in std::env::vars() {
-        if env::inherit_from_host(&k) {
-            environment.set(k, v, Layer::Image);
+    let image: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| env::inherit_from_host(k))
+        .collect();
+    let overrides = match &args.aws_credentials.then_some(()) {
+        Some(()) => {
+            let mut o = host_credentials(&region, args.profile.as_deref()).await?;
+            o.extend(s.overrides.iter().cloned());
+            o
         }
-    }
-    for (k, v) in env::builtins(&facts) {
-        environment.set(k, v, Layer::Builtin);
-    }
-    if let Ok(spec) = &spec {
-        for var in &spec.env.variables {
-            environment.set(
-                var.name.value.clone(),
-                var.value.value.clone(),
-                Layer::Buildspec,
-            );
-        }
-    }
-    for var in &s.project.variables {
-        environment.set(var.name.clone(), var.value.clone(), Layer::Project);
-    }
-    for (k, v) in &s.overrides {
-        environment.set(k.clone(), v.clone(), Layer::Override);
-    }
+        None => s.overrides.clone(),
+    };
+    let (environment, requests) = env::layered(&env::Sources {
+        image,
+        builtins: env::builtins(&facts),
+        buildspec: spec.as_ref().ok().map(|b| &b.env),
+        project: &s.project.variables,
+        overrides: &overrides,
+    });
+    let secrets = if requests.is_empty() || spec.is_err() {
+        None
+    } else {
+        let config = crate::aws::sdk_config(&region, args.profile.as_deref()).await;
+        let mut store = crate::aws::AwsSecretStore::new(&config);
+        Some(env::secrets::resolve(&mut store, &requests).await)
+    };
+    // R-ENV-08: AWS access keys handed to the build are hidden like secrets.
+    let masker = Masker::new(
+        overrides
+            .iter()
+            .filter(|(k, _)| {
+                matches!(
+                    k.as_str(),
+                    "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN"
+                )
+            })
+            .map(|(_, v)| v.as_str()),
+    );
 
     let (shell, save) = match &spec {
         Ok(b) => (
@@ -476,7 +482,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         .try_clone_to_owned()
         .map(fs::File::from)
         .map_err(|e| usage(format!("cannot write to stdout: {e}")))?;
-    let mut log = CodeBuildLog::new(stdout);
+    let mut log = MaskingSink::new(CodeBuildLog::new(stdout), masker);
     let input = BuildInput {
         buildspec: spec,
         buildspec_location: location,
@@ -486,9 +492,11 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
             "Running on runspec {} (host shell)",
             env!("CARGO_PKG_VERSION")
         ),
+        secrets,
     };
-    let report = Engine::new(&mut session, &mut log, stop).run(input).await;
+    let mut report = Engine::new(&mut session, &mut log, stop).run(input).await;
     drop(session);
+    protect_secrets(&mut report, log.masker(), &requests);
 
     if let Some(path) = &args.result {
         let identity = BuildIdentity {
@@ -524,6 +532,73 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
     } else {
         exit::FAILED
     })
+}
+
+/// R-ENV-09: secret-backed variables are never exported, and no secret value reaches the result
+/// (exported values and phase context messages are masked like the log).
+fn protect_secrets(
+    report: &mut crate::engine::BuildReport,
+    masker: &Masker,
+    requests: &[env::secrets::SecretRequest],
+) {
+    report.exported.retain(|(name, _)| {
+        let secret = requests.iter().any(|r| &r.var == name);
+        if secret {
+            warn(&format!(
+                "`{name}` comes from Parameter Store or Secrets Manager and is not exported"
+            ));
+        }
+        !secret
+    });
+    for (_, value) in &mut report.exported {
+        *value = masker.mask_str(value).into_owned();
+    }
+    for phase in &mut report.phases {
+        for (_, message) in &mut phase.contexts {
+            *message = masker.mask_str(message).into_owned();
+        }
+    }
+}
+
+/// `--aws-credentials`: the host's credentials and region, resolved through the standard chain
+/// (so profiles and SSO work), as variables for the build (like `codebuild_build.sh -c`).
+async fn host_credentials(
+    region: &str,
+    profile: Option<&str>,
+) -> Result<Vec<(String, String)>, UsageError> {
+    use aws_credential_types::provider::ProvideCredentials as _;
+    let config = crate::aws::sdk_config(region, profile).await;
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| usage("--aws-credentials: no AWS credentials provider is configured"))?;
+    let creds = provider.provide_credentials().await.map_err(|e| {
+        usage(format!(
+            "--aws-credentials: cannot get AWS credentials: {e}"
+        ))
+    })?;
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| region.to_string());
+    let mut vars = vec![
+        (
+            "AWS_ACCESS_KEY_ID".to_string(),
+            creds.access_key_id().to_string(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_string(),
+            creds.secret_access_key().to_string(),
+        ),
+        ("AWS_REGION".to_string(), region.clone()),
+        ("AWS_DEFAULT_REGION".to_string(), region),
+    ];
+    if let Some(token) = creds.session_token() {
+        vars.push(("AWS_SESSION_TOKEN".to_string(), token.to_string()));
+    }
+    if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+        vars.push(("AWS_ENDPOINT_URL".to_string(), endpoint));
+    }
+    Ok(vars)
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub enum BuildEvent<'a> {
     BuildCompleted {
         status: Status,
     },
+    /// Values that must never appear in the log (R-ENV-08). Not printed: the masking sink takes
+    /// them, every other sink ignores them.
+    Secrets(&'a [String]),
 }
 
 /// Receives events and command output, in order.
@@ -50,7 +53,10 @@ pub struct RecordingSink {
 
 impl EventSink for RecordingSink {
     fn event(&mut self, event: BuildEvent<'_>) {
-        self.lines.push(format!("{event:?}"));
+        match event {
+            BuildEvent::Secrets(values) => self.lines.push(format!("Secrets({})", values.len())),
+            other => self.lines.push(format!("{other:?}")),
+        }
     }
 
     fn output(&mut self, bytes: &[u8]) {

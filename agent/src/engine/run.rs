@@ -28,6 +28,9 @@ pub struct BuildInput {
     pub artifacts: ArtifactSettings,
     /// Shown as the first line: what runs the build.
     pub runner: String,
+    /// Parameter Store / Secrets Manager values, fetched before the build (R-ENV-06/07);
+    /// `None` when the build has none, `Err` with the failure message.
+    pub secrets: Option<Result<Vec<(String, String)>, String>>,
 }
 
 /// One phase as the result JSON reports it.
@@ -229,6 +232,29 @@ impl<'a, S: Session> Engine<'a, S> {
             }
         };
         self.note("Processing environment variables");
+        if let Some(secrets) = &input.secrets {
+            self.note("Decrypting parameter store environment variables");
+            match secrets {
+                Err(message) => {
+                    let context = (
+                        crate::env::secrets::FETCH_ERROR_CODE.to_string(),
+                        message.clone(),
+                    );
+                    return self.finish_download(t, Status::Failed, context);
+                }
+                Ok(values) => {
+                    let hidden: Vec<String> = values.iter().map(|(_, v)| v.clone()).collect();
+                    self.sink.event(BuildEvent::Secrets(&hidden));
+                    if let Err(e) = self.session.add_vars(values).await {
+                        return self.finish_download(
+                            t,
+                            Status::Fault,
+                            ("CLIENT_ERROR".into(), e.to_string()),
+                        );
+                    }
+                }
+            }
+        }
         if let Some(install) = spec
             .phase(PhaseName::Install)
             .filter(|p| !p.runtime_versions.is_empty())
@@ -549,6 +575,9 @@ mod tests {
         async fn read_vars(&mut self, names: &[&str]) -> Result<Vec<Option<String>>, ExecError> {
             Ok(names.iter().map(|n| Some(format!("{n}-value"))).collect())
         }
+        async fn add_vars(&mut self, _: &[(String, String)]) -> Result<(), ExecError> {
+            Ok(())
+        }
         async fn save_state(&mut self) -> Result<(), ExecError> {
             self.saves += 1;
             Ok(())
@@ -575,6 +604,7 @@ mod tests {
             src_dir: PathBuf::from("/src"),
             artifacts: Default::default(),
             runner: "test".into(),
+            secrets: None,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

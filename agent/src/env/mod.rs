@@ -60,6 +60,11 @@ impl Environment {
             .map(|(_, v, _)| v.as_str())
     }
 
+    /// Removes a variable, whatever its layer.
+    pub fn remove(&mut self, name: &str) {
+        self.vars.retain(|(n, ..)| n != name);
+    }
+
     pub fn layer(&self, name: &str) -> Option<Layer> {
         self.vars.iter().find(|(n, ..)| n == name).map(|(.., l)| *l)
     }
@@ -71,6 +76,89 @@ impl Environment {
             .map(|(n, v, _)| (n.clone(), v.clone()))
             .collect()
     }
+}
+
+/// Everything that goes into a build's environment, lowest layer first.
+pub struct Sources<'a> {
+    pub image: Vec<(String, String)>,
+    pub builtins: Vec<(String, String)>,
+    pub buildspec: Option<&'a crate::buildspec::Env>,
+    pub project: &'a [crate::project::ProjectVariable],
+    pub overrides: &'a [(String, String)],
+}
+
+/// Layers the sources by precedence (R-ENV-05). Variables whose winning value lives in Parameter
+/// Store or Secrets Manager are left out of the environment and returned as requests, to be
+/// fetched and added before INSTALL.
+pub fn layered(src: &Sources<'_>) -> (Environment, Vec<secrets::SecretRequest>) {
+    use crate::project::VariableType;
+    use secrets::{SecretRef, SecretRequest};
+    let mut env = Environment::default();
+    let mut wanted: Vec<(SecretRequest, Layer)> = Vec::new();
+    for (k, v) in &src.image {
+        env.set(k.clone(), v.clone(), Layer::Image);
+    }
+    for (k, v) in &src.builtins {
+        env.set(k.clone(), v.clone(), Layer::Builtin);
+    }
+    if let Some(b) = src.buildspec {
+        for var in &b.variables {
+            env.set(
+                var.name.value.clone(),
+                var.value.value.clone(),
+                Layer::Buildspec,
+            );
+        }
+        for var in &b.parameter_store {
+            env.set(var.name.value.clone(), String::new(), Layer::Buildspec);
+            let source = SecretRef::Parameter(var.value.value.clone());
+            wanted.push((
+                SecretRequest {
+                    var: var.name.value.clone(),
+                    source,
+                },
+                Layer::Buildspec,
+            ));
+        }
+        for var in &b.secrets_manager {
+            env.set(var.name.value.clone(), String::new(), Layer::Buildspec);
+            let source = SecretRef::secret(&var.value.value);
+            wanted.push((
+                SecretRequest {
+                    var: var.name.value.clone(),
+                    source,
+                },
+                Layer::Buildspec,
+            ));
+        }
+    }
+    for var in src.project {
+        env.set(var.name.clone(), var.value.clone(), Layer::Project);
+        let source = match var.kind {
+            VariableType::Plaintext => continue,
+            VariableType::ParameterStore => SecretRef::Parameter(var.value.clone()),
+            VariableType::SecretsManager => SecretRef::secret(&var.value),
+        };
+        wanted.retain(|(r, _)| r.var != var.name);
+        wanted.push((
+            SecretRequest {
+                var: var.name.clone(),
+                source,
+            },
+            Layer::Project,
+        ));
+    }
+    for (k, v) in src.overrides {
+        env.set(k.clone(), v.clone(), Layer::Override);
+    }
+    let mut requests = Vec::new();
+    for (request, layer) in wanted {
+        if env.layer(&request.var) == Some(layer) {
+            env.remove(&request.var);
+            requests.push(request);
+        }
+    }
+    (env, requests)
 }
 
 /// Host variables that do not describe the "image" and must not leak into a build: AWS
@@ -238,6 +326,42 @@ mod tests {
         );
         assert_eq!(env.get("C"), Some("image"));
         assert_eq!(env.layer("A"), Some(Layer::Override));
+    }
+
+    #[test]
+    fn secret_backed_variables_follow_precedence() {
+        use crate::project::{ProjectVariable, VariableType};
+        let spec = crate::buildspec::parse(
+            "b.yml",
+            "version: 0.2\nenv:\n  parameter-store:\n    DB: /db\n    TOKEN: /token\n  secrets-manager:\n    KEY: s:k\n",
+        )
+        .buildspec
+        .unwrap();
+        let project = [ProjectVariable {
+            name: "TOKEN".into(),
+            value: "plain".into(),
+            kind: VariableType::Plaintext,
+        }];
+        let overrides = [("KEY".to_string(), "override".to_string())];
+        let (env, requests) = layered(&Sources {
+            image: vec![("DB".into(), "image".into())],
+            builtins: Vec::new(),
+            buildspec: Some(&spec.env),
+            project: &project,
+            overrides: &overrides,
+        });
+        // DB comes from Parameter Store; TOKEN and KEY are overridden by higher layers.
+        assert_eq!(
+            requests.iter().map(|r| r.var.as_str()).collect::<Vec<_>>(),
+            ["DB"]
+        );
+        assert_eq!(
+            env.get("DB"),
+            None,
+            "fetched later, not in the initial state"
+        );
+        assert_eq!(env.get("TOKEN"), Some("plain"));
+        assert_eq!(env.get("KEY"), Some("override"));
     }
 
     #[test]

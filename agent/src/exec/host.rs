@@ -315,6 +315,16 @@ impl Session for HostSession {
         Ok(wrapper::parse_exports(&out, names.len()))
     }
 
+    async fn add_vars(&mut self, vars: &[(String, String)]) -> Result<(), ExecError> {
+        use std::io::Write;
+        let pairs = vars.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(self.state_dir.join("env.sh"))?;
+        f.write_all(wrapper::initial_state(pairs).as_bytes())?;
+        Ok(())
+    }
+
     async fn save_state(&mut self) -> Result<(), ExecError> {
         fs::copy(
             self.state_dir.join("env.sh"),

@@ -193,6 +193,9 @@ pub trait Session {
     /// Reads variables from the build's current state; `None` for unset ones.
     async fn read_vars(&mut self, names: &[&str]) -> Result<Vec<Option<String>>, ExecError>;
 
+    /// Adds variables to the build's state (fetched secrets, set before INSTALL).
+    async fn add_vars(&mut self, vars: &[(String, String)]) -> Result<(), ExecError>;
+
     /// Remembers the current shell state, so [`Session::restore_state`] can return to it.
     async fn save_state(&mut self) -> Result<(), ExecError>;
 

@@ -27,6 +27,7 @@ const MIN_DERIVED_LEN: usize = 8;
 /// The set of byte strings to hide.
 #[derive(Debug, Clone, Default)]
 pub struct Masker {
+    secrets: Vec<String>,
     patterns: Vec<Vec<u8>>,
     matcher: Option<AhoCorasick>,
     max_len: usize,
@@ -38,9 +39,12 @@ impl Masker {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        let secrets: Vec<String> = secrets
+            .into_iter()
+            .map(|s| s.as_ref().to_string())
+            .collect();
         let mut patterns: Vec<Vec<u8>> = Vec::new();
-        for secret in secrets {
-            let s = secret.as_ref();
+        for s in &secrets {
             if s.len() < MIN_SECRET_LEN {
                 continue;
             }
@@ -63,10 +67,21 @@ impl Masker {
         };
         let max_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
         Masker {
+            secrets,
             patterns,
             matcher,
             max_len,
         }
+    }
+
+    /// This masker plus more values.
+    pub fn with<S: AsRef<str>>(&self, more: &[S]) -> Self {
+        Masker::new(
+            self.secrets
+                .iter()
+                .map(String::as_str)
+                .chain(more.iter().map(AsRef::as_ref)),
+        )
     }
 
     pub fn is_empty(&self) -> bool {
@@ -234,6 +249,11 @@ impl<S: EventSink> MaskingSink<S> {
         self.inner
     }
 
+    /// The masker as it is now, secrets registered during the build included.
+    pub fn masker(&self) -> &Masker {
+        &self.masker
+    }
+
     fn flush(&mut self) {
         self.stream.flush(&self.masker, &mut self.buf);
         if !self.buf.is_empty() {
@@ -247,6 +267,10 @@ impl<S: EventSink> EventSink for MaskingSink<S> {
     fn event(&mut self, event: BuildEvent<'_>) {
         // An agent line ends the output before it: release what was held back.
         self.flush();
+        if let BuildEvent::Secrets(values) = event {
+            self.masker = self.masker.with(values);
+            return;
+        }
         if self.masker.is_empty() {
             self.inner.event(event);
             return;
@@ -355,6 +379,15 @@ mod tests {
             "q=***&x=1"
         );
         assert_eq!(m.mask_str("q=p%40ss+word%2Fwith%2Bchars"), "q=***");
+    }
+
+    #[test]
+    fn secrets_registered_by_an_event_are_masked_from_then_on() {
+        use crate::engine::events::RecordingSink;
+        let mut sink = MaskingSink::new(RecordingSink::default(), Masker::default());
+        sink.event(BuildEvent::Secrets(&["fetched-value".to_string()]));
+        sink.output(b"got fetched-value\n");
+        assert_eq!(sink.into_inner().output, b"got ***\n");
     }
 
     #[test]

@@ -122,6 +122,7 @@ impl<W: Write> EventSink for CodeBuildLog<W> {
             BuildEvent::BuildCompleted { .. } => {
                 let _ = self.out.flush();
             }
+            BuildEvent::Secrets(_) => {}
         }
     }
 
