@@ -21,6 +21,29 @@ fi
 command -v cargo >/dev/null || { echo "cargo is required: install Rust with rustup" >&2; exit 1; }
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 
+# Python tools for the AWS tests: moto_server stands in for S3, SSM and Secrets Manager.
+TOOLS=${RUNSPEC_TOOLS_DIR:-$PWD/target/tools}
+VENV=$TOOLS/venv
+if [ ! -x "$VENV/bin/moto_server" ]; then
+  log "installing moto[server] into $VENV"
+  python3 -m venv "$VENV" || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv "$VENV"; }
+  "$VENV/bin/pip" install -q --disable-pip-version-check 'moto[server]' awscli
+fi
+
+# Services, on free loopback ports, stopped when this script ends.
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+MOTO_PORT=$(free_port)
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$TOOLS/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -fsS "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+export RUNSPEC_TEST_MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+
 log "format"
 cargo fmt --all --check
 

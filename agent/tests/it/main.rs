@@ -3,6 +3,7 @@
 //! (`../shared/reference/codebuild-semantics.md`).
 
 mod artifacts;
+mod aws;
 mod cli;
 mod env;
 mod example;
