@@ -5,3 +5,4 @@
 pub mod collect;
 pub mod package;
 pub mod pattern;
+pub mod s3;

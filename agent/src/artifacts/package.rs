@@ -21,7 +21,17 @@ pub struct Checksums {
 
 /// Writes `files` into a new ZIP at `dest`.
 pub fn write_zip(files: &[CollectedFile], dest: &Path) -> io::Result<()> {
-    let mut zip = ZipWriter::new(BufWriter::new(File::create(dest)?));
+    let zip = ZipWriter::new(BufWriter::new(File::create(dest)?));
+    write_zip_into(files, zip)?.flush()
+}
+
+/// Writes `files` as a ZIP into any writer, without seeking (data descriptors), so it can be
+/// streamed straight into an upload. Returns the writer.
+pub fn write_zip_stream<W: Write>(files: &[CollectedFile], out: W) -> io::Result<W> {
+    Ok(write_zip_into(files, ZipWriter::new_stream(out))?.into_inner())
+}
+
+fn write_zip_into<W: Write + std::io::Seek>(files: &[CollectedFile], mut zip: ZipWriter<W>) -> io::Result<W> {
     for f in files {
         let meta = fs::metadata(&f.source)?;
         let mut options = SimpleFileOptions::default()
@@ -42,7 +52,7 @@ pub fn write_zip(files: &[CollectedFile], dest: &Path) -> io::Result<()> {
             }
         }
     }
-    zip.finish().map_err(io::Error::other)?.flush()
+    zip.finish().map_err(io::Error::other)
 }
 
 fn zip_time(t: std::time::SystemTime) -> Option<zip::DateTime> {
@@ -107,6 +117,18 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(c.md5, "900150983cd24fb0d6963f7d28e17f72");
+    }
+
+    #[test]
+    fn streamed_zips_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a"), "alpha").unwrap();
+        let files = vec![CollectedFile { source: dir.path().join("a"), dest: "x/a".into(), kind: FileKind::Regular }];
+        let bytes = write_zip_stream(&files, Vec::new()).unwrap();
+        let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
+        let mut s = String::new();
+        archive.by_name("x/a").unwrap().read_to_string(&mut s).unwrap();
+        assert_eq!(s, "alpha");
     }
 
     #[test]
