@@ -16,10 +16,9 @@ use std::process::Command;
 use serde_json::Value;
 
 fn check_case(dir: &Path) -> Result<(), String> {
-    let expect: Value = serde_json::from_str(
-        &fs::read_to_string(dir.join("expect.json")).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| format!("expect.json: {e}"))?;
+    let expect: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("expect.json")).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("expect.json: {e}"))?;
     let out = tempfile::tempdir().map_err(|e| e.to_string())?;
     let result = out.path().join("build.json");
     let output = Command::new(env!("CARGO_BIN_EXE_runspec"))
@@ -41,18 +40,12 @@ fn check_case(dir: &Path) -> Result<(), String> {
             String::from_utf8_lossy(&output.stderr)
         ))
     };
-    let build: Value = match fs::read_to_string(&result)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-    {
+    let build: Value = match fs::read_to_string(&result).ok().and_then(|t| serde_json::from_str(&t).ok()) {
         Some(b) => b,
         None => return fail("no result file".into()),
     };
     if build["buildStatus"] != expect["status"] {
-        return fail(format!(
-            "status {} != {}",
-            build["buildStatus"], expect["status"]
-        ));
+        return fail(format!("status {} != {}", build["buildStatus"], expect["status"]));
     }
     if let Some(phases) = expect.get("phases") {
         let got: Vec<String> = build["phases"]
@@ -74,8 +67,7 @@ fn check_case(dir: &Path) -> Result<(), String> {
                 )
             })
             .collect();
-        let want: Vec<String> =
-            serde_json::from_value(phases.clone()).map_err(|e| e.to_string())?;
+        let want: Vec<String> = serde_json::from_value(phases.clone()).map_err(|e| e.to_string())?;
         if got != want {
             return fail(format!("phases {got:?} != {want:?}"));
         }
@@ -83,9 +75,10 @@ fn check_case(dir: &Path) -> Result<(), String> {
     let lines: Vec<&str> = stdout.lines().collect();
     for line in expect["output"].as_array().into_iter().flatten() {
         let line = line.as_str().unwrap_or("");
-        if !lines.iter().any(|l| {
-            *l == line || l.strip_prefix("[Container] ").and_then(|r| r.get(27..)) == Some(line)
-        }) {
+        if !lines
+            .iter()
+            .any(|l| *l == line || l.strip_prefix("[Container] ").and_then(|r| r.get(27..)) == Some(line))
+        {
             return fail(format!("missing line `{line}`"));
         }
     }
@@ -96,15 +89,11 @@ fn check_case(dir: &Path) -> Result<(), String> {
         }
     }
     for (name, want) in expect["artifacts"].as_object().into_iter().flatten() {
-        let f = fs::File::open(out.path().join("artifacts").join(name))
-            .map_err(|e| format!("{name}: {e}"))?;
+        let f =
+            fs::File::open(out.path().join("artifacts").join(name)).map_err(|e| format!("{name}: {e}"))?;
         let mut z = zip::ZipArchive::new(f).map_err(|e| e.to_string())?;
         let mut names: Vec<String> = (0..z.len())
-            .filter_map(|i| {
-                z.by_index(i)
-                    .ok()
-                    .and_then(|f| f.name().ok().map(|n| n.into_owned()))
-            })
+            .filter_map(|i| z.by_index(i).ok().and_then(|f| f.name().ok().map(|n| n.into_owned())))
             .collect();
         names.sort();
         let want: Vec<String> = serde_json::from_value(want.clone()).map_err(|e| e.to_string())?;
@@ -139,9 +128,7 @@ fn corpus() {
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|c| {
-            check_case(c)
-                .err()
-                .map(|e| format!("=== {}\n{e}", c.file_name().unwrap().to_string_lossy()))
+            check_case(c).err().map(|e| format!("=== {}\n{e}", c.file_name().unwrap().to_string_lossy()))
         })
         .collect();
     assert!(

@@ -19,10 +19,21 @@ pub async fn sdk_config(region: &str, profile: Option<&str>) -> SdkConfig {
     if config.region().is_some() {
         return config;
     }
-    config
-        .into_builder()
-        .region(Region::new(region.to_string()))
-        .build()
+    config.into_builder().region(Region::new(region.to_string())).build()
+}
+
+/// An S3 client: more retries with backoff than the default (artifact uploads are worth
+/// waiting for), and path-style addressing when the endpoint is overridden (local S3 servers
+/// such as moto or MinIO do not serve bucket subdomains).
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let retry = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(8)
+        .with_initial_backoff(std::time::Duration::from_millis(100));
+    let overridden =
+        std::env::var_os("AWS_ENDPOINT_URL").is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let s3 =
+        aws_sdk_s3::config::Builder::from(config).retry_config(retry).force_path_style(overridden).build();
+    aws_sdk_s3::Client::from_conf(s3)
 }
 
 /// Parameter Store and Secrets Manager through the AWS SDK.
@@ -50,10 +61,7 @@ fn service_error<E: ProvideErrorMetadata + std::fmt::Display>(e: &E) -> String {
 }
 
 impl SecretStore for AwsSecretStore {
-    async fn parameters(
-        &mut self,
-        names: &[String],
-    ) -> Result<HashMap<String, String>, StoreError> {
+    async fn parameters(&mut self, names: &[String]) -> Result<HashMap<String, String>, StoreError> {
         let out = self
             .ssm
             .get_parameters()
@@ -68,9 +76,7 @@ impl SecretStore for AwsSecretStore {
             .filter_map(|p| Some((p.name()?.to_string(), p.value()?.to_string())))
             // GetParameters answers with the name it was asked for, or the ARN when asked by ARN.
             .chain(
-                out.parameters()
-                    .iter()
-                    .filter_map(|p| Some((p.arn()?.to_string(), p.value()?.to_string()))),
+                out.parameters().iter().filter_map(|p| Some((p.arn()?.to_string(), p.value()?.to_string()))),
             )
             .collect())
     }

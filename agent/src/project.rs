@@ -67,15 +67,8 @@ pub enum ProjectError {
     Field { field: String, problem: String },
 }
 
-const HONOURED: &[&str] = &[
-    "name",
-    "arn",
-    "environment",
-    "source",
-    "artifacts",
-    "secondaryArtifacts",
-    "timeoutInMinutes",
-];
+const HONOURED: &[&str] =
+    &["name", "arn", "environment", "source", "artifacts", "secondaryArtifacts", "timeoutInMinutes"];
 /// Fields that describe the service, not the build; ignored without a warning.
 const DESCRIPTIVE: &[&str] = &[
     "description",
@@ -106,9 +99,7 @@ pub fn parse(text: &str) -> Result<Project, ProjectError> {
         }
         v = list[0].clone();
     }
-    let obj = v
-        .as_object()
-        .ok_or_else(|| field("(root)", "expected a JSON object"))?;
+    let obj = v.as_object().ok_or_else(|| field("(root)", "expected a JSON object"))?;
     let mut p = Project::default();
     for key in obj.keys() {
         if !HONOURED.contains(&key.as_str()) && !DESCRIPTIVE.contains(&key.as_str()) {
@@ -125,19 +116,10 @@ pub fn parse(text: &str) -> Result<Project, ProjectError> {
     }
     if let Some(env) = v.get("environment") {
         p.image = str_field(env, "image");
-        p.privileged = env
-            .get("privilegedMode")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        for var in env
-            .get("environmentVariables")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let name = str_field(var, "name").ok_or_else(|| {
-                field("environment.environmentVariables", "a variable has no name")
-            })?;
+        p.privileged = env.get("privilegedMode").and_then(Value::as_bool).unwrap_or(false);
+        for var in env.get("environmentVariables").and_then(Value::as_array).into_iter().flatten() {
+            let name = str_field(var, "name")
+                .ok_or_else(|| field("environment.environmentVariables", "a variable has no name"))?;
             let value = str_field(var, "value").unwrap_or_default();
             let kind = match str_field(var, "type").as_deref().unwrap_or("PLAINTEXT") {
                 "PLAINTEXT" => VariableType::Plaintext,
@@ -164,21 +146,10 @@ pub fn parse(text: &str) -> Result<Project, ProjectError> {
     if let Some(a) = v.get("artifacts") {
         p.artifacts = Some(artifacts(a, "artifacts")?);
     }
-    for (i, a) in v
-        .get("secondaryArtifacts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        p.secondary_artifacts
-            .push(artifacts(a, &format!("secondaryArtifacts[{i}]"))?);
+    for (i, a) in v.get("secondaryArtifacts").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        p.secondary_artifacts.push(artifacts(a, &format!("secondaryArtifacts[{i}]"))?);
     }
-    if v.get("cache")
-        .and_then(|c| c.get("type"))
-        .and_then(Value::as_str)
-        .is_some_and(|t| t != "NO_CACHE")
-    {
+    if v.get("cache").and_then(|c| c.get("type")).and_then(Value::as_str).is_some_and(|t| t != "NO_CACHE") {
         p.ignored.push("cache".to_string());
     }
     p.timeout_minutes = v.get("timeoutInMinutes").and_then(Value::as_u64);
@@ -206,10 +177,7 @@ fn artifacts(a: &Value, at: &str) -> Result<ProjectArtifacts, ProjectError> {
         namespace_build_id: str_field(a, "namespaceType").as_deref() == Some("BUILD_ID"),
         name: str_field(a, "name").filter(|s| !s.is_empty()),
         packaging,
-        override_artifact_name: a
-            .get("overrideArtifactName")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        override_artifact_name: a.get("overrideArtifactName").and_then(Value::as_bool).unwrap_or(false),
         identifier: str_field(a, "artifactIdentifier"),
     })
 }
@@ -219,10 +187,7 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
 }
 
 fn field(field: &str, problem: &str) -> ProjectError {
-    ProjectError::Field {
-        field: field.to_string(),
-        problem: problem.to_string(),
-    }
+    ProjectError::Field { field: field.to_string(), problem: problem.to_string() }
 }
 
 #[cfg(test)]
@@ -244,10 +209,7 @@ mod tests {
         }]}"#;
         let p = parse(text).unwrap();
         assert_eq!(p.name.as_deref(), Some("web"));
-        assert_eq!(
-            (p.region.as_deref(), p.account.as_deref()),
-            (Some("eu-west-1"), Some("123456789012"))
-        );
+        assert_eq!((p.region.as_deref(), p.account.as_deref()), (Some("eu-west-1"), Some("123456789012")));
         assert_eq!(p.buildspec.as_deref(), Some("ci/buildspec.yml"));
         assert_eq!(p.variables[1].kind, VariableType::ParameterStore);
         let a = p.artifacts.unwrap();
@@ -257,24 +219,16 @@ mod tests {
         );
         assert_eq!(p.secondary_artifacts[0].identifier.as_deref(), Some("docs"));
         assert_eq!(p.timeout_minutes, Some(30));
-        assert_eq!(
-            p.ignored,
-            ["fileSystemLocations", "environment.computeType", "cache"]
-        );
+        assert_eq!(p.ignored, ["fileSystemLocations", "environment.computeType", "cache"]);
     }
 
     #[test]
     fn bad_projects_say_what_is_wrong() {
         assert!(matches!(parse("[1]"), Err(ProjectError::Field { .. })));
-        assert!(matches!(
-            parse(r#"{"projects": []}"#),
-            Err(ProjectError::Many(0))
-        ));
+        assert!(matches!(parse(r#"{"projects": []}"#), Err(ProjectError::Many(0))));
         assert!(parse("{").is_err());
-        let e = parse(
-            r#"{"environment": {"environmentVariables": [{"name": "A", "type": "SECRET"}]}}"#,
-        )
-        .unwrap_err();
+        let e = parse(r#"{"environment": {"environmentVariables": [{"name": "A", "type": "SECRET"}]}}"#)
+            .unwrap_err();
         assert!(e.to_string().contains("unknown type `SECRET`"), "{e}");
     }
 }

@@ -31,8 +31,7 @@ pub fn iso(t: SystemTime) -> String {
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]+00:00"
     );
-    dt.format(&format)
-        .unwrap_or_else(|_| dt.format(&Iso8601::DEFAULT).unwrap_or_default())
+    dt.format(&format).unwrap_or_else(|_| dt.format(&Iso8601::DEFAULT).unwrap_or_default())
 }
 
 fn seconds(from: SystemTime, to: SystemTime) -> u64 {
@@ -46,11 +45,8 @@ pub fn build_json(id: &BuildIdentity, report: &BuildReport) -> Value {
         json!({"phaseType": "PROVISIONING", "phaseStatus": "SUCCEEDED", "startTime": iso(report.start), "endTime": iso(report.start), "durationInSeconds": 0}),
     ];
     for p in &report.phases {
-        let contexts: Vec<Value> = p
-            .contexts
-            .iter()
-            .map(|(c, m)| json!({"statusCode": c, "message": m}))
-            .collect();
+        let contexts: Vec<Value> =
+            p.contexts.iter().map(|(c, m)| json!({"statusCode": c, "message": m})).collect();
         phases.push(json!({
             "phaseType": p.phase.as_str(),
             "phaseStatus": p.status.as_str(),

@@ -39,19 +39,13 @@ pub struct Workspace {
 impl Workspace {
     /// Creates the tree and copies the sources in (the primary one only when `mount_primary`
     /// is false).
-    pub fn create(
-        primary: &Path,
-        secondary: &[Source],
-        mount_primary: bool,
-    ) -> Result<Self, ExecError> {
+    pub fn create(primary: &Path, secondary: &[Source], mount_primary: bool) -> Result<Self, ExecError> {
         let err = |path: &Path| {
             let path = path.display().to_string();
             move |source| ExecError::Workspace { path, source }
         };
-        let root = tempfile::Builder::new()
-            .prefix("runspec-")
-            .tempdir()
-            .map_err(err(Path::new("$TMPDIR")))?;
+        let root =
+            tempfile::Builder::new().prefix("runspec-").tempdir().map_err(err(Path::new("$TMPDIR")))?;
         let state_dir = root.path().join("tmp");
         fs::create_dir(&state_dir).map_err(err(&state_dir))?;
         let mut skipped = Vec::new();
@@ -70,13 +64,7 @@ impl Workspace {
             copy_tree(&s.dir, &dest, &mut skipped).map_err(err(&s.dir))?;
             secondary_dirs.push((id, dest));
         }
-        Ok(Workspace {
-            root,
-            src_dir,
-            secondary: secondary_dirs,
-            state_dir,
-            skipped,
-        })
+        Ok(Workspace { root, src_dir, secondary: secondary_dirs, state_dir, skipped })
     }
 
     pub fn root(&self) -> &Path {
@@ -151,22 +139,12 @@ mod tests {
         let src = tempfile::tempdir().unwrap();
         fs::create_dir(src.path().join("d")).unwrap();
         fs::write(src.path().join("d/run.sh"), "#!/bin/sh\n").unwrap();
-        fs::set_permissions(
-            src.path().join("d/run.sh"),
-            fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
+        fs::set_permissions(src.path().join("d/run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
         symlink("d/run.sh", src.path().join("link")).unwrap();
         let ws = Workspace::create(src.path(), &[], false).unwrap();
         let copied = ws.src_dir.join("d/run.sh");
-        assert_eq!(
-            fs::metadata(&copied).unwrap().permissions().mode() & 0o777,
-            0o755
-        );
-        assert_eq!(
-            fs::read_link(ws.src_dir.join("link")).unwrap(),
-            Path::new("d/run.sh")
-        );
+        assert_eq!(fs::metadata(&copied).unwrap().permissions().mode() & 0o777, 0o755);
+        assert_eq!(fs::read_link(ws.src_dir.join("link")).unwrap(), Path::new("d/run.sh"));
         let root = ws.root().to_path_buf();
         drop(ws);
         assert!(!root.exists());
@@ -175,12 +153,7 @@ mod tests {
     #[test]
     fn git_ignored_files_are_not_copied_but_git_is() {
         let src = tempfile::tempdir().unwrap();
-        let ok = std::process::Command::new("git")
-            .arg("init")
-            .arg("-q")
-            .arg(src.path())
-            .status()
-            .unwrap();
+        let ok = std::process::Command::new("git").arg("init").arg("-q").arg(src.path()).status().unwrap();
         assert!(ok.success());
         fs::write(src.path().join(".gitignore"), "target/\n*.log\n").unwrap();
         fs::create_dir(src.path().join("target")).unwrap();

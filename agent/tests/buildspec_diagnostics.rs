@@ -8,13 +8,8 @@ use std::path::Path;
 use runspec::buildspec;
 
 fn fixtures(kind: &str) -> Vec<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/buildspecs")
-        .join(kind);
-    let mut files: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/buildspecs").join(kind);
+    let mut files: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     assert!(!files.is_empty());
     files
@@ -42,11 +37,7 @@ fn valid_buildspecs_parse_without_errors() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let src = fs::read_to_string(&path).unwrap();
         let parsed = buildspec::parse(name.clone(), &src);
-        assert!(
-            !parsed.diagnostics.has_errors(),
-            "{name}: {}",
-            parsed.diagnostics.render(100)
-        );
+        assert!(!parsed.diagnostics.has_errors(), "{name}: {}", parsed.diagnostics.render(100));
         assert!(parsed.buildspec.is_some());
     }
 }
@@ -59,10 +50,7 @@ fn json_output_has_one_based_lines_and_columns() {
     assert_eq!(json["valid"], false);
     let issue = &json["issues"][0];
     assert_eq!(issue["code"], "buildspec::unknown-phase");
-    assert_eq!(
-        (issue["line"].as_u64(), issue["column"].as_u64()),
-        (Some(3), Some(3))
-    );
+    assert_eq!((issue["line"].as_u64(), issue["column"].as_u64()), (Some(3), Some(3)));
     assert_eq!(
         issue["help"],
         "did you mean `build`? phases are `install`, `pre_build`, `build` and `post_build`"

@@ -68,10 +68,9 @@ pub fn collect(
     discard_paths: bool,
     enable_symlinks: bool,
 ) -> Result<Collected, CollectError> {
-    let root = root.canonicalize().map_err(|source| CollectError::Read {
-        path: root.display().to_string(),
-        source,
-    })?;
+    let root = root
+        .canonicalize()
+        .map_err(|source| CollectError::Read { path: root.display().to_string(), source })?;
     let base_dir = root.join(base);
     let mut out = Collected::default();
     let canonical_base = match base_dir.canonicalize() {
@@ -82,10 +81,7 @@ pub fn collect(
             return Ok(out);
         }
         Err(source) => {
-            return Err(CollectError::Read {
-                path: base_dir.display().to_string(),
-                source,
-            });
+            return Err(CollectError::Read { path: base_dir.display().to_string(), source });
         }
     };
     if !canonical_base.starts_with(&root) {
@@ -94,24 +90,13 @@ pub fn collect(
 
     let mut entries = Vec::new();
     let mut links = std::collections::HashMap::new();
-    for entry in walkdir::WalkDir::new(&canonical_base)
-        .min_depth(1)
-        .follow_links(false)
-    {
+    for entry in walkdir::WalkDir::new(&canonical_base).min_depth(1).follow_links(false) {
         let entry = entry.map_err(|e| CollectError::Read {
-            path: e
-                .path()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            source: e
-                .into_io_error()
-                .unwrap_or_else(|| io::Error::other("walk failed")),
+            path: e.path().map(|p| p.display().to_string()).unwrap_or_default(),
+            source: e.into_io_error().unwrap_or_else(|| io::Error::other("walk failed")),
         })?;
         let Some(rel) = rel_string(&canonical_base, entry.path()) else {
-            out.refused.push(format!(
-                "{}: the name is not valid UTF-8",
-                entry.path().display()
-            ));
+            out.refused.push(format!("{}: the name is not valid UTF-8", entry.path().display()));
             continue;
         };
         let ft = entry.file_type();
@@ -121,17 +106,15 @@ pub fn collect(
                 Ok(target) if target.starts_with(&root) => {
                     let is_dir = target.is_dir();
                     if is_dir && !enable_symlinks {
-                        out.refused.push(format!(
-                            "{rel}: a symbolic link to a directory is not followed"
-                        ));
+                        out.refused.push(format!("{rel}: a symbolic link to a directory is not followed"));
                         continue;
                     }
                     links.insert(rel.clone(), ());
                     entries.push(Entry::file(&rel));
                 }
-                Ok(_) => out.refused.push(format!(
-                    "{rel}: symbolic link points outside the source directory"
-                )),
+                Ok(_) => {
+                    out.refused.push(format!("{rel}: symbolic link points outside the source directory"))
+                }
                 Err(_) => out.refused.push(format!("{rel}: broken symbolic link")),
             }
         } else if ft.is_dir() {
@@ -145,19 +128,13 @@ pub fn collect(
     for picked in &out.selection.files {
         let source = canonical_base.join(&picked.path);
         let kind = if links.contains_key(&picked.path) && enable_symlinks {
-            let target = fs::read_link(&source).map_err(|e| CollectError::Read {
-                path: source.display().to_string(),
-                source: e,
-            })?;
+            let target = fs::read_link(&source)
+                .map_err(|e| CollectError::Read { path: source.display().to_string(), source: e })?;
             FileKind::Symlink(target)
         } else {
             FileKind::Regular
         };
-        out.files.push(CollectedFile {
-            source,
-            dest: picked.dest.clone(),
-            kind,
-        });
+        out.files.push(CollectedFile { source, dest: picked.dest.clone(), kind });
     }
     Ok(out)
 }
@@ -175,8 +152,7 @@ mod tests {
         fs::write(src.path().join("ok.txt"), "x").unwrap();
         symlink(outside.path().join("secret"), src.path().join("abs-link")).unwrap();
         symlink(
-            "../../../../../../../..".to_string()
-                + &outside.path().join("secret").display().to_string(),
+            "../../../../../../../..".to_string() + &outside.path().join("secret").display().to_string(),
             src.path().join("rel-link"),
         )
         .unwrap();
@@ -186,11 +162,7 @@ mod tests {
             let c = collect(src.path(), "", &["**/*".into()], &[], false, enable).unwrap();
             let mut dests: Vec<_> = c.files.iter().map(|f| f.dest.as_str()).collect();
             dests.sort();
-            assert_eq!(
-                dests,
-                ["inside-link", "ok.txt"],
-                "enable-symlinks: {enable}"
-            );
+            assert_eq!(dests, ["inside-link", "ok.txt"], "enable-symlinks: {enable}");
             assert_eq!(c.refused.len(), 3, "{:?}", c.refused);
         }
     }

@@ -43,8 +43,7 @@ fn write_zip_into<W: Write + std::io::Seek>(files: &[CollectedFile], mut zip: Zi
         }
         match &f.kind {
             FileKind::Symlink(target) => {
-                zip.add_symlink(&f.dest, target.to_string_lossy(), options)
-                    .map_err(io::Error::other)?;
+                zip.add_symlink(&f.dest, target.to_string_lossy(), options).map_err(io::Error::other)?;
             }
             FileKind::Regular => {
                 zip.start_file(&f.dest, options).map_err(io::Error::other)?;
@@ -92,10 +91,7 @@ pub fn checksums(path: &Path) -> io::Result<Checksums> {
         sha.update(&buf[..n]);
         md5.update(&buf[..n]);
     }
-    Ok(Checksums {
-        sha256: hex(&sha.finalize()),
-        md5: hex(&md5.finalize()),
-    })
+    Ok(Checksums { sha256: hex(&sha.finalize()), md5: hex(&md5.finalize()) })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -112,10 +108,7 @@ mod tests {
         let p = dir.path().join("f");
         fs::write(&p, "abc").unwrap();
         let c = checksums(&p).unwrap();
-        assert_eq!(
-            c.sha256,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(c.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(c.md5, "900150983cd24fb0d6963f7d28e17f72");
     }
 
@@ -123,7 +116,8 @@ mod tests {
     fn streamed_zips_read_back() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("a"), "alpha").unwrap();
-        let files = vec![CollectedFile { source: dir.path().join("a"), dest: "x/a".into(), kind: FileKind::Regular }];
+        let files =
+            vec![CollectedFile { source: dir.path().join("a"), dest: "x/a".into(), kind: FileKind::Regular }];
         let bytes = write_zip_stream(&files, Vec::new()).unwrap();
         let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
         let mut s = String::new();

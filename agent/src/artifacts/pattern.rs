@@ -21,17 +21,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn file(path: &str) -> Self {
-        Entry {
-            path: path.to_string(),
-            is_dir: false,
-        }
+        Entry { path: path.to_string(), is_dir: false }
     }
 
     pub fn dir(path: &str) -> Self {
-        Entry {
-            path: path.to_string(),
-            is_dir: true,
-        }
+        Entry { path: path.to_string(), is_dir: true }
     }
 }
 
@@ -67,11 +61,7 @@ pub fn normalize(pattern: &str) -> String {
         p = rest;
     }
     let p = p.trim_end_matches('/');
-    if p.is_empty() || p == "." {
-        "**/*".to_string()
-    } else {
-        p.to_string()
-    }
+    if p.is_empty() || p == "." { "**/*".to_string() } else { p.to_string() }
 }
 
 fn has_glob(p: &str) -> bool {
@@ -91,10 +81,7 @@ fn compile(pattern: &str) -> Result<GlobMatcher, PatternError> {
         .backslash_escape(true)
         .build()
         .map(|g: Glob| g.compile_matcher())
-        .map_err(|e| PatternError {
-            pattern: pattern.into(),
-            reason: e.kind().to_string(),
-        })
+        .map_err(|e| PatternError { pattern: pattern.into(), reason: e.kind().to_string() })
 }
 
 /// Applies `files` and `exclude-paths` to the entries of one base directory.
@@ -104,10 +91,7 @@ pub fn select(
     exclude: &[String],
     discard_paths: bool,
 ) -> Result<Selection, PatternError> {
-    let excludes: Vec<GlobMatcher> = exclude
-        .iter()
-        .map(|p| compile(p))
-        .collect::<Result<_, _>>()?;
+    let excludes: Vec<GlobMatcher> = exclude.iter().map(|p| compile(p)).collect::<Result<_, _>>()?;
     let excluded = |path: &str| excludes.iter().any(|g| g.is_match(path));
     let mut sel = Selection::default();
     let mut taken_paths = std::collections::HashSet::new();
@@ -123,13 +107,7 @@ pub fn select(
         let mut matched: Vec<&Entry> = entries
             .iter()
             .filter(|e| !e.is_dir)
-            .filter(|e| {
-                if bare_dir {
-                    e.path.starts_with(&prefix)
-                } else {
-                    matcher.is_match(&e.path)
-                }
-            })
+            .filter(|e| if bare_dir { e.path.starts_with(&prefix) } else { matcher.is_match(&e.path) })
             .filter(|e| !excluded(&e.path))
             .collect();
         matched.sort_by(|a, b| a.path.cmp(&b.path));
@@ -143,10 +121,7 @@ pub fn select(
             } else {
                 e.path.clone()
             };
-            let picked = Picked {
-                path: e.path.clone(),
-                dest: dest.clone(),
-            };
+            let picked = Picked { path: e.path.clone(), dest: dest.clone() };
             if taken_names.insert(dest) {
                 sel.files.push(picked);
             } else {
@@ -169,11 +144,7 @@ pub fn expand_base(dirs: &[String], base: &str) -> Result<Vec<String>, PatternEr
         return Ok(vec![norm]);
     }
     let matcher = compile(&norm)?;
-    let mut found: Vec<String> = dirs
-        .iter()
-        .filter(|d| matcher.is_match(d))
-        .cloned()
-        .collect();
+    let mut found: Vec<String> = dirs.iter().filter(|d| matcher.is_match(d)).cloned().collect();
     found.sort();
     Ok(found)
 }
@@ -208,12 +179,7 @@ mod tests {
     fn paths(files: &[&str], exclude: &[&str], discard: bool) -> Vec<String> {
         let files: Vec<String> = files.iter().map(|s| s.to_string()).collect();
         let exclude: Vec<String> = exclude.iter().map(|s| s.to_string()).collect();
-        select(&tree(), &files, &exclude, discard)
-            .unwrap()
-            .files
-            .into_iter()
-            .map(|p| p.dest)
-            .collect()
+        select(&tree(), &files, &exclude, discard).unwrap().files.into_iter().map(|p| p.dest).collect()
     }
 
     #[test]
@@ -249,45 +215,29 @@ mod tests {
     fn per_pattern_counts_report_unmatched_entries() {
         let files = vec!["app.jar".to_string(), "nope/*".to_string()];
         let sel = select(&tree(), &files, &[], false).unwrap();
-        assert_eq!(
-            sel.per_pattern,
-            [("app.jar".to_string(), 1), ("nope/*".to_string(), 0)]
-        );
+        assert_eq!(sel.per_pattern, [("app.jar".to_string(), 1), ("nope/*".to_string(), 0)]);
     }
 
     #[test]
     fn discard_paths_clash_keeps_the_first() {
         let files = vec!["**/a.txt".to_string()];
         let sel = select(&tree(), &files, &[], true).unwrap();
-        assert_eq!(
-            sel.files,
-            [Picked {
-                path: "a.txt".into(),
-                dest: "a.txt".into()
-            }]
-        );
+        assert_eq!(sel.files, [Picked { path: "a.txt".into(), dest: "a.txt".into() }]);
         assert_eq!(sel.name_clashes[0].path, "docs/a.txt");
     }
 
     #[test]
     fn escaping_patterns_are_errors() {
         for p in ["../x", "a/../../x", "/etc/passwd"] {
-            assert!(
-                select(&tree(), &[p.to_string()], &[], false).is_err(),
-                "{p}"
-            );
+            assert!(select(&tree(), &[p.to_string()], &[], false).is_err(), "{p}");
         }
     }
 
     #[test]
     fn base_directory_globs() {
-        let dirs: Vec<String> = ["my-build1", "my-build2", "my-build2/sub", "other"]
-            .map(String::from)
-            .to_vec();
-        assert_eq!(
-            expand_base(&dirs, "my-build*").unwrap(),
-            ["my-build1", "my-build2"]
-        );
+        let dirs: Vec<String> =
+            ["my-build1", "my-build2", "my-build2/sub", "other"].map(String::from).to_vec();
+        assert_eq!(expand_base(&dirs, "my-build*").unwrap(), ["my-build1", "my-build2"]);
         assert_eq!(expand_base(&dirs, ".").unwrap(), [""]);
         assert_eq!(expand_base(&dirs, "other/").unwrap(), ["other"]);
         assert!(expand_base(&dirs, "../x").is_err());

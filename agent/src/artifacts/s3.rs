@@ -82,7 +82,14 @@ struct PartWriter {
 
 impl PartWriter {
     fn new(tx: mpsc::Sender<Part>) -> Self {
-        PartWriter { tx, buf: Vec::with_capacity(PART_SIZE), next: 1, sha256: Sha256::new(), md5: Md5::new(), size: 0 }
+        PartWriter {
+            tx,
+            buf: Vec::with_capacity(PART_SIZE),
+            next: 1,
+            sha256: Sha256::new(),
+            md5: Md5::new(),
+            size: 0,
+        }
     }
 
     fn send(&mut self) -> io::Result<()> {
@@ -162,7 +169,12 @@ impl S3Uploader {
     }
 
     /// Streams `files` as a ZIP to `s3://bucket/key`; returns the checksums of the ZIP.
-    pub async fn upload_zip(&self, files: Vec<CollectedFile>, bucket: &str, key: &str) -> Result<Uploaded, S3Error> {
+    pub async fn upload_zip(
+        &self,
+        files: Vec<CollectedFile>,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Uploaded, S3Error> {
         self.upload_stream(bucket, key, move |w| package::write_zip_stream(&files, w)).await
     }
 
@@ -305,21 +317,37 @@ impl S3Uploader {
     }
 
     async fn abort(&self, bucket: &str, key: &str, upload_id: &str) {
-        let _ = self.client.abort_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).send().await;
+        let _ =
+            self.client.abort_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).send().await;
     }
 
     /// The object S3 stored must be the one we sent; if not, it is removed.
-    async fn verify(&self, bucket: &str, key: &str, etag: Option<&str>, expected: &str) -> Result<(), S3Error> {
+    async fn verify(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: Option<&str>,
+        expected: &str,
+    ) -> Result<(), S3Error> {
         let got = etag.unwrap_or_default().trim_matches('"');
         if got == expected {
             return Ok(());
         }
         let _ = self.client.delete_object().bucket(bucket).key(key).send().await;
-        Err(self.error(bucket, key, format!("the stored object's ETag {got} is not the expected {expected}; it was deleted")))
+        Err(self.error(
+            bucket,
+            key,
+            format!("the stored object's ETag {got} is not the expected {expected}; it was deleted"),
+        ))
     }
 
     /// Uploads a folder (packaging NONE) under `prefix`, many files at once. Returns the count.
-    pub async fn upload_folder(&self, files: Vec<CollectedFile>, bucket: &str, prefix: &str) -> Result<usize, S3Error> {
+    pub async fn upload_folder(
+        &self,
+        files: Vec<CollectedFile>,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<usize, S3Error> {
         let limit = Arc::new(Semaphore::new(FILES_IN_FLIGHT));
         let mut tasks: JoinSet<Result<(), S3Error>> = JoinSet::new();
         let count = files.len();

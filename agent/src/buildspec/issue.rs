@@ -60,10 +60,7 @@ impl Issue {
         span: Span,
         label: impl Into<String>,
     ) -> Self {
-        Issue {
-            severity: Severity::Warning,
-            ..Issue::error(code, message, span, label)
-        }
+        Issue { severity: Severity::Warning, ..Issue::error(code, message, span, label) }
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -119,10 +116,7 @@ impl Diagnostics {
         let named = Arc::new(NamedSource::new(self.file.clone(), self.source.to_string()));
         let mut out = String::new();
         for issue in &self.issues {
-            let diag = IssueDiagnostic {
-                issue,
-                source: named.clone(),
-            };
+            let diag = IssueDiagnostic { issue, source: named.clone() };
             // Rendering into a String cannot fail except through a formatter bug; keep going.
             let _ = handler.render_report(&mut out, &diag);
         }
@@ -209,10 +203,7 @@ impl Diagnostic for IssueDiagnostic<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.issue
-            .help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.issue.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {

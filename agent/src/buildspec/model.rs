@@ -53,12 +53,8 @@ pub enum PhaseName {
 }
 
 impl PhaseName {
-    pub const ALL: [PhaseName; 4] = [
-        PhaseName::Install,
-        PhaseName::PreBuild,
-        PhaseName::Build,
-        PhaseName::PostBuild,
-    ];
+    pub const ALL: [PhaseName; 4] =
+        [PhaseName::Install, PhaseName::PreBuild, PhaseName::Build, PhaseName::PostBuild];
 
     /// The key in the buildspec.
     pub fn key(self) -> &'static str {
@@ -232,9 +228,6 @@ impl Buildspec {
 
     /// The user a phase's commands run as: the phase's `run-as`, else the top-level one (R-PH-02).
     pub fn run_as(&self, name: PhaseName) -> Option<&str> {
-        self.phase(name)
-            .and_then(|p| p.run_as.as_ref())
-            .or(self.run_as.as_ref())
-            .map(|s| s.value.as_str())
+        self.phase(name).and_then(|p| p.run_as.as_ref()).or(self.run_as.as_ref()).map(|s| s.value.as_str())
     }
 }

@@ -19,11 +19,7 @@ pub struct Parsed {
 
 /// Parses and validates buildspec text. `file` is only used to name the file in diagnostics.
 pub fn parse(file: impl Into<String>, src: &str) -> Parsed {
-    let mut cx = Cx {
-        src,
-        issues: Vec::new(),
-        version: Version::V0_2,
-    };
+    let mut cx = Cx { src, issues: Vec::new(), version: Version::V0_2 };
     let buildspec = match yaml::parse(src) {
         Err(e) => {
             cx.issues.push(syntax_issue(src, &e));
@@ -31,14 +27,9 @@ pub fn parse(file: impl Into<String>, src: &str) -> Parsed {
         }
         Ok(None) => {
             cx.issues.push(
-                Issue::error(
-                    "empty",
-                    "the buildspec is empty",
-                    Span::new(0, 0),
-                    "nothing here",
-                )
-                .help("start with `version: 0.2` and a `phases:` section")
-                .codebuild("invalid buildspec `version` specified: , see documentation"),
+                Issue::error("empty", "the buildspec is empty", Span::new(0, 0), "nothing here")
+                    .help("start with `version: 0.2` and a `phases:` section")
+                    .codebuild("invalid buildspec `version` specified: , see documentation"),
             );
             None
         }
@@ -49,11 +40,7 @@ pub fn parse(file: impl Into<String>, src: &str) -> Parsed {
     cx.issues.sort_by_key(|i| i.span.start);
     Parsed {
         buildspec: if blocking { None } else { buildspec },
-        diagnostics: Diagnostics {
-            file: file.into(),
-            source: Arc::from(src),
-            issues: cx.issues,
-        },
+        diagnostics: Diagnostics { file: file.into(), source: Arc::from(src), issues: cx.issues },
     }
 }
 
@@ -67,10 +54,7 @@ pub fn is_deferred(issue: &Issue) -> bool {
 
 fn syntax_issue(src: &str, e: &yaml::SyntaxError) -> Issue {
     let line_text = src.lines().nth(e.line.saturating_sub(1)).unwrap_or("");
-    let indent: String = line_text
-        .chars()
-        .take_while(|c| c.is_whitespace())
-        .collect();
+    let indent: String = line_text.chars().take_while(|c| c.is_whitespace()).collect();
     let mut issue = Issue::error(
         "yaml-syntax",
         format!("invalid YAML: {}", e.message),
@@ -92,24 +76,9 @@ struct Cx<'s> {
     version: Version,
 }
 
-const TOP_KEYS: &[&str] = &[
-    "version",
-    "run-as",
-    "env",
-    "proxy",
-    "batch",
-    "phases",
-    "reports",
-    "artifacts",
-    "cache",
-];
-const PHASE_KEYS: &[&str] = &[
-    "run-as",
-    "on-failure",
-    "commands",
-    "finally",
-    "runtime-versions",
-];
+const TOP_KEYS: &[&str] =
+    &["version", "run-as", "env", "proxy", "batch", "phases", "reports", "artifacts", "cache"];
+const PHASE_KEYS: &[&str] = &["run-as", "on-failure", "commands", "finally", "runtime-versions"];
 const ENV_KEYS: &[&str] = &[
     "shell",
     "variables",
@@ -156,10 +125,7 @@ impl Cx<'_> {
                 self.error(
                     Issue::error(
                         "not-a-mapping",
-                        format!(
-                            "expected a mapping of buildspec keys, found {}",
-                            root.kind_name()
-                        ),
+                        format!("expected a mapping of buildspec keys, found {}", root.kind_name()),
                         root.span,
                         "not a mapping",
                     )
@@ -168,12 +134,7 @@ impl Cx<'_> {
                 return None;
             }
         };
-        let entries = self.keys(
-            entries,
-            TOP_KEYS,
-            "top-level key",
-            &["environment_variables"],
-        );
+        let entries = self.keys(entries, TOP_KEYS, "top-level key", &["environment_variables"]);
 
         let version = match entries.get("version") {
             Some((_, v)) => self.version_of(v),
@@ -194,42 +155,18 @@ impl Cx<'_> {
         self.version = version.unwrap_or(Version::V0_2);
 
         let run_as = entries.get("run-as").and_then(|(_, v)| self.user(v));
-        let mut env = entries
-            .get("env")
-            .map(|(_, v)| self.env(v))
-            .unwrap_or_default();
+        let mut env = entries.get("env").map(|(_, v)| self.env(v)).unwrap_or_default();
         if let Some((k, v)) = entries.get("environment_variables") {
             self.v0_1_environment_variables(k, v, &mut env);
         }
-        let proxy = entries
-            .get("proxy")
-            .map(|(_, v)| self.proxy(v))
-            .unwrap_or_default();
+        let proxy = entries.get("proxy").map(|(_, v)| self.proxy(v)).unwrap_or_default();
         let batch = entries.get("batch").and_then(|(_, v)| self.batch(v));
-        let phases = entries
-            .get("phases")
-            .map(|(_, v)| self.phases(v))
-            .unwrap_or_default();
-        let reports = entries
-            .get("reports")
-            .map(|(_, v)| self.reports(v))
-            .unwrap_or_default();
-        let artifacts = entries
-            .get("artifacts")
-            .and_then(|(k, v)| self.artifacts(k, v));
+        let phases = entries.get("phases").map(|(_, v)| self.phases(v)).unwrap_or_default();
+        let reports = entries.get("reports").map(|(_, v)| self.reports(v)).unwrap_or_default();
+        let artifacts = entries.get("artifacts").and_then(|(k, v)| self.artifacts(k, v));
         let cache = entries.get("cache").and_then(|(_, v)| self.cache(v));
 
-        Some(Buildspec {
-            version: version?,
-            run_as,
-            env,
-            proxy,
-            batch,
-            phases,
-            reports,
-            artifacts,
-            cache,
-        })
+        Some(Buildspec { version: version?, run_as, env, proxy, batch, phases, reports, artifacts, cache })
     }
 
     /// Custom tags (`!Ref`, `!Sub`) mean a CloudFormation/SAM template was given as the buildspec.
@@ -328,9 +265,7 @@ impl Cx<'_> {
                         "not 0.1 or 0.2",
                     )
                     .help("use `version: 0.2` (0.1 runs every command in a separate shell)")
-                    .codebuild(format!(
-                        "invalid buildspec `version` specified: {text}, see documentation"
-                    )),
+                    .codebuild(format!("invalid buildspec `version` specified: {text}, see documentation")),
                 );
                 None
             }
@@ -340,9 +275,7 @@ impl Cx<'_> {
     /// A scalar taken as text, as CodeBuild's agent reads it into a string: `1.10` stays `1.10`.
     fn string(&mut self, v: &Node, what: &str) -> Option<Spanned<String>> {
         match &v.kind {
-            NodeKind::Scalar { value, .. } if !v.is_null() => {
-                Some(Spanned::new(value.clone(), v.span))
-            }
+            NodeKind::Scalar { value, .. } if !v.is_null() => Some(Spanned::new(value.clone(), v.span)),
             _ => {
                 self.error(Issue::error(
                     "wrong-type",
@@ -366,9 +299,7 @@ impl Cx<'_> {
     fn user(&mut self, v: &Node) -> Option<Spanned<String>> {
         let user = self.string(v, "`run-as`")?;
         let valid = !user.is_empty()
-            && user
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
+            && user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
         if !valid {
             self.error(
                 Issue::error(
@@ -388,11 +319,8 @@ impl Cx<'_> {
     fn yes_no(&mut self, v: &Node, what: &str) -> bool {
         let text = v.as_scalar().unwrap_or("");
         match text {
-            "yes" | "Yes" | "YES" | "y" | "Y" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-                true
-            }
-            "no" | "No" | "NO" | "n" | "N" | "false" | "False" | "FALSE" | "off" | "Off"
-            | "OFF" => false,
+            "yes" | "Yes" | "YES" | "y" | "Y" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => true,
+            "no" | "No" | "NO" | "n" | "N" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => false,
             _ if v.is_null() => false,
             _ => {
                 self.error(
@@ -421,9 +349,7 @@ impl Cx<'_> {
                         v.span,
                         "expected a list",
                     )
-                    .help(format!(
-                        "write each entry on its own line under `{what}:`, starting with `- `"
-                    )),
+                    .help(format!("write each entry on its own line under `{what}:`, starting with `- `")),
                 );
                 &[]
             }
@@ -439,10 +365,7 @@ impl Cx<'_> {
             return self.string(v, what).into_iter().collect();
         }
         let items = self.list(v, what);
-        items
-            .iter()
-            .filter_map(|item| self.string(item, &format!("each entry of {what}")))
-            .collect()
+        items.iter().filter_map(|item| self.string(item, &format!("each entry of {what}"))).collect()
     }
 
     fn map<'a>(&mut self, v: &'a Node, what: &str) -> &'a [(Node, Node)] {
@@ -533,19 +456,12 @@ impl Cx<'_> {
             );
         }
         let entries = self.map(v, "`environment_variables`");
-        let keyed = self.keys(
-            entries,
-            &["plaintext", "parameter-store"],
-            "`environment_variables` key",
-            &[],
-        );
+        let keyed = self.keys(entries, &["plaintext", "parameter-store"], "`environment_variables` key", &[]);
         if let Some((_, v)) = keyed.get("plaintext") {
-            env.variables
-                .extend(self.vars(v, "`environment_variables/plaintext`"));
+            env.variables.extend(self.vars(v, "`environment_variables/plaintext`"));
         }
         if let Some((_, v)) = keyed.get("parameter-store") {
-            env.parameter_store
-                .extend(self.vars(v, "`environment_variables/parameter-store`"));
+            env.parameter_store.extend(self.vars(v, "`environment_variables/parameter-store`"));
         }
     }
 
@@ -563,7 +479,9 @@ impl Cx<'_> {
                 )
                 .help("on Linux, `env/shell` is `bash` or `/bin/sh`");
                 if matches!(other, "powershell.exe" | "cmd.exe") {
-                    issue = issue.help("`powershell.exe` and `cmd.exe` are for Windows builds, which runspec does not run");
+                    issue = issue.help(
+                        "`powershell.exe` and `cmd.exe` are for Windows builds, which runspec does not run",
+                    );
                 }
                 self.error(issue);
                 return None;
@@ -610,11 +528,7 @@ impl Cx<'_> {
                 self.error(
                     Issue::error(
                         "wrong-type",
-                        format!(
-                            "the value of `{}` must be a string, found {}",
-                            name.value,
-                            val.kind_name()
-                        ),
+                        format!("the value of `{}` must be a string, found {}", name.value, val.kind_name()),
                         val.span,
                         "expected a string",
                     )
@@ -632,11 +546,7 @@ impl Cx<'_> {
 
     fn check_duplicate_names(&mut self, env: &Env) {
         let mut seen: Vec<&str> = Vec::new();
-        let all = env
-            .variables
-            .iter()
-            .chain(&env.parameter_store)
-            .chain(&env.secrets_manager);
+        let all = env.variables.iter().chain(&env.parameter_store).chain(&env.secrets_manager);
         let mut dups = Vec::new();
         for var in all {
             if seen.contains(&var.name.as_str()) {
@@ -647,10 +557,7 @@ impl Cx<'_> {
         for name in dups {
             self.error(Issue::error(
                 "duplicate-variable",
-                format!(
-                    "variable `{}` is defined more than once in `env`",
-                    name.value
-                ),
+                format!("variable `{}` is defined more than once in `env`", name.value),
                 name.span,
                 "defined again",
             ));
@@ -663,13 +570,8 @@ impl Cx<'_> {
         let parts = split_secret_reference(&var.value);
         if parts.secret_id.is_empty() {
             self.error(
-                Issue::error(
-                    "bad-secret",
-                    "empty secret id",
-                    var.value.span,
-                    "no secret id",
-                )
-                .help("write `secret-id[:json-key[:version-stage[:version-id]]]`"),
+                Issue::error("bad-secret", "empty secret id", var.value.span, "no secret id")
+                    .help("write `secret-id[:json-key[:version-stage[:version-id]]]`"),
             );
         } else if parts.version_stage.is_some_and(|s| !s.is_empty())
             && parts.version_id.is_some_and(|s| !s.is_empty())
@@ -693,9 +595,7 @@ impl Cx<'_> {
             upload_artifacts: keyed
                 .get("upload-artifacts")
                 .is_some_and(|(_, v)| self.yes_no(v, "upload-artifacts")),
-            logs: keyed
-                .get("logs")
-                .is_some_and(|(_, v)| self.yes_no(v, "logs")),
+            logs: keyed.get("logs").is_some_and(|(_, v)| self.yes_no(v, "logs")),
         }
     }
 
@@ -709,8 +609,13 @@ impl Cx<'_> {
         if present.len() > 1 {
             let (_, k, _) = keyed.0.iter().find(|(n, ..)| *n == *present[1])?;
             self.error(
-                Issue::error("batch-kinds", format!("`batch` holds both `{}` and `{}`", present[0], present[1]), k.span, "second batch kind")
-                    .help("a batch holds exactly one of build-list, build-matrix, build-graph or build-fanout"),
+                Issue::error(
+                    "batch-kinds",
+                    format!("`batch` holds both `{}` and `{}`", present[0], present[1]),
+                    k.span,
+                    "second batch kind",
+                )
+                .help("a batch holds exactly one of build-list, build-matrix, build-graph or build-fanout"),
             );
         }
         for kind in ["build-list", "build-graph"] {
@@ -724,9 +629,7 @@ impl Cx<'_> {
             }
         }
         Some(Batch {
-            fast_fail: keyed
-                .get("fast-fail")
-                .is_some_and(|(_, v)| self.yes_no(v, "fast-fail")),
+            fast_fail: keyed.get("fast-fail").is_some_and(|(_, v)| self.yes_no(v, "fast-fail")),
             kind: present.first().map(|s| s.to_string()),
         })
     }
@@ -761,18 +664,15 @@ impl Cx<'_> {
 
     /// CodeBuild's wording, with the names in its (alphabetical) order (R-YAML-02).
     fn unknown_phase(&mut self, name: &str, span: Span) {
-        let mut issue = Issue::error(
-            "unknown-phase",
-            format!("unknown phase `{name}`"),
-            span,
-            "not a phase",
-        )
-        .codebuild(format!(
-            "Invalid buildspec phase name: {name}. Expecting: build,install,post_build,pre_build"
-        ));
+        let mut issue = Issue::error("unknown-phase", format!("unknown phase `{name}`"), span, "not a phase")
+            .codebuild(format!(
+                "Invalid buildspec phase name: {name}. Expecting: build,install,post_build,pre_build"
+            ));
         let keys: Vec<&str> = PhaseName::ALL.iter().map(|p| p.key()).collect();
         if TOP_KEYS.contains(&name) {
-            issue = issue.help(format!("`{name}` is a top-level key: it is indented under `phases`; move it back to the left margin"));
+            issue = issue.help(format!(
+                "`{name}` is a top-level key: it is indented under `phases`; move it back to the left margin"
+            ));
         } else if let Some(s) = suggest(name, &keys) {
             issue = issue.help(format!(
                 "did you mean `{s}`? phases are `install`, `pre_build`, `build` and `post_build`"
@@ -810,10 +710,9 @@ impl Cx<'_> {
         if let Some((k, v)) = keyed.get("runtime-versions") {
             if name == PhaseName::Install {
                 for (rk, rv) in self.map(v, "`runtime-versions`") {
-                    if let (Some(rt), Some(ver)) = (
-                        self.string(rk, "a runtime name"),
-                        self.string(rv, "a runtime version"),
-                    ) {
+                    if let (Some(rt), Some(ver)) =
+                        (self.string(rk, "a runtime name"), self.string(rv, "a runtime version"))
+                    {
                         phase.runtime_versions.push((rt, ver));
                     }
                 }
@@ -848,9 +747,7 @@ impl Cx<'_> {
                         v.span,
                         "runs as one command",
                     )
-                    .help(format!(
-                        "write it as a list: `{key}:` then `- {value}` on the next line"
-                    )),
+                    .help(format!("write it as a list: `{key}:` then `- {value}` on the next line")),
                 );
                 return vec![Step::Command(Spanned::new(value.clone(), v.span))];
             }
@@ -858,16 +755,11 @@ impl Cx<'_> {
                 self.error(
                     Issue::error(
                         "wrong-type",
-                        format!(
-                            "`{key}` must be a list of commands, found {}",
-                            v.kind_name()
-                        ),
+                        format!("`{key}` must be a list of commands, found {}", v.kind_name()),
                         v.span,
                         "expected a list",
                     )
-                    .help(format!(
-                        "write each command on its own line under `{key}:`, starting with `- `"
-                    )),
+                    .help(format!("write each command on its own line under `{key}:`, starting with `- `")),
                 );
                 return Vec::new();
             }
@@ -876,11 +768,7 @@ impl Cx<'_> {
         for (index, item) in items.iter().enumerate() {
             match &item.kind {
                 NodeKind::Scalar { value, .. } => {
-                    let text = if item.is_null() {
-                        String::new()
-                    } else {
-                        value.clone()
-                    };
+                    let text = if item.is_null() { String::new() } else { value.clone() };
                     steps.push(Step::Command(Spanned::new(text, item.span)));
                 }
                 NodeKind::Map(entries) => {
@@ -890,8 +778,7 @@ impl Cx<'_> {
                             "Expected {what}[{index}] to be of string type: found subkeys instead at line {line}, value of the key tag on line {} might be empty",
                             line.saturating_sub(1)
                         ));
-                    issue = issue
-                        .help("quote the command: it contains `: `, e.g. - \"echo key: value\"");
+                    issue = issue.help("quote the command: it contains `: `, e.g. - \"echo key: value\"");
                     self.error(issue);
                 }
                 NodeKind::Seq(_) => {
@@ -976,13 +863,8 @@ impl Cx<'_> {
     fn artifacts(&mut self, k: &Node, v: &Node) -> Option<Artifacts> {
         if v.is_null() {
             self.error(
-                Issue::warning(
-                    "empty-artifacts",
-                    "`artifacts` is empty and is ignored",
-                    k.span,
-                    "no files",
-                )
-                .help("list the files to keep under `artifacts/files`"),
+                Issue::warning("empty-artifacts", "`artifacts` is empty and is ignored", k.span, "no files")
+                    .help("list the files to keep under `artifacts/files`"),
             );
             return None;
         }
@@ -1037,17 +919,11 @@ impl Cx<'_> {
                     k.span,
                     "no primary files",
                 )
-                .help(
-                    "`artifacts/files` is required, even when only secondary artifacts are wanted",
-                )
+                .help("`artifacts/files` is required, even when only secondary artifacts are wanted")
                 .codebuild("no definition for primary artifacts in buildspec"),
             );
         }
-        Some(Artifacts {
-            primary,
-            secondary,
-            span: v.span,
-        })
+        Some(Artifacts { primary, secondary, span: v.span })
     }
 
     fn cache(&mut self, v: &Node) -> Option<Cache> {
@@ -1186,10 +1062,7 @@ struct Keyed<'a>(Vec<(&'a str, &'a Node, &'a Node)>);
 
 impl<'a> Keyed<'a> {
     fn get(&self, name: &str) -> Option<(&'a Node, &'a Node)> {
-        self.0
-            .iter()
-            .find(|(n, ..)| *n == name)
-            .map(|(_, k, v)| (*k, *v))
+        self.0.iter().find(|(n, ..)| *n == name).map(|(_, k, v)| (*k, *v))
     }
 }
 
@@ -1227,11 +1100,7 @@ pub fn split_secret_reference(text: &str) -> SecretReference<'_> {
                 }
             }
         }
-        if count == 7 {
-            (&text[..idx], Some(&text[idx + 1..]))
-        } else {
-            (text, None)
-        }
+        if count == 7 { (&text[..idx], Some(&text[idx + 1..])) } else { (text, None) }
     } else {
         match text.split_once(':') {
             Some((id, rest)) => (id, Some(rest)),
@@ -1254,10 +1123,7 @@ pub fn parse_on_failure(text: &str) -> Result<OnFailure, String> {
         "ABORT" => return Ok(OnFailure::Abort),
         "CONTINUE" => return Ok(OnFailure::Continue),
         "RETRY" => {
-            return Ok(OnFailure::Retry {
-                count: 3,
-                pattern: None,
-            });
+            return Ok(OnFailure::Retry { count: 3, pattern: None });
         }
         _ => {}
     }
@@ -1266,9 +1132,7 @@ pub fn parse_on_failure(text: &str) -> Result<OnFailure, String> {
     }
     let rest = &text[6..];
     let (count, pattern) = match rest.split_once('-') {
-        Some((n, re)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
-            (Some(n), Some(re))
-        }
+        Some((n, re)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => (Some(n), Some(re)),
         _ if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) => (Some(rest), None),
         _ => (None, Some(rest)),
     };
@@ -1285,10 +1149,7 @@ pub fn parse_on_failure(text: &str) -> Result<OnFailure, String> {
         }
         regex::Regex::new(re).map_err(|e| format!("bad regular expression: {e}"))?;
     }
-    Ok(OnFailure::Retry {
-        count,
-        pattern: pattern.map(str::to_string),
-    })
+    Ok(OnFailure::Retry { count, pattern: pattern.map(str::to_string) })
 }
 
 pub fn is_identifier(name: &str) -> bool {
@@ -1298,9 +1159,7 @@ pub fn is_identifier(name: &str) -> bool {
 }
 
 fn is_identifier_like(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() < 128
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    !name.is_empty() && name.len() < 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The closest allowed name, when it is close enough to be a typo.
@@ -1308,12 +1167,7 @@ fn suggest<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
     let normalized = name.to_ascii_lowercase().replace(['-', '_'], "");
     allowed
         .iter()
-        .map(|a| {
-            (
-                a,
-                strsim::levenshtein(&normalized, &a.replace(['-', '_'], "")),
-            )
-        })
+        .map(|a| (a, strsim::levenshtein(&normalized, &a.replace(['-', '_'], ""))))
         .filter(|(_, d)| *d <= 2)
         .min_by_key(|(_, d)| *d)
         .map(|(a, _)| *a)
@@ -1325,10 +1179,8 @@ mod tests {
 
     #[test]
     fn on_failure_values() {
-        let retry = |count, pattern: Option<&str>| OnFailure::Retry {
-            count,
-            pattern: pattern.map(str::to_string),
-        };
+        let retry =
+            |count, pattern: Option<&str>| OnFailure::Retry { count, pattern: pattern.map(str::to_string) };
         let table: &[(&str, Result<OnFailure, &str>)] = &[
             ("ABORT", Ok(OnFailure::Abort)),
             ("abort", Ok(OnFailure::Abort)),
@@ -1338,10 +1190,7 @@ mod tests {
             ("RETRY-100", Ok(retry(100, None))),
             ("RETRY-101", Err("not between 0 and 100")),
             ("RETRY-timeout.*", Ok(retry(3, Some("timeout.*")))),
-            (
-                "RETRY-5-exit status 1[0-9]",
-                Ok(retry(5, Some("exit status 1[0-9]"))),
-            ),
+            ("RETRY-5-exit status 1[0-9]", Ok(retry(5, Some("exit status 1[0-9]")))),
             ("RETRY-2-a-b", Ok(retry(2, Some("a-b")))),
             ("RETRY-(", Err("bad regular expression")),
             ("RETRY-", Err("empty")),
@@ -1361,35 +1210,16 @@ mod tests {
     fn secret_references() {
         let table: &[(&str, (&str, Option<&str>, Option<&str>, Option<&str>))] = &[
             ("my-secret", ("my-secret", None, None, None)),
-            (
-                "my-secret:password",
-                ("my-secret", Some("password"), None, None),
-            ),
-            (
-                "my-secret:password:AWSPREVIOUS",
-                ("my-secret", Some("password"), Some("AWSPREVIOUS"), None),
-            ),
-            (
-                "my-secret:::v-1",
-                ("my-secret", Some(""), Some(""), Some("v-1")),
-            ),
+            ("my-secret:password", ("my-secret", Some("password"), None, None)),
+            ("my-secret:password:AWSPREVIOUS", ("my-secret", Some("password"), Some("AWSPREVIOUS"), None)),
+            ("my-secret:::v-1", ("my-secret", Some(""), Some(""), Some("v-1"))),
             (
                 "arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd:token",
-                (
-                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd",
-                    Some("token"),
-                    None,
-                    None,
-                ),
+                ("arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd", Some("token"), None, None),
             ),
             (
                 "arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd",
-                (
-                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd",
-                    None,
-                    None,
-                    None,
-                ),
+                ("arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-AbCd", None, None, None),
             ),
         ];
         for (text, (id, key, stage, version)) in table {
@@ -1404,39 +1234,21 @@ mod tests {
 
     fn parse_ok(src: &str) -> Buildspec {
         let parsed = parse("buildspec.yml", src);
-        assert!(
-            !parsed.diagnostics.has_errors(),
-            "{}",
-            parsed.diagnostics.render(100)
-        );
+        assert!(!parsed.diagnostics.has_errors(), "{}", parsed.diagnostics.render(100));
         parsed.buildspec.unwrap()
     }
 
     fn codes(src: &str) -> Vec<&'static str> {
-        parse("buildspec.yml", src)
-            .diagnostics
-            .issues
-            .iter()
-            .map(|i| i.code)
-            .collect()
+        parse("buildspec.yml", src).diagnostics.issues.iter().map(|i| i.code).collect()
     }
 
     #[test]
     fn single_strings_are_one_entry_lists() {
         // AWS's ECS tutorial: `files: imagedefinitions.json`.
         let spec = parse_ok("version: 0.2\nartifacts:\n  files: imagedefinitions.json\n");
-        assert_eq!(
-            spec.artifacts.unwrap().primary.files[0].as_str(),
-            "imagedefinitions.json"
-        );
-        let parsed = parse(
-            "b.yml",
-            "version: 0.2\nphases:\n  build:\n    commands: make all\n",
-        );
-        assert_eq!(
-            parsed.buildspec.unwrap().phases[0].commands[0].text(),
-            "make all"
-        );
+        assert_eq!(spec.artifacts.unwrap().primary.files[0].as_str(), "imagedefinitions.json");
+        let parsed = parse("b.yml", "version: 0.2\nphases:\n  build:\n    commands: make all\n");
+        assert_eq!(parsed.buildspec.unwrap().phases[0].commands[0].text(), "make all");
         assert_eq!(parsed.diagnostics.issues[0].code, "scalar-commands");
     }
 
@@ -1451,14 +1263,9 @@ mod tests {
             ("On", true),
             ("off", false),
         ] {
-            let spec = parse_ok(&format!(
-                "version: 0.2\nartifacts:\n  files: [a]\n  discard-paths: {text}\n"
-            ));
-            assert_eq!(
-                spec.artifacts.unwrap().primary.discard_paths,
-                want,
-                "{text}"
-            );
+            let spec =
+                parse_ok(&format!("version: 0.2\nartifacts:\n  files: [a]\n  discard-paths: {text}\n"));
+            assert_eq!(spec.artifacts.unwrap().primary.discard_paths, want, "{text}");
         }
     }
 
@@ -1468,16 +1275,9 @@ mod tests {
         let spec = parse_ok(
             "version: 0.2\nenv:\n  variables:\n    A: 1.10\n    B: yes\n    C: \"$PATH:/x\"\n    D:\n",
         );
-        let vars: Vec<(&str, &str)> = spec
-            .env
-            .variables
-            .iter()
-            .map(|v| (v.name.as_str(), v.value.as_str()))
-            .collect();
-        assert_eq!(
-            vars,
-            [("A", "1.10"), ("B", "yes"), ("C", "$PATH:/x"), ("D", "")]
-        );
+        let vars: Vec<(&str, &str)> =
+            spec.env.variables.iter().map(|v| (v.name.as_str(), v.value.as_str())).collect();
+        assert_eq!(vars, [("A", "1.10"), ("B", "yes"), ("C", "$PATH:/x"), ("D", "")]);
     }
 
     #[test]
@@ -1493,10 +1293,7 @@ mod tests {
     fn json_buildspecs_are_accepted() {
         // R-YAML-05: JSON is a YAML subset.
         let spec = parse_ok(r#"{"version": 0.2, "phases": {"build": {"commands": ["echo hi"]}}}"#);
-        assert_eq!(
-            spec.phase(PhaseName::Build).unwrap().commands[0].text(),
-            "echo hi"
-        );
+        assert_eq!(spec.phase(PhaseName::Build).unwrap().commands[0].text(), "echo hi");
     }
 
     #[test]
@@ -1512,31 +1309,19 @@ mod tests {
     #[test]
     fn unknown_keys_are_warnings_not_errors() {
         // R-YAML-03 [OPEN] decided: warn with the span, ignore the key.
-        let parsed = parse(
-            "b.yml",
-            "version: 0.2\nartifact:\n  files: [x]\nphases:\n  build:\n    comands: [make]\n",
-        );
+        let parsed =
+            parse("b.yml", "version: 0.2\nartifact:\n  files: [x]\nphases:\n  build:\n    comands: [make]\n");
         assert!(parsed.buildspec.is_some());
-        let codes: Vec<_> = parsed
-            .diagnostics
-            .issues
-            .iter()
-            .map(|i| (i.code, i.is_error()))
-            .collect();
+        let codes: Vec<_> = parsed.diagnostics.issues.iter().map(|i| (i.code, i.is_error())).collect();
         assert_eq!(codes, [("unknown-key", false), ("unknown-key", false)]);
-        assert_eq!(
-            parsed.diagnostics.issues[0].help.as_deref(),
-            Some("did you mean `artifacts`?")
-        );
+        assert_eq!(parsed.diagnostics.issues[0].help.as_deref(), Some("did you mean `artifacts`?"));
     }
 
     #[test]
     fn secondary_artifacts_without_files_do_not_block_the_run() {
         // R-ART-06: reported at UPLOAD_ARTIFACTS, so the phases still run.
-        let parsed = parse(
-            "b.yml",
-            "version: 0.2\nartifacts:\n  secondary-artifacts:\n    web:\n      files: [x]\n",
-        );
+        let parsed =
+            parse("b.yml", "version: 0.2\nartifacts:\n  secondary-artifacts:\n    web:\n      files: [x]\n");
         assert!(parsed.diagnostics.has_errors());
         assert!(parsed.buildspec.is_some());
     }

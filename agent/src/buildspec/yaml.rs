@@ -19,10 +19,7 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Self {
-        Span {
-            start,
-            end: end.max(start),
-        }
+        Span { start, end: end.max(start) }
     }
 
     pub fn len(&self) -> usize {
@@ -104,16 +101,9 @@ pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
     for item in Parser::new_from_str(src) {
         let (event, span) = item.map_err(|e| {
             let offset = offsets.byte(e.marker().index());
-            SyntaxError {
-                message: e.info().to_string(),
-                offset,
-                line: e.marker().line(),
-            }
+            SyntaxError { message: e.info().to_string(), offset, line: e.marker().line() }
         })?;
-        let span = Span::new(
-            offsets.byte(span.start.index()),
-            offsets.byte(span.end.index()),
-        );
+        let span = Span::new(offsets.byte(span.start.index()), offsets.byte(span.end.index()));
         if let Some(done) = builder.event(event, span).map_err(|message| SyntaxError {
             message,
             offset: span.start,
@@ -130,11 +120,7 @@ pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
 
 /// 1-based line of a byte offset.
 pub fn line_of(src: &str, offset: usize) -> usize {
-    src.as_bytes()[..offset.min(src.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    src.as_bytes()[..offset.min(src.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -165,15 +151,9 @@ impl CharOffsets {
         let table = if src.is_ascii() {
             Vec::new()
         } else {
-            src.char_indices()
-                .map(|(i, _)| i)
-                .chain(std::iter::once(src.len()))
-                .collect()
+            src.char_indices().map(|(i, _)| i).chain(std::iter::once(src.len())).collect()
         };
-        CharOffsets {
-            table,
-            len: src.len(),
-        }
+        CharOffsets { table, len: src.len() }
     }
 
     fn byte(&self, char_index: usize) -> usize {
@@ -186,19 +166,8 @@ impl CharOffsets {
 }
 
 enum Frame {
-    Seq {
-        items: Vec<Node>,
-        start: usize,
-        anchor: usize,
-        tag: Option<String>,
-    },
-    Map {
-        entries: Vec<(Node, Node)>,
-        key: Option<Node>,
-        start: usize,
-        anchor: usize,
-        tag: Option<String>,
-    },
+    Seq { items: Vec<Node>, start: usize, anchor: usize, tag: Option<String> },
+    Map { entries: Vec<(Node, Node)>, key: Option<Node>, start: usize, anchor: usize, tag: Option<String> },
 }
 
 /// Keeps only tags that are not YAML core-schema tags (`!!str`, `!!int`, …).
@@ -226,9 +195,7 @@ impl TreeBuilder {
                 self.finished = true;
                 Ok(None)
             }
-            Event::Nothing | Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd => {
-                Ok(None)
-            }
+            Event::Nothing | Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd => Ok(None),
             Event::Alias(id) => {
                 let node = self
                     .anchors
@@ -248,10 +215,7 @@ impl TreeBuilder {
                     _ => Style::Block,
                 };
                 let node = Node {
-                    kind: NodeKind::Scalar {
-                        value: value.into_owned(),
-                        style,
-                    },
+                    kind: NodeKind::Scalar { value: value.into_owned(), style },
                     span,
                     tag: custom_tag(tag.as_deref()),
                 };
@@ -263,12 +227,7 @@ impl TreeBuilder {
             }
             Event::SequenceStart(anchor, tag) => {
                 let tag = custom_tag(tag.as_deref());
-                self.stack.push(Frame::Seq {
-                    items: Vec::new(),
-                    start: span.start,
-                    anchor,
-                    tag,
-                });
+                self.stack.push(Frame::Seq { items: Vec::new(), start: span.start, anchor, tag });
                 Ok(None)
             }
             Event::MappingStart(anchor, tag) => {
@@ -284,19 +243,12 @@ impl TreeBuilder {
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (kind, start, anchor, tag) = match self.stack.pop() {
-                    Some(Frame::Seq {
-                        items,
-                        start,
-                        anchor,
-                        tag,
-                    }) => (NodeKind::Seq(items), start, anchor, tag),
-                    Some(Frame::Map {
-                        entries,
-                        start,
-                        anchor,
-                        tag,
-                        ..
-                    }) => (NodeKind::Map(entries), start, anchor, tag),
+                    Some(Frame::Seq { items, start, anchor, tag }) => {
+                        (NodeKind::Seq(items), start, anchor, tag)
+                    }
+                    Some(Frame::Map { entries, start, anchor, tag, .. }) => {
+                        (NodeKind::Map(entries), start, anchor, tag)
+                    }
                     None => return Err("unbalanced collection end".to_string()),
                 };
                 self.nodes += 1;
@@ -307,16 +259,8 @@ impl TreeBuilder {
                     NodeKind::Map(entries) => entries.last().map(|(_, v)| v.span.end),
                     NodeKind::Scalar { .. } => None,
                 };
-                let end = if src_is_flow_end(span) {
-                    span.end
-                } else {
-                    end.unwrap_or(span.end)
-                };
-                let node = Node {
-                    kind,
-                    span: Span::new(start, end.max(start)),
-                    tag,
-                };
+                let end = if src_is_flow_end(span) { span.end } else { end.unwrap_or(span.end) };
+                let node = Node { kind, span: Span::new(start, end.max(start)), tag };
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
                 }
@@ -354,10 +298,7 @@ fn count_nodes(node: &Node) -> usize {
         NodeKind::Scalar { .. } => 1,
         NodeKind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
         NodeKind::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| count_nodes(k) + count_nodes(v))
-                .sum::<usize>()
+            1 + entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum::<usize>()
         }
     }
 }
@@ -374,20 +315,12 @@ mod tests {
     fn scalars_keep_their_source_span_and_style() {
         let src = "version: 0.2\nenv:\n  variables:\n    A: \"x y\"\n";
         let root = parse(src).unwrap().unwrap();
-        let NodeKind::Map(entries) = &root.kind else {
-            panic!("not a map")
-        };
+        let NodeKind::Map(entries) = &root.kind else { panic!("not a map") };
         assert_eq!(text(src, &entries[0].0), "version");
         assert_eq!(text(src, &entries[0].1), "0.2");
-        let NodeKind::Map(env) = &entries[1].1.kind else {
-            panic!()
-        };
-        let NodeKind::Map(vars) = &env[0].1.kind else {
-            panic!()
-        };
-        let NodeKind::Scalar { value, style, .. } = &vars[0].1.kind else {
-            panic!()
-        };
+        let NodeKind::Map(env) = &entries[1].1.kind else { panic!() };
+        let NodeKind::Map(vars) = &env[0].1.kind else { panic!() };
+        let NodeKind::Scalar { value, style, .. } = &vars[0].1.kind else { panic!() };
         assert_eq!((value.as_str(), *style), ("x y", Style::Quoted));
     }
 
@@ -395,9 +328,7 @@ mod tests {
     fn spans_are_bytes_even_after_multibyte_text() {
         let src = "a: \"héllo wörld\"\nb: c\n";
         let root = parse(src).unwrap().unwrap();
-        let NodeKind::Map(entries) = &root.kind else {
-            panic!()
-        };
+        let NodeKind::Map(entries) = &root.kind else { panic!() };
         assert_eq!(text(src, &entries[1].0), "b");
         assert_eq!(line_col(src, entries[1].1.span.start), (2, 4));
     }
@@ -405,9 +336,7 @@ mod tests {
     #[test]
     fn empty_value_is_null_and_empty_document_is_none() {
         let root = parse("a:\n").unwrap().unwrap();
-        let NodeKind::Map(entries) = &root.kind else {
-            panic!()
-        };
+        let NodeKind::Map(entries) = &root.kind else { panic!() };
         assert!(entries[0].1.is_null());
         assert_eq!(parse("").unwrap(), None);
         assert_eq!(parse("# only a comment\n").unwrap(), None);
@@ -417,9 +346,7 @@ mod tests {
     fn aliases_expand_to_the_anchored_node() {
         let src = "a: &x [1, 2]\nb: *x\n";
         let root = parse(src).unwrap().unwrap();
-        let NodeKind::Map(entries) = &root.kind else {
-            panic!()
-        };
+        let NodeKind::Map(entries) = &root.kind else { panic!() };
         assert_eq!(entries[0].1.kind, entries[1].1.kind);
     }
 

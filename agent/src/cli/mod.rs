@@ -130,9 +130,7 @@ pub struct UsageError {
 }
 
 pub fn usage(message: impl Into<String>) -> UsageError {
-    UsageError {
-        message: message.into(),
-    }
+    UsageError { message: message.into() }
 }
 
 pub fn main(cli: Cli) -> ExitCode {

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{RunArgs, UsageError, exit, usage};
 use crate::buildspec::{self, Buildspec, Version};
-use crate::engine::upload::{ArtifactSettings, Packaging};
+use crate::engine::upload::{ArtifactSettings, ArtifactTarget, Destination};
 use crate::engine::{BuildInput, BuildspecFailure, Engine, Status};
 use crate::env::{self, BuildFacts};
 use crate::exec::Stop;
@@ -63,9 +63,7 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
         None => Project::default(),
     };
     for field in &project.ignored {
-        warn(&format!(
-            "project field `{field}` is not supported by runspec yet and is ignored"
-        ));
+        warn(&format!("project field `{field}` is not supported by runspec yet and is ignored"));
     }
     if let Some(image) = &project.image {
         warn(&format!(
@@ -74,10 +72,9 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
     }
     let mut overrides = Vec::new();
     if let Some(path) = &args.env_file {
-        let text = fs::read_to_string(path)
-            .map_err(|e| usage(format!("cannot read `{}`: {e}", path.display())))?;
-        overrides =
-            env::parse_env_file(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+        let text =
+            fs::read_to_string(path).map_err(|e| usage(format!("cannot read `{}`: {e}", path.display())))?;
+        overrides = env::parse_env_file(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     }
     for a in &args.env {
         overrides.push(env::parse_assignment(a).map_err(|e| usage(format!("--env {a}: {e}")))?);
@@ -87,19 +84,8 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
         None => project.timeout_minutes.map(|m| Duration::from_secs(m * 60)),
     };
     let artifacts = artifact_settings(args, &project)?;
-    let project_name = project
-        .name
-        .clone()
-        .unwrap_or_else(|| default_project_name(&primary));
-    Ok(Settings {
-        primary,
-        secondary,
-        project,
-        project_name,
-        overrides,
-        timeout,
-        artifacts,
-    })
+    let project_name = project.name.clone().unwrap_or_else(|| default_project_name(&primary));
+    Ok(Settings { primary, secondary, project, project_name, overrides, timeout, artifacts })
 }
 
 fn warn(message: &str) {
@@ -121,10 +107,7 @@ fn sources(values: &[String]) -> Result<(PathBuf, Vec<Source>), UsageError> {
                         "--source {v}: the source identifier `{id}` must be letters, digits and `_`, fewer than 128"
                     )));
                 }
-                secondary.push(Source {
-                    id: Some(id.to_string()),
-                    dir: existing_dir(dir)?,
-                });
+                secondary.push(Source { id: Some(id.to_string()), dir: existing_dir(dir)? });
             }
             _ if primary.is_none() => primary = Some(existing_dir(v)?),
             _ => {
@@ -146,8 +129,7 @@ fn existing_dir(dir: &str) -> Result<PathBuf, UsageError> {
     if !p.is_dir() {
         return Err(usage(format!("source directory `{dir}` does not exist")));
     }
-    p.canonicalize()
-        .map_err(|e| usage(format!("source directory `{dir}`: {e}")))
+    p.canonicalize().map_err(|e| usage(format!("source directory `{dir}`: {e}")))
 }
 
 /// `30` (minutes), `0.5`, `90s`, `2m`, `1h`.
@@ -157,9 +139,7 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c),
         _ => (t, 'm'),
     };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| "expected minutes, or a number with s, m or h".to_string())?;
+    let n: f64 = num.parse().map_err(|_| "expected minutes, or a number with s, m or h".to_string())?;
     let secs = match unit {
         's' => n,
         'm' => n * 60.0,
@@ -172,60 +152,93 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Artifact targets from `--artifacts` (a directory or `s3://bucket/prefix`, overriding where the
+/// project's artifacts go, as the local agent's `-a` does) and the project's `artifacts` and
+/// `secondaryArtifacts` (names, packaging, identifiers, and S3 locations).
 fn artifact_settings(args: &RunArgs, project: &Project) -> Result<ArtifactSettings, UsageError> {
-    let pa = project.artifacts.as_ref();
-    let output = match &args.artifacts {
-        Some(a) if a.starts_with("s3://") => {
-            return Err(usage(format!(
-                "--artifacts {a}: S3 artifact upload is not supported yet; give a local directory"
-            )));
-        }
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => match pa.map(|a| &a.kind) {
-            Some(ArtifactsType::S3) => {
-                return Err(usage(
-                    "the project's artifacts go to S3, which is not supported yet; pass --artifacts DIR to write them locally",
-                ));
+    let from_project =
+        |a: &project::ProjectArtifacts, destination: Destination, exact_name: bool| ArtifactTarget {
+            destination,
+            packaging: a.packaging,
+            name: a.name.clone(),
+            override_name: a.override_artifact_name,
+            exact_name,
+        };
+    let project_destination = |a: &project::ProjectArtifacts| -> Result<Destination, UsageError> {
+        Ok(match a.kind {
+            ArtifactsType::S3 => Destination::S3 {
+                bucket: a.location.clone().filter(|l| !l.is_empty()).ok_or_else(|| {
+                    usage("the project's S3 artifacts have no `location` (bucket); pass --artifacts")
+                })?,
+                path: a.path.clone(),
+                build_id_namespace: a.namespace_build_id,
+            },
+            ArtifactsType::CodePipeline => {
+                warn(
+                    "CODEPIPELINE artifacts are handed to CodePipeline; runspec only lists them (pass --artifacts to keep them)",
+                );
+                Destination::Nowhere
             }
-            _ => None,
-        },
+            ArtifactsType::NoArtifacts => Destination::Nowhere,
+        })
     };
-    if let Some(dir) = &output {
-        fs::create_dir_all(dir)
-            .map_err(|e| usage(format!("--artifacts {}: {e}", dir.display())))?;
-    }
-    Ok(ArtifactSettings {
-        output: output.map(|d| d.canonicalize().unwrap_or(d)),
-        packaging: pa.map(|a| a.packaging).unwrap_or(Packaging::Zip),
-        primary_name: pa
-            .and_then(|a| a.name.clone())
-            .unwrap_or_else(|| "artifacts".to_string()),
-        override_name: pa.is_some_and(|a| a.override_artifact_name),
-    })
+    let Some(overridden) = &args.artifacts else {
+        let primary = match &project.artifacts {
+            Some(a) => from_project(a, project_destination(a)?, true),
+            None => ArtifactTarget::default(),
+        };
+        let mut secondary = Vec::new();
+        for a in &project.secondary_artifacts {
+            if let Some(id) = &a.identifier {
+                secondary.push((id.clone(), from_project(a, project_destination(a)?, true)));
+            }
+        }
+        let other_secondary = (project.artifacts.is_none()).then(ArtifactTarget::default);
+        return Ok(ArtifactSettings { primary, secondary, other_secondary, ..Default::default() });
+    };
+    let destination = match overridden.strip_prefix("s3://") {
+        Some(rest) => {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(usage(format!("--artifacts {overridden}: no bucket name")));
+            }
+            let path = Some(prefix.trim_matches('/').to_string()).filter(|p| !p.is_empty());
+            Destination::S3 { bucket: bucket.to_string(), path, build_id_namespace: false }
+        }
+        None => {
+            let dir = PathBuf::from(overridden);
+            fs::create_dir_all(&dir).map_err(|e| usage(format!("--artifacts {}: {e}", dir.display())))?;
+            Destination::Local(dir.canonicalize().unwrap_or(dir))
+        }
+    };
+    let primary = match &project.artifacts {
+        Some(a) => from_project(a, destination.clone(), false),
+        None => ArtifactTarget { destination: destination.clone(), ..Default::default() },
+    };
+    let secondary = project
+        .secondary_artifacts
+        .iter()
+        .filter_map(|a| Some((a.identifier.clone()?, from_project(a, destination.clone(), false))))
+        .collect();
+    let other_secondary = Some(ArtifactTarget { destination, ..Default::default() });
+    Ok(ArtifactSettings { primary, secondary, other_secondary, ..Default::default() })
+}
+
+/// Whether any artifact goes to S3, so an S3 client is needed.
+fn uses_s3(a: &ArtifactSettings) -> bool {
+    let s3 = |t: &ArtifactTarget| matches!(t.destination, Destination::S3 { .. });
+    s3(&a.primary) || a.secondary.iter().any(|(_, t)| s3(t)) || a.other_secondary.as_ref().is_some_and(s3)
 }
 
 /// The project name when no project is given: the source directory's name, as CodeBuild
 /// project names allow it.
 fn default_project_name(primary: &Path) -> String {
-    let base = primary
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let base = primary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let name: String = base
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
         .collect();
-    if name.len() >= 2 {
-        name
-    } else {
-        "local".to_string()
-    }
+    if name.len() >= 2 { name } else { "local".to_string() }
 }
 
 /// Reads and parses the buildspec; problems become a DOWNLOAD_SOURCE failure (R-FILE-02,
@@ -235,29 +248,18 @@ fn load_buildspec(
     project: &Project,
     src_dir: &Path,
 ) -> (Result<Buildspec, BuildspecFailure>, String) {
-    let yaml_error = |message: String| BuildspecFailure {
-        code: "YAML_FILE_ERROR".into(),
-        message,
-    };
+    let yaml_error = |message: String| BuildspecFailure { code: "YAML_FILE_ERROR".into(), message };
     let (text, location, shown) = match (&args.buildspec, &project.buildspec) {
         (Some(path), _) => {
             // A relative path is looked up from the current directory, then in the source.
-            let p = if path.is_absolute() || path.exists() {
-                path.clone()
-            } else {
-                src_dir.join(path)
-            };
-            let abs = p
-                .canonicalize()
-                .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(&p));
+            let p = if path.is_absolute() || path.exists() { path.clone() } else { src_dir.join(path) };
+            let abs =
+                p.canonicalize().unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(&p));
             match fs::read_to_string(&abs) {
                 Ok(t) => (t, abs.display().to_string(), abs.display().to_string()),
                 Err(e) => {
                     let loc = abs.display().to_string();
-                    return (
-                        Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))),
-                        loc,
-                    );
+                    return (Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))), loc);
                 }
             }
         }
@@ -272,10 +274,7 @@ fn load_buildspec(
                 Ok(t) => (t, p.display().to_string(), rel.clone()),
                 Err(e) => {
                     let loc = p.display().to_string();
-                    return (
-                        Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))),
-                        loc,
-                    );
+                    return (Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))), loc);
                 }
             }
         }
@@ -284,10 +283,7 @@ fn load_buildspec(
             match fs::read_to_string(&p) {
                 Ok(t) => (t, p.display().to_string(), "buildspec.yml".to_string()),
                 Err(_) => {
-                    return (
-                        Err(yaml_error("YAML file does not exist".into())),
-                        p.display().to_string(),
-                    );
+                    return (Err(yaml_error("YAML file does not exist".into())), p.display().to_string());
                 }
             }
         }
@@ -299,10 +295,8 @@ fn load_buildspec(
     match parsed.buildspec {
         Some(spec) => (Ok(spec), location),
         None => {
-            let message = parsed
-                .diagnostics
-                .codebuild_message()
-                .unwrap_or_else(|| "invalid buildspec".into());
+            let message =
+                parsed.diagnostics.codebuild_message().unwrap_or_else(|| "invalid buildspec".into());
             (Err(yaml_error(message)), location)
         }
     }
@@ -332,10 +326,7 @@ fn git_facts(dir: &Path) -> (Option<String>, Option<String>) {
     if !dir.ancestors().any(|d| d.join(".git").exists()) {
         return (None, None);
     }
-    (
-        git(&["rev-parse", "HEAD"]),
-        git(&["config", "--get", "remote.origin.url"]),
-    )
+    (git(&["rev-parse", "HEAD"]), git(&["config", "--get", "remote.origin.url"]))
 }
 
 /// A per-project build counter under the user's state directory (CODEBUILD_BUILD_NUMBER).
@@ -343,24 +334,18 @@ fn next_build_number(project: &str) -> Option<u64> {
     let base = std::env::var_os("RUNSPEC_STATE_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("runspec")))
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/runspec"))
-        })?;
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/runspec")))?;
     let dir = base.join("build-numbers");
     fs::create_dir_all(&dir).ok()?;
     let file = dir.join(project);
-    let n = fs::read_to_string(&file)
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(0)
-        + 1;
+    let n = fs::read_to_string(&file).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
     fs::write(&file, n.to_string()).ok()?;
     Some(n)
 }
 
 async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
-    let workspace = Workspace::create(&s.primary, &s.secondary, args.mount_source)
-        .map_err(|e| usage(e.to_string()))?;
+    let workspace =
+        Workspace::create(&s.primary, &s.secondary, args.mount_source).map_err(|e| usage(e.to_string()))?;
     for skipped in &workspace.skipped {
         warn(&format!(
             "`{}` was not copied into the workspace (not a regular file, or unreadable)",
@@ -378,30 +363,20 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         .or_else(|| std::env::var("AWS_REGION").ok())
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
         .unwrap_or_else(|| "us-east-1".to_string());
-    let account = s
-        .project
-        .account
-        .clone()
-        .unwrap_or_else(|| "000000000000".to_string());
+    let account = s.project.account.clone().unwrap_or_else(|| "000000000000".to_string());
     let initiator = std::env::var("USER").unwrap_or_else(|_| "runspec".to_string());
     let (sha, repo_url) = git_facts(&s.primary);
     let build_number = next_build_number(&s.project_name);
     let src = workspace.src_dir.display().to_string();
-    let secondary_dirs: Vec<(String, String)> = workspace
-        .secondary
-        .iter()
-        .map(|(id, d)| (id.clone(), d.display().to_string()))
-        .collect();
+    let secondary_dirs: Vec<(String, String)> =
+        workspace.secondary.iter().map(|(id, d)| (id.clone(), d.display().to_string())).collect();
     let facts = BuildFacts {
         project: &s.project_name,
         uuid: &uuid,
         region: &region,
         account: &account,
         build_number,
-        start_time_ms: start
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0),
+        start_time_ms: start.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0),
         initiator: &initiator,
         src_dir: &src,
         secondary_dirs: &secondary_dirs,
@@ -410,9 +385,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         source_repo_url: repo_url.as_deref(),
     };
 
-    let image: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| env::inherit_from_host(k))
-        .collect();
+    let image: Vec<(String, String)> = std::env::vars().filter(|(k, _)| env::inherit_from_host(k)).collect();
     let overrides = match &args.aws_credentials.then_some(()) {
         Some(()) => {
             let mut o = host_credentials(&region, args.profile.as_deref()).await?;
@@ -428,6 +401,13 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         project: &s.project.variables,
         overrides: &overrides,
     });
+    let mut artifacts = s.artifacts.clone();
+    artifacts.build_id = facts.build_id();
+    if uses_s3(&artifacts) {
+        let config = crate::aws::sdk_config(&region, args.profile.as_deref()).await;
+        artifacts.s3 =
+            Some(crate::artifacts::s3::S3Uploader::new(crate::aws::s3_client(&config), facts.build_arn()));
+    }
     let secrets = if requests.is_empty() || spec.is_err() {
         None
     } else {
@@ -440,19 +420,13 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         overrides
             .iter()
             .filter(|(k, _)| {
-                matches!(
-                    k.as_str(),
-                    "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN"
-                )
+                matches!(k.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN")
             })
             .map(|(_, v)| v.as_str()),
     );
 
     let (shell, save) = match &spec {
-        Ok(b) => (
-            b.env.shell.as_ref().map(|s| s.value).unwrap_or_default(),
-            b.version == Version::V0_2,
-        ),
+        Ok(b) => (b.env.shell.as_ref().map(|s| s.value).unwrap_or_default(), b.version == Version::V0_2),
         Err(_) => (Default::default(), true),
     };
     let mut session = HostSession::new(
@@ -467,8 +441,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
@@ -487,11 +460,8 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         buildspec: spec,
         buildspec_location: location,
         src_dir: workspace.src_dir.clone(),
-        artifacts: s.artifacts.clone(),
-        runner: format!(
-            "Running on runspec {} (host shell)",
-            env!("CARGO_PKG_VERSION")
-        ),
+        artifacts,
+        runner: format!("Running on runspec {} (host shell)", env!("CARGO_PKG_VERSION")),
         secrets,
     };
     let mut report = Engine::new(&mut session, &mut log, stop).run(input).await;
@@ -520,18 +490,11 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         let json = result::build_json(&identity, &report);
         let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
         if let Err(e) = fs::write(path, text) {
-            eprintln!(
-                "error: cannot write the result to `{}`: {e}",
-                path.display()
-            );
+            eprintln!("error: cannot write the result to `{}`: {e}", path.display());
         }
     }
     drop(workspace);
-    Ok(if report.status == Status::Succeeded {
-        exit::OK
-    } else {
-        exit::FAILED
-    })
+    Ok(if report.status == Status::Succeeded { exit::OK } else { exit::FAILED })
 }
 
 /// R-ENV-09: secret-backed variables are never exported, and no secret value reaches the result
@@ -544,9 +507,7 @@ fn protect_secrets(
     report.exported.retain(|(name, _)| {
         let secret = requests.iter().any(|r| &r.var == name);
         if secret {
-            warn(&format!(
-                "`{name}` comes from Parameter Store or Secrets Manager and is not exported"
-            ));
+            warn(&format!("`{name}` comes from Parameter Store or Secrets Manager and is not exported"));
         }
         !secret
     });
@@ -562,33 +523,20 @@ fn protect_secrets(
 
 /// `--aws-credentials`: the host's credentials and region, resolved through the standard chain
 /// (so profiles and SSO work), as variables for the build (like `codebuild_build.sh -c`).
-async fn host_credentials(
-    region: &str,
-    profile: Option<&str>,
-) -> Result<Vec<(String, String)>, UsageError> {
+async fn host_credentials(region: &str, profile: Option<&str>) -> Result<Vec<(String, String)>, UsageError> {
     use aws_credential_types::provider::ProvideCredentials as _;
     let config = crate::aws::sdk_config(region, profile).await;
     let provider = config
         .credentials_provider()
         .ok_or_else(|| usage("--aws-credentials: no AWS credentials provider is configured"))?;
-    let creds = provider.provide_credentials().await.map_err(|e| {
-        usage(format!(
-            "--aws-credentials: cannot get AWS credentials: {e}"
-        ))
-    })?;
-    let region = config
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| region.to_string());
+    let creds = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| usage(format!("--aws-credentials: cannot get AWS credentials: {e}")))?;
+    let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| region.to_string());
     let mut vars = vec![
-        (
-            "AWS_ACCESS_KEY_ID".to_string(),
-            creds.access_key_id().to_string(),
-        ),
-        (
-            "AWS_SECRET_ACCESS_KEY".to_string(),
-            creds.secret_access_key().to_string(),
-        ),
+        ("AWS_ACCESS_KEY_ID".to_string(), creds.access_key_id().to_string()),
+        ("AWS_SECRET_ACCESS_KEY".to_string(), creds.secret_access_key().to_string()),
         ("AWS_REGION".to_string(), region.clone()),
         ("AWS_DEFAULT_REGION".to_string(), region),
     ];

@@ -59,9 +59,7 @@ pub struct BuildReport {
 impl BuildReport {
     pub fn current_phase(&self) -> BuildPhase {
         if self.status == Status::InProgress {
-            self.phases
-                .last()
-                .map_or(BuildPhase::Submitted, |p| p.phase)
+            self.phases.last().map_or(BuildPhase::Submitted, |p| p.phase)
         } else {
             BuildPhase::Completed
         }
@@ -110,12 +108,7 @@ pub struct Engine<'a, S: Session> {
 
 impl<'a, S: Session> Engine<'a, S> {
     pub fn new(session: &'a mut S, sink: &'a mut dyn EventSink, stop: Stop) -> Self {
-        Engine {
-            session,
-            sink,
-            stop,
-            records: Vec::new(),
-        }
+        Engine { session, sink, stop, records: Vec::new() }
     }
 
     fn note(&mut self, text: &str) {
@@ -130,12 +123,7 @@ impl<'a, S: Session> Engine<'a, S> {
         context: (String, String),
         continued: bool,
     ) {
-        self.sink.event(BuildEvent::PhaseCompleted {
-            phase,
-            status,
-            code: &context.0,
-            message: &context.1,
-        });
+        self.sink.event(BuildEvent::PhaseCompleted { phase, status, code: &context.0, message: &context.1 });
         self.records.push(PhaseRecord {
             phase,
             status,
@@ -155,12 +143,7 @@ impl<'a, S: Session> Engine<'a, S> {
         let mut next = self.download_source(&input).await;
         let spec = input.buildspec.as_ref().ok();
         if let Some(spec) = spec {
-            exported_names = spec
-                .env
-                .exported_variables
-                .iter()
-                .map(|n| n.value.clone())
-                .collect();
+            exported_names = spec.env.exported_variables.iter().map(|n| n.value.clone()).collect();
         }
         let mut artifacts = (None, Vec::new());
         while let Next::Enter(phase) = next {
@@ -168,14 +151,8 @@ impl<'a, S: Session> Engine<'a, S> {
             next = match phase {
                 BuildPhase::UploadArtifacts => {
                     let t = SystemTime::now();
-                    let result = upload::run(
-                        self.session,
-                        self.sink,
-                        spec,
-                        &input.src_dir,
-                        &input.artifacts,
-                    )
-                    .await;
+                    let result =
+                        upload::run(self.session, self.sink, spec, &input.src_dir, &input.artifacts).await;
                     let (status, context) = match result {
                         Ok(records) => {
                             artifacts = records;
@@ -200,10 +177,9 @@ impl<'a, S: Session> Engine<'a, S> {
             };
         }
         let exported = self.exported(&exported_names).await;
-        let status = transitions::build_status(self.records.iter().map(|r| PhaseVerdict {
-            status: r.status,
-            continued: r.continued,
-        }));
+        let status = transitions::build_status(
+            self.records.iter().map(|r| PhaseVerdict { status: r.status, continued: r.continued }),
+        );
         self.sink.event(BuildEvent::BuildCompleted { status });
         BuildReport {
             status,
@@ -236,10 +212,7 @@ impl<'a, S: Session> Engine<'a, S> {
             self.note("Decrypting parameter store environment variables");
             match secrets {
                 Err(message) => {
-                    let context = (
-                        crate::env::secrets::FETCH_ERROR_CODE.to_string(),
-                        message.clone(),
-                    );
+                    let context = (crate::env::secrets::FETCH_ERROR_CODE.to_string(), message.clone());
                     return self.finish_download(t, Status::Failed, context);
                 }
                 Ok(values) => {
@@ -255,15 +228,9 @@ impl<'a, S: Session> Engine<'a, S> {
                 }
             }
         }
-        if let Some(install) = spec
-            .phase(PhaseName::Install)
-            .filter(|p| !p.runtime_versions.is_empty())
-        {
-            let names: Vec<String> = install
-                .runtime_versions
-                .iter()
-                .map(|(rt, v)| format!("{}: {}", rt.value, v.value))
-                .collect();
+        if let Some(install) = spec.phase(PhaseName::Install).filter(|p| !p.runtime_versions.is_empty()) {
+            let names: Vec<String> =
+                install.runtime_versions.iter().map(|(rt, v)| format!("{}: {}", rt.value, v.value)).collect();
             self.note("Skipping install of runtimes. Runtime version selection is not supported by this build image");
             self.sink.event(BuildEvent::Warning(&format!(
                 "runtime-versions ({}) are ignored on the host; the tools on the PATH are used",
@@ -273,46 +240,27 @@ impl<'a, S: Session> Engine<'a, S> {
             self.note("No runtime version selected in buildspec.");
         }
         let mut users: Vec<&str> = spec.run_as.iter().map(|u| u.value.as_str()).collect();
-        users.extend(
-            spec.phases
-                .iter()
-                .filter_map(|p| p.run_as.as_ref().map(|u| u.value.as_str())),
-        );
+        users.extend(spec.phases.iter().filter_map(|p| p.run_as.as_ref().map(|u| u.value.as_str())));
         users.dedup();
         for user in users {
             if let Err(e) = self.session.check_user(user).await {
-                return self.finish_download(
-                    t,
-                    Status::Failed,
-                    ("CLIENT_ERROR".into(), e.to_string()),
-                );
+                return self.finish_download(t, Status::Failed, ("CLIENT_ERROR".into(), e.to_string()));
             }
         }
         self.note(&format!("Moving to directory {}", input.src_dir.display()));
         match &spec.cache {
             None => self.note("Cache is not defined in the buildspec"),
-            Some(_) => {
-                self.note("Skip cache due to: the project has no cache configured (NO_CACHE)")
-            }
+            Some(_) => self.note("Skip cache due to: the project has no cache configured (NO_CACHE)"),
         }
         self.note(&format!("Phases found in YAML: {}", spec.phases.len()));
         for phase in &spec.phases {
             let count = phase.commands.len();
-            self.note(&format!(
-                " {}: {} commands",
-                BuildPhase::from(phase.name),
-                count
-            ));
+            self.note(&format!(" {}: {} commands", BuildPhase::from(phase.name), count));
         }
         self.finish_download(t, Status::Succeeded, (String::new(), String::new()))
     }
 
-    fn finish_download(
-        &mut self,
-        t: SystemTime,
-        status: Status,
-        context: (String, String),
-    ) -> Next {
+    fn finish_download(&mut self, t: SystemTime, status: Status, context: (String, String)) -> Next {
         self.complete(BuildPhase::DownloadSource, status, t, context, false);
         transitions::next(Completed {
             phase: BuildPhase::DownloadSource,
@@ -339,52 +287,25 @@ impl<'a, S: Session> Engine<'a, S> {
         loop {
             self.sink.event(BuildEvent::PhaseEntered(phase_type));
             // The tail is only kept when a RETRY pattern will be matched against it.
-            let capture = matches!(
-                on_failure,
-                Some(OnFailure::Retry {
-                    pattern: Some(_),
-                    ..
-                })
-            );
-            let mut tail = TailSink {
-                inner: &mut *self.sink,
-                capture,
-                tail: Vec::new(),
-            };
+            let capture = matches!(on_failure, Some(OnFailure::Retry { pattern: Some(_), .. }));
+            let mut tail = TailSink { inner: &mut *self.sink, capture, tail: Vec::new() };
             let attempt = match declared {
                 Some(phase) => {
                     // R-TR-04: 0 once any phase has failed, CONTINUE phases included.
                     let succeeding = self.records.iter().all(|r| r.status == Status::Succeeded);
-                    match run_steps(
-                        self.session,
-                        &mut tail,
-                        &mut self.stop,
-                        phase,
-                        run_as,
-                        succeeding,
-                    )
-                    .await
+                    match run_steps(self.session, &mut tail, &mut self.stop, phase, run_as, succeeding).await
                     {
                         Ok(a) => a,
                         Err(e) => return self.fault(phase_type, t, &e),
                     }
                 }
-                None => Attempt {
-                    status: Status::Succeeded,
-                    context: (String::new(), String::new()),
-                },
+                None => Attempt { status: Status::Succeeded, context: (String::new(), String::new()) },
             };
-            let failure_text = format!(
-                "{}\n{}",
-                attempt.context.1,
-                String::from_utf8_lossy(&tail.tail)
-            );
+            let failure_text = format!("{}\n{}", attempt.context.1, String::from_utf8_lossy(&tail.tail));
             let matched = match on_failure {
-                Some(OnFailure::Retry {
-                    pattern: Some(p), ..
-                }) => regex::Regex::new(p)
-                    .map(|re| re.is_match(&failure_text))
-                    .unwrap_or(false),
+                Some(OnFailure::Retry { pattern: Some(p), .. }) => {
+                    regex::Regex::new(p).map(|re| re.is_match(&failure_text)).unwrap_or(false)
+                }
                 _ => true,
             };
             let done = Completed {
@@ -410,11 +331,7 @@ impl<'a, S: Session> Engine<'a, S> {
                     Some(OnFailure::Retry { count, .. }) => *count,
                     _ => 0,
                 };
-                self.sink.event(BuildEvent::PhaseRetrying {
-                    phase: phase_type,
-                    retry: retries_done,
-                    of,
-                });
+                self.sink.event(BuildEvent::PhaseRetrying { phase: phase_type, retry: retries_done, of });
                 if let Err(e) = self.session.restore_state().await {
                     return self.fault(phase_type, t, &e);
                 }
@@ -426,37 +343,23 @@ impl<'a, S: Session> Engine<'a, S> {
     }
 
     fn fault(&mut self, phase: BuildPhase, t: SystemTime, e: &ExecError) -> Next {
-        self.complete(
-            phase,
-            Status::Fault,
-            t,
-            ("CLIENT_ERROR".into(), e.to_string()),
-            false,
-        );
+        self.complete(phase, Status::Fault, t, ("CLIENT_ERROR".into(), e.to_string()), false);
         Next::Finalize
     }
 
     /// Values of `exported-variables` from the final shell state; unset names export as empty
     /// and `AWS_*` names are dropped ([OPEN] R-ENV-09, decided here).
     async fn exported(&mut self, names: &[String]) -> Vec<(String, String)> {
-        let names: Vec<&str> = names
-            .iter()
-            .map(String::as_str)
-            .filter(|n| !n.starts_with("AWS_"))
-            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).filter(|n| !n.starts_with("AWS_")).collect();
         if names.is_empty() || self.records.len() <= 1 {
             return Vec::new();
         }
         match self.session.read_vars(&names).await {
-            Ok(values) => names
-                .iter()
-                .zip(values)
-                .map(|(n, v)| (n.to_string(), v.unwrap_or_default()))
-                .collect(),
+            Ok(values) => {
+                names.iter().zip(values).map(|(n, v)| (n.to_string(), v.unwrap_or_default())).collect()
+            }
             Err(e) => {
-                self.sink.event(BuildEvent::Warning(&format!(
-                    "cannot read exported variables: {e}"
-                )));
+                self.sink.event(BuildEvent::Warning(&format!("cannot read exported variables: {e}")));
                 Vec::new()
             }
         }
@@ -482,16 +385,9 @@ async fn run_steps<S: Session>(
             sink.event(BuildEvent::CommandStarted(text));
             // [OPEN] R-TR-04 decided: 0 as soon as a command of this phase has failed, so the
             // phase's own `finally` can see it.
-            let spec = CommandSpec {
-                text,
-                run_as,
-                build_succeeding: succeeding_before && failure.is_none(),
-            };
+            let spec = CommandSpec { text, run_as, build_succeeding: succeeding_before && failure.is_none() };
             let outcome = session.run(spec, sink, stop).await?;
-            sink.event(BuildEvent::CommandFinished {
-                command: text,
-                outcome: &outcome,
-            });
+            sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
             match outcome {
                 CommandOutcome::TimedOut => return Ok(stopped(StopReason::TimedOut)),
                 CommandOutcome::Stopped => return Ok(stopped(StopReason::Stopped)),
@@ -509,10 +405,7 @@ async fn run_steps<S: Session>(
         }
     }
     Ok(match failure {
-        None => Attempt {
-            status: Status::Succeeded,
-            context: (String::new(), String::new()),
-        },
+        None => Attempt { status: Status::Succeeded, context: (String::new(), String::new()) },
         Some((text, outcome)) => Attempt {
             status: Status::Failed,
             context: (
@@ -529,10 +422,9 @@ fn stopped(reason: StopReason) -> Attempt {
             status: Status::TimedOut,
             context: ("BUILD_TIMED_OUT".into(), "Build has timed out".into()),
         },
-        StopReason::Stopped => Attempt {
-            status: Status::Stopped,
-            context: ("BUILD_STOPPED".into(), "Build was stopped".into()),
-        },
+        StopReason::Stopped => {
+            Attempt { status: Status::Stopped, context: ("BUILD_STOPPED".into(), "Build was stopped".into()) }
+        }
     }
 }
 
@@ -564,10 +456,7 @@ mod tests {
         ) -> Result<CommandOutcome, ExecError> {
             self.ran.push((cmd.text.to_string(), cmd.build_succeeding));
             sink.output(format!("out of {}\n", cmd.text).as_bytes());
-            Ok(self
-                .outcomes
-                .pop_front()
-                .unwrap_or(CommandOutcome::Exited(0)))
+            Ok(self.outcomes.pop_front().unwrap_or(CommandOutcome::Exited(0)))
         }
         async fn expand(&mut self, expr: &str) -> Result<String, ExecError> {
             Ok(expr.to_string())
@@ -589,13 +478,8 @@ mod tests {
     }
 
     fn run(yaml: &str, outcomes: &[CommandOutcome]) -> (BuildReport, FakeSession, RecordingSink) {
-        let spec = crate::buildspec::parse("b.yml", yaml)
-            .buildspec
-            .expect("valid buildspec");
-        let mut session = FakeSession {
-            outcomes: outcomes.iter().copied().collect(),
-            ..Default::default()
-        };
+        let spec = crate::buildspec::parse("b.yml", yaml).buildspec.expect("valid buildspec");
+        let mut session = FakeSession { outcomes: outcomes.iter().copied().collect(), ..Default::default() };
         let mut sink = RecordingSink::default();
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let input = BuildInput {
@@ -606,12 +490,8 @@ mod tests {
             runner: "test".into(),
             secrets: None,
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let report =
-            rt.block_on(Engine::new(&mut session, &mut sink, Stop::new(None, rx)).run(input));
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let report = rt.block_on(Engine::new(&mut session, &mut sink, Stop::new(None, rx)).run(input));
         (report, session, sink)
     }
 
@@ -622,58 +502,28 @@ mod tests {
     #[test]
     fn build_failure_runs_post_build_with_succeeding_zero() {
         let yaml = "version: 0.2\nenv:\n  exported-variables: [V]\nphases:\n  build:\n    commands: [a, b]\n    finally: [f]\n  post_build:\n    commands: [p]\n";
-        let (report, session, _) = run(
-            yaml,
-            &[CommandOutcome::Exited(0), CommandOutcome::Exited(2)],
-        );
+        let (report, session, _) = run(yaml, &[CommandOutcome::Exited(0), CommandOutcome::Exited(2)]);
         assert_eq!(
             session.ran,
-            [
-                ("a".into(), true),
-                ("b".into(), true),
-                ("f".into(), false),
-                ("p".into(), false)
-            ],
+            [("a".into(), true), ("b".into(), true), ("f".into(), false), ("p".into(), false)],
             "R-PH-10 finally after failure; R-TR-04 flag"
         );
         assert_eq!(report.status, Status::Failed);
         assert_eq!(statuses(&report)[3], (BuildPhase::Build, Status::Failed));
-        assert_eq!(
-            report.phases[3].contexts[0].1,
-            "Error while executing command: b. Reason: exit status 2"
-        );
+        assert_eq!(report.phases[3].contexts[0].1, "Error while executing command: b. Reason: exit status 2");
         assert_eq!(report.exported, [("V".to_string(), "V-value".to_string())]);
     }
 
     #[test]
     fn retry_restores_the_state_and_records_one_phase() {
         let yaml = "version: 0.2\nphases:\n  build:\n    on-failure: RETRY-2-out of x\n    commands: [x]\n";
-        let (report, session, sink) = run(
-            yaml,
-            &[
-                CommandOutcome::Exited(1),
-                CommandOutcome::Exited(1),
-                CommandOutcome::Exited(0),
-            ],
-        );
+        let (report, session, sink) =
+            run(yaml, &[CommandOutcome::Exited(1), CommandOutcome::Exited(1), CommandOutcome::Exited(0)]);
         assert_eq!(session.ran.len(), 3);
         assert_eq!((session.saves, session.restores), (1, 2));
         assert_eq!(report.status, Status::Succeeded);
-        assert_eq!(
-            report
-                .phases
-                .iter()
-                .filter(|p| p.phase == BuildPhase::Build)
-                .count(),
-            1
-        );
-        assert_eq!(
-            sink.lines
-                .iter()
-                .filter(|l| l.starts_with("PhaseRetrying"))
-                .count(),
-            2
-        );
+        assert_eq!(report.phases.iter().filter(|p| p.phase == BuildPhase::Build).count(), 1);
+        assert_eq!(sink.lines.iter().filter(|l| l.starts_with("PhaseRetrying")).count(), 2);
     }
 
     #[test]

@@ -204,28 +204,17 @@ pub fn build_status(verdicts: impl IntoIterator<Item = PhaseVerdict>) -> Status 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use BuildPhase::{
-        Build, DownloadSource, Finalizing, Install, PostBuild, PreBuild, UploadArtifacts,
-    };
+    use BuildPhase::{Build, DownloadSource, Finalizing, Install, PostBuild, PreBuild, UploadArtifacts};
 
     fn done(phase: BuildPhase, status: Status, on_failure: Option<&OnFailure>) -> Completed<'_> {
-        Completed {
-            phase,
-            status,
-            on_failure,
-            retries_done: 0,
-            retry_pattern_matched: true,
-        }
+        Completed { phase, status, on_failure, retries_done: 0, retry_pattern_matched: true }
     }
 
     #[test]
     fn transition_table() {
         let abort = OnFailure::Abort;
         let cont = OnFailure::Continue;
-        let retry = OnFailure::Retry {
-            count: 2,
-            pattern: None,
-        };
+        let retry = OnFailure::Retry { count: 2, pattern: None };
         let ok = Status::Succeeded;
         let failed = Status::Failed;
         #[rustfmt::skip]
@@ -265,10 +254,7 @@ mod tests {
 
     #[test]
     fn retry_stops_when_exhausted_or_unmatched() {
-        let retry = OnFailure::Retry {
-            count: 2,
-            pattern: Some("timeout".into()),
-        };
+        let retry = OnFailure::Retry { count: 2, pattern: Some("timeout".into()) };
         let mut d = done(PreBuild, Status::Failed, Some(&retry));
         assert_eq!(next(d), Next::Retry);
         d.retries_done = 2;
@@ -276,25 +262,10 @@ mod tests {
         d.retries_done = 0;
         d.retry_pattern_matched = false;
         assert_eq!(next(d), Next::Finalize, "unmatched: default for PRE_BUILD");
-        let d = Completed {
-            phase: Build,
-            retries_done: 2,
-            ..d
-        };
-        assert_eq!(
-            next(d),
-            Next::Enter(PostBuild),
-            "exhausted: default for BUILD"
-        );
-        let zero = OnFailure::Retry {
-            count: 0,
-            pattern: None,
-        };
-        assert_eq!(
-            next(done(Build, Status::Failed, Some(&zero))),
-            Next::Enter(PostBuild),
-            "RETRY-0"
-        );
+        let d = Completed { phase: Build, retries_done: 2, ..d };
+        assert_eq!(next(d), Next::Enter(PostBuild), "exhausted: default for BUILD");
+        let zero = OnFailure::Retry { count: 0, pattern: None };
+        assert_eq!(next(done(Build, Status::Failed, Some(&zero))), Next::Enter(PostBuild), "RETRY-0");
     }
 
     #[test]

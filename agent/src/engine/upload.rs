@@ -7,6 +7,7 @@ use super::events::{BuildEvent, EventSink};
 use crate::artifacts::collect::{self, CollectedFile};
 use crate::artifacts::package;
 use crate::artifacts::pattern;
+use crate::artifacts::s3::{self, S3Uploader};
 use crate::buildspec::{ArtifactSpec, Buildspec};
 use crate::exec::Session;
 
@@ -18,16 +19,54 @@ pub enum Packaging {
     None,
 }
 
-/// Where and how artifacts are written, from `--artifacts` and the project.
+/// Where an artifact goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Destination {
+    /// Files are selected and logged; nothing is written (no `--artifacts`, NO_ARTIFACTS).
+    #[default]
+    Nowhere,
+    /// A local directory.
+    Local(PathBuf),
+    /// An S3 bucket, with the project's `path` and `namespaceType` (R-ART-07).
+    S3 { bucket: String, path: Option<String>, build_id_namespace: bool },
+}
+
+/// How one artifact (primary or secondary) is written.
 #[derive(Debug, Clone, Default)]
-pub struct ArtifactSettings {
-    /// A local directory. `None`: files are selected and logged, nothing is written.
-    pub output: Option<PathBuf>,
+pub struct ArtifactTarget {
+    pub destination: Destination,
     pub packaging: Packaging,
-    /// The primary artifact's name: the project's `artifacts.name`, else `artifacts`.
-    pub primary_name: String,
+    /// The project's artifact `name`; `None` uses the default (`artifacts`, or the identifier).
+    pub name: Option<String>,
     /// Project `overrideArtifactName`: use the buildspec's `name` (shell-evaluated).
     pub override_name: bool,
+    /// Keep the name exactly as given for S3 objects (a project's S3 artifact, as CodeBuild
+    /// does); otherwise a ZIP gets `.zip` appended when its name has none.
+    pub exact_name: bool,
+}
+
+/// Where and how artifacts are written, from `--artifacts` and the project.
+#[derive(Clone, Default)]
+pub struct ArtifactSettings {
+    pub primary: ArtifactTarget,
+    /// Secondary artifacts the project defines, by identifier.
+    pub secondary: Vec<(String, ArtifactTarget)>,
+    /// For identifiers the project does not define: `--artifacts` takes them all. `None`: such
+    /// an identifier fails the upload, as CodeBuild requires it in the project.
+    pub other_secondary: Option<ArtifactTarget>,
+    /// For the BUILD_ID namespace.
+    pub build_id: String,
+    pub s3: Option<S3Uploader>,
+}
+
+impl std::fmt::Debug for ArtifactSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactSettings")
+            .field("primary", &self.primary)
+            .field("secondary", &self.secondary)
+            .field("other_secondary", &self.other_secondary)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -71,41 +110,38 @@ pub async fn run<S: Session>(
     if artifacts.primary.files.is_empty() {
         return Err(UploadError::NoPrimary);
     }
-    let name = match (&artifacts.primary.name, settings.override_name) {
+    let target = &settings.primary;
+    let name = match (&artifacts.primary.name, target.override_name) {
         (Some(n), true) => expand(session, n).await?,
-        _ => settings.primary_name.clone(),
+        _ => target.name.clone().unwrap_or_else(|| "artifacts".to_string()),
     };
-    let primary = one(
-        session,
-        sink,
-        src_dir,
-        &artifacts.primary,
-        None,
-        &name,
-        settings,
-    )
-    .await?;
+    let job = Job { spec: &artifacts.primary, identifier: None, name: &name, target };
+    let primary = one(session, sink, src_dir, job, settings).await?;
     if artifacts.secondary.is_empty() {
-        sink.event(BuildEvent::Note(
-            "No secondary artifacts defined in buildspec",
-        ));
+        sink.event(BuildEvent::Note("No secondary artifacts defined in buildspec"));
     } else {
         sink.event(BuildEvent::Note("Preparing to copy secondary artifacts"));
     }
     let mut secondary = Vec::new();
-    for (id, s) in &artifacts.secondary {
-        secondary.push(
-            one(
-                session,
-                sink,
-                src_dir,
-                s,
-                Some(id.value.clone()),
-                &id.value,
-                settings,
-            )
-            .await?,
-        );
+    for (id, spec) in &artifacts.secondary {
+        let target = settings
+            .secondary
+            .iter()
+            .find(|(i, _)| i == &id.value)
+            .map(|(_, t)| t)
+            .or(settings.other_secondary.as_ref())
+            .ok_or_else(|| {
+                UploadError::Client(format!(
+                    "secondary artifact `{}` is not defined in the project's secondaryArtifacts",
+                    id.value
+                ))
+            })?;
+        let name = match (&spec.name, target.override_name) {
+            (Some(n), true) => expand(session, n).await?,
+            _ => target.name.clone().unwrap_or_else(|| id.value.clone()),
+        };
+        let job = Job { spec, identifier: Some(id.value.clone()), name: &name, target };
+        secondary.push(one(session, sink, src_dir, job, settings).await?);
     }
     Ok((Some(primary), secondary))
 }
@@ -115,21 +151,25 @@ async fn expand<S: Session>(session: &mut S, text: &str) -> Result<String, Uploa
     if !text.contains(['$', '`']) {
         return Ok(text.to_string());
     }
-    session
-        .expand(text)
-        .await
-        .map_err(|e| UploadError::Client(format!("cannot expand `{text}`: {e}")))
+    session.expand(text).await.map_err(|e| UploadError::Client(format!("cannot expand `{text}`: {e}")))
+}
+
+/// One artifact to produce: its buildspec section, identifier, resolved name and target.
+struct Job<'a> {
+    spec: &'a ArtifactSpec,
+    identifier: Option<String>,
+    name: &'a str,
+    target: &'a ArtifactTarget,
 }
 
 async fn one<S: Session>(
     session: &mut S,
     sink: &mut dyn EventSink,
     src_dir: &Path,
-    spec: &ArtifactSpec,
-    identifier: Option<String>,
-    name: &str,
+    job: Job<'_>,
     settings: &ArtifactSettings,
 ) -> Result<ArtifactRecord, UploadError> {
+    let Job { spec, identifier, name, target } = job;
     let base_text = match &spec.base_directory {
         Some(b) => expand(session, b).await?,
         None => ".".to_string(),
@@ -150,9 +190,7 @@ async fn one<S: Session>(
     }
     let exclude: Vec<String> = spec.exclude_paths.iter().map(|p| p.value.clone()).collect();
 
-    sink.event(BuildEvent::Note(&format!(
-        "Expanding base directory path: {base_text}"
-    )));
+    sink.event(BuildEvent::Note(&format!("Expanding base directory path: {base_text}")));
     sink.event(BuildEvent::Note("Assembling file list"));
     sink.event(BuildEvent::Note(&format!("Expanding {base_text}")));
     let bases = if base_rel.contains(['*', '?', '[']) {
@@ -164,9 +202,7 @@ async fn one<S: Session>(
     let mut files: Vec<CollectedFile> = Vec::new();
     for base in &bases {
         let shown = if base.is_empty() { "." } else { base.as_str() };
-        sink.event(BuildEvent::Note(&format!(
-            "Expanding file paths for base directory {shown}"
-        )));
+        sink.event(BuildEvent::Note(&format!("Expanding file paths for base directory {shown}")));
         sink.event(BuildEvent::Note("Assembling file list"));
         let collected = collect::collect(
             src_dir,
@@ -197,54 +233,77 @@ async fn one<S: Session>(
                 clash.path, clash.dest
             )));
         }
-        sink.event(BuildEvent::Note(&format!(
-            "Found {} file(s)",
-            collected.files.len()
-        )));
+        sink.event(BuildEvent::Note(&format!("Found {} file(s)", collected.files.len())));
         files.extend(collected.files);
     }
     if files.is_empty() {
         return Err(UploadError::NoMatches);
     }
     let count = files.len();
-    let Some(out_dir) = &settings.output else {
-        return Ok(ArtifactRecord {
-            identifier,
-            location: String::new(),
-            sha256: None,
-            md5: None,
-            files: count,
-        });
+    let record = |location: String, sums: Option<package::Checksums>| ArtifactRecord {
+        identifier: identifier.clone(),
+        location,
+        sha256: sums.as_ref().map(|s| s.sha256.clone()),
+        md5: sums.map(|s| s.md5),
+        files: count,
     };
     let name = safe_name(name)?;
-    let write_err =
-        |e: std::io::Error| UploadError::Client(format!("cannot write artifact `{name}`: {e}"));
-    match settings.packaging {
-        Packaging::Zip => {
-            let dest = out_dir.join(format!("{name}.zip"));
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent).map_err(write_err)?;
+    let zip_name =
+        if name.ends_with(".zip") || target.exact_name { name.clone() } else { format!("{name}.zip") };
+    match &target.destination {
+        Destination::Nowhere => Ok(record(String::new(), None)),
+        Destination::Local(out_dir) => {
+            let write_err =
+                |e: std::io::Error| UploadError::Client(format!("cannot write artifact `{name}`: {e}"));
+            match target.packaging {
+                Packaging::Zip => {
+                    let dest = out_dir.join(&zip_name);
+                    if let Some(parent) = dest.parent() {
+                        std::fs::create_dir_all(parent).map_err(write_err)?;
+                    }
+                    package::write_zip(&files, &dest).map_err(write_err)?;
+                    let sums = package::checksums(&dest).map_err(write_err)?;
+                    Ok(record(file_url(&dest), Some(sums)))
+                }
+                Packaging::None => {
+                    let dest = out_dir.join(&name);
+                    package::write_folder(&files, &dest).map_err(write_err)?;
+                    Ok(record(file_url(&dest), None))
+                }
             }
-            package::write_zip(&files, &dest).map_err(write_err)?;
-            let sums = package::checksums(&dest).map_err(write_err)?;
-            Ok(ArtifactRecord {
-                identifier,
-                location: file_url(&dest),
-                sha256: Some(sums.sha256),
-                md5: Some(sums.md5),
-                files: count,
-            })
         }
-        Packaging::None => {
-            let dest = out_dir.join(&name);
-            package::write_folder(&files, &dest).map_err(write_err)?;
-            Ok(ArtifactRecord {
-                identifier,
-                location: file_url(&dest),
-                sha256: None,
-                md5: None,
-                files: count,
-            })
+        Destination::S3 { bucket, path, build_id_namespace } => {
+            let uploader = settings.s3.as_ref().ok_or_else(|| UploadError::Client("no S3 client".into()))?;
+            let build_id = build_id_namespace.then_some(settings.build_id.as_str());
+            // `s3-prefix` replaces the path under the BUILD_ID namespace (buildspec reference).
+            let path = match (&spec.s3_prefix, build_id) {
+                (Some(prefix), Some(_)) => Some(prefix.value.as_str()),
+                _ => path.as_deref(),
+            };
+            match target.packaging {
+                Packaging::Zip => {
+                    let key = s3::object_key(path, build_id, &zip_name);
+                    sink.event(BuildEvent::Note(&format!(
+                        "Uploading {count} file(s) as s3://{bucket}/{key}"
+                    )));
+                    let up = uploader
+                        .upload_zip(files, bucket, &key)
+                        .await
+                        .map_err(|e| UploadError::Client(e.to_string()))?;
+                    Ok(record(format!("arn:aws:s3:::{bucket}/{key}"), Some(up.checksums)))
+                }
+                Packaging::None => {
+                    let prefix = s3::object_key(path, build_id, &name);
+                    sink.event(BuildEvent::Note(&format!(
+                        "Uploading {count} file(s) to s3://{bucket}/{prefix}"
+                    )));
+                    uploader
+                        .upload_folder(files, bucket, &prefix)
+                        .await
+                        .map_err(|e| UploadError::Client(e.to_string()))?;
+                    Ok(record(format!("arn:aws:s3:::{bucket}/{prefix}"), None))
+                }
+            }
         }
     }
 }
@@ -252,11 +311,13 @@ async fn one<S: Session>(
 /// Artifact names may hold `/` to make sub-paths (R-ART: `name`), but never `..` or an
 /// absolute path.
 fn safe_name(name: &str) -> Result<String, UploadError> {
+    if name == "/" {
+        // R-ART-07: the root of the path.
+        return Ok("/".to_string());
+    }
     let trimmed = name.trim_matches('/');
     if trimmed.is_empty() || trimmed.split('/').any(|s| s == ".." || s == ".") {
-        return Err(UploadError::Client(format!(
-            "invalid artifact name `{name}`"
-        )));
+        return Err(UploadError::Client(format!("invalid artifact name `{name}`")));
     }
     Ok(trimmed.to_string())
 }

@@ -54,10 +54,7 @@ impl Environment {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .iter()
-            .find(|(n, ..)| n == name)
-            .map(|(_, v, _)| v.as_str())
+        self.vars.iter().find(|(n, ..)| n == name).map(|(_, v, _)| v.as_str())
     }
 
     /// Removes a variable, whatever its layer.
@@ -71,10 +68,7 @@ impl Environment {
 
     /// Name/value pairs, in the order they were first set.
     pub fn pairs(&self) -> Vec<(String, String)> {
-        self.vars
-            .iter()
-            .map(|(n, v, _)| (n.clone(), v.clone()))
-            .collect()
+        self.vars.iter().map(|(n, v, _)| (n.clone(), v.clone())).collect()
     }
 }
 
@@ -103,33 +97,17 @@ pub fn layered(src: &Sources<'_>) -> (Environment, Vec<secrets::SecretRequest>) 
     }
     if let Some(b) = src.buildspec {
         for var in &b.variables {
-            env.set(
-                var.name.value.clone(),
-                var.value.value.clone(),
-                Layer::Buildspec,
-            );
+            env.set(var.name.value.clone(), var.value.value.clone(), Layer::Buildspec);
         }
         for var in &b.parameter_store {
             env.set(var.name.value.clone(), String::new(), Layer::Buildspec);
             let source = SecretRef::Parameter(var.value.value.clone());
-            wanted.push((
-                SecretRequest {
-                    var: var.name.value.clone(),
-                    source,
-                },
-                Layer::Buildspec,
-            ));
+            wanted.push((SecretRequest { var: var.name.value.clone(), source }, Layer::Buildspec));
         }
         for var in &b.secrets_manager {
             env.set(var.name.value.clone(), String::new(), Layer::Buildspec);
             let source = SecretRef::secret(&var.value.value);
-            wanted.push((
-                SecretRequest {
-                    var: var.name.value.clone(),
-                    source,
-                },
-                Layer::Buildspec,
-            ));
+            wanted.push((SecretRequest { var: var.name.value.clone(), source }, Layer::Buildspec));
         }
     }
     for var in src.project {
@@ -140,13 +118,7 @@ pub fn layered(src: &Sources<'_>) -> (Environment, Vec<secrets::SecretRequest>) 
             VariableType::SecretsManager => SecretRef::secret(&var.value),
         };
         wanted.retain(|(r, _)| r.var != var.name);
-        wanted.push((
-            SecretRequest {
-                var: var.name.clone(),
-                source,
-            },
-            Layer::Project,
-        ));
+        wanted.push((SecretRequest { var: var.name.clone(), source }, Layer::Project));
     }
     for (k, v) in src.overrides {
         env.set(k.clone(), v.clone(), Layer::Override);
@@ -199,19 +171,11 @@ impl BuildFacts<'_> {
     }
 
     pub fn build_arn(&self) -> String {
-        format!(
-            "arn:aws:codebuild:{}:{}:build/{}",
-            self.region,
-            self.account,
-            self.build_id()
-        )
+        format!("arn:aws:codebuild:{}:{}:build/{}", self.region, self.account, self.build_id())
     }
 
     pub fn project_arn(&self) -> String {
-        format!(
-            "arn:aws:codebuild:{}:{}:project/{}",
-            self.region, self.account, self.project
-        )
+        format!("arn:aws:codebuild:{}:{}:project/{}", self.region, self.account, self.project)
     }
 }
 
@@ -226,10 +190,7 @@ pub fn builtins(f: &BuildFacts<'_>) -> Vec<(String, String)> {
         ("CODEBUILD_BUILD_ID".into(), f.build_id()),
         ("CODEBUILD_BUILD_SUCCEEDING".into(), "1".into()),
         ("CODEBUILD_INITIATOR".into(), f.initiator.into()),
-        (
-            "CODEBUILD_KMS_KEY_ID".into(),
-            format!("arn:aws:kms:{}:{}:alias/aws/s3", f.region, f.account),
-        ),
+        ("CODEBUILD_KMS_KEY_ID".into(), format!("arn:aws:kms:{}:{}:alias/aws/s3", f.region, f.account)),
         ("CODEBUILD_LOG_PATH".into(), f.uuid.into()),
         ("CODEBUILD_PROJECT_ARN".into(), f.project_arn()),
         ("CODEBUILD_SRC_DIR".into(), f.src_dir.into()),
@@ -282,10 +243,7 @@ pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, EnvFileError>
         };
         let name = name.trim();
         if !crate::buildspec::parse::is_identifier(name) {
-            return Err(EnvFileError {
-                line: i + 1,
-                message: format!("`{name}` is not a variable name"),
-            });
+            return Err(EnvFileError { line: i + 1, message: format!("`{name}` is not a variable name") });
         }
         vars.push((name.to_string(), value.to_string()));
     }
@@ -294,9 +252,7 @@ pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, EnvFileError>
 
 /// Parses `--env NAME=VALUE`.
 pub fn parse_assignment(text: &str) -> Result<(String, String), String> {
-    let (name, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("expected NAME=VALUE, found `{text}`"))?;
+    let (name, value) = text.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, found `{text}`"))?;
     if !crate::buildspec::parse::is_identifier(name) {
         return Err(format!("`{name}` is not a variable name"));
     }
@@ -319,11 +275,7 @@ mod tests {
         env.set("B", "buildspec", Layer::Buildspec);
         env.set("C", "image", Layer::Image);
         assert_eq!(env.get("A"), Some("override"));
-        assert_eq!(
-            env.get("B"),
-            Some("buildspec"),
-            "R-ENV-03: buildspec replaces the image"
-        );
+        assert_eq!(env.get("B"), Some("buildspec"), "R-ENV-03: buildspec replaces the image");
         assert_eq!(env.get("C"), Some("image"));
         assert_eq!(env.layer("A"), Some(Layer::Override));
     }
@@ -337,11 +289,8 @@ mod tests {
         )
         .buildspec
         .unwrap();
-        let project = [ProjectVariable {
-            name: "TOKEN".into(),
-            value: "plain".into(),
-            kind: VariableType::Plaintext,
-        }];
+        let project =
+            [ProjectVariable { name: "TOKEN".into(), value: "plain".into(), kind: VariableType::Plaintext }];
         let overrides = [("KEY".to_string(), "override".to_string())];
         let (env, requests) = layered(&Sources {
             image: vec![("DB".into(), "image".into())],
@@ -351,15 +300,8 @@ mod tests {
             overrides: &overrides,
         });
         // DB comes from Parameter Store; TOKEN and KEY are overridden by higher layers.
-        assert_eq!(
-            requests.iter().map(|r| r.var.as_str()).collect::<Vec<_>>(),
-            ["DB"]
-        );
-        assert_eq!(
-            env.get("DB"),
-            None,
-            "fetched later, not in the initial state"
-        );
+        assert_eq!(requests.iter().map(|r| r.var.as_str()).collect::<Vec<_>>(), ["DB"]);
+        assert_eq!(env.get("DB"), None, "fetched later, not in the initial state");
         assert_eq!(env.get("TOKEN"), Some("plain"));
         assert_eq!(env.get("KEY"), Some("override"));
     }
@@ -370,13 +312,8 @@ mod tests {
         let vars = parse_env_file(text).unwrap();
         assert_eq!(
             vars,
-            [
-                ("A", "1"),
-                ("B", "\"quoted\""),
-                ("C", "x=y"),
-                ("D", "spaced ")
-            ]
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+            [("A", "1"), ("B", "\"quoted\""), ("C", "x=y"), ("D", "spaced ")]
+                .map(|(a, b)| (a.to_string(), b.to_string()))
         );
         assert_eq!(parse_env_file("A=1\nnope\n").unwrap_err().line, 2);
         assert!(parse_env_file("1A=x").is_err());
@@ -400,15 +337,10 @@ mod tests {
         };
         let vars = builtins(&facts);
         let get = |n: &str| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
-        assert_eq!(
-            get("CODEBUILD_BUILD_ID"),
-            Some("app:0b5c1e0e-6c5e-4a4e-9d55-0d6f1b2c3d4e")
-        );
+        assert_eq!(get("CODEBUILD_BUILD_ID"), Some("app:0b5c1e0e-6c5e-4a4e-9d55-0d6f1b2c3d4e"));
         assert_eq!(
             get("CODEBUILD_BUILD_ARN"),
-            Some(
-                "arn:aws:codebuild:eu-west-1:000000000000:build/app:0b5c1e0e-6c5e-4a4e-9d55-0d6f1b2c3d4e"
-            )
+            Some("arn:aws:codebuild:eu-west-1:000000000000:build/app:0b5c1e0e-6c5e-4a4e-9d55-0d6f1b2c3d4e")
         );
         assert_eq!(get("CODEBUILD_START_TIME").map(str::len), Some(13));
         assert_eq!(get("CODEBUILD_SRC_DIR_lib"), Some("/w/secSrc/lib"));
@@ -419,13 +351,7 @@ mod tests {
 
     #[test]
     fn host_credentials_are_not_inherited() {
-        for name in [
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_PROFILE",
-            "CODEBUILD_BUILD_ID",
-            "RUNSPEC_X",
-            "PWD",
-        ] {
+        for name in ["AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "CODEBUILD_BUILD_ID", "RUNSPEC_X", "PWD"] {
             assert!(!inherit_from_host(name), "{name}");
         }
         for name in ["PATH", "HOME", "LANG"] {

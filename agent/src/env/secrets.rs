@@ -12,12 +12,7 @@ pub enum SecretRef {
     /// An SSM parameter name (or ARN), decrypted.
     Parameter(String),
     /// `secret-id[:json-key[:version-stage[:version-id]]]`.
-    Secret {
-        id: String,
-        json_key: Option<String>,
-        version_stage: Option<String>,
-        version_id: Option<String>,
-    },
+    Secret { id: String, json_key: Option<String>, version_stage: Option<String>, version_id: Option<String> },
 }
 
 impl SecretRef {
@@ -55,8 +50,7 @@ pub enum StoreError {
 #[allow(async_fn_in_trait, reason = "used with concrete types only")]
 pub trait SecretStore {
     /// Decrypted values of the parameters that exist, by name. At most 10 names per call.
-    async fn parameters(&mut self, names: &[String])
-    -> Result<HashMap<String, String>, StoreError>;
+    async fn parameters(&mut self, names: &[String]) -> Result<HashMap<String, String>, StoreError>;
 
     /// A secret's string value.
     async fn secret(
@@ -97,12 +91,7 @@ pub async fn resolve<S: SecretStore>(
                 Some(v) => v.clone(),
                 None => return Err(format!("parameter does not exist: {name}")),
             },
-            SecretRef::Secret {
-                id,
-                json_key,
-                version_stage,
-                version_id,
-            } => {
+            SecretRef::Secret { id, json_key, version_stage, version_id } => {
                 let key = (id.clone(), version_stage.clone(), version_id.clone());
                 let whole = match secrets.get(&key) {
                     Some(v) => v.clone(),
@@ -117,8 +106,9 @@ pub async fn resolve<S: SecretStore>(
                 };
                 match json_key {
                     None => whole,
-                    Some(k) => json_field(&whole, k)
-                        .ok_or_else(|| format!("secret {id} has no JSON key {k}"))?,
+                    Some(k) => {
+                        json_field(&whole, k).ok_or_else(|| format!("secret {id} has no JSON key {k}"))?
+                    }
                 }
             }
         };
@@ -148,16 +138,10 @@ mod tests {
     }
 
     impl SecretStore for FakeStore {
-        async fn parameters(
-            &mut self,
-            names: &[String],
-        ) -> Result<HashMap<String, String>, StoreError> {
+        async fn parameters(&mut self, names: &[String]) -> Result<HashMap<String, String>, StoreError> {
             assert!(names.len() <= 10);
             self.calls.push(format!("GetParameters {}", names.len()));
-            Ok(names
-                .iter()
-                .filter_map(|n| self.params.get(n).map(|v| (n.clone(), v.clone())))
-                .collect())
+            Ok(names.iter().filter_map(|n| self.params.get(n).map(|v| (n.clone(), v.clone()))).collect())
         }
         async fn secret(
             &mut self,
@@ -165,27 +149,17 @@ mod tests {
             stage: Option<&str>,
             version: Option<&str>,
         ) -> Result<String, StoreError> {
-            self.calls
-                .push(format!("GetSecretValue {id} {stage:?} {version:?}"));
-            self.secrets
-                .get(id)
-                .cloned()
-                .ok_or_else(|| StoreError::SecretNotFound(id.to_string()))
+            self.calls.push(format!("GetSecretValue {id} {stage:?} {version:?}"));
+            self.secrets.get(id).cloned().ok_or_else(|| StoreError::SecretNotFound(id.to_string()))
         }
     }
 
     fn block<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
     }
 
     fn req(var: &str, source: SecretRef) -> SecretRequest {
-        SecretRequest {
-            var: var.into(),
-            source,
-        }
+        SecretRequest { var: var.into(), source }
     }
 
     #[test]
@@ -194,12 +168,9 @@ mod tests {
         for i in 0..12 {
             store.params.insert(format!("/p/{i}"), format!("v{i}"));
         }
-        store
-            .secrets
-            .insert("db".into(), r#"{"user": "admin", "port": 5432}"#.into());
-        let mut requests: Vec<SecretRequest> = (0..12)
-            .map(|i| req(&format!("P{i}"), SecretRef::Parameter(format!("/p/{i}"))))
-            .collect();
+        store.secrets.insert("db".into(), r#"{"user": "admin", "port": 5432}"#.into());
+        let mut requests: Vec<SecretRequest> =
+            (0..12).map(|i| req(&format!("P{i}"), SecretRef::Parameter(format!("/p/{i}")))).collect();
         requests.push(req("USER", SecretRef::secret("db:user")));
         requests.push(req("PORT", SecretRef::secret("db:port")));
         requests.push(req("ALL", SecretRef::secret("db")));
@@ -213,35 +184,19 @@ mod tests {
                 ("ALL".into(), r#"{"user": "admin", "port": 5432}"#.into())
             ]
         );
-        assert_eq!(
-            store.calls,
-            [
-                "GetParameters 10",
-                "GetParameters 2",
-                "GetSecretValue db None None"
-            ]
-        );
+        assert_eq!(store.calls, ["GetParameters 10", "GetParameters 2", "GetSecretValue db None None"]);
     }
 
     #[test]
     fn failures_use_codebuild_wording() {
         let mut store = FakeStore::default();
         let missing = [req("X", SecretRef::Parameter("/nope".into()))];
-        assert_eq!(
-            block(resolve(&mut store, &missing)).unwrap_err(),
-            "parameter does not exist: /nope"
-        );
+        assert_eq!(block(resolve(&mut store, &missing)).unwrap_err(), "parameter does not exist: /nope");
         let missing = [req("X", SecretRef::secret("gone:key"))];
-        assert_eq!(
-            block(resolve(&mut store, &missing)).unwrap_err(),
-            "secret does not exist: gone"
-        );
+        assert_eq!(block(resolve(&mut store, &missing)).unwrap_err(), "secret does not exist: gone");
         store.secrets.insert("s".into(), "{}".into());
         let no_key = [req("X", SecretRef::secret("s:k"))];
-        assert_eq!(
-            block(resolve(&mut store, &no_key)).unwrap_err(),
-            "secret s has no JSON key k"
-        );
+        assert_eq!(block(resolve(&mut store, &no_key)).unwrap_err(), "secret s has no JSON key k");
     }
 
     #[test]

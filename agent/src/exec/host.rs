@@ -144,9 +144,7 @@ impl HostSession {
 
     fn spawn(&mut self, mut cmd: Command) -> Result<Child, ExecError> {
         let program = self.shell.program().to_string();
-        let child = cmd
-            .spawn()
-            .map_err(|source| ExecError::Spawn { program, source })?;
+        let child = cmd.spawn().map_err(|source| ExecError::Spawn { program, source })?;
         if let Some(pid) = child.id() {
             self.groups.push(Pid::from_raw(pid as i32));
         }
@@ -225,10 +223,7 @@ impl HostSession {
         let mut cmd = self.command(&path, None)?;
         cmd.stdout(Stdio::piped());
         let program = self.shell.program().to_string();
-        let out = cmd
-            .output()
-            .await
-            .map_err(|source| ExecError::Spawn { program, source })?;
+        let out = cmd.output().await.map_err(|source| ExecError::Spawn { program, source })?;
         Ok(out.stdout)
     }
 }
@@ -252,23 +247,13 @@ impl Session for HostSession {
         let agent = AgentVars {
             build_succeeding: spec.build_succeeding,
             last_exit: self.last_exit,
-            run_as: user
-                .as_ref()
-                .zip(home.as_deref())
-                .map(|(u, h)| (u.name.as_str(), h)),
+            run_as: user.as_ref().zip(home.as_deref()).map(|(u, h)| (u.name.as_str(), h)),
         };
         let script_path = self.state_dir.join("script.sh");
-        fs::write(
-            &script_path,
-            wrapper::script(spec.text, &self.state_dir, &agent, self.save_state),
-        )?;
+        fs::write(&script_path, wrapper::script(spec.text, &self.state_dir, &agent, self.save_state))?;
         let next = self.state_dir.join("env.next");
         if let Some(u) = user.as_ref().filter(|u| u.uid != Uid::effective()) {
-            for path in [
-                &self.state_dir,
-                &script_path,
-                &self.state_dir.join("env.sh"),
-            ] {
+            for path in [&self.state_dir, &script_path, &self.state_dir.join("env.sh")] {
                 chown(path.as_path(), Some(u.uid), Some(u.gid)).map_err(std::io::Error::from)?;
             }
         }
@@ -298,9 +283,7 @@ impl Session for HostSession {
     }
 
     async fn expand(&mut self, expr: &str) -> Result<String, ExecError> {
-        let out = self
-            .capture(wrapper::expand_script(expr, &self.state_dir))
-            .await?;
+        let out = self.capture(wrapper::expand_script(expr, &self.state_dir)).await?;
         let mut s = String::from_utf8_lossy(&out).into_owned();
         if s.ends_with('\n') {
             s.pop();
@@ -309,35 +292,25 @@ impl Session for HostSession {
     }
 
     async fn read_vars(&mut self, names: &[&str]) -> Result<Vec<Option<String>>, ExecError> {
-        let out = self
-            .capture(wrapper::export_script(names, &self.state_dir))
-            .await?;
+        let out = self.capture(wrapper::export_script(names, &self.state_dir)).await?;
         Ok(wrapper::parse_exports(&out, names.len()))
     }
 
     async fn add_vars(&mut self, vars: &[(String, String)]) -> Result<(), ExecError> {
         use std::io::Write;
         let pairs = vars.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let mut f = fs::OpenOptions::new()
-            .append(true)
-            .open(self.state_dir.join("env.sh"))?;
+        let mut f = fs::OpenOptions::new().append(true).open(self.state_dir.join("env.sh"))?;
         f.write_all(wrapper::initial_state(pairs).as_bytes())?;
         Ok(())
     }
 
     async fn save_state(&mut self) -> Result<(), ExecError> {
-        fs::copy(
-            self.state_dir.join("env.sh"),
-            self.state_dir.join("env.saved"),
-        )?;
+        fs::copy(self.state_dir.join("env.sh"), self.state_dir.join("env.saved"))?;
         Ok(())
     }
 
     async fn restore_state(&mut self) -> Result<(), ExecError> {
-        fs::copy(
-            self.state_dir.join("env.saved"),
-            self.state_dir.join("env.sh"),
-        )?;
+        fs::copy(self.state_dir.join("env.saved"), self.state_dir.join("env.sh"))?;
         Ok(())
     }
 }
@@ -361,7 +334,5 @@ fn outcome_for(reason: StopReason) -> CommandOutcome {
 /// The first `name` on the agent's PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }

@@ -96,10 +96,7 @@ pub struct Stop {
 
 impl Stop {
     pub fn new(timeout: Option<Duration>, stopped: watch::Receiver<bool>) -> Self {
-        Stop {
-            deadline: timeout.map(|t| Instant::now() + t),
-            stopped,
-        }
+        Stop { deadline: timeout.map(|t| Instant::now() + t), stopped }
     }
 
     /// Whether the build should stop now.
@@ -115,8 +112,7 @@ impl Stop {
 
     /// Time left before the deadline, if there is one.
     pub fn remaining(&self) -> Option<Duration> {
-        self.deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     /// Resolves when the build must stop.
@@ -151,15 +147,9 @@ impl Stop {
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("cannot prepare the workspace at `{path}`: {source}")]
-    Workspace {
-        path: String,
-        source: std::io::Error,
-    },
+    Workspace { path: String, source: std::io::Error },
     #[error("cannot start `{program}`: {source}")]
-    Spawn {
-        program: String,
-        source: std::io::Error,
-    },
+    Spawn { program: String, source: std::io::Error },
     #[error("run-as user `{0}` does not exist on this machine")]
     NoSuchUser(String),
     #[error("run-as needs runspec to run as root (it runs as uid {0})")]
@@ -171,10 +161,7 @@ pub enum ExecError {
 }
 
 /// A build's place to run commands: created once per build, closed at the end.
-#[allow(
-    async_fn_in_trait,
-    reason = "used with concrete types only; no Send bound needed"
-)]
+#[allow(async_fn_in_trait, reason = "used with concrete types only; no Send bound needed")]
 pub trait Session {
     /// Checks up front that `user` can be used for `run-as`.
     async fn check_user(&mut self, user: &str) -> Result<(), ExecError>;

@@ -66,10 +66,7 @@ pub fn script(command: &str, state_dir: &Path, agent: &AgentVars<'_>, save: bool
     );
     if let Some((user, home)) = agent.run_as {
         let user = sh_quote(user);
-        line3.push_str(&format!(
-            "; HOME={}; USER={user}; LOGNAME={user}",
-            sh_quote(&home.to_string_lossy())
-        ));
+        line3.push_str(&format!("; HOME={}; USER={user}; LOGNAME={user}", sh_quote(&home.to_string_lossy())));
     }
     let mut s = String::with_capacity(command.len() + 256);
     s.push_str("set -a\n");
@@ -150,11 +147,7 @@ mod tests {
 
     #[test]
     fn user_command_is_on_line_4() {
-        let agent = AgentVars {
-            build_succeeding: true,
-            last_exit: 0,
-            run_as: None,
-        };
+        let agent = AgentVars { build_succeeding: true, last_exit: 0, run_as: None };
         let s = script("echo hi", Path::new("/t"), &agent, true);
         assert_eq!(s.lines().nth(3), Some("echo hi"));
         assert!(s.contains("export -p > '/t/env.next'"));

@@ -39,10 +39,7 @@ impl Masker {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let secrets: Vec<String> = secrets
-            .into_iter()
-            .map(|s| s.as_ref().to_string())
-            .collect();
+        let secrets: Vec<String> = secrets.into_iter().map(|s| s.as_ref().to_string()).collect();
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         for s in &secrets {
             if s.len() < MIN_SECRET_LEN {
@@ -60,28 +57,15 @@ impl Masker {
         let matcher = if patterns.is_empty() {
             None
         } else {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&patterns)
-                .ok()
+            AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&patterns).ok()
         };
         let max_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
-        Masker {
-            secrets,
-            patterns,
-            matcher,
-            max_len,
-        }
+        Masker { secrets, patterns, matcher, max_len }
     }
 
     /// This masker plus more values.
     pub fn with<S: AsRef<str>>(&self, more: &[S]) -> Self {
-        Masker::new(
-            self.secrets
-                .iter()
-                .map(String::as_str)
-                .chain(more.iter().map(AsRef::as_ref)),
-        )
+        Masker::new(self.secrets.iter().map(String::as_str).chain(more.iter().map(AsRef::as_ref)))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -110,16 +94,11 @@ impl Masker {
     /// The first index at or after `from` where the rest of `data` could be the start of a
     /// secret cut off by the chunk boundary; `data.len()` when there is none.
     fn holdback_start(&self, data: &[u8], from: usize) -> usize {
-        let earliest = data
-            .len()
-            .saturating_sub(self.max_len.saturating_sub(1))
-            .max(from);
+        let earliest = data.len().saturating_sub(self.max_len.saturating_sub(1)).max(from);
         (earliest..data.len())
             .find(|&j| {
                 let tail = &data[j..];
-                self.patterns
-                    .iter()
-                    .any(|p| p.len() > tail.len() && p.starts_with(tail))
+                self.patterns.iter().any(|p| p.len() > tail.len() && p.starts_with(tail))
             })
             .unwrap_or(data.len())
     }
@@ -211,20 +190,12 @@ fn derived_forms(secret: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// RFC 3986 unreserved characters stay as they are; everything else is percent-encoded.
-const URL_RESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const URL_RESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Percent-encoding; optionally `+` for space (HTML forms).
 fn url_encode(data: &[u8], plus_for_space: bool) -> String {
     let encoded = percent_encode(data, URL_RESERVED).to_string();
-    if plus_for_space {
-        encoded.replace("%20", "+")
-    } else {
-        encoded
-    }
+    if plus_for_space { encoded.replace("%20", "+") } else { encoded }
 }
 
 /// An [`EventSink`] that masks everything before passing it on.
@@ -237,12 +208,7 @@ pub struct MaskingSink<S: EventSink> {
 
 impl<S: EventSink> MaskingSink<S> {
     pub fn new(inner: S, masker: Masker) -> Self {
-        MaskingSink {
-            inner,
-            masker,
-            stream: MaskStream::default(),
-            buf: Vec::new(),
-        }
+        MaskingSink { inner, masker, stream: MaskStream::default(), buf: Vec::new() }
     }
 
     pub fn into_inner(self) -> S {
@@ -279,26 +245,13 @@ impl<S: EventSink> EventSink for MaskingSink<S> {
         match event {
             BuildEvent::Note(t) => self.inner.event(BuildEvent::Note(&m.mask_str(t))),
             BuildEvent::Warning(t) => self.inner.event(BuildEvent::Warning(&m.mask_str(t))),
-            BuildEvent::CommandStarted(t) => {
-                self.inner.event(BuildEvent::CommandStarted(&m.mask_str(t)))
-            }
+            BuildEvent::CommandStarted(t) => self.inner.event(BuildEvent::CommandStarted(&m.mask_str(t))),
             BuildEvent::CommandFinished { command, outcome } => {
-                self.inner.event(BuildEvent::CommandFinished {
-                    command: &m.mask_str(command),
-                    outcome,
-                })
+                self.inner.event(BuildEvent::CommandFinished { command: &m.mask_str(command), outcome })
             }
-            BuildEvent::PhaseCompleted {
-                phase,
-                status,
-                code,
-                message,
-            } => self.inner.event(BuildEvent::PhaseCompleted {
-                phase,
-                status,
-                code,
-                message: &m.mask_str(message),
-            }),
+            BuildEvent::PhaseCompleted { phase, status, code, message } => self
+                .inner
+                .event(BuildEvent::PhaseCompleted { phase, status, code, message: &m.mask_str(message) }),
             other => self.inner.event(other),
         }
     }
@@ -374,10 +327,7 @@ mod tests {
             let masked = m.mask_str(&enc);
             assert!(masked.contains("***"), "{prefix:?}: {enc} → {masked}");
         }
-        assert_eq!(
-            m.mask_str("q=p%40ss%20word%2Fwith%2Bchars&x=1"),
-            "q=***&x=1"
-        );
+        assert_eq!(m.mask_str("q=p%40ss%20word%2Fwith%2Bchars&x=1"), "q=***&x=1");
         assert_eq!(m.mask_str("q=p%40ss+word%2Fwith%2Bchars"), "q=***");
     }
 

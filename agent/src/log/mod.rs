@@ -33,11 +33,7 @@ pub struct CodeBuildLog<W: Write> {
 
 impl<W: Write> CodeBuildLog<W> {
     pub fn new(out: W) -> Self {
-        CodeBuildLog {
-            out,
-            at_line_start: true,
-            broken: false,
-        }
+        CodeBuildLog { out, at_line_start: true, broken: false }
     }
 
     pub fn into_inner(self) -> W {
@@ -72,8 +68,7 @@ impl<W: Write> CodeBuildLog<W> {
 
 /// `2006/01/02 15:04:05.000000` in UTC (R-LOG-01).
 pub fn timestamp(t: SystemTime) -> String {
-    let format =
-        format_description!("[year]/[month]/[day] [hour]:[minute]:[second].[subsecond digits:6]");
+    let format = format_description!("[year]/[month]/[day] [hour]:[minute]:[second].[subsecond digits:6]");
     OffsetDateTime::from(t).format(&format).unwrap_or_default()
 }
 
@@ -83,10 +78,7 @@ impl<W: Write> EventSink for CodeBuildLog<W> {
             BuildEvent::Note(text) => self.line(text),
             BuildEvent::Warning(text) => self.line(&format!("Warning: {text}")),
             BuildEvent::PhaseEntered(phase) => {
-                if !matches!(
-                    phase,
-                    BuildPhase::DownloadSource | BuildPhase::UploadArtifacts
-                ) {
+                if !matches!(phase, BuildPhase::DownloadSource | BuildPhase::UploadArtifacts) {
                     self.line(&format!("Entering phase {phase}"));
                 }
             }
@@ -98,26 +90,15 @@ impl<W: Write> EventSink for CodeBuildLog<W> {
                 }
                 self.write(b"\n");
                 if !outcome.success() {
-                    self.line(&format!(
-                        "Command did not exit successfully {command} {outcome}"
-                    ));
+                    self.line(&format!("Command did not exit successfully {command} {outcome}"));
                 }
             }
             BuildEvent::PhaseRetrying { phase, retry, of } => {
-                self.line(&format!(
-                    "Retrying phase {phase} after failure: retry {retry} of {of}"
-                ));
+                self.line(&format!("Retrying phase {phase} after failure: retry {retry} of {of}"));
             }
-            BuildEvent::PhaseCompleted {
-                phase,
-                status,
-                code,
-                message,
-            } => {
+            BuildEvent::PhaseCompleted { phase, status, code, message } => {
                 self.line(&format!("Phase complete: {phase} State: {status}"));
-                self.line(&format!(
-                    "Phase context status code: {code} Message: {message}"
-                ));
+                self.line(&format!("Phase context status code: {code} Message: {message}"));
             }
             BuildEvent::BuildCompleted { .. } => {
                 let _ = self.out.flush();
@@ -139,8 +120,7 @@ mod tests {
     use crate::exec::CommandOutcome;
 
     fn strip_times(s: &str) -> String {
-        let re = regex::Regex::new(r"\[Container\] \d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6} ")
-            .unwrap();
+        let re = regex::Regex::new(r"\[Container\] \d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6} ").unwrap();
         re.replace_all(s, "[Container] T ").into_owned()
     }
 
@@ -150,15 +130,9 @@ mod tests {
         log.event(BuildEvent::PhaseEntered(BuildPhase::Build));
         log.event(BuildEvent::CommandStarted("echo hi"));
         log.output(b"hi");
-        log.event(BuildEvent::CommandFinished {
-            command: "echo hi",
-            outcome: &CommandOutcome::Exited(0),
-        });
+        log.event(BuildEvent::CommandFinished { command: "echo hi", outcome: &CommandOutcome::Exited(0) });
         log.event(BuildEvent::CommandStarted("exit 3"));
-        log.event(BuildEvent::CommandFinished {
-            command: "exit 3",
-            outcome: &CommandOutcome::Exited(3),
-        });
+        log.event(BuildEvent::CommandFinished { command: "exit 3", outcome: &CommandOutcome::Exited(3) });
         log.event(BuildEvent::PhaseCompleted {
             phase: BuildPhase::Build,
             status: Status::Failed,

@@ -20,30 +20,23 @@ pub fn aws_env(cmd: &mut Command) -> &mut Command {
         .env_remove("AWS_PROFILE")
 }
 
-fn sdk() -> aws_config::SdkConfig {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+/// SDK configuration for the test's own clients (built without I/O, so it can be made anywhere).
+pub fn sdk() -> aws_config::SdkConfig {
+    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "runspec-tests");
+    aws_config::SdkConfig::builder()
+        .endpoint_url(moto_url())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .behavior_version(aws_config::BehaviorVersion::latest())
         .build()
-        .unwrap();
-    rt.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(moto_url())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::for_tests())
-            .load(),
-    )
 }
 
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
+pub fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
 /// A name no other test uses on the shared server.
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
@@ -62,14 +55,7 @@ fn put_parameter(name: &str, value: &str) {
 
 fn put_secret(name: &str, value: &str) {
     let client = aws_sdk_secretsmanager::Client::new(&sdk());
-    block(
-        client
-            .create_secret()
-            .name(name)
-            .secret_string(value)
-            .send(),
-    )
-    .unwrap();
+    block(client.create_secret().name(name).secret_string(value).send()).unwrap();
 }
 
 fn run(ctx: &Ctx, args: &[&str]) -> crate::support::Run {
@@ -85,10 +71,7 @@ fn parameter_and_secret_values_reach_the_build_and_never_the_log() {
     let password = "Pa55w0rd-from-ssm";
     put_parameter(&param, password);
     let secret = unique("ci-token");
-    put_secret(
-        &secret,
-        r#"{"token": "tok-3f9a8b7c6d5e", "user": "deployer"}"#,
-    );
+    put_secret(&secret, r#"{"token": "tok-3f9a8b7c6d5e", "user": "deployer"}"#);
     let ctx = Ctx::new(&format!(
         "version: 0.2\nenv:\n  shell: bash\n  parameter-store:\n    DB_PASSWORD: {param}\n  secrets-manager:\n    TOKEN: {secret}:token\n    WHOLE: {secret}\n  exported-variables:\n    - TOKEN\n    - COPY\nphases:\n  build:\n    commands:\n      - echo \"pw=$DB_PASSWORD\"\n      - echo {password}\n      - printf '%s' \"$TOKEN\" | base64\n      - printf 'prefix:%s' \"$TOKEN\" | base64\n      - python3 -c 'import os,urllib.parse; print(urllib.parse.quote(os.environ[\"DB_PASSWORD\"] + \"/x y\"))' || true\n      - printf '%s' \"${{TOKEN:0:5}}\"; sleep 0.3; printf '%s\\n' \"${{TOKEN:5}}\"\n      - test \"$TOKEN\" = tok-3f9a8b7c6d5e && test \"$(echo \"$WHOLE\" | tr -d ' ')\" = '{{\"token\":\"tok-3f9a8b7c6d5e\",\"user\":\"deployer\"}}' && echo values-ok\n      - COPY=$DB_PASSWORD\n      - exit 4 # fails with {password} in the message\n"
     ));
@@ -99,35 +82,16 @@ fn parameter_and_secret_values_reach_the_build_and_never_the_log() {
         run.stdout,
         run.stderr
     );
-    assert!(
-        run.output().contains(&"values-ok".to_string()),
-        "{}",
-        run.stdout
-    );
-    for leaked in [
-        password,
-        "tok-3f9a8b7c6d5e",
-        "dG9rLTNmOWE4YjdjNmQ1ZQ",
-        "UGE1NXcwcmQtZnJvbS1zc20",
-    ] {
-        assert!(
-            !run.stdout.contains(leaked),
-            "`{leaked}` leaked into the log:\n{}",
-            run.stdout
-        );
+    assert!(run.output().contains(&"values-ok".to_string()), "{}", run.stdout);
+    for leaked in [password, "tok-3f9a8b7c6d5e", "dG9rLTNmOWE4YjdjNmQ1ZQ", "UGE1NXcwcmQtZnJvbS1zc20"] {
+        assert!(!run.stdout.contains(leaked), "`{leaked}` leaked into the log:\n{}", run.stdout);
     }
     assert!(run.has_line("pw=***"), "{}", run.stdout);
-    assert!(
-        run.has_line("> Running command echo ***"),
-        "R-ENV-08: the echo is masked too"
-    );
+    assert!(run.has_line("> Running command echo ***"), "R-ENV-08: the echo is masked too");
     assert!(run.has_line("***"), "split across chunks: {}", run.stdout);
     // R-ENV-09: no secret in the result, secret-backed variables are not exported.
     let result = run.build.to_string();
-    assert!(
-        !result.contains(password) && !result.contains("tok-3f9a8b7c6d5e"),
-        "{result}"
-    );
+    assert!(!result.contains(password) && !result.contains("tok-3f9a8b7c6d5e"), "{result}");
     assert_eq!(run.exported(), [("COPY".to_string(), "***".to_string())]);
 }
 
@@ -148,13 +112,9 @@ fn a_missing_parameter_fails_download_source_before_anything_runs() {
     );
     assert!(!ctx.src.path().join("ran").exists());
 
-    let ctx =
-        Ctx::new("version: 0.2\nenv:\n  secrets-manager:\n    X: runspec-no-such-secret:key\n");
+    let ctx = Ctx::new("version: 0.2\nenv:\n  secrets-manager:\n    X: runspec-no-such-secret:key\n");
     let run = self::run(&ctx, &[]);
-    assert_eq!(
-        run.context("DOWNLOAD_SOURCE").1,
-        "secret does not exist: runspec-no-such-secret"
-    );
+    assert_eq!(run.context("DOWNLOAD_SOURCE").1, "secret does not exist: runspec-no-such-secret");
 }
 
 #[test]
@@ -191,10 +151,5 @@ fn aws_credentials_are_passed_only_on_request_and_masked() {
         .env("AWS_REGION", "eu-west-3")
         .arg("--aws-credentials");
     let with = ctx.finish(cmd.output().unwrap());
-    assert_eq!(
-        with.output(),
-        ["key=***", "region=eu-west-3"],
-        "{}",
-        with.stderr
-    );
+    assert_eq!(with.output(), ["key=***", "region=eu-west-3"], "{}", with.stderr);
 }

@@ -24,10 +24,7 @@ fn precedence_override_project_buildspec_host() {
     .env("HOST_VAR", "host")
     .env("ONLY_HOST", "host");
     let run = ctx.finish(cmd.output().unwrap());
-    assert_eq!(
-        run.output(),
-        ["override project buildspec \"file\" buildspec host"]
-    );
+    assert_eq!(run.output(), ["override project buildspec \"file\" buildspec host"]);
     assert_eq!(run.build["projectName"], "demo");
 }
 
@@ -50,33 +47,11 @@ fn builtin_variables_have_codebuild_formats() {
     let run = ctx.run();
     let out = run.output();
     let uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
-    let project = ctx
-        .src
-        .path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .replace('.', "-");
-    assert!(
-        regex::Regex::new(&format!("^{project}:{uuid}$"))
-            .unwrap()
-            .is_match(&out[0]),
-        "{}",
-        out[0]
-    );
-    assert_eq!(
-        out[1],
-        format!("arn:aws:codebuild:us-east-1:000000000000:build/{}", out[0])
-    );
-    assert!(
-        regex::Regex::new(r"^\d{13}$").unwrap().is_match(&out[2]),
-        "{}",
-        out[2]
-    );
-    assert_eq!(
-        out[3], out[4],
-        "R-SH-03: the first command starts in CODEBUILD_SRC_DIR"
-    );
+    let project = ctx.src.path().file_name().unwrap().to_string_lossy().replace('.', "-");
+    assert!(regex::Regex::new(&format!("^{project}:{uuid}$")).unwrap().is_match(&out[0]), "{}", out[0]);
+    assert_eq!(out[1], format!("arn:aws:codebuild:us-east-1:000000000000:build/{}", out[0]));
+    assert!(regex::Regex::new(r"^\d{13}$").unwrap().is_match(&out[2]), "{}", out[2]);
+    assert_eq!(out[3], out[4], "R-SH-03: the first command starts in CODEBUILD_SRC_DIR");
     assert_eq!(out[5], "us-east-1 us-east-1");
     assert_eq!(out[6], "unset", "not a git checkout");
     assert_eq!(run.build["id"], out[0]);
@@ -90,37 +65,14 @@ fn resolved_source_version_is_git_head() {
         "version: 0.2\nphases:\n  build:\n    commands:\n      - echo $CODEBUILD_RESOLVED_SOURCE_VERSION\n",
     );
     let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(ctx.src.path())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out =
+            std::process::Command::new("git").arg("-C").arg(ctx.src.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     git(&["init", "-q"]);
-    git(&[
-        "-c",
-        "user.email=t@example.invalid",
-        "-c",
-        "user.name=t",
-        "add",
-        ".",
-    ]);
-    git(&[
-        "-c",
-        "user.email=t@example.invalid",
-        "-c",
-        "user.name=t",
-        "commit",
-        "-qm",
-        "x",
-    ]);
+    git(&["-c", "user.email=t@example.invalid", "-c", "user.name=t", "add", "."]);
+    git(&["-c", "user.email=t@example.invalid", "-c", "user.name=t", "commit", "-qm", "x"]);
     let head = git(&["rev-parse", "HEAD"]);
     let run = ctx.run();
     assert_eq!(run.output(), std::slice::from_ref(&head));

@@ -4,11 +4,7 @@ use crate::support::Ctx;
 
 fn spec(install: &str, pre: &str, build: &str, post: &str) -> String {
     let phase = |name: &str, body: &str| {
-        if body.is_empty() {
-            String::new()
-        } else {
-            format!("  {name}:\n{body}")
-        }
+        if body.is_empty() { String::new() } else { format!("  {name}:\n{body}") }
     };
     format!(
         "version: 0.2\nphases:\n{}{}{}{}artifacts:\n  files:\n    - buildspec.yml\n",
@@ -44,11 +40,7 @@ fn default_transitions_after_a_failure() {
         (
             "R-TR-02 pre_build fails: build and post_build skipped",
             [OK, FAIL, OK, OK],
-            &[
-                "DOWNLOAD_SOURCE=SUCCEEDED",
-                "INSTALL=SUCCEEDED",
-                "PRE_BUILD=FAILED",
-            ],
+            &["DOWNLOAD_SOURCE=SUCCEEDED", "INSTALL=SUCCEEDED", "PRE_BUILD=FAILED"],
             "FAILED",
         ),
         (
@@ -83,20 +75,13 @@ fn default_transitions_after_a_failure() {
         let run = ctx.run_artifacts(&[]);
         assert_eq!(run.phases(), *phases, "{what}\n{}", run.stdout);
         assert_eq!(run.status(), *status, "{what}");
-        assert_eq!(
-            run.code,
-            if *status == "SUCCEEDED" { 0 } else { 1 },
-            "{what}"
-        );
+        assert_eq!(run.code, if *status == "SUCCEEDED" { 0 } else { 1 }, "{what}");
         assert_eq!(
             run.out.join("artifacts.zip").exists(),
             phases.last() == Some(&"UPLOAD_ARTIFACTS=SUCCEEDED"),
             "{what}"
         );
-        assert!(
-            !run.stdout.contains("never"),
-            "R-PH-10: commands after a failure are skipped ({what})"
-        );
+        assert!(!run.stdout.contains("never"), "R-PH-10: commands after a failure are skipped ({what})");
     }
 }
 
@@ -110,10 +95,7 @@ fn undeclared_phases_are_entered_and_succeed() {
     assert!(run.has_line(">  BUILD: 1 commands"));
     for p in ["INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD"] {
         assert!(run.has_line(&format!("> Entering phase {p}")), "{p}");
-        assert!(
-            run.has_line(&format!("> Phase complete: {p} State: SUCCEEDED")),
-            "{p}"
-        );
+        assert!(run.has_line(&format!("> Phase complete: {p} State: SUCCEEDED")), "{p}");
     }
     // R-ART-09: UPLOAD_ARTIFACTS is reported even without an `artifacts` section.
     assert!(run.has_line("> Phase complete: UPLOAD_ARTIFACTS State: SUCCEEDED"));
@@ -136,11 +118,8 @@ fn phases_run_in_lifecycle_order_whatever_the_file_order() {
     let run = ctx.run();
     assert_eq!(run.output(), ["1", "2", "3", "4"]);
     // R-LOG-02: the per-phase count lines follow the file's order.
-    let counts: Vec<String> = run
-        .log()
-        .into_iter()
-        .filter(|l| l.ends_with("commands") && l.starts_with(">  "))
-        .collect();
+    let counts: Vec<String> =
+        run.log().into_iter().filter(|l| l.ends_with("commands") && l.starts_with(">  ")).collect();
     assert_eq!(
         counts,
         [
@@ -162,30 +141,17 @@ fn finally_runs_after_failure_and_success_and_can_fail_the_phase() {
     assert_eq!(run.output(), ["i", "install-finally", "build-finally", "p"]);
     assert_eq!(
         run.phases()[2..],
-        [
-            "PRE_BUILD=SUCCEEDED",
-            "BUILD=FAILED",
-            "POST_BUILD=FAILED",
-            "UPLOAD_ARTIFACTS=SUCCEEDED"
-        ]
+        ["PRE_BUILD=SUCCEEDED", "BUILD=FAILED", "POST_BUILD=FAILED", "UPLOAD_ARTIFACTS=SUCCEEDED"]
     );
-    assert_eq!(
-        run.context("POST_BUILD").1,
-        "Error while executing command: false. Reason: exit status 1"
-    );
+    assert_eq!(run.context("POST_BUILD").1, "Error while executing command: false. Reason: exit status 1");
 }
 
 #[test]
 fn failing_command_log_lines() {
     // R-PH-13, R-TR-05, R-SH-11: exact wording, a blank line after the output.
-    let run =
-        Ctx::new("version: 0.2\nphases:\n  build:\n    commands:\n      - echo out; exit 7\n")
-            .run();
+    let run = Ctx::new("version: 0.2\nphases:\n  build:\n    commands:\n      - echo out; exit 7\n").run();
     let log = run.log();
-    let i = log
-        .iter()
-        .position(|l| l == "> Running command echo out; exit 7")
-        .unwrap();
+    let i = log.iter().position(|l| l == "> Running command echo out; exit 7").unwrap();
     assert_eq!(
         log[i..i + 7],
         [
@@ -198,12 +164,8 @@ fn failing_command_log_lines() {
             "> Entering phase POST_BUILD",
         ]
     );
-    assert!(
-        run.has_line("> Phase context status code:  Message: "),
-        "R-TR-05 two spaces on success"
-    );
-    let re =
-        regex::Regex::new(r"^\[Container\] \d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6} ").unwrap();
+    assert!(run.has_line("> Phase context status code:  Message: "), "R-TR-05 two spaces on success");
+    let re = regex::Regex::new(r"^\[Container\] \d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6} ").unwrap();
     for line in run.stdout.lines().filter(|l| l.starts_with('[')) {
         assert!(re.is_match(line), "R-LOG-01 format: {line}");
     }
@@ -212,13 +174,8 @@ fn failing_command_log_lines() {
 #[test]
 fn on_failure_abort_and_continue() {
     // R-PH-20, R-PH-22 (ABORT: no later phase, no upload), R-PH-23 (CONTINUE).
-    let abort = Ctx::new(&spec(
-        "",
-        "",
-        "    on-failure: ABORT\n    commands: [exit 1]\n",
-        OK,
-    ))
-    .run_artifacts(&[]);
+    let abort =
+        Ctx::new(&spec("", "", "    on-failure: ABORT\n    commands: [exit 1]\n", OK)).run_artifacts(&[]);
     assert_eq!(abort.phases().last().unwrap(), "BUILD=FAILED");
     assert_eq!(abort.status(), "FAILED");
 
@@ -229,16 +186,8 @@ fn on_failure_abort_and_continue() {
         "",
     ))
     .run_artifacts(&[]);
-    assert_eq!(
-        cont.phases()[1..3],
-        ["INSTALL=FAILED", "PRE_BUILD=SUCCEEDED"],
-        "{}",
-        cont.stdout
-    );
-    assert!(
-        cont.output().contains(&"pre 0".to_string()),
-        "R-TR-04: 0 after a CONTINUE failure"
-    );
+    assert_eq!(cont.phases()[1..3], ["INSTALL=FAILED", "PRE_BUILD=SUCCEEDED"], "{}", cont.stdout);
+    assert!(cont.output().contains(&"pre 0".to_string()), "R-TR-04: 0 after a CONTINUE failure");
     // [OPEN] R-PH-23 decided (engine::transitions::CONTINUE_FAILS_BUILD = false).
     assert_eq!(cont.status(), "SUCCEEDED");
 }
@@ -261,20 +210,22 @@ fn on_failure_retry_reruns_the_phase_until_it_passes() {
 #[test]
 fn on_failure_retry_gives_up_when_exhausted_or_unmatched() {
     // R-PH-20 RETRY-<count>-<regex> and RETRY-<regex>.
-    let exhausted = Ctx::new("version: 0.2\nphases:\n  build:\n    on-failure: RETRY-2\n    commands: ['echo attempt; exit 1']\n").run();
+    let exhausted = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    on-failure: RETRY-2\n    commands: ['echo attempt; exit 1']\n",
+    )
+    .run();
     assert_eq!(exhausted.output(), ["attempt", "attempt", "attempt"]);
     assert_eq!(exhausted.phase("BUILD")["phaseStatus"], "FAILED");
     let matched = Ctx::new("version: 0.2\nphases:\n  build:\n    on-failure: RETRY-1-connection reset\n    commands: ['echo connection reset by peer; exit 1']\n").run();
     assert_eq!(matched.output().len(), 2, "the output matched: one retry");
     let unmatched = Ctx::new("version: 0.2\nphases:\n  build:\n    on-failure: RETRY-timeout\n    commands: ['echo disk full; exit 1']\n").run();
     assert_eq!(unmatched.output(), ["disk full"], "no match: no retry");
-    let by_message = Ctx::new("version: 0.2\nphases:\n  build:\n    on-failure: RETRY-1-exit status 4\n    commands: ['exit 4']\n").run();
+    let by_message = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    on-failure: RETRY-1-exit status 4\n    commands: ['exit 4']\n",
+    )
+    .run();
     assert_eq!(
-        by_message
-            .log()
-            .iter()
-            .filter(|l| l.starts_with("> Running command"))
-            .count(),
+        by_message.log().iter().filter(|l| l.starts_with("> Running command")).count(),
         2,
         "the context message matched"
     );
@@ -291,10 +242,7 @@ fn build_succeeding_variable() {
     ))
     .run();
     let out = run.output();
-    assert!(
-        out.contains(&"install 1".to_string()) && out.contains(&"post 0".to_string()),
-        "{out:?}"
-    );
+    assert!(out.contains(&"install 1".to_string()) && out.contains(&"post 0".to_string()), "{out:?}");
 }
 
 #[test]
@@ -312,18 +260,14 @@ fn buildspec_errors_fail_download_source_before_anything_runs() {
         )
     );
     assert!(!run.stdout.contains("Entering phase"));
-    assert!(
-        run.stderr.contains("did you mean `pre_build`?"),
-        "diagnostics on stderr: {}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("did you mean `pre_build`?"), "diagnostics on stderr: {}", run.stderr);
 
-    let colon =
-        Ctx::new("version: 0.2\nphases:\n  build:\n    commands:\n      - echo a: b\n").run();
+    let colon = Ctx::new("version: 0.2\nphases:\n  build:\n    commands:\n      - echo a: b\n").run();
     assert!(
-        colon.context("DOWNLOAD_SOURCE").1.starts_with(
-            "Expected Commands[0] to be of string type: found subkeys instead at line 5"
-        )
+        colon
+            .context("DOWNLOAD_SOURCE")
+            .1
+            .starts_with("Expected Commands[0] to be of string type: found subkeys instead at line 5")
     );
     let version = Ctx::new("version: 1.0\n").run();
     assert_eq!(
@@ -340,16 +284,10 @@ fn a_missing_buildspec_fails_download_source() {
     let run = ctx.run();
     assert_eq!(
         run.context("DOWNLOAD_SOURCE"),
-        (
-            "YAML_FILE_ERROR".to_string(),
-            "YAML file does not exist".to_string()
-        )
+        ("YAML_FILE_ERROR".to_string(), "YAML file does not exist".to_string())
     );
     let run = ctx.run_with(&["--buildspec", "/nonexistent/ci.yml"]);
-    assert_eq!(
-        run.context("DOWNLOAD_SOURCE").1,
-        "stat /nonexistent/ci.yml: no such file or directory"
-    );
+    assert_eq!(run.context("DOWNLOAD_SOURCE").1, "stat /nonexistent/ci.yml: no such file or directory");
 }
 
 #[test]
@@ -365,11 +303,7 @@ fn timeout_kills_the_command_and_its_children() {
     assert_eq!(run.phases().last().unwrap(), "BUILD=TIMED_OUT");
     assert_eq!(run.code, 1);
     assert!(!run.stdout.contains("post\n"));
-    let pid: i32 = std::fs::read_to_string(ctx.src.path().join("child.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid: i32 = std::fs::read_to_string(ctx.src.path().join("child.pid")).unwrap().trim().parse().unwrap();
     assert!(!alive(pid), "background child {pid} still alive");
 }
 
@@ -411,11 +345,7 @@ fn alive(pid: i32) -> bool {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             Err(_) => return false,
             Ok(stat) => {
-                let state = stat
-                    .rsplit(')')
-                    .next()
-                    .and_then(|r| r.split_whitespace().next())
-                    .unwrap_or("");
+                let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()).unwrap_or("");
                 if state == "Z" || state == "X" {
                     return false;
                 }
@@ -431,25 +361,14 @@ fn download_source_preamble() {
     // R-LOG-02 / R-PH-03: the DOWNLOAD_SOURCE lines, runtime selection included.
     let run = Ctx::new("version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n").run();
     let log = run.log();
-    let start = log
-        .iter()
-        .position(|l| l == "> Phase is DOWNLOAD_SOURCE")
-        .unwrap();
-    let lines: Vec<&str> = log[start..]
-        .iter()
-        .map(|l| l.split_once(' ').unwrap().1)
-        .take(11)
-        .collect();
+    let start = log.iter().position(|l| l == "> Phase is DOWNLOAD_SOURCE").unwrap();
+    let lines: Vec<&str> = log[start..].iter().map(|l| l.split_once(' ').unwrap().1).take(11).collect();
     assert_eq!(lines[0], "Phase is DOWNLOAD_SOURCE");
     assert!(lines[1].starts_with("CODEBUILD_SRC_DIR=/"));
     assert!(lines[2].starts_with("YAML location is /") && lines[2].ends_with("/buildspec.yml"));
     assert_eq!(
         lines[3..6],
-        [
-            "Processing environment variables",
-            "No runtime version selected in buildspec.",
-            lines[5]
-        ]
+        ["Processing environment variables", "No runtime version selected in buildspec.", lines[5]]
     );
     assert!(lines[5].starts_with("Moving to directory /"));
     assert_eq!(
@@ -464,15 +383,17 @@ fn download_source_preamble() {
     );
 
     let rt = Ctx::new("version: 0.2\nphases:\n  install:\n    runtime-versions:\n      nodejs: 20\n    commands: [echo hi]\n").run();
-    assert!(rt.has_line("> Skipping install of runtimes. Runtime version selection is not supported by this build image"));
+    assert!(rt.has_line(
+        "> Skipping install of runtimes. Runtime version selection is not supported by this build image"
+    ));
     assert_eq!(rt.status(), "SUCCEEDED");
 }
 
 #[test]
 fn result_json_is_a_codebuild_build() {
     // DESIGN "Result": the fields of `aws codebuild batch-get-builds`; R-TR-01 phase names.
-    let run = Ctx::new("version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n")
-        .run_with(&["--timeout", "5"]);
+    let run =
+        Ctx::new("version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n").run_with(&["--timeout", "5"]);
     let b = &run.build;
     for key in [
         "id",
@@ -499,12 +420,8 @@ fn result_json_is_a_codebuild_build() {
     assert_eq!(b["buildComplete"], true);
     assert_eq!(b["timeoutInMinutes"], 5);
     assert_eq!(b["buildNumber"], 1);
-    let types: Vec<&str> = b["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["phaseType"].as_str().unwrap())
-        .collect();
+    let types: Vec<&str> =
+        b["phases"].as_array().unwrap().iter().map(|p| p["phaseType"].as_str().unwrap()).collect();
     assert_eq!(
         types,
         [

@@ -8,5 +8,6 @@ mod cli;
 mod env;
 mod example;
 mod lifecycle;
+mod s3;
 mod shell;
 mod support;

@@ -33,13 +33,7 @@ fn cwd_and_variables_persist_across_commands_and_phases() {
 #[test]
 fn exit_0_ends_only_that_command() {
     // R-SH-05: the phase goes on; the state change of the exiting command is lost.
-    let run = Ctx::new(&build(&[
-        "X=before",
-        "X=changed; exit 0",
-        "echo $X",
-        "echo still running",
-    ]))
-    .run();
+    let run = Ctx::new(&build(&["X=before", "X=changed; exit 0", "echo $X", "echo still running"])).run();
     assert_eq!(run.status(), "SUCCEEDED");
     assert_eq!(run.output(), ["before", "still running"]);
 }
@@ -64,11 +58,7 @@ fn background_processes_outlive_their_command_and_are_not_waited_for() {
     ]))
     .run();
     assert_eq!(run.output(), ["next", "late"]);
-    assert!(
-        start.elapsed().as_secs() < 15,
-        "waited for a background job: {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed().as_secs() < 15, "waited for a background job: {:?}", start.elapsed());
 }
 
 #[test]
@@ -79,44 +69,20 @@ fn block_commands_pass_if_their_last_line_passes() {
     assert!(out.contains(&"line 2".to_string()), "{out:?}");
     assert!(!out.contains(&"not 0printed".to_string()), "{out:?}");
     // R-PH-13: a multi-line command is echoed verbatim, newlines included.
-    assert!(
-        run.stdout
-            .contains("Running command false\necho line $((1+1))\n"),
-        "{}",
-        run.stdout
-    );
-    assert_eq!(
-        run.phase("BUILD")["phaseStatus"],
-        "FAILED",
-        "set -e inside a block does apply"
-    );
-    assert_eq!(
-        run.log()
-            .iter()
-            .filter(|l| l.starts_with("> Running command"))
-            .count(),
-        3
-    );
+    assert!(run.stdout.contains("Running command false\necho line $((1+1))\n"), "{}", run.stdout);
+    assert_eq!(run.phase("BUILD")["phaseStatus"], "FAILED", "set -e inside a block does apply");
+    assert_eq!(run.log().iter().filter(|l| l.starts_with("> Running command")).count(), 3);
 }
 
 #[test]
 fn default_shell_is_sh_and_bash_is_opt_in() {
     // R-SH-10, R-SH-02: /bin/sh runs each command as script.sh with the command on line 4.
     let run = Ctx::new(&build(&["echo $0", "[[ 1 == 1 ]] && echo bash-only"])).run();
-    assert!(
-        run.output()[0].ends_with("/script.sh"),
-        "{:?}",
-        run.output()
-    );
-    let sh_is_dash = std::fs::read_link("/bin/sh")
-        .map(|p| p.to_string_lossy().contains("dash"))
-        .unwrap_or(false);
+    assert!(run.output()[0].ends_with("/script.sh"), "{:?}", run.output());
+    let sh_is_dash =
+        std::fs::read_link("/bin/sh").map(|p| p.to_string_lossy().contains("dash")).unwrap_or(false);
     if sh_is_dash {
-        assert!(
-            run.stdout.contains("script.sh: 4: [[: not found"),
-            "{}",
-            run.stdout
-        );
+        assert!(run.stdout.contains("script.sh: 4: [[: not found"), "{}", run.stdout);
         assert_eq!(run.phase("BUILD")["phaseStatus"], "FAILED");
     }
     let bash = Ctx::new("version: 0.2\nenv:\n  shell: bash\nphases:\n  build:\n    commands:\n      - '[[ 1 == 1 ]] && echo bash-only'\n      - echo $BASH_VERSION | cut -c1\n").run();
@@ -127,10 +93,12 @@ fn default_shell_is_sh_and_bash_is_opt_in() {
 #[test]
 fn command_not_found_is_127() {
     // R-SH-10 + acantril/learn-cantrill-io-labs#155: line 4 of script.sh, exit status 127.
-    let run = Ctx::new("version: 0.2\nenv:\n  shell: bash\nphases:\n  build:\n    commands:\n      - no-such-command-xyz\n").run();
+    let run = Ctx::new(
+        "version: 0.2\nenv:\n  shell: bash\nphases:\n  build:\n    commands:\n      - no-such-command-xyz\n",
+    )
+    .run();
     assert!(
-        run.stdout
-            .contains("script.sh: line 4: no-such-command-xyz: command not found"),
+        run.stdout.contains("script.sh: line 4: no-such-command-xyz: command not found"),
         "{}",
         run.stdout
     );
@@ -143,10 +111,7 @@ fn command_not_found_is_127() {
 #[test]
 fn stdout_and_stderr_interleave_in_order() {
     // R-SH-11.
-    let run = Ctx::new(&build(&[
-        "echo one; echo two >&2; echo three; echo four >&2",
-    ]))
-    .run();
+    let run = Ctx::new(&build(&["echo one; echo two >&2; echo three; echo four >&2"])).run();
     assert_eq!(run.output(), ["one", "two", "three", "four"]);
 }
 
@@ -168,11 +133,7 @@ fn version_0_1_runs_every_command_in_a_fresh_shell() {
     let src = ctx.src.path().canonicalize().unwrap();
     assert_eq!(
         run.output(),
-        [
-            src.join("sub").display().to_string(),
-            src.display().to_string(),
-            "x=".to_string()
-        ]
+        [src.join("sub").display().to_string(), src.display().to_string(), "x=".to_string()]
     );
 }
 
@@ -187,29 +148,16 @@ fn run_as_switches_user() {
     assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
     let out = run.output();
     assert_eq!(out[0], "nobody");
-    assert_eq!(
-        out[1],
-        nix::unistd::User::from_name("nobody")
-            .unwrap()
-            .unwrap()
-            .dir
-            .display()
-            .to_string()
-    );
-    assert!(
-        !out[2].split(' ').any(|g| g == "0"),
-        "root's group was dropped: {}",
-        out[2]
-    );
+    assert_eq!(out[1], nix::unistd::User::from_name("nobody").unwrap().unwrap().dir.display().to_string());
+    assert!(!out[2].split(' ').any(|g| g == "0"), "root's group was dropped: {}", out[2]);
     assert_eq!(out[3], "root");
 }
 
 #[test]
 fn run_as_unknown_user_is_a_clear_error() {
-    let run = Ctx::new(
-        "version: 0.2\nrun-as: no-such-user-xyz\nphases:\n  build:\n    commands: [touch ran]\n",
-    )
-    .run();
+    let run =
+        Ctx::new("version: 0.2\nrun-as: no-such-user-xyz\nphases:\n  build:\n    commands: [touch ran]\n")
+            .run();
     assert_eq!(run.phases(), ["DOWNLOAD_SOURCE=FAILED"]);
     assert_eq!(
         run.context("DOWNLOAD_SOURCE").1,
@@ -222,11 +170,7 @@ fn output_streams_while_the_command_runs() {
     // Output reaches stdout as it is produced, not when the command ends.
     use std::io::{BufRead, BufReader};
     let ctx = Ctx::new(&build(&["echo first; sleep 3; echo second"]));
-    let mut child = ctx
-        .command()
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = ctx.command().stdout(std::process::Stdio::piped()).spawn().unwrap();
     let start = std::time::Instant::now();
     let reader = BufReader::new(child.stdout.take().unwrap());
     for line in reader.lines() {
@@ -234,10 +178,6 @@ fn output_streams_while_the_command_runs() {
             break;
         }
     }
-    assert!(
-        start.elapsed().as_secs_f64() < 2.5,
-        "first line arrived after {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed().as_secs_f64() < 2.5, "first line arrived after {:?}", start.elapsed());
     child.wait().unwrap();
 }

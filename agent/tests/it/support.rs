@@ -107,21 +107,11 @@ impl Run {
                     .filter(|p| {
                         !matches!(
                             p["phaseType"].as_str(),
-                            Some(
-                                "SUBMITTED"
-                                    | "QUEUED"
-                                    | "PROVISIONING"
-                                    | "FINALIZING"
-                                    | "COMPLETED"
-                            )
+                            Some("SUBMITTED" | "QUEUED" | "PROVISIONING" | "FINALIZING" | "COMPLETED")
                         )
                     })
                     .map(|p| {
-                        format!(
-                            "{}={}",
-                            p["phaseType"].as_str().unwrap(),
-                            p["phaseStatus"].as_str().unwrap()
-                        )
+                        format!("{}={}", p["phaseType"].as_str().unwrap(), p["phaseStatus"].as_str().unwrap())
                     })
                     .collect()
             })
@@ -137,10 +127,7 @@ impl Run {
 
     pub fn context(&self, name: &str) -> (String, String) {
         let c = &self.phase(name)["contexts"][0];
-        (
-            c["statusCode"].as_str().unwrap_or("").to_string(),
-            c["message"].as_str().unwrap_or("").to_string(),
-        )
+        (c["statusCode"].as_str().unwrap_or("").to_string(), c["message"].as_str().unwrap_or("").to_string())
     }
 
     /// Agent lines without the `[Container] <timestamp> ` prefix; output lines as they are.
@@ -160,10 +147,7 @@ impl Run {
 
     /// The command output lines only (no agent lines, no blank lines).
     pub fn output(&self) -> Vec<String> {
-        self.log()
-            .into_iter()
-            .filter(|l| !l.starts_with("> ") && !l.is_empty())
-            .collect()
+        self.log().into_iter().filter(|l| !l.starts_with("> ") && !l.is_empty()).collect()
     }
 
     pub fn exported(&self) -> Vec<(String, String)> {
@@ -172,10 +156,7 @@ impl Run {
             .map(|a| {
                 a.iter()
                     .map(|v| {
-                        (
-                            v["name"].as_str().unwrap().to_string(),
-                            v["value"].as_str().unwrap().to_string(),
-                        )
+                        (v["name"].as_str().unwrap().to_string(), v["value"].as_str().unwrap().to_string())
                     })
                     .collect()
             })
@@ -183,12 +164,11 @@ impl Run {
     }
 
     pub fn zip_names(&self, name: &str) -> Vec<String> {
-        let f = fs::File::open(self.out.join(name))
-            .unwrap_or_else(|e| panic!("{name}: {e}\n{}", self.stdout));
+        let f =
+            fs::File::open(self.out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}\n{}", self.stdout));
         let mut z = zip::ZipArchive::new(f).unwrap();
-        let mut names: Vec<String> = (0..z.len())
-            .map(|i| z.by_index(i).unwrap().name().unwrap().to_string())
-            .collect();
+        let mut names: Vec<String> =
+            (0..z.len()).map(|i| z.by_index(i).unwrap().name().unwrap().to_string()).collect();
         names.sort();
         names
     }

@@ -1,0 +1,156 @@
+//! Artifacts to S3 against a real server (moto_server, started by scripts/test.sh): CodeBuild's
+//! key layout (R-ART-07), metadata, checksums, multipart, many files, failures.
+
+use std::process::Command;
+
+use crate::aws::{aws_env, block, sdk, unique};
+use crate::support::{Ctx, Run};
+
+fn s3() -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(&sdk()).force_path_style(true).build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+fn bucket() -> String {
+    let name = unique("runspec-art");
+    block(s3().create_bucket().bucket(&name).send()).unwrap();
+    name
+}
+
+fn keys(bucket: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let out = block(s3().list_objects_v2().bucket(bucket).set_continuation_token(token).send()).unwrap();
+        keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        match out.next_continuation_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    keys.sort();
+    keys
+}
+
+fn object(bucket: &str, key: &str) -> Vec<u8> {
+    block(async {
+        let out = s3().get_object().bucket(bucket).key(key).send().await.unwrap();
+        out.body.collect().await.unwrap().into_bytes().to_vec()
+    })
+}
+
+fn run(ctx: &Ctx, args: &[&str]) -> Run {
+    let mut cmd: Command = ctx.command();
+    aws_env(&mut cmd).args(args);
+    ctx.finish(cmd.output().unwrap())
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const TREE: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - mkdir -p dist/css && echo page > dist/index.html && echo body > dist/css/site.css && echo docs > README.txt\nartifacts:\n  files:\n    - '**/*'\n  base-directory: dist\n  secondary-artifacts:\n    docs:\n      files:\n        - README.txt\n";
+
+#[test]
+#[ignore = "needs moto_server: run scripts/test.sh"]
+fn zip_to_an_s3_url_with_metadata_and_checksums() {
+    let b = bucket();
+    let ctx = Ctx::new(TREE);
+    let run = run(&ctx, &["--artifacts", &format!("s3://{b}/builds/web")]);
+    assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(keys(&b), ["builds/web/artifacts.zip", "builds/web/docs.zip"]);
+    let bytes = object(&b, "builds/web/artifacts.zip");
+    assert_eq!(run.build["artifacts"]["sha256sum"], sha256(&bytes));
+    assert_eq!(run.build["artifacts"]["location"], format!("arn:aws:s3:::{b}/builds/web/artifacts.zip"));
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut names: Vec<String> =
+        (0..z.len()).map(|i| z.by_index(i).unwrap().name().unwrap().to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["css/site.css", "index.html"]);
+    let head = block(s3().head_object().bucket(&b).key("builds/web/artifacts.zip").send()).unwrap();
+    assert_eq!(
+        head.metadata().and_then(|m| m.get("codebuild-buildarn")).map(String::as_str),
+        run.build["arn"].as_str()
+    );
+    assert_eq!(
+        run.build["secondaryArtifacts"][0]["location"],
+        format!("arn:aws:s3:::{b}/builds/web/docs.zip")
+    );
+}
+
+#[test]
+#[ignore = "needs moto_server: run scripts/test.sh"]
+fn project_s3_artifacts_use_codebuild_key_layout() {
+    // R-ART-07: path / BUILD_ID / name; packaging NONE is a folder of objects; secondary
+    // artifacts go where the project's secondaryArtifacts say.
+    let (primary, docs) = (bucket(), bucket());
+    let ctx = Ctx::new(TREE);
+    let project = ctx.out.path().join("p.json");
+    std::fs::write(
+        &project,
+        format!(
+            r#"{{"name": "web", "artifacts": {{"type": "S3", "location": "{primary}", "path": "releases", "namespaceType": "BUILD_ID", "name": "site", "packaging": "NONE"}},
+               "secondaryArtifacts": [{{"type": "S3", "location": "{docs}", "name": "docs-bundle.zip", "packaging": "ZIP", "artifactIdentifier": "docs"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let run = run(&ctx, &["--project", project.to_str().unwrap()]);
+    assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
+    let id = run.build["id"].as_str().unwrap();
+    assert_eq!(
+        keys(&primary),
+        [format!("releases/{id}/site/css/site.css"), format!("releases/{id}/site/index.html")]
+    );
+    assert_eq!(keys(&docs), ["docs-bundle.zip"]);
+    assert_eq!(object(&primary, &format!("releases/{id}/site/index.html")), b"page\n");
+}
+
+#[test]
+#[ignore = "needs moto_server: run scripts/test.sh"]
+fn large_objects_use_multipart_and_verify() {
+    // Over 8 MiB: a streamed multipart upload; the object's bytes and sha256 must match.
+    let b = bucket();
+    let ctx = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - head -c 20000000 /dev/urandom > big.bin\n      - head -c 3000000 /dev/urandom > big2.bin\nartifacts:\n  files: ['big*.bin']\n",
+    );
+    let run = run(&ctx, &["--artifacts", &format!("s3://{b}")]);
+    assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
+    let bytes = object(&b, "artifacts.zip");
+    assert!(bytes.len() > 20_000_000);
+    assert_eq!(run.build["artifacts"]["sha256sum"], sha256(&bytes));
+    let head = block(s3().head_object().bucket(&b).key("artifacts.zip").send()).unwrap();
+    assert!(head.e_tag().unwrap_or_default().trim_matches('"').ends_with("-3"), "{:?}", head.e_tag());
+}
+
+#[test]
+#[ignore = "needs moto_server: run scripts/test.sh"]
+fn over_a_thousand_files_as_a_folder() {
+    let b = bucket();
+    let ctx = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - mkdir -p out && for i in $(seq 1 1100); do echo $i > out/f$i.txt; done\n      - head -c 3000000 /dev/urandom > out/big.bin\nartifacts:\n  files: ['**/*']\n  base-directory: out\n",
+    );
+    let project = ctx.out.path().join("p.json");
+    std::fs::write(
+        &project,
+        r#"{"name": "many", "artifacts": {"type": "S3", "packaging": "NONE", "name": "files"}}"#,
+    )
+    .unwrap();
+    let run = run(&ctx, &["--project", project.to_str().unwrap(), "--artifacts", &format!("s3://{b}/x")]);
+    assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
+    let keys = keys(&b);
+    assert_eq!(keys.len(), 1101);
+    assert!(keys.contains(&"x/files/f1100.txt".to_string()));
+    assert_eq!(object(&b, "x/files/f77.txt"), b"77\n");
+}
+
+#[test]
+#[ignore = "needs moto_server: run scripts/test.sh"]
+fn a_missing_bucket_fails_the_upload_loudly() {
+    let ctx = Ctx::new(TREE);
+    let run = run(&ctx, &["--artifacts", "s3://runspec-no-such-bucket-xyz/p"]);
+    assert_eq!(run.status(), "FAILED");
+    let (code, message) = run.context("UPLOAD_ARTIFACTS");
+    assert_eq!(code, "CLIENT_ERROR");
+    assert!(message.contains("NoSuchBucket"), "{message}");
+}
