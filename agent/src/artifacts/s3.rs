@@ -252,9 +252,18 @@ impl S3Uploader {
                     .multipart_upload(completed)
                     .send()
                     .await;
+                let expected = expected_etag(&md5s, true);
                 match done {
-                    Ok(out) => self.verify(bucket, key, out.e_tag(), &expected_etag(&md5s, true)).await,
+                    Ok(out) => self.verify(bucket, key, out.e_tag(), &expected).await,
                     Err(e) => {
+                        // The completion may have taken effect with its answer lost on the way
+                        // (a retry then finds no upload): the stored object decides.
+                        let head = self.client.head_object().bucket(bucket).key(key).send().await;
+                        if head.as_ref().ok().and_then(|h| h.e_tag()).map(|t| t.trim_matches('"'))
+                            == Some(&expected)
+                        {
+                            return Ok(());
+                        }
                         self.abort(bucket, key, &upload_id).await;
                         Err(self.error(bucket, key, sdk_message(&e)))
                     }

@@ -7,6 +7,7 @@ mod aws;
 mod cli;
 mod env;
 mod example;
+mod faults;
 mod lifecycle;
 mod s3;
 mod shell;

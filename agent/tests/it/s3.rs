@@ -154,3 +154,65 @@ fn a_missing_bucket_fails_the_upload_loudly() {
     assert_eq!(code, "CLIENT_ERROR");
     assert!(message.contains("NoSuchBucket"), "{message}");
 }
+
+#[test]
+#[ignore = "needs moto_server: run scripts/test.sh"]
+fn uploads_survive_errors_and_dropped_connections_or_fail_loudly() {
+    // 500s, dropped connections and lost responses for a share of requests: the artifact ends
+    // byte-for-byte correct, or the upload fails and no object is left. Never a partial one.
+    let upstream = std::env::var("RUNSPEC_TEST_MOTO_URL").unwrap().trim_start_matches("http://").to_string();
+    let mut outcomes = Vec::new();
+    for seed in [7u64, 1234, 99991] {
+        let proxy = crate::faults::start(&upstream, seed, 15, 10, 5);
+        let b = bucket();
+        let ctx = Ctx::new(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - head -c 18000000 /dev/urandom > big.bin\n      - mkdir -p many && for i in $(seq 1 60); do echo $i > many/$i.txt; done\nartifacts:\n  files: ['big.bin']\n  secondary-artifacts:\n    many:\n      files: ['many/*']\n",
+        );
+        let project = ctx.out.path().join("p.json");
+        std::fs::write(&project, r#"{"name": "f", "secondaryArtifacts": [{"type": "S3", "packaging": "NONE", "artifactIdentifier": "many", "name": "many"}]}"#).unwrap();
+        let mut cmd = ctx.command();
+        aws_env(&mut cmd).env("AWS_ENDPOINT_URL", &proxy.url).args([
+            "--project",
+            project.to_str().unwrap(),
+            "--artifacts",
+            &format!("s3://{b}/out"),
+        ]);
+        let run = ctx.finish(cmd.output().unwrap());
+        let faults = *proxy.faults.lock().unwrap();
+        assert!(
+            faults.errors_500 + faults.dropped + faults.lost_responses > 0,
+            "no fault was injected: {faults:?}"
+        );
+        let keys = keys(&b);
+        match run.status() {
+            "SUCCEEDED" => {
+                let bytes = object(&b, "out/artifacts.zip");
+                assert_eq!(run.build["artifacts"]["sha256sum"], sha256(&bytes), "seed {seed}");
+                let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+                assert_eq!(z.by_name("big.bin").unwrap().size(), 18_000_000);
+                assert_eq!(
+                    keys.iter().filter(|k| k.starts_with("out/many/many/")).count(),
+                    60,
+                    "seed {seed}: {keys:?}"
+                );
+            }
+            "FAILED" => {
+                assert_eq!(run.context("UPLOAD_ARTIFACTS").0, "CLIENT_ERROR", "seed {seed}");
+                assert!(
+                    !keys.contains(&"out/artifacts.zip".to_string()) || {
+                        let bytes = object(&b, "out/artifacts.zip");
+                        zip::ZipArchive::new(std::io::Cursor::new(bytes)).is_ok()
+                    },
+                    "seed {seed}: a partial artifact was left"
+                );
+            }
+            other => panic!("seed {seed}: {other}\n{}", run.stdout),
+        }
+        outcomes.push((seed, run.status().to_string(), faults));
+    }
+    eprintln!("{outcomes:?}");
+    assert!(
+        outcomes.iter().any(|(_, s, _)| s == "SUCCEEDED"),
+        "retries never got an upload through: {outcomes:?}"
+    );
+}
