@@ -52,8 +52,9 @@ pub struct RunArgs {
     #[arg(short = 'b', long, value_name = "FILE")]
     pub buildspec: Option<PathBuf>,
 
-    /// Where artifacts go: a local directory (ZIP packaging gives DIR/artifacts.zip).
-    #[arg(short = 'a', long, value_name = "DIR")]
+    /// Where artifacts go: a local directory (ZIP packaging gives DIR/artifacts.zip) or
+    /// s3://bucket/prefix. Overrides where the project's artifacts would go.
+    #[arg(short = 'a', long, value_name = "DIR | s3://BUCKET/PREFIX")]
     pub artifacts: Option<String>,
 
     /// Environment variable override (highest precedence, like StartBuild's
