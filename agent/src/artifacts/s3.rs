@@ -152,16 +152,32 @@ fn expected_etag(part_md5s: &[[u8; 16]], multipart: bool) -> String {
     format!("{}-{}", hex(&all.finalize()), part_md5s.len())
 }
 
+/// Told how many bytes were just stored, for a progress display.
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
 /// Uploads artifacts to S3 for one build.
 #[derive(Clone)]
 pub struct S3Uploader {
     client: aws_sdk_s3::Client,
     build_arn: String,
+    progress: Option<Progress>,
 }
 
 impl S3Uploader {
     pub fn new(client: aws_sdk_s3::Client, build_arn: impl Into<String>) -> Self {
-        S3Uploader { client, build_arn: build_arn.into() }
+        S3Uploader { client, build_arn: build_arn.into(), progress: None }
+    }
+
+    /// Reports stored bytes to `progress` (the CLI draws a bar on a terminal).
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    fn stored(&self, bytes: usize) {
+        if let Some(p) = &self.progress {
+            p(bytes as u64);
+        }
     }
 
     fn error(&self, bucket: &str, key: &str, message: impl std::fmt::Display) -> S3Error {
@@ -204,6 +220,7 @@ impl S3Uploader {
     }
 
     async fn put_single(&self, bucket: &str, key: &str, part: Part) -> Result<(), S3Error> {
+        let len = part.bytes.len();
         let out = self
             .client
             .put_object()
@@ -215,6 +232,7 @@ impl S3Uploader {
             .send()
             .await
             .map_err(|e| self.error(bucket, key, sdk_message(&e)))?;
+        self.stored(len);
         self.verify(bucket, key, out.e_tag(), &expected_etag(&[part.md5], false)).await
     }
 
@@ -299,7 +317,9 @@ impl S3Uploader {
                 };
                 let (client, bucket, key, upload_id) =
                     (self.client.clone(), bucket.to_string(), key.to_string(), upload_id.to_string());
+                let progress = self.progress.clone();
                 tasks.spawn(async move {
+                    let len = part.bytes.len() as u64;
                     let out = client
                         .upload_part()
                         .bucket(&bucket)
@@ -312,6 +332,9 @@ impl S3Uploader {
                         .await
                         .map_err(|e| S3Error::Upload { bucket, key, message: sdk_message(&e) })?;
                     let etag = out.e_tag().unwrap_or_default().to_string();
+                    if let Some(p) = progress {
+                        p(len);
+                    }
                     Ok((CompletedPart::builder().part_number(part.number).e_tag(etag).build(), part.md5))
                 });
                 pending.sort_by_key(|p| std::cmp::Reverse(p.number));

@@ -224,6 +224,21 @@ fn artifact_settings(args: &RunArgs, project: &Project) -> Result<ArtifactSettin
     Ok(ArtifactSettings { primary, secondary, other_secondary, ..Default::default() })
 }
 
+/// A byte counter with throughput on stderr when it is a terminal; nothing otherwise (CI logs
+/// stay clean).
+fn upload_progress() -> Option<crate::artifacts::s3::Progress> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} uploading artifacts: {bytes} ({bytes_per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    Some(std::sync::Arc::new(move |n| bar.inc(n)))
+}
+
 /// Whether any artifact goes to S3, so an S3 client is needed.
 fn uses_s3(a: &ArtifactSettings) -> bool {
     let s3 = |t: &ArtifactTarget| matches!(t.destination, Destination::S3 { .. });
@@ -403,17 +418,26 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
     });
     let mut artifacts = s.artifacts.clone();
     artifacts.build_id = facts.build_id();
-    if uses_s3(&artifacts) {
-        let config = crate::aws::sdk_config(&region, args.profile.as_deref()).await;
-        artifacts.s3 =
-            Some(crate::artifacts::s3::S3Uploader::new(crate::aws::s3_client(&config), facts.build_arn()));
+    // One AWS configuration, loaded only when something needs it.
+    let fetch_secrets = !requests.is_empty() && spec.is_ok();
+    let config = match uses_s3(&artifacts) || fetch_secrets {
+        true => Some(crate::aws::sdk_config(&region, args.profile.as_deref()).await),
+        false => None,
+    };
+    if let Some(config) = config.as_ref().filter(|_| uses_s3(&artifacts)) {
+        let uploader =
+            crate::artifacts::s3::S3Uploader::new(crate::aws::s3_client(config), facts.build_arn());
+        artifacts.s3 = Some(match upload_progress() {
+            Some(p) => uploader.with_progress(p),
+            None => uploader,
+        });
     }
-    let secrets = if requests.is_empty() || spec.is_err() {
-        None
-    } else {
-        let config = crate::aws::sdk_config(&region, args.profile.as_deref()).await;
-        let mut store = crate::aws::AwsSecretStore::new(&config);
-        Some(env::secrets::resolve(&mut store, &requests).await)
+    let secrets = match config.as_ref().filter(|_| fetch_secrets) {
+        Some(config) => {
+            let mut store = crate::aws::AwsSecretStore::new(config);
+            Some(env::secrets::resolve(&mut store, &requests).await)
+        }
+        None => None,
     };
     // R-ENV-08: AWS access keys handed to the build are hidden like secrets.
     let masker = Masker::new(
