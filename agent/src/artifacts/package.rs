@@ -34,8 +34,9 @@ pub fn write_zip_stream<W: Write>(files: &[CollectedFile], out: W) -> io::Result
 fn write_zip_into<W: Write + std::io::Seek>(files: &[CollectedFile], mut zip: ZipWriter<W>) -> io::Result<W> {
     for f in files {
         let meta = fs::metadata(&f.source)?;
+        let method = if compressible(&f.source, meta.len()) { CompressionMethod::Deflated } else { CompressionMethod::Stored };
         let mut options = SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Deflated)
+            .compression_method(method)
             .unix_permissions(meta.permissions().mode() & 0o7777)
             .large_file(meta.len() >= u32::MAX as u64);
         if let Some(t) = meta.modified().ok().and_then(zip_time) {
@@ -52,6 +53,22 @@ fn write_zip_into<W: Write + std::io::Seek>(files: &[CollectedFile], mut zip: Zi
         }
     }
     zip.finish().map_err(io::Error::other)
+}
+
+/// Files whose first 64 KiB do not shrink by at least 5% (archives, images, binaries) are stored
+/// rather than deflated: deflating them costs most of the packaging time and saves nothing.
+fn compressible(path: &Path, len: u64) -> bool {
+    const SAMPLE: usize = 64 * 1024;
+    if len < SAMPLE as u64 {
+        return true;
+    }
+    let mut sample = vec![0u8; SAMPLE];
+    let Ok(n) = File::open(path).and_then(|mut f| f.read(&mut sample)) else { return true };
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::with_capacity(SAMPLE), flate2::Compression::fast());
+    if enc.write_all(&sample[..n]).is_err() {
+        return true;
+    }
+    enc.finish().map(|out| out.len() * 100 < n * 95).unwrap_or(true)
 }
 
 fn zip_time(t: std::time::SystemTime) -> Option<zip::DateTime> {
@@ -110,6 +127,34 @@ mod tests {
         let c = checksums(&p).unwrap();
         assert_eq!(c.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(c.md5, "900150983cd24fb0d6963f7d28e17f72");
+    }
+
+    #[test]
+    fn incompressible_files_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "all work and no play\n".repeat(20_000);
+        fs::write(dir.path().join("text"), &text).unwrap();
+        let mut noise = vec![0u8; 200_000];
+        let mut x: u64 = 88172645463325252;
+        for b in noise.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        fs::write(dir.path().join("noise"), &noise).unwrap();
+        let files: Vec<CollectedFile> = ["text", "noise"]
+            .iter()
+            .map(|n| CollectedFile { source: dir.path().join(n), dest: n.to_string(), kind: FileKind::Regular })
+            .collect();
+        let bytes = write_zip_stream(&files, Vec::new()).unwrap();
+        let mut z = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
+        assert_eq!(z.by_name("text").unwrap().compression(), CompressionMethod::Deflated);
+        let mut stored = z.by_name("noise").unwrap();
+        assert_eq!(stored.compression(), CompressionMethod::Stored);
+        let mut back = Vec::new();
+        stored.read_to_end(&mut back).unwrap();
+        assert_eq!(back, noise);
     }
 
     #[test]
