@@ -34,7 +34,11 @@ pub fn write_zip_stream<W: Write>(files: &[CollectedFile], out: W) -> io::Result
 fn write_zip_into<W: Write + std::io::Seek>(files: &[CollectedFile], mut zip: ZipWriter<W>) -> io::Result<W> {
     for f in files {
         let meta = fs::metadata(&f.source)?;
-        let method = if compressible(&f.source, meta.len()) { CompressionMethod::Deflated } else { CompressionMethod::Stored };
+        let method = if compressible(&f.source, meta.len()) {
+            CompressionMethod::Deflated
+        } else {
+            CompressionMethod::Stored
+        };
         let mut options = SimpleFileOptions::default()
             .compression_method(method)
             .unix_permissions(meta.permissions().mode() & 0o7777)
@@ -145,7 +149,11 @@ mod tests {
         fs::write(dir.path().join("noise"), &noise).unwrap();
         let files: Vec<CollectedFile> = ["text", "noise"]
             .iter()
-            .map(|n| CollectedFile { source: dir.path().join(n), dest: n.to_string(), kind: FileKind::Regular })
+            .map(|n| CollectedFile {
+                source: dir.path().join(n),
+                dest: n.to_string(),
+                kind: FileKind::Regular,
+            })
             .collect();
         let bytes = write_zip_stream(&files, Vec::new()).unwrap();
         let mut z = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
