@@ -6,6 +6,7 @@
 pub mod artifacts;
 pub mod aws;
 pub mod buildspec;
+pub mod cache;
 pub mod cli;
 pub mod engine;
 pub mod env;

@@ -194,6 +194,21 @@ impl S3Uploader {
         self.upload_stream(bucket, key, move |w| package::write_zip_stream(&files, w)).await
     }
 
+    /// Streams a file to `s3://bucket/key` (multipart when it is big).
+    pub async fn upload_file(
+        &self,
+        path: &std::path::Path,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Uploaded, S3Error> {
+        let path = path.to_path_buf();
+        self.upload_stream(bucket, key, move |mut w| {
+            io::copy(&mut std::fs::File::open(path)?, &mut w)?;
+            Ok(w)
+        })
+        .await
+    }
+
     /// Uploads whatever `produce` writes, in parts, with backpressure.
     async fn upload_stream<F>(&self, bucket: &str, key: &str, produce: F) -> Result<Uploaded, S3Error>
     where
