@@ -39,6 +39,15 @@ pub struct ProjectArtifacts {
     pub identifier: Option<String>,
 }
 
+/// `cache` (R-CACHE-01).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectCache {
+    /// `location` is `bucket/prefix`.
+    S3 { location: String },
+    /// LOCAL with its modes (LOCAL_CUSTOM_CACHE, LOCAL_SOURCE_CACHE, LOCAL_DOCKER_LAYER_CACHE).
+    Local { modes: Vec<String> },
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Project {
     pub name: Option<String>,
@@ -53,6 +62,7 @@ pub struct Project {
     pub artifacts: Option<ProjectArtifacts>,
     pub secondary_artifacts: Vec<ProjectArtifacts>,
     pub timeout_minutes: Option<u64>,
+    pub cache: Option<ProjectCache>,
     /// Fields present in the file that runspec does not honour (yet).
     pub ignored: Vec<String>,
 }
@@ -149,8 +159,26 @@ pub fn parse(text: &str) -> Result<Project, ProjectError> {
     for (i, a) in v.get("secondaryArtifacts").and_then(Value::as_array).into_iter().flatten().enumerate() {
         p.secondary_artifacts.push(artifacts(a, &format!("secondaryArtifacts[{i}]"))?);
     }
-    if v.get("cache").and_then(|c| c.get("type")).and_then(Value::as_str).is_some_and(|t| t != "NO_CACHE") {
-        p.ignored.push("cache".to_string());
+    if let Some(cache) = v.get("cache") {
+        p.cache = match str_field(cache, "type").as_deref() {
+            None | Some("NO_CACHE") => None,
+            Some("S3") => Some(ProjectCache::S3 {
+                location: str_field(cache, "location")
+                    .filter(|l| !l.is_empty())
+                    .ok_or_else(|| field("cache", "an S3 cache needs a `location` (bucket/prefix)"))?,
+            }),
+            Some("LOCAL") => Some(ProjectCache::Local {
+                modes: cache
+                    .get("modes")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+            }),
+            Some(other) => return Err(field("cache", &format!("unknown cache type `{other}`"))),
+        };
     }
     p.timeout_minutes = v.get("timeoutInMinutes").and_then(Value::as_u64);
     Ok(p)
@@ -219,7 +247,8 @@ mod tests {
         );
         assert_eq!(p.secondary_artifacts[0].identifier.as_deref(), Some("docs"));
         assert_eq!(p.timeout_minutes, Some(30));
-        assert_eq!(p.ignored, ["fileSystemLocations", "environment.computeType", "cache"]);
+        assert_eq!(p.ignored, ["fileSystemLocations", "environment.computeType"]);
+        assert_eq!(p.cache, Some(ProjectCache::S3 { location: "bucket/cache".into() }));
     }
 
     #[test]

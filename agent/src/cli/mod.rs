@@ -39,6 +39,16 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a buildspec without running anything; every problem with file:line:col.
     Check(CheckArgs),
+    /// SHA-256 of the files matching glob patterns (relative to the current directory), for
+    /// cache keys. Builds have it on their PATH as `codebuild-hash-files`, as on CodeBuild.
+    HashFiles(HashFilesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HashFilesArgs {
+    /// Files or glob patterns, e.g. package-lock.json or '**/requirements*.txt'.
+    #[arg(required = true, value_name = "PATTERN")]
+    pub patterns: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -101,6 +111,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "MINUTES")]
     pub timeout: Option<String>,
 
+    /// Cache location: a directory or s3://bucket/prefix, used like a project cache of type
+    /// LOCAL or S3 for the buildspec's `cache` section. Overrides the project's cache.
+    #[arg(long, value_name = "DIR | s3://BUCKET/PREFIX")]
+    pub cache: Option<String>,
+
     /// Where test reports go (not supported yet).
     #[arg(short = 'r', long, value_name = "DIR")]
     pub reports: Option<PathBuf>,
@@ -134,10 +149,35 @@ pub fn usage(message: impl Into<String>) -> UsageError {
     UsageError { message: message.into() }
 }
 
+fn hash_files(args: &HashFilesArgs) -> Result<u8, UsageError> {
+    let cwd =
+        std::env::current_dir().map_err(|e| usage(format!("cannot read the current directory: {e}")))?;
+    let found = crate::artifacts::collect::collect(&cwd, "", &args.patterns, &[], false, false)
+        .map_err(|e| usage(e.to_string()))?;
+    if found.files.is_empty() {
+        return Err(usage(format!("no file matches {}", args.patterns.join(" "))));
+    }
+    let mut sources: Vec<_> = found.files.iter().map(|f| (f.dest.clone(), f.source.clone())).collect();
+    sources.sort();
+    // The hash covers names and contents, so renaming a file changes it too.
+    use sha2::Digest;
+    let mut all = sha2::Sha256::new();
+    for (name, path) in sources {
+        let sums = crate::artifacts::package::checksums(&path).map_err(|e| usage(format!("{name}: {e}")))?;
+        all.update(name.as_bytes());
+        all.update([0]);
+        all.update(sums.sha256.as_bytes());
+        all.update([b'\n']);
+    }
+    println!("{}", all.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>());
+    Ok(exit::OK)
+}
+
 pub fn main(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(&args),
+        Command::HashFiles(args) => hash_files(&args),
     };
     let code = code.unwrap_or_else(|e| {
         eprintln!("error: {e}");

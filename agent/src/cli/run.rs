@@ -239,6 +239,67 @@ fn upload_progress() -> Option<crate::artifacts::s3::Progress> {
     Some(std::sync::Arc::new(move |n| bar.inc(n)))
 }
 
+/// Where the cache lives.
+enum CacheLocation {
+    Local(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+/// `--cache`, else the project's cache: S3 (`bucket/prefix`) or LOCAL (a directory on this
+/// machine per project, under `$XDG_CACHE_HOME/runspec` or `~/.cache/runspec`; `RUNSPEC_CACHE_DIR`
+/// overrides).
+fn cache_location(
+    args: &RunArgs,
+    project: &Project,
+    name: &str,
+) -> Result<Option<CacheLocation>, UsageError> {
+    let s3 = |location: &str| {
+        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        CacheLocation::S3 { bucket: bucket.to_string(), prefix: prefix.trim_matches('/').to_string() }
+    };
+    if let Some(c) = &args.cache {
+        return Ok(Some(match c.strip_prefix("s3://") {
+            Some("") => return Err(usage(format!("--cache {c}: no bucket name"))),
+            Some(location) => s3(location),
+            None => CacheLocation::Local(PathBuf::from(c)),
+        }));
+    }
+    Ok(match &project.cache {
+        None => None,
+        Some(project::ProjectCache::S3 { location }) => Some(s3(location)),
+        Some(project::ProjectCache::Local { modes }) => {
+            for mode in modes.iter().filter(|m| *m != "LOCAL_CUSTOM_CACHE") {
+                warn(&format!(
+                    "cache mode {mode}: the host executor keeps no git or Docker layer cache; only the buildspec's cache paths are cached"
+                ));
+            }
+            let base = std::env::var_os("RUNSPEC_CACHE_DIR")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("runspec")))
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/runspec")))
+                .ok_or_else(|| usage("cannot find a cache directory: set RUNSPEC_CACHE_DIR"))?;
+            Some(CacheLocation::Local(base.join(name)))
+        }
+    })
+}
+
+/// `codebuild-hash-files` for the build's PATH: a shim that calls this runspec.
+fn helper_bin(root: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join("bin");
+    fs::create_dir_all(&dir)?;
+    let exe = std::env::current_exe()?;
+    let script = format!(
+        "#!/bin/sh\nexec {} hash-files \"$@\"\n",
+        crate::exec::wrapper::sh_quote(&exe.to_string_lossy())
+    );
+    let path = dir.join("codebuild-hash-files");
+    fs::write(&path, script)?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
+    Ok(dir)
+}
+
 /// Whether any artifact goes to S3, so an S3 client is needed.
 fn uses_s3(a: &ArtifactSettings) -> bool {
     let s3 = |t: &ArtifactTarget| matches!(t.destination, Destination::S3 { .. });
@@ -409,18 +470,23 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         }
         None => s.overrides.clone(),
     };
-    let (environment, requests) = env::layered(&env::Sources {
+    let (mut environment, requests) = env::layered(&env::Sources {
         image,
         builtins: env::builtins(&facts),
         buildspec: spec.as_ref().ok().map(|b| &b.env),
         project: &s.project.variables,
         overrides: &overrides,
     });
+    let helpers = helper_bin(workspace.root())
+        .map_err(|e| usage(format!("cannot prepare the build's helper commands: {e}")))?;
+    environment.prepend_path(&helpers.to_string_lossy());
     let mut artifacts = s.artifacts.clone();
     artifacts.build_id = facts.build_id();
     // One AWS configuration, loaded only when something needs it.
     let fetch_secrets = !requests.is_empty() && spec.is_ok();
-    let config = match uses_s3(&artifacts) || fetch_secrets {
+    let cache_location = cache_location(&args, &s.project, &s.project_name)?;
+    let s3_cache = matches!(cache_location, Some(CacheLocation::S3 { .. }));
+    let config = match uses_s3(&artifacts) || fetch_secrets || s3_cache {
         true => Some(crate::aws::sdk_config(&region, args.profile.as_deref()).await),
         false => None,
     };
@@ -432,6 +498,17 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
             None => uploader,
         });
     }
+    let cache = cache_location.map(|location| crate::cache::Cache {
+        store: match location {
+            CacheLocation::Local(dir) => crate::cache::Store::Local(dir),
+            CacheLocation::S3 { bucket, prefix } => {
+                let client = crate::aws::s3_client(config.as_ref().expect("loaded for an S3 cache"));
+                let uploader = crate::artifacts::s3::S3Uploader::new(client.clone(), facts.build_arn());
+                crate::cache::Store::S3 { client, uploader, bucket, prefix }
+            }
+        },
+        scratch: workspace.state_dir.clone(),
+    });
     let secrets = match config.as_ref().filter(|_| fetch_secrets) {
         Some(config) => {
             let mut store = crate::aws::AwsSecretStore::new(config);
@@ -487,6 +564,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         artifacts,
         runner: format!("Running on runspec {} (host shell)", env!("CARGO_PKG_VERSION")),
         secrets,
+        cache,
     };
     let mut report = Engine::new(&mut session, &mut log, stop).run(input).await;
     drop(session);

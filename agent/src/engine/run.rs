@@ -28,6 +28,8 @@ pub struct BuildInput {
     pub artifacts: ArtifactSettings,
     /// Shown as the first line: what runs the build.
     pub runner: String,
+    /// Where the cache lives (project cache S3 / LOCAL, or `--cache`); `None`: NO_CACHE.
+    pub cache: Option<crate::cache::Cache>,
     /// Parameter Store / Secrets Manager values, fetched before the build (R-ENV-06/07);
     /// `None` when the build has none, `Err` with the failure message.
     pub secrets: Option<Result<Vec<(String, String)>, String>>,
@@ -176,6 +178,18 @@ impl<'a, S: Session> Engine<'a, S> {
                 },
             };
         }
+        // The cache is saved once the build got through POST_BUILD, failed or not: what INSTALL
+        // and BUILD downloaded is worth keeping even when a test failed.
+        if let (Some(spec), Some(cache)) = (spec, &input.cache)
+            && let Some(c) = spec.cache.as_ref().filter(|c| !c.paths.is_empty())
+            && self.records.iter().any(|r| {
+                r.phase == BuildPhase::PostBuild
+                    && r.status != Status::TimedOut
+                    && r.status != Status::Stopped
+            })
+        {
+            cache.save(c, self.session, self.sink, &input.src_dir).await;
+        }
         let exported = self.exported(&exported_names).await;
         let status = transitions::build_status(
             self.records.iter().map(|r| PhaseVerdict { status: r.status, continued: r.continued }),
@@ -248,9 +262,16 @@ impl<'a, S: Session> Engine<'a, S> {
             }
         }
         self.note(&format!("Moving to directory {}", input.src_dir.display()));
-        match &spec.cache {
-            None => self.note("Cache is not defined in the buildspec"),
-            Some(_) => self.note("Skip cache due to: the project has no cache configured (NO_CACHE)"),
+        match (&spec.cache, &input.cache) {
+            (None, _) => self.note("Cache is not defined in the buildspec"),
+            (Some(_), None) => self.note("Skip cache due to: the project has no cache configured (NO_CACHE)"),
+            // R-CACHE-04.
+            (Some(c), Some(_)) if c.paths.is_empty() => {
+                self.note("Skip cache due to: no paths specified to be cached")
+            }
+            (Some(c), Some(cache)) => {
+                cache.restore(c, self.session, self.sink, &input.src_dir).await;
+            }
         }
         self.note(&format!("Phases found in YAML: {}", spec.phases.len()));
         for phase in &spec.phases {
@@ -489,6 +510,7 @@ mod tests {
             artifacts: Default::default(),
             runner: "test".into(),
             secrets: None,
+            cache: None,
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let report = rt.block_on(Engine::new(&mut session, &mut sink, Stop::new(None, rx)).run(input));

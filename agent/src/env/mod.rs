@@ -57,6 +57,18 @@ impl Environment {
         self.vars.iter().find(|(n, ..)| n == name).map(|(_, v, _)| v.as_str())
     }
 
+    /// Puts `dir` first on `PATH` (for the agent's helper commands), keeping the layer.
+    pub fn prepend_path(&mut self, dir: &str) {
+        match self.vars.iter_mut().find(|(n, ..)| n == "PATH") {
+            Some(slot) => slot.1 = format!("{dir}:{}", slot.1),
+            None => self.vars.push((
+                "PATH".into(),
+                format!("{dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+                Layer::Builtin,
+            )),
+        }
+    }
+
     /// Removes a variable, whatever its layer.
     pub fn remove(&mut self, name: &str) {
         self.vars.retain(|(n, ..)| n != name);

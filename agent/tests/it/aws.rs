@@ -7,6 +7,13 @@ use crate::support::Ctx;
 
 const NEEDS_MOTO: &str = "needs moto_server: run scripts/test.sh";
 
+/// Points `cmd` at moto when the test run has it (for tests that work with or without S3).
+pub fn aws_env_if_available(cmd: &mut Command) {
+    if std::env::var("RUNSPEC_TEST_MOTO_URL").is_ok() {
+        aws_env(cmd);
+    }
+}
+
 fn moto_url() -> String {
     std::env::var("RUNSPEC_TEST_MOTO_URL").unwrap_or_else(|_| panic!("{NEEDS_MOTO}"))
 }

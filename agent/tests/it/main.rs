@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod aws;
+mod cache;
 mod cli;
 mod env;
 mod example;

@@ -1,0 +1,132 @@
+//! §11 cache: keys, fallback prefixes, action, in a local directory and in S3 (moto).
+
+use crate::support::{Ctx, Run};
+
+const SPEC: &str = "version: 0.2\nphases:\n  install:\n    commands:\n      - if [ -f deps/lib.txt ]; then echo \"restored $(cat deps/lib.txt)\"; else mkdir -p deps && echo \"$LIB\" > deps/lib.txt && echo installed; fi\ncache:\n  key: deps-$(codebuild-hash-files package-lock.json)\n  fallback-keys:\n    - deps-\n  paths:\n    - 'deps/**/*'\n";
+
+fn run(ctx: &Ctx, cache: &str, lib: &str, extra: &[&str]) -> Run {
+    let mut cmd = ctx.command();
+    cmd.args(["--cache", cache]).args(extra).env("LIB", lib);
+    crate::aws::aws_env_if_available(&mut cmd);
+    ctx.finish(cmd.output().unwrap())
+}
+
+fn install_line(run: &Run) -> String {
+    run.output()
+        .into_iter()
+        .find(|l| l.starts_with("restored") || l == "installed")
+        .unwrap_or_else(|| run.stdout.clone())
+}
+
+fn exercise(cache: &str) {
+    // R-CACHE-03: exact key, then fallback by prefix; a keyed cache is never updated.
+    let ctx = Ctx::new(SPEC);
+    ctx.write("package-lock.json", "{\"v\": 1}");
+    assert_eq!(install_line(&run(&ctx, cache, "v1", &[])), "installed");
+    let second = run(&ctx, cache, "v2", &[]);
+    assert_eq!(install_line(&second), "restored v1", "{}", second.stdout);
+    assert!(second.stdout.contains("already exists; not updating it"));
+    ctx.write("package-lock.json", "{\"v\": 2}");
+    let fallback = run(&ctx, cache, "v3", &[]);
+    assert_eq!(install_line(&fallback), "restored v1", "fallback prefix: {}", fallback.stdout);
+    assert!(
+        fallback.stdout.contains("Saved 1 file(s) to cache deps-"),
+        "a new key is saved: {}",
+        fallback.stdout
+    );
+}
+
+#[test]
+fn local_cache_keys_and_fallbacks() {
+    let dir = tempfile::tempdir().unwrap();
+    exercise(dir.path().to_str().unwrap());
+}
+
+#[test]
+#[ignore = "needs moto_server: run scripts/test.sh"]
+fn s3_cache_keys_and_fallbacks() {
+    let bucket = crate::aws::unique("runspec-cache");
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&crate::aws::sdk()).force_path_style(true).build(),
+    );
+    crate::aws::block(client.create_bucket().bucket(&bucket).send()).unwrap();
+    exercise(&format!("s3://{bucket}/caches/app"));
+}
+
+#[test]
+fn unkeyed_cache_is_replaced_and_actions_are_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().to_str().unwrap();
+    let spec = |action: &str| {
+        format!(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - cat out/v.txt 2>/dev/null || echo none\n      - mkdir -p out && echo \"$LIB\" > out/v.txt\ncache:\n  paths: ['out/**/*']\n{action}"
+        )
+    };
+    let ctx = Ctx::new(&spec(""));
+    assert_eq!(run(&ctx, cache, "a", &[]).output()[0], "none");
+    assert_eq!(run(&ctx, cache, "b", &[]).output()[0], "a");
+    assert_eq!(run(&ctx, cache, "c", &[]).output()[0], "b", "the unkeyed cache is replaced each build");
+    let restore_only = Ctx::new(&spec("  action: restore\n"));
+    assert_eq!(run(&restore_only, cache, "d", &[]).output()[0], "c");
+    assert_eq!(run(&restore_only, cache, "e", &[]).output()[0], "c", "action: restore never saves");
+    let save_only = Ctx::new(&spec("  action: save\n"));
+    assert_eq!(run(&save_only, cache, "f", &[]).output()[0], "none", "action: save never restores");
+    assert_eq!(run(&restore_only, cache, "g", &[]).output()[0], "f");
+}
+
+#[test]
+fn cache_log_lines() {
+    // R-CACHE-04 and the NO_CACHE case.
+    let ctx = Ctx::new("version: 0.2\ncache:\n  key: k\n");
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        run(&ctx, dir.path().to_str().unwrap(), "", &[])
+            .has_line("> Skip cache due to: no paths specified to be cached")
+    );
+    let run = ctx.run();
+    assert!(run.has_line("> Skip cache due to: the project has no cache configured (NO_CACHE)"));
+}
+
+#[test]
+fn project_local_cache_lives_per_project() {
+    let ctx = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - cat keep/x 2>/dev/null || (mkdir -p keep && echo kept > keep/x && echo fresh)\ncache:\n  paths: ['keep/**/*']\n",
+    );
+    let project = ctx.out.path().join("p.json");
+    std::fs::write(
+        &project,
+        r#"{"name": "cached", "cache": {"type": "LOCAL", "modes": ["LOCAL_CUSTOM_CACHE"]}}"#,
+    )
+    .unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let go = || {
+        let mut cmd = ctx.command();
+        cmd.args(["--project", project.to_str().unwrap()]).env("RUNSPEC_CACHE_DIR", cache_dir.path());
+        ctx.finish(cmd.output().unwrap())
+    };
+    assert_eq!(go().output(), ["fresh"]);
+    assert_eq!(go().output(), ["kept"]);
+    assert!(cache_dir.path().join("cached/default.tar.gz").exists());
+}
+
+#[test]
+fn hash_files_is_stable_and_content_sensitive() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.lock"), "1").unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/b.lock"), "2").unwrap();
+    let hash = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_runspec"))
+            .args(["hash-files", "**/*.lock"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let first = hash();
+    assert_eq!(first.len(), 64);
+    assert_eq!(hash(), first);
+    std::fs::write(dir.path().join("sub/b.lock"), "3").unwrap();
+    assert_ne!(hash(), first);
+}
