@@ -13,5 +13,6 @@ pub mod env;
 pub mod exec;
 pub mod log;
 pub mod project;
+pub mod reports;
 pub mod result;
 pub mod workspace;

@@ -116,7 +116,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR | s3://BUCKET/PREFIX")]
     pub cache: Option<String>,
 
-    /// Where test reports go (not supported yet).
+    /// Where test reports go: one normalised JSON file per report group (summaries are in the
+    /// build log either way).
     #[arg(short = 'r', long, value_name = "DIR")]
     pub reports: Option<PathBuf>,
 }

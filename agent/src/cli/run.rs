@@ -50,9 +50,6 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
             "--privileged is not supported yet (it needs --image, which is not supported yet either)",
         ));
     }
-    if args.reports.is_some() {
-        return Err(usage("--reports is not supported yet"));
-    }
     let (primary, secondary) = sources(&args.sources)?;
     let project = match &args.project {
         Some(path) => {
@@ -565,6 +562,10 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         runner: format!("Running on runspec {} (host shell)", env!("CARGO_PKG_VERSION")),
         secrets,
         cache,
+        reports: crate::reports::ReportSettings {
+            output: args.reports.clone(),
+            project: s.project_name.clone(),
+        },
     };
     let mut report = Engine::new(&mut session, &mut log, stop).run(input).await;
     drop(session);

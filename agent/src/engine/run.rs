@@ -28,6 +28,8 @@ pub struct BuildInput {
     pub artifacts: ArtifactSettings,
     /// Shown as the first line: what runs the build.
     pub runner: String,
+    /// Test report handling (`--reports DIR`, group names).
+    pub reports: crate::reports::ReportSettings,
     /// Where the cache lives (project cache S3 / LOCAL, or `--cache`); `None`: NO_CACHE.
     pub cache: Option<crate::cache::Cache>,
     /// Parameter Store / Secrets Manager values, fetched before the build (R-ENV-06/07);
@@ -153,6 +155,9 @@ impl<'a, S: Session> Engine<'a, S> {
             next = match phase {
                 BuildPhase::UploadArtifacts => {
                     let t = SystemTime::now();
+                    // Reports are read once the build and tests have run; they never change
+                    // the outcome (R-REP-03).
+                    crate::reports::process(&spec.reports, &input.src_dir, &input.reports, self.sink);
                     let result =
                         upload::run(self.session, self.sink, spec, &input.src_dir, &input.artifacts).await;
                     let (status, context) = match result {
@@ -511,6 +516,7 @@ mod tests {
             runner: "test".into(),
             secrets: None,
             cache: None,
+            reports: Default::default(),
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let report = rt.block_on(Engine::new(&mut session, &mut sink, Stop::new(None, rx)).run(input));

@@ -10,6 +10,7 @@ mod env;
 mod example;
 mod faults;
 mod lifecycle;
+mod reports;
 mod s3;
 mod shell;
 mod support;
