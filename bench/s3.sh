@@ -4,7 +4,9 @@
 # Median of RUNS (default 3), with runspec's peak RSS.
 #
 #   bash bench/s3.sh                     # against moto_server (installed by scripts/test.sh)
-#   S3_ENDPOINT=http://127.0.0.1:9000 bash bench/s3.sh   # against another S3-compatible server
+#   S3_SERVER=s3s-fs bash bench/s3.sh    # against s3s-fs (a fast Rust S3 server on local disk;
+#                                        # installed from crates.io into target/tools on first use)
+#   S3_ENDPOINT=http://127.0.0.1:9000 bash bench/s3.sh   # against any other S3-compatible server
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -18,7 +20,18 @@ WORK=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 
-if [ -z "${S3_ENDPOINT:-}" ]; then
+if [ "${S3_SERVER:-}" = s3s-fs ]; then
+  TOOLS=${RUNSPEC_TOOLS_DIR:-$PWD/target/tools}
+  # 0.14.1 is the newest s3s-fs that builds with rustc 1.95.
+  [ -x "$TOOLS/bin/s3s-fs" ] || cargo install --quiet --root "$TOOLS" s3s-fs@0.14.1 --features binary --locked
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$WORK/s3root"
+  "$TOOLS/bin/s3s-fs" --host 127.0.0.1 --port "$PORT" --access-key testing --secret-key testing "$WORK/s3root" >"$WORK/s3s.log" 2>&1 &
+  pids+=($!)
+  S3_ENDPOINT=http://127.0.0.1:$PORT
+  SERVER="s3s-fs 0.14.1"
+  for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+elif [ -z "${S3_ENDPOINT:-}" ]; then
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
   pids+=($!)

@@ -4,7 +4,8 @@
 //! - A ZIP is written on a blocking thread straight into fixed-size parts that flow through a
 //!   bounded channel to a multipart upload (a small one becomes a single PUT). At most
 //!   [`PARTS_IN_FLIGHT`] + 2 parts are in memory.
-//! - Every part and every small object carries `Content-MD5`, so S3 rejects a corrupted body;
+//! - Every part and every small object carries `Content-MD5`, so S3 rejects a corrupted body
+//!   (the body is not also hashed for the signature: that would read every byte once more);
 //!   after completion the object's ETag is checked against the one computed locally, and a
 //!   mismatch deletes the object: a wrong artifact is never left behind.
 //! - Failed requests are retried by the SDK with backoff; a multipart upload that still fails is
@@ -244,6 +245,9 @@ impl S3Uploader {
             .metadata("codebuild-buildarn", &self.build_arn)
             .content_md5(STANDARD.encode(part.md5))
             .body(ByteStream::from(part.bytes))
+            .customize()
+            // Content-MD5 already protects the body; signing it too would hash every byte again.
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| self.error(bucket, key, sdk_message(&e)))?;
@@ -343,6 +347,8 @@ impl S3Uploader {
                         .part_number(part.number)
                         .content_md5(STANDARD.encode(part.md5))
                         .body(ByteStream::from(part.bytes))
+                        .customize()
+                        .disable_payload_signing()
                         .send()
                         .await
                         .map_err(|e| S3Error::Upload { bucket, key, message: sdk_message(&e) })?;
