@@ -51,13 +51,29 @@ impl AwsSecretStore {
     }
 }
 
-/// `Code: message`, the way CodeBuild quotes service errors (`AccessDeniedException: User: …`).
-fn service_error<E: ProvideErrorMetadata + std::fmt::Display>(e: &E) -> String {
-    match (e.code(), e.message()) {
-        (Some(code), Some(msg)) => format!("{code}: {msg}"),
-        (Some(code), None) => code.to_string(),
-        _ => e.to_string(),
+/// The service's own words for an SDK error, the way CodeBuild quotes them
+/// (`AccessDeniedException: User: …`, `NoSuchBucket: The specified bucket does not exist`); for
+/// transport errors, the whole chain of causes.
+pub fn error_text<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if let Some(se) = e.as_service_error() {
+        return match (se.code(), se.message()) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.to_string(),
+            _ => se.to_string(),
+        };
     }
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
 }
 
 impl SecretStore for AwsSecretStore {
@@ -69,7 +85,7 @@ impl SecretStore for AwsSecretStore {
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| StoreError::Service(service_error(&e.into_service_error())))?;
+            .map_err(|e| StoreError::Service(error_text(&e)))?;
         Ok(out
             .parameters()
             .iter()
@@ -96,11 +112,10 @@ impl SecretStore for AwsSecretStore {
             .send()
             .await
             .map_err(|e| {
-                let e = e.into_service_error();
-                if e.is_resource_not_found_exception() {
+                if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) {
                     StoreError::SecretNotFound(id.to_string())
                 } else {
-                    StoreError::Service(service_error(&e))
+                    StoreError::Service(error_text(&e))
                 }
             })?;
         match (out.secret_string(), out.secret_binary()) {

@@ -250,7 +250,7 @@ impl S3Uploader {
             .disable_payload_signing()
             .send()
             .await
-            .map_err(|e| self.error(bucket, key, sdk_message(&e)))?;
+            .map_err(|e| self.error(bucket, key, crate::aws::error_text(&e)))?;
         self.stored(len);
         self.verify(bucket, key, out.e_tag(), &expected_etag(&[part.md5], false)).await
     }
@@ -271,7 +271,7 @@ impl S3Uploader {
             .metadata("codebuild-buildarn", &self.build_arn)
             .send()
             .await
-            .map_err(|e| self.error(bucket, key, sdk_message(&e)))?;
+            .map_err(|e| self.error(bucket, key, crate::aws::error_text(&e)))?;
         let upload_id = created.upload_id().unwrap_or_default().to_string();
         let result = self.upload_parts(bucket, key, &upload_id, a, b, rx).await;
         match result {
@@ -302,7 +302,7 @@ impl S3Uploader {
                             return Ok(());
                         }
                         self.abort(bucket, key, &upload_id).await;
-                        Err(self.error(bucket, key, sdk_message(&e)))
+                        Err(self.error(bucket, key, crate::aws::error_text(&e)))
                     }
                 }
             }
@@ -351,7 +351,7 @@ impl S3Uploader {
                         .disable_payload_signing()
                         .send()
                         .await
-                        .map_err(|e| S3Error::Upload { bucket, key, message: sdk_message(&e) })?;
+                        .map_err(|e| S3Error::Upload { bucket, key, message: crate::aws::error_text(&e) })?;
                     let etag = out.e_tag().unwrap_or_default().to_string();
                     if let Some(p) = progress {
                         p(len);
@@ -446,31 +446,6 @@ fn read_small(f: &CollectedFile) -> io::Result<Bytes> {
             let mut v = Vec::new();
             std::fs::File::open(&f.source)?.read_to_end(&mut v)?;
             Ok(Bytes::from(v))
-        }
-    }
-}
-
-/// The service's own words for an SDK error (`NoSuchBucket: The specified bucket does not exist`).
-fn sdk_message<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match e.as_service_error() {
-        Some(se) => match (se.code(), se.message()) {
-            (Some(c), Some(m)) => format!("{c}: {m}"),
-            (Some(c), None) => c.to_string(),
-            _ => se.to_string(),
-        },
-        None => {
-            let mut msg = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                msg.push_str(": ");
-                msg.push_str(&s.to_string());
-                source = s.source();
-            }
-            msg
         }
     }
 }

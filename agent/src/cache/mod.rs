@@ -158,10 +158,10 @@ fn valid_key(key: &str) -> bool {
 }
 
 async fn expand<S: Session>(session: &mut S, text: &str) -> Result<String, String> {
-    if !text.contains(['$', '`']) {
-        return Ok(text.to_string());
-    }
-    session.expand(text).await.map(|s| s.trim().to_string()).map_err(|e| e.to_string())
+    crate::exec::expand_if_needed(session, text)
+        .await
+        .map(|s| s.trim().to_string())
+        .map_err(|e| e.to_string())
 }
 
 impl Cache {

@@ -146,12 +146,10 @@ pub async fn run<S: Session>(
     Ok((Some(primary), secondary))
 }
 
-/// Expands `$VAR` and `$(…)` in the build's shell, only when the text has any.
 async fn expand<S: Session>(session: &mut S, text: &str) -> Result<String, UploadError> {
-    if !text.contains(['$', '`']) {
-        return Ok(text.to_string());
-    }
-    session.expand(text).await.map_err(|e| UploadError::Client(format!("cannot expand `{text}`: {e}")))
+    crate::exec::expand_if_needed(session, text)
+        .await
+        .map_err(|e| UploadError::Client(format!("cannot expand `{text}`: {e}")))
 }
 
 /// One artifact to produce: its buildspec section, identifier, resolved name and target.

@@ -160,6 +160,15 @@ pub enum ExecError {
     Io(#[from] std::io::Error),
 }
 
+/// Expands `$VAR`, `` `…` `` and `$(…)` in the build's shell, only when the text has any; plain
+/// text is returned as is without starting a process.
+pub async fn expand_if_needed<S: Session>(session: &mut S, text: &str) -> Result<String, ExecError> {
+    if !text.contains(['$', '`']) {
+        return Ok(text.to_string());
+    }
+    session.expand(text).await
+}
+
 /// A build's place to run commands: created once per build, closed at the end.
 #[allow(async_fn_in_trait, reason = "used with concrete types only; no Send bound needed")]
 pub trait Session {

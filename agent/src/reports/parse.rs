@@ -107,6 +107,11 @@ fn child_text(n: roxmltree::Node<'_, '_>, tag: &str) -> Option<String> {
     })
 }
 
+/// The trimmed text of the first `<tag>` below `n` (a failure or skip message).
+fn descendant_text(n: roxmltree::Node<'_, '_>, tag: &str) -> Option<String> {
+    n.descendants().find(|d| d.has_tag_name(tag)).and_then(|d| d.text()).map(|t| t.trim().to_string())
+}
+
 fn expect_root(doc: &roxmltree::Document<'_>, names: &[&str]) -> Result<(), ParseError> {
     let root = doc.root_element().tag_name().name();
     if names.contains(&root) {
@@ -165,11 +170,7 @@ fn nunit2(text: &str) -> Result<Vec<TestCase>, ParseError> {
                 (_, "Error") => CaseStatus::Error,
                 _ => CaseStatus::Unknown,
             };
-            let message = tc
-                .descendants()
-                .find(|n| n.has_tag_name("message"))
-                .and_then(|m| m.text())
-                .map(|t| t.trim().to_string());
+            let message = descendant_text(tc, "message");
             TestCase {
                 prefix: prefix.into(),
                 name: name.into(),
@@ -201,11 +202,7 @@ fn nunit3(text: &str) -> Result<Vec<TestCase>, ParseError> {
                 ("Skipped", _) => CaseStatus::Skipped,
                 _ => CaseStatus::Unknown,
             };
-            let message = tc
-                .descendants()
-                .find(|n| n.has_tag_name("message"))
-                .and_then(|m| m.text())
-                .map(|t| t.trim().to_string());
+            let message = descendant_text(tc, "message");
             TestCase {
                 prefix,
                 name: attr(tc, "name").to_string(),
@@ -238,11 +235,7 @@ fn testng(text: &str) -> Result<Vec<TestCase>, ParseError> {
                 "SKIP" => CaseStatus::Skipped,
                 _ => CaseStatus::Unknown,
             };
-            let message = tm
-                .descendants()
-                .find(|n| n.has_tag_name("message"))
-                .and_then(|m| m.text())
-                .map(|t| t.trim().to_string());
+            let message = descendant_text(tm, "message");
             let ms = attr(tm, "duration-ms").parse::<u64>().unwrap_or(0);
             TestCase {
                 prefix,
@@ -293,11 +286,7 @@ fn trx(text: &str) -> Result<Vec<TestCase>, ParseError> {
                 "NotExecuted" | "Inconclusive" | "Skipped" => CaseStatus::Skipped,
                 _ => CaseStatus::Unknown,
             };
-            let message = r
-                .descendants()
-                .find(|n| n.has_tag_name("Message"))
-                .and_then(|m| m.text())
-                .map(|t| t.trim().to_string());
+            let message = descendant_text(r, "Message");
             TestCase {
                 prefix: class_of(attr(r, "testId")),
                 name: attr(r, "testName").to_string(),
