@@ -1,11 +1,7 @@
 //! Commands on the host: one `sh` (or `bash`) process per command, in its own process group.
 //!
-//! Output: every command of the build writes into one pipe that the agent holds open for the
-//! whole build. A command is finished when its process exits, not when the pipe closes, so
-//! background processes (`nohup dockerd &`) outlive their command and are not waited for
-//! (R-SH-07); their later output still reaches the log. After an exit the pipe is drained, so a
-//! command's last bytes always come before the next log line. stdout and stderr share the pipe,
-//! so they interleave exactly as written (R-SH-11).
+//! Output goes through one pipe for the whole build ([`super::output`]); stdout and stderr share
+//! it, so they interleave exactly as written (R-SH-11).
 
 use std::collections::HashMap;
 use std::fs;
@@ -22,6 +18,7 @@ use nix::unistd::{Pid, Uid, User, chown};
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
+use super::output::OutputPipe;
 use super::wrapper::{self, AgentVars};
 use super::{CommandOutcome, CommandSpec, ExecError, Session, Stop, StopReason};
 use crate::buildspec::Shell;
@@ -29,10 +26,6 @@ use crate::engine::events::EventSink;
 
 /// How long a command gets between SIGTERM and SIGKILL when the build is stopped or times out.
 const KILL_GRACE: Duration = Duration::from_secs(2);
-/// Bytes read from the output pipe at once.
-const READ_CHUNK: usize = 256 * 1024;
-/// Bytes read in one go before checking for an exit or a timeout again.
-const STREAM_BURST: usize = 4 * READ_CHUNK;
 
 pub struct HostSession {
     shell: Shell,
@@ -41,10 +34,8 @@ pub struct HostSession {
     src_dir: PathBuf,
     state_dir: PathBuf,
     build_root: PathBuf,
-    reader: pipe::Receiver,
+    output: OutputPipe,
     writer: OwnedFd,
-    buf: Vec<u8>,
-    pipe_capacity: usize,
     last_exit: i32,
     users: HashMap<String, User>,
     /// Process groups started by this build, killed when it ends.
@@ -81,10 +72,8 @@ impl HostSession {
             src_dir: src_dir.to_path_buf(),
             state_dir: state_dir.to_path_buf(),
             build_root: build_root.to_path_buf(),
-            reader: pipe::Receiver::from_owned_fd(read)?,
+            output: OutputPipe::new(pipe::Receiver::from_owned_fd(read)?, pipe_capacity),
             writer: write,
-            buf: vec![0; READ_CHUNK],
-            pipe_capacity,
             last_exit: 0,
             users: HashMap::new(),
             groups: Vec::new(),
@@ -151,69 +140,18 @@ impl HostSession {
         Ok(child)
     }
 
-    /// Reads what is in the pipe right now, at most `limit` bytes, so a process that never stops
-    /// writing cannot keep the agent from noticing an exit or a timeout.
-    fn drain(&mut self, sink: &mut dyn EventSink, limit: usize) {
-        let mut read = 0;
-        while read < limit {
-            match self.reader.try_read(&mut self.buf) {
-                Ok(0) => return,
-                Ok(n) => {
-                    read += n;
-                    sink.output(&self.buf[..n]);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => return,
-            }
-        }
-    }
-
-    /// Waits for the child while streaming output. Returns its exit status, or why it was cut.
-    async fn wait_streaming(
-        &mut self,
-        child: &mut Child,
-        sink: &mut dyn EventSink,
-        stop: &mut Stop,
-    ) -> Result<Result<ExitStatus, StopReason>, ExecError> {
-        loop {
-            tokio::select! {
-                biased;
-                ready = self.reader.readable() => {
-                    ready?;
-                    self.drain(sink, STREAM_BURST);
-                }
-                status = child.wait() => {
-                    // Everything the command wrote before exiting is in the pipe, which holds
-                    // at most its capacity; background writers cannot stretch this.
-                    self.drain(sink, self.pipe_capacity + READ_CHUNK);
-                    return Ok(Ok(status?));
-                }
-                reason = stop.wait() => return Ok(Err(reason)),
-            }
-        }
-    }
-
     /// SIGTERM to the whole process group, SIGKILL after the grace period (§15).
     async fn kill_group(&mut self, child: &mut Child, sink: &mut dyn EventSink) {
         let Some(pid) = child.id() else { return };
         let pgid = Pid::from_raw(pid as i32);
         let _ = killpg(pgid, Signal::SIGTERM);
-        let grace = tokio::time::sleep(KILL_GRACE);
-        tokio::pin!(grace);
-        loop {
-            tokio::select! {
-                biased;
-                _ = self.reader.readable() => self.drain(sink, STREAM_BURST),
-                _ = child.wait() => break,
-                () = &mut grace => {
-                    let _ = killpg(pgid, Signal::SIGKILL);
-                    let _ = child.wait().await;
-                    break;
-                }
-            }
+        let exited = tokio::time::timeout(KILL_GRACE, child.wait());
+        if self.output.stream_while(exited, sink).await.is_err() {
+            let _ = killpg(pgid, Signal::SIGKILL);
+            let _ = child.wait().await;
         }
         let _ = killpg(pgid, Signal::SIGKILL);
-        self.drain(sink, self.pipe_capacity + READ_CHUNK);
+        self.output.drain_after_exit(sink);
     }
 
     /// Runs a helper script and returns its stdout (stderr goes to the build log pipe).
@@ -259,12 +197,9 @@ impl Session for HostSession {
         }
         let cmd = self.command(&script_path, user.as_ref())?;
         let mut child = self.spawn(cmd)?;
-        let outcome = match self.wait_streaming(&mut child, sink, stop).await? {
-            Ok(status) => match (status.code(), status.signal()) {
-                (Some(code), _) => CommandOutcome::Exited(code),
-                (None, Some(sig)) => CommandOutcome::Signaled(sig),
-                (None, None) => CommandOutcome::Exited(1),
-            },
+        let waited = self.output.stream_until(child.wait(), sink, stop).await?;
+        let outcome = match waited {
+            Ok(status) => exit_outcome(status?),
             Err(reason) => {
                 self.kill_group(&mut child, sink).await;
                 outcome_for(reason)
@@ -324,7 +259,15 @@ impl Drop for HostSession {
     }
 }
 
-fn outcome_for(reason: StopReason) -> CommandOutcome {
+fn exit_outcome(status: ExitStatus) -> CommandOutcome {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => CommandOutcome::Exited(code),
+        (None, Some(sig)) => CommandOutcome::Signaled(sig),
+        (None, None) => CommandOutcome::Exited(1),
+    }
+}
+
+pub(super) fn outcome_for(reason: StopReason) -> CommandOutcome {
     match reason {
         StopReason::TimedOut => CommandOutcome::TimedOut,
         StopReason::Stopped => CommandOutcome::Stopped,

@@ -2,6 +2,7 @@
 //! image later. The per-command script is built by [`wrapper`] and is the same everywhere.
 
 pub mod host;
+pub mod output;
 pub mod wrapper;
 
 use std::fmt;
