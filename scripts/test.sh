@@ -9,6 +9,8 @@ log() { printf '\n== %s\n' "$*"; }
 need_apt=()
 command -v git >/dev/null || need_apt+=(git)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
+command -v dockerd >/dev/null || need_apt+=(docker.io)
+[ -x /bin/busybox ] || need_apt+=(busybox-static)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then
@@ -43,6 +45,30 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 export RUNSPEC_TEST_MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+
+# A private Docker engine (its own socket and data root), and a test image made without any pull:
+# busybox-static imported as a rootfs, with an ENV of its own.
+DOCKER_SOCK=$TOOLS/docker.sock
+if ! DOCKER_HOST=unix://$DOCKER_SOCK docker version >/dev/null 2>&1; then
+  rm -f "$DOCKER_SOCK"
+  dockerd --host "unix://$DOCKER_SOCK" --data-root "$TOOLS/docker-data" --exec-root "$TOOLS/docker-exec" \
+    --pidfile "$TOOLS/dockerd.pid" --bridge none --iptables=false >"$TOOLS/dockerd.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 150); do DOCKER_HOST=unix://$DOCKER_SOCK docker version >/dev/null 2>&1 && break; sleep 0.2; done
+fi
+export DOCKER_HOST=unix://$DOCKER_SOCK
+if ! docker image inspect runspec-test:busybox >/dev/null 2>&1; then
+  log "building the test image"
+  rootfs=$(mktemp -d)
+  mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/root" "$rootfs/etc"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"; done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n' >"$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+  tar -C "$rootfs" -c . | docker import --change 'ENV IMAGE_VAR=from-image SHARED=image PATH=/bin' - runspec-test:busybox >/dev/null
+  rm -rf "$rootfs"
+fi
+export RUNSPEC_TEST_DOCKER_IMAGE=runspec-test:busybox
 
 log "format"
 cargo fmt --all --check

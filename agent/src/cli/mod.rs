@@ -81,11 +81,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "PROJECT.json")]
     pub project: Option<PathBuf>,
 
-    /// Run the build inside this Docker image (not supported yet).
+    /// Run the build inside this Docker image (pulled when missing): one container for the
+    /// build, removed afterwards. Uses DOCKER_HOST or the default Docker socket.
     #[arg(short = 'i', long, value_name = "IMAGE")]
     pub image: Option<String>,
 
-    /// Give the build a Docker engine (not supported yet; needs --image).
+    /// Give the build a Docker engine (not supported yet).
     #[arg(short = 'd', long)]
     pub privileged: bool,
 

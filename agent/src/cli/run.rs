@@ -12,6 +12,7 @@ use crate::engine::upload::{ArtifactSettings, ArtifactTarget, Destination};
 use crate::engine::{BuildInput, BuildspecFailure, Engine, Status};
 use crate::env::{self, BuildFacts};
 use crate::exec::Stop;
+use crate::exec::docker::DockerSession;
 use crate::exec::host::HostSession;
 use crate::log::CodeBuildLog;
 use crate::log::mask::{Masker, MaskingSink};
@@ -40,15 +41,8 @@ pub fn run(args: RunArgs) -> Result<u8, UsageError> {
 }
 
 fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
-    if let Some(image) = &args.image {
-        return Err(usage(format!(
-            "--image {image}: running inside a Docker build image is not supported yet; leave out --image to run on the host"
-        )));
-    }
     if args.privileged {
-        return Err(usage(
-            "--privileged is not supported yet (it needs --image, which is not supported yet either)",
-        ));
+        return Err(usage("--privileged is not supported yet"));
     }
     let (primary, secondary) = sources(&args.sources)?;
     let project = match &args.project {
@@ -62,9 +56,9 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
     for field in &project.ignored {
         warn(&format!("project field `{field}` is not supported by runspec yet and is ignored"));
     }
-    if let Some(image) = &project.image {
+    if let Some(image) = project.image.as_ref().filter(|_| args.image.is_none()) {
         warn(&format!(
-            "project image `{image}` is ignored: the build runs on the host (Docker build images are not supported yet)"
+            "project image `{image}` is not used: the build runs on the host; pass --image {image} to build in it"
         ));
     }
     let mut overrides = Vec::new();
@@ -234,6 +228,12 @@ fn upload_progress() -> Option<crate::artifacts::s3::Progress> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     Some(std::sync::Arc::new(move |n| bar.inc(n)))
+}
+
+/// The executor a build runs on.
+enum Sessions {
+    Host(HostSession),
+    Docker(DockerSession),
 }
 
 /// Where the cache lives.
@@ -440,9 +440,29 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
     let initiator = std::env::var("USER").unwrap_or_else(|_| "runspec".to_string());
     let (sha, repo_url) = git_facts(&s.primary);
     let build_number = next_build_number(&s.project_name);
-    let src = workspace.src_dir.display().to_string();
-    let secondary_dirs: Vec<(String, String)> =
-        workspace.secondary.iter().map(|(id, d)| (id.clone(), d.display().to_string())).collect();
+    // Under Docker the build sees the workspace at a CodeBuild-like path.
+    let docker = match &args.image {
+        Some(name) => {
+            let docker = crate::exec::docker::connect().map_err(|e| usage(e.to_string()))?;
+            let info =
+                crate::exec::docker::prepare_image(&docker, name).await.map_err(|e| usage(e.to_string()))?;
+            let root = crate::exec::docker::container_root(
+                uuid.as_bytes().iter().map(|b| u32::from(*b)).sum::<u32>() * 7919 % 1_000_000_000,
+            );
+            Some((docker, info, root))
+        }
+        None => None,
+    };
+    let (src, secondary_dirs): (String, Vec<(String, String)>) = match &docker {
+        Some((_, _, root)) => (
+            format!("{root}/src"),
+            workspace.secondary.iter().map(|(id, _)| (id.clone(), format!("{root}/secSrc/{id}"))).collect(),
+        ),
+        None => (
+            workspace.src_dir.display().to_string(),
+            workspace.secondary.iter().map(|(id, d)| (id.clone(), d.display().to_string())).collect(),
+        ),
+    };
     let facts = BuildFacts {
         project: &s.project_name,
         uuid: &uuid,
@@ -453,12 +473,16 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         initiator: &initiator,
         src_dir: &src,
         secondary_dirs: &secondary_dirs,
-        image: None,
+        image: args.image.as_deref(),
         resolved_source_version: sha.as_deref(),
         source_repo_url: repo_url.as_deref(),
     };
 
-    let image: Vec<(String, String)> = std::env::vars().filter(|(k, _)| env::inherit_from_host(k)).collect();
+    // R-ENV-03: the image's ENV is the lowest layer; on the host, the agent's own environment.
+    let image: Vec<(String, String)> = match &docker {
+        Some((_, info, _)) => info.env.clone(),
+        None => std::env::vars().filter(|(k, _)| env::inherit_from_host(k)).collect(),
+    };
     let overrides = match &args.aws_credentials.then_some(()) {
         Some(()) => {
             let mut o = host_credentials(&region, args.profile.as_deref()).await?;
@@ -474,11 +498,17 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         project: &s.project.variables,
         overrides: &overrides,
     });
-    let helpers = helper_bin(workspace.root())
-        .map_err(|e| usage(format!("cannot prepare the build's helper commands: {e}")))?;
-    environment.prepend_path(&helpers.to_string_lossy());
+    if docker.is_none() {
+        // The helper shim runs this very runspec binary, which only exists on the host.
+        let helpers = helper_bin(workspace.root())
+            .map_err(|e| usage(format!("cannot prepare the build's helper commands: {e}")))?;
+        environment.prepend_path(&helpers.to_string_lossy());
+    }
     let mut artifacts = s.artifacts.clone();
     artifacts.build_id = facts.build_id();
+    if args.image.is_some() {
+        artifacts.src_in_build = Some(PathBuf::from(&src));
+    }
     // One AWS configuration, loaded only when something needs it.
     let fetch_secrets = !requests.is_empty() && spec.is_ok();
     let cache_location = cache_location(&args, &s.project, &s.project_name)?;
@@ -527,15 +557,31 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         Ok(b) => (b.env.shell.as_ref().map(|s| s.value).unwrap_or_default(), b.version == Version::V0_2),
         Err(_) => (Default::default(), true),
     };
-    let mut session = HostSession::new(
-        shell,
-        save,
-        &workspace.src_dir,
-        &workspace.state_dir,
-        workspace.root(),
-        &environment.pairs(),
-    )
-    .map_err(|e| usage(e.to_string()))?;
+    let session = match docker {
+        Some((docker, info, root)) => {
+            let layout = crate::exec::docker::DockerLayout {
+                workspace_root: workspace.root(),
+                state_dir: &workspace.state_dir,
+                container_root: &root,
+                label: &facts.build_id(),
+            };
+            let session = DockerSession::start(docker, &info, layout, shell, save, &environment.pairs())
+                .await
+                .map_err(|e| usage(e.to_string()))?;
+            Sessions::Docker(session)
+        }
+        None => Sessions::Host(
+            HostSession::new(
+                shell,
+                save,
+                &workspace.src_dir,
+                &workspace.state_dir,
+                workspace.root(),
+                &environment.pairs(),
+            )
+            .map_err(|e| usage(e.to_string()))?,
+        ),
+    };
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -559,7 +605,10 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         buildspec_location: location,
         src_dir: workspace.src_dir.clone(),
         artifacts,
-        runner: format!("Running on runspec {} (host shell)", env!("CARGO_PKG_VERSION")),
+        runner: match &args.image {
+            Some(image) => format!("Running on runspec {} (Docker image {image})", env!("CARGO_PKG_VERSION")),
+            None => format!("Running on runspec {} (host shell)", env!("CARGO_PKG_VERSION")),
+        },
         secrets,
         cache,
         reports: crate::reports::ReportSettings {
@@ -567,8 +616,14 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
             project: s.project_name.clone(),
         },
     };
-    let mut report = Engine::new(&mut session, &mut log, stop).run(input).await;
-    drop(session);
+    let mut report = match session {
+        Sessions::Host(mut host) => Engine::new(&mut host, &mut log, stop).run(input).await,
+        Sessions::Docker(mut container) => {
+            let report = Engine::new(&mut container, &mut log, stop).run(input).await;
+            container.close().await;
+            report
+        }
+    };
     protect_secrets(&mut report, log.masker(), &requests);
 
     if let Some(path) = &args.result {

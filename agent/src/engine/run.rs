@@ -217,7 +217,8 @@ impl<'a, S: Session> Engine<'a, S> {
         let t = SystemTime::now();
         self.note("Waiting for DOWNLOAD_SOURCE");
         self.note("Phase is DOWNLOAD_SOURCE");
-        self.note(&format!("CODEBUILD_SRC_DIR={}", input.src_dir.display()));
+        let shown = input.artifacts.src_in_build.as_deref().unwrap_or(&input.src_dir);
+        self.note(&format!("CODEBUILD_SRC_DIR={}", shown.display()));
         self.note(&format!("YAML location is {}", input.buildspec_location));
         let spec = match &input.buildspec {
             Ok(spec) => spec,
@@ -266,7 +267,7 @@ impl<'a, S: Session> Engine<'a, S> {
                 return self.finish_download(t, Status::Failed, ("CLIENT_ERROR".into(), e.to_string()));
             }
         }
-        self.note(&format!("Moving to directory {}", input.src_dir.display()));
+        self.note(&format!("Moving to directory {}", shown.display()));
         match (&spec.cache, &input.cache) {
             (None, _) => self.note("Cache is not defined in the buildspec"),
             (Some(_), None) => self.note("Skip cache due to: the project has no cache configured (NO_CACHE)"),

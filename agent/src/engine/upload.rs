@@ -56,6 +56,9 @@ pub struct ArtifactSettings {
     pub other_secondary: Option<ArtifactTarget>,
     /// For the BUILD_ID namespace.
     pub build_id: String,
+    /// The source directory as the build's commands see it, when that is not the host path
+    /// (Docker builds).
+    pub src_in_build: Option<PathBuf>,
     pub s3: Option<S3Uploader>,
 }
 
@@ -172,8 +175,12 @@ async fn one<S: Session>(
         Some(b) => expand(session, b).await?,
         None => ".".to_string(),
     };
-    // `base-directory: $CODEBUILD_SRC_DIR_x` expands to an absolute path inside the workspace.
-    let base_rel = match Path::new(&base_text).strip_prefix(src_dir) {
+    // `base-directory: $CODEBUILD_SRC_DIR_x` expands to an absolute path inside the workspace,
+    // as the build sees it (a container path under Docker).
+    let as_seen = settings.src_in_build.as_deref().unwrap_or(src_dir);
+    let stripped =
+        Path::new(&base_text).strip_prefix(as_seen).or_else(|_| Path::new(&base_text).strip_prefix(src_dir));
+    let base_rel = match stripped {
         Ok(rel) => rel.to_string_lossy().into_owned(),
         Err(_) if base_text.starts_with('/') => {
             return Err(UploadError::Client(format!(

@@ -1,6 +1,7 @@
 //! Where commands run. [`Session`] is the seam: the host shell ([`host`]) today, a Docker build
 //! image later. The per-command script is built by [`wrapper`] and is the same everywhere.
 
+pub mod docker;
 pub mod host;
 pub mod output;
 pub mod wrapper;
@@ -157,6 +158,8 @@ pub enum ExecError {
     NotRoot(u32),
     #[error("run-as needs `setpriv` (from util-linux) on the PATH")]
     NoSetpriv,
+    #[error("{0}")]
+    Docker(String),
     #[error("i/o error while running a command: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -1,0 +1,376 @@
+//! Commands inside a Docker build image, through the Docker API (bollard): one container per
+//! build, one `exec` per command, the same wrapper script as on the host.
+//!
+//! The workspace is bind-mounted at a CodeBuild-like path (`/codebuild/output/src<digits>`, the
+//! source at `…/src`, the shell state at `/codebuild/output/tmp`). Output does not go through the
+//! exec's attach stream: each command writes into a FIFO in the mounted state directory that the
+//! agent reads for the whole build ([`super::output`]), so a command is finished when its process
+//! exits, background processes keep running and keep logging (R-SH-07), exactly as on the host.
+//! The container runs as root unless `run-as` says otherwise (R-SH-12), whatever the image's
+//! `USER`. It is removed when the build ends, also after a timeout or Ctrl-C.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use bollard::Docker;
+use bollard::exec::StartExecResults;
+use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use tokio::net::unix::pipe;
+
+use super::output::OutputPipe;
+use super::wrapper::{self, AgentVars};
+use super::{CommandOutcome, CommandSpec, ExecError, Session, Stop};
+use crate::buildspec::Shell;
+use crate::engine::events::EventSink;
+
+/// Where the state directory is mounted in the container (CodeBuild's `/codebuild/output/tmp`).
+pub const STATE_DIR: &str = "/codebuild/output/tmp";
+
+/// The container paths of a workspace: `/codebuild/output/src<digits>` and its `src`.
+pub fn container_root(build_number_seed: u32) -> String {
+    format!("/codebuild/output/src{build_number_seed}")
+}
+
+/// What the build needs to know about its image before it starts.
+#[derive(Debug, Clone)]
+pub struct ImageInfo {
+    pub name: String,
+    /// The image's `ENV`, the lowest layer of the build's environment (R-ENV-03).
+    pub env: Vec<(String, String)>,
+}
+
+/// Connects to the Docker engine (`DOCKER_HOST` or the default socket).
+pub fn connect() -> Result<Docker, ExecError> {
+    Docker::connect_with_local_defaults()
+        .map_err(|e| ExecError::Docker(format!("cannot connect to the Docker engine: {e}")))
+}
+
+/// Finds the image locally, pulling it when it is missing.
+pub async fn prepare_image(docker: &Docker, image: &str) -> Result<ImageInfo, ExecError> {
+    if docker.inspect_image(image).await.is_err() {
+        let options = CreateImageOptionsBuilder::default().from_image(image).build();
+        let mut pull = docker.create_image(Some(options), None, None);
+        while let Some(step) = pull.next().await {
+            step.map_err(|e| ExecError::Docker(format!("cannot pull image `{image}`: {e}")))?;
+        }
+    }
+    let inspected = docker
+        .inspect_image(image)
+        .await
+        .map_err(|e| ExecError::Docker(format!("image `{image}` is not available: {e}")))?;
+    let env = inspected
+        .config
+        .and_then(|c| c.env)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    Ok(ImageInfo { name: image.to_string(), env })
+}
+
+pub struct DockerSession {
+    docker: Docker,
+    container: String,
+    shell: Shell,
+    save_state: bool,
+    /// The state directory on the host (mounted at [`STATE_DIR`]).
+    state_dir: PathBuf,
+    /// The source directory as the build sees it.
+    src_in_container: String,
+    output: OutputPipe,
+    last_exit: i32,
+    closed: bool,
+    /// The workspace root on the host (made traversable for `run-as` users).
+    workspace_root: PathBuf,
+    /// `run-as` users, resolved in the container: name → (uid, gid).
+    users: HashMap<String, (u32, u32)>,
+}
+
+/// How a Docker build session is laid out.
+pub struct DockerLayout<'a> {
+    pub workspace_root: &'a Path,
+    pub state_dir: &'a Path,
+    /// `/codebuild/output/src<digits>`.
+    pub container_root: &'a str,
+    pub label: &'a str,
+}
+
+impl DockerSession {
+    /// Writes the initial state, opens the output FIFO, creates and starts the container.
+    pub async fn start(
+        docker: Docker,
+        image: &ImageInfo,
+        layout: DockerLayout<'_>,
+        shell: Shell,
+        save_state: bool,
+        env: &[(String, String)],
+    ) -> Result<Self, ExecError> {
+        let src_in_container = format!("{}/src", layout.container_root);
+        let mut vars: Vec<(&str, &str)> = env
+            .iter()
+            .filter(|(k, _)| k != "PWD" && crate::buildspec::parse::is_identifier(k))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        vars.push(("PWD", &src_in_container));
+        fs::write(layout.state_dir.join("env.sh"), wrapper::initial_state(vars))?;
+        let fifo = layout.state_dir.join("out");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666))
+            .map_err(std::io::Error::from)?;
+        // Any build user writes its output here (the umask took write access away).
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&fifo, fs::Permissions::from_mode(0o666))?;
+        }
+        // Opened read-write: the agent is always a writer too, so the FIFO never reads EOF.
+        let reader = pipe::OpenOptions::new().read_write(true).open_receiver(&fifo)?;
+        let output = OutputPipe::new(reader, 64 * 1024);
+
+        let binds = vec![
+            format!("{}:{}", layout.workspace_root.display(), layout.container_root),
+            format!("{}:{}", layout.state_dir.display(), STATE_DIR),
+        ];
+        let body = ContainerCreateBody {
+            image: Some(image.name.clone()),
+            entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
+            cmd: Some(vec!["trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done".into()]),
+            user: Some("root".into()),
+            working_dir: Some(src_in_container.clone()),
+            labels: Some(HashMap::from([("runspec.build".to_string(), layout.label.to_string())])),
+            host_config: Some(HostConfig { binds: Some(binds), init: Some(true), ..Default::default() }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().build();
+        let created = docker.create_container(Some(options), body).await.map_err(|e| {
+            ExecError::Docker(format!("cannot create the build container from `{}`: {e}", image.name))
+        })?;
+        let session = DockerSession {
+            docker,
+            container: created.id,
+            shell,
+            save_state,
+            state_dir: layout.state_dir.to_path_buf(),
+            src_in_container,
+            output,
+            last_exit: 0,
+            closed: false,
+            workspace_root: layout.workspace_root.to_path_buf(),
+            users: HashMap::new(),
+        };
+        if let Err(e) = session.docker.start_container(&session.container, None).await {
+            let mut s = session;
+            s.close().await;
+            return Err(ExecError::Docker(format!("cannot start the build container: {e}")));
+        }
+        Ok(session)
+    }
+
+    /// The container's id, for tests and diagnostics.
+    pub fn container_id(&self) -> &str {
+        &self.container
+    }
+
+    /// Runs `argv` in the container and waits for it.
+    async fn exec(
+        &self,
+        argv: Vec<String>,
+        user: Option<&str>,
+        capture: bool,
+    ) -> Result<(i64, Vec<u8>), ExecError> {
+        let target = ExecTarget {
+            docker: self.docker.clone(),
+            container: self.container.clone(),
+            workdir: self.src_in_container.clone(),
+        };
+        target.run(argv, user.map(str::to_string), capture).await
+    }
+
+    /// Runs a helper script (expansions, exported variables) and returns its stdout.
+    async fn capture(&mut self, script: String) -> Result<Vec<u8>, ExecError> {
+        fs::write(self.state_dir.join("helper.sh"), script)?;
+        let argv = vec![self.shell.program().to_string(), format!("{STATE_DIR}/helper.sh")];
+        Ok(self.exec(argv, None, true).await?.1)
+    }
+
+    /// Removes the container (and with it every process of the build).
+    pub async fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let _ = self.docker.remove_container(&self.container, Some(options)).await;
+    }
+}
+
+impl Session for DockerSession {
+    async fn check_user(&mut self, user: &str) -> Result<(), ExecError> {
+        let script = format!("id -u {0} && id -g {0}", wrapper::sh_quote(user));
+        let (code, out) = self.exec(vec!["/bin/sh".into(), "-c".into(), script], None, true).await?;
+        let ids: Vec<u32> =
+            String::from_utf8_lossy(&out).split_whitespace().filter_map(|s| s.parse().ok()).collect();
+        match (code, ids.as_slice()) {
+            (0, [uid, gid]) => {
+                // The user reaches the source and the shell state: traverse only for the
+                // workspace, like CodeBuild's "read and run permissions" (R-SH-12).
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&self.workspace_root, fs::Permissions::from_mode(0o711))?;
+                self.users.insert(user.to_string(), (*uid, *gid));
+                Ok(())
+            }
+            _ => Err(ExecError::NoSuchUser(user.to_string())),
+        }
+    }
+
+    async fn run(
+        &mut self,
+        spec: CommandSpec<'_>,
+        sink: &mut dyn EventSink,
+        stop: &mut Stop,
+    ) -> Result<CommandOutcome, ExecError> {
+        if let Some(reason) = stop.check() {
+            return Ok(super::host::outcome_for(reason));
+        }
+        let agent =
+            AgentVars { build_succeeding: spec.build_succeeding, last_exit: self.last_exit, run_as: None };
+        let script = wrapper::script(spec.text, Path::new(STATE_DIR), &agent, self.save_state);
+        let script_path = self.state_dir.join("script.sh");
+        fs::write(&script_path, script)?;
+        if let Some(user) = spec.run_as {
+            if !self.users.contains_key(user) {
+                self.check_user(user).await?;
+            }
+            if let Some(&(uid, gid)) = self.users.get(user) {
+                let ids = (Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)));
+                for path in [&self.state_dir, &script_path, &self.state_dir.join("env.sh")] {
+                    nix::unistd::chown(path.as_path(), ids.0, ids.1).map_err(std::io::Error::from)?;
+                }
+            }
+        }
+        let shell = self.shell.program();
+        let argv = vec![
+            "/bin/sh".to_string(),
+            "-c".to_string(),
+            format!("exec > {STATE_DIR}/out 2>&1 < /dev/null; exec {shell} {STATE_DIR}/script.sh"),
+        ];
+        let target = ExecTarget {
+            docker: self.docker.clone(),
+            container: self.container.clone(),
+            workdir: self.src_in_container.clone(),
+        };
+        let exec = target.run(argv, spec.run_as.map(str::to_string), false);
+        let waited = self.output.stream_until(exec, sink, stop).await;
+        let outcome = match waited? {
+            Ok(result) => {
+                let (code, early_errors) = result?;
+                sink.output(&early_errors);
+                CommandOutcome::Exited(code as i32)
+            }
+            Err(reason) => {
+                // The build ends here: removing the container kills the command and everything
+                // it started.
+                self.close().await;
+                self.output.drain_after_exit(sink);
+                super::host::outcome_for(reason)
+            }
+        };
+        self.last_exit = outcome.exit_code();
+        let next = self.state_dir.join("env.next");
+        if next.exists() {
+            if self.save_state && matches!(outcome, CommandOutcome::Exited(_)) {
+                fs::rename(&next, self.state_dir.join("env.sh"))?;
+            } else {
+                fs::remove_file(&next)?;
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn expand(&mut self, expr: &str) -> Result<String, ExecError> {
+        let out = self.capture(wrapper::expand_script(expr, Path::new(STATE_DIR))).await?;
+        let mut s = String::from_utf8_lossy(&out).into_owned();
+        if s.ends_with('\n') {
+            s.pop();
+        }
+        Ok(s)
+    }
+
+    async fn read_vars(&mut self, names: &[&str]) -> Result<Vec<Option<String>>, ExecError> {
+        let out = self.capture(wrapper::export_script(names, Path::new(STATE_DIR))).await?;
+        Ok(wrapper::parse_exports(&out, names.len()))
+    }
+
+    async fn add_vars(&mut self, vars: &[(String, String)]) -> Result<(), ExecError> {
+        use std::io::Write;
+        let pairs = vars.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let mut f = fs::OpenOptions::new().append(true).open(self.state_dir.join("env.sh"))?;
+        f.write_all(wrapper::initial_state(pairs).as_bytes())?;
+        Ok(())
+    }
+
+    async fn save_state(&mut self) -> Result<(), ExecError> {
+        fs::copy(self.state_dir.join("env.sh"), self.state_dir.join("env.saved"))?;
+        Ok(())
+    }
+
+    async fn restore_state(&mut self) -> Result<(), ExecError> {
+        fs::copy(self.state_dir.join("env.saved"), self.state_dir.join("env.sh"))?;
+        Ok(())
+    }
+}
+
+/// Where an exec runs; owned, so a running exec does not borrow the session.
+struct ExecTarget {
+    docker: Docker,
+    container: String,
+    workdir: String,
+}
+
+impl ExecTarget {
+    /// Runs `argv` and waits for it to exit; returns its exit code and, when `capture`, its
+    /// stdout.
+    async fn run(
+        self,
+        argv: Vec<String>,
+        user: Option<String>,
+        capture: bool,
+    ) -> Result<(i64, Vec<u8>), ExecError> {
+        let config = ExecConfig {
+            cmd: Some(argv),
+            user: Some(user.unwrap_or_else(|| "root".to_string())),
+            working_dir: Some(self.workdir),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let docker_err = |e: bollard::errors::Error| ExecError::Docker(e.to_string());
+        let id = self.docker.create_exec(&self.container, config).await.map_err(docker_err)?.id;
+        let mut captured = Vec::new();
+        let mut errors = Vec::new();
+        if let StartExecResults::Attached { mut output, .. } =
+            self.docker.start_exec(&id, None).await.map_err(docker_err)?
+        {
+            while let Some(chunk) = output.next().await {
+                match chunk {
+                    Ok(bollard::container::LogOutput::StdOut { message }) if capture => {
+                        captured.extend_from_slice(&message)
+                    }
+                    // Only what fails before the command's own output is redirected lands here.
+                    Ok(bollard::container::LogOutput::StdErr { message }) => {
+                        errors.extend_from_slice(&message)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let code = self.docker.inspect_exec(&id).await.map_err(docker_err)?.exit_code.unwrap_or(1);
+        if code != 0 && !errors.is_empty() && !capture {
+            captured = errors;
+        }
+        Ok((code, captured))
+    }
+}
