@@ -24,7 +24,7 @@ command -v cargo >/dev/null || { echo "cargo is required: install Rust with rust
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 
 # Python tools for the AWS tests: moto_server stands in for S3, SSM and Secrets Manager.
-TOOLS=${RUNSPEC_TOOLS_DIR:-$PWD/target/tools}
+TOOLS=$(realpath -m "${RUNSPEC_TOOLS_DIR:-$PWD/target/tools}")
 VENV=$TOOLS/venv
 if [ ! -x "$VENV/bin/moto_server" ]; then
   log "installing moto[server] into $VENV"
