@@ -446,9 +446,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
             let docker = crate::exec::docker::connect().map_err(|e| usage(e.to_string()))?;
             let info =
                 crate::exec::docker::prepare_image(&docker, name).await.map_err(|e| usage(e.to_string()))?;
-            let root = crate::exec::docker::container_root(
-                uuid.as_bytes().iter().map(|b| u32::from(*b)).sum::<u32>() * 7919 % 1_000_000_000,
-            );
+            let root = crate::exec::docker::container_root(&uuid);
             Some((docker, info, root))
         }
         None => None,

@@ -31,9 +31,11 @@ use crate::engine::events::EventSink;
 /// Where the state directory is mounted in the container (CodeBuild's `/codebuild/output/tmp`).
 pub const STATE_DIR: &str = "/codebuild/output/tmp";
 
-/// The container paths of a workspace: `/codebuild/output/src<digits>` and its `src`.
-pub fn container_root(build_number_seed: u32) -> String {
-    format!("/codebuild/output/src{build_number_seed}")
+/// Where the workspace is mounted: `/codebuild/output/src<digits>`, the digits taken from the
+/// build's UUID as CodeBuild's vary per build.
+pub fn container_root(build_uuid: &str) -> String {
+    let digits: String = build_uuid.chars().filter(char::is_ascii_digit).take(9).collect();
+    format!("/codebuild/output/src{}", if digits.is_empty() { "0".to_string() } else { digits })
 }
 
 /// What the build needs to know about its image before it starts.
