@@ -77,7 +77,8 @@ pub struct RunArgs {
     pub env_file: Option<PathBuf>,
 
     /// A CodeBuild project as JSON (an element of `aws codebuild batch-get-projects` output):
-    /// name, environment variables, buildspec, artifacts and timeout are honoured.
+    /// name, environment variables (plain, Parameter Store, Secrets Manager), buildspec,
+    /// artifacts, cache and timeout are honoured; other fields are named in a warning.
     #[arg(long, value_name = "PROJECT.json")]
     pub project: Option<PathBuf>,
 
