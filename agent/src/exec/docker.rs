@@ -23,6 +23,7 @@ use futures_util::StreamExt;
 use tokio::net::unix::pipe;
 
 use super::output::OutputPipe;
+use super::state::{self, ShellState};
 use super::wrapper::{self, AgentVars};
 use super::{CommandOutcome, CommandSpec, ExecError, Session, Stop};
 use crate::buildspec::Shell;
@@ -82,6 +83,7 @@ pub struct DockerSession {
     save_state: bool,
     /// The state directory on the host (mounted at [`STATE_DIR`]).
     state_dir: PathBuf,
+    state: ShellState,
     /// The source directory as the build sees it.
     src_in_container: String,
     output: OutputPipe,
@@ -113,13 +115,7 @@ impl DockerSession {
         env: &[(String, String)],
     ) -> Result<Self, ExecError> {
         let src_in_container = format!("{}/src", layout.container_root);
-        let mut vars: Vec<(&str, &str)> = env
-            .iter()
-            .filter(|(k, _)| k != "PWD" && crate::buildspec::parse::is_identifier(k))
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        vars.push(("PWD", &src_in_container));
-        fs::write(layout.state_dir.join("env.sh"), wrapper::initial_state(vars))?;
+        let state = ShellState::create(layout.state_dir, env, &src_in_container)?;
         let fifo = layout.state_dir.join("out");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666))
             .map_err(std::io::Error::from)?;
@@ -156,6 +152,7 @@ impl DockerSession {
             shell,
             save_state,
             state_dir: layout.state_dir.to_path_buf(),
+            state,
             src_in_container,
             output,
             last_exit: 0,
@@ -248,7 +245,7 @@ impl Session for DockerSession {
             }
             if let Some(&(uid, gid)) = self.users.get(user) {
                 let ids = (Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)));
-                for path in [&self.state_dir, &script_path, &self.state_dir.join("env.sh")] {
+                for path in [&self.state_dir, &script_path, &self.state.env_file()] {
                     nix::unistd::chown(path.as_path(), ids.0, ids.1).map_err(std::io::Error::from)?;
                 }
             }
@@ -281,24 +278,13 @@ impl Session for DockerSession {
             }
         };
         self.last_exit = outcome.exit_code();
-        let next = self.state_dir.join("env.next");
-        if next.exists() {
-            if self.save_state && matches!(outcome, CommandOutcome::Exited(_)) {
-                fs::rename(&next, self.state_dir.join("env.sh"))?;
-            } else {
-                fs::remove_file(&next)?;
-            }
-        }
+        self.state.commit(outcome, self.save_state)?;
         Ok(outcome)
     }
 
     async fn expand(&mut self, expr: &str) -> Result<String, ExecError> {
         let out = self.capture(wrapper::expand_script(expr, Path::new(STATE_DIR))).await?;
-        let mut s = String::from_utf8_lossy(&out).into_owned();
-        if s.ends_with('\n') {
-            s.pop();
-        }
-        Ok(s)
+        Ok(state::expansion(&out))
     }
 
     async fn read_vars(&mut self, names: &[&str]) -> Result<Vec<Option<String>>, ExecError> {
@@ -307,21 +293,15 @@ impl Session for DockerSession {
     }
 
     async fn add_vars(&mut self, vars: &[(String, String)]) -> Result<(), ExecError> {
-        use std::io::Write;
-        let pairs = vars.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let mut f = fs::OpenOptions::new().append(true).open(self.state_dir.join("env.sh"))?;
-        f.write_all(wrapper::initial_state(pairs).as_bytes())?;
-        Ok(())
+        Ok(self.state.append(vars)?)
     }
 
     async fn save_state(&mut self) -> Result<(), ExecError> {
-        fs::copy(self.state_dir.join("env.sh"), self.state_dir.join("env.saved"))?;
-        Ok(())
+        Ok(self.state.save()?)
     }
 
     async fn restore_state(&mut self) -> Result<(), ExecError> {
-        fs::copy(self.state_dir.join("env.saved"), self.state_dir.join("env.sh"))?;
-        Ok(())
+        Ok(self.state.restore()?)
     }
 }
 

@@ -19,6 +19,7 @@ use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
 use super::output::OutputPipe;
+use super::state::{self, ShellState};
 use super::wrapper::{self, AgentVars};
 use super::{CommandOutcome, CommandSpec, ExecError, Session, Stop, StopReason};
 use crate::buildspec::Shell;
@@ -33,6 +34,7 @@ pub struct HostSession {
     save_state: bool,
     src_dir: PathBuf,
     state_dir: PathBuf,
+    state: ShellState,
     build_root: PathBuf,
     output: OutputPipe,
     writer: OwnedFd,
@@ -53,14 +55,7 @@ impl HostSession {
         build_root: &Path,
         env: &[(String, String)],
     ) -> Result<Self, ExecError> {
-        let mut vars: Vec<(&str, &str)> = env
-            .iter()
-            .filter(|(k, _)| k != "PWD" && crate::buildspec::parse::is_identifier(k))
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let pwd = src_dir.to_string_lossy();
-        vars.push(("PWD", &pwd));
-        fs::write(state_dir.join("env.sh"), wrapper::initial_state(vars))?;
+        let state = ShellState::create(state_dir, env, &src_dir.to_string_lossy())?;
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
         fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(std::io::Error::from)?;
         // A larger pipe means fewer wake-ups for chatty commands. Best effort.
@@ -71,6 +66,7 @@ impl HostSession {
             save_state,
             src_dir: src_dir.to_path_buf(),
             state_dir: state_dir.to_path_buf(),
+            state,
             build_root: build_root.to_path_buf(),
             output: OutputPipe::new(pipe::Receiver::from_owned_fd(read)?, pipe_capacity),
             writer: write,
@@ -189,9 +185,8 @@ impl Session for HostSession {
         };
         let script_path = self.state_dir.join("script.sh");
         fs::write(&script_path, wrapper::script(spec.text, &self.state_dir, &agent, self.save_state))?;
-        let next = self.state_dir.join("env.next");
         if let Some(u) = user.as_ref().filter(|u| u.uid != Uid::effective()) {
-            for path in [&self.state_dir, &script_path, &self.state_dir.join("env.sh")] {
+            for path in [&self.state_dir, &script_path, &self.state.env_file()] {
                 chown(path.as_path(), Some(u.uid), Some(u.gid)).map_err(std::io::Error::from)?;
             }
         }
@@ -206,24 +201,13 @@ impl Session for HostSession {
             }
         };
         self.last_exit = outcome.exit_code();
-        // The state is committed only when the epilogue ran (it did not `exit`, R-SH-05).
-        if next.exists() {
-            if self.save_state && matches!(outcome, CommandOutcome::Exited(_)) {
-                fs::rename(&next, self.state_dir.join("env.sh"))?;
-            } else {
-                fs::remove_file(&next)?;
-            }
-        }
+        self.state.commit(outcome, self.save_state)?;
         Ok(outcome)
     }
 
     async fn expand(&mut self, expr: &str) -> Result<String, ExecError> {
         let out = self.capture(wrapper::expand_script(expr, &self.state_dir)).await?;
-        let mut s = String::from_utf8_lossy(&out).into_owned();
-        if s.ends_with('\n') {
-            s.pop();
-        }
-        Ok(s)
+        Ok(state::expansion(&out))
     }
 
     async fn read_vars(&mut self, names: &[&str]) -> Result<Vec<Option<String>>, ExecError> {
@@ -232,21 +216,15 @@ impl Session for HostSession {
     }
 
     async fn add_vars(&mut self, vars: &[(String, String)]) -> Result<(), ExecError> {
-        use std::io::Write;
-        let pairs = vars.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let mut f = fs::OpenOptions::new().append(true).open(self.state_dir.join("env.sh"))?;
-        f.write_all(wrapper::initial_state(pairs).as_bytes())?;
-        Ok(())
+        Ok(self.state.append(vars)?)
     }
 
     async fn save_state(&mut self) -> Result<(), ExecError> {
-        fs::copy(self.state_dir.join("env.sh"), self.state_dir.join("env.saved"))?;
-        Ok(())
+        Ok(self.state.save()?)
     }
 
     async fn restore_state(&mut self) -> Result<(), ExecError> {
-        fs::copy(self.state_dir.join("env.saved"), self.state_dir.join("env.sh"))?;
-        Ok(())
+        Ok(self.state.restore()?)
     }
 }
 

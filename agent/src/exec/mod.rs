@@ -4,6 +4,7 @@
 pub mod docker;
 pub mod host;
 pub mod output;
+pub mod state;
 pub mod wrapper;
 
 use std::fmt;
