@@ -12,6 +12,7 @@ pub mod engine;
 pub mod env;
 pub mod exec;
 pub mod log;
+pub mod plugins;
 pub mod project;
 pub mod reports;
 pub mod result;

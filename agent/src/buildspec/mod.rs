@@ -7,6 +7,7 @@
 pub mod issue;
 pub mod model;
 pub mod parse;
+pub mod plugin_step;
 pub mod yaml;
 
 pub use issue::{Diagnostics, Issue, Severity};

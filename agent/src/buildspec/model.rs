@@ -106,14 +106,29 @@ pub enum OnFailure {
 pub enum Step {
     /// A shell command, exactly as written (a `|` block is one command, R-SH-08).
     Command(Spanned<String>),
+    /// A WebAssembly plugin (a runspec extension: a mapping with a `plugin:` key).
+    Plugin(PluginStep),
 }
 
 impl Step {
+    /// The command text, or the plugin reference.
     pub fn text(&self) -> &str {
         match self {
             Step::Command(c) => &c.value,
+            Step::Plugin(p) => &p.plugin.value,
         }
     }
+}
+
+/// `- plugin: REF` with its `with:`, `allow:` and `timeout:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginStep {
+    /// As written; it parses as a [`crate::plugins::PluginRef`].
+    pub plugin: Spanned<String>,
+    pub with: Vec<(String, crate::plugins::ArgValue)>,
+    pub allow: crate::plugins::Grants,
+    pub timeout: Option<std::time::Duration>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]

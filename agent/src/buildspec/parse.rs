@@ -771,6 +771,11 @@ impl Cx<'_> {
                     let text = if item.is_null() { String::new() } else { value.clone() };
                     steps.push(Step::Command(Spanned::new(text, item.span)));
                 }
+                NodeKind::Map(entries) if super::plugin_step::is_plugin_step(entries) => {
+                    if let Some(step) = super::plugin_step::parse(entries, item.span, &mut self.issues) {
+                        steps.push(Step::Plugin(step));
+                    }
+                }
                 NodeKind::Map(entries) => {
                     let line = entries.first().map_or(0, |(k, _)| self.line(k.span.start));
                     let mut issue = Issue::error("command-is-mapping", format!("{key} entry {index} is a mapping, not a command"), item.span, "YAML read this as `key: value`")

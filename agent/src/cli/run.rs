@@ -125,22 +125,7 @@ fn existing_dir(dir: &str) -> Result<PathBuf, UsageError> {
 
 /// `30` (minutes), `0.5`, `90s`, `2m`, `1h`.
 fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (num, unit) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c),
-        _ => (t, 'm'),
-    };
-    let n: f64 = num.parse().map_err(|_| "expected minutes, or a number with s, m or h".to_string())?;
-    let secs = match unit {
-        's' => n,
-        'm' => n * 60.0,
-        'h' => n * 3600.0,
-        _ => return Err(format!("unknown unit `{unit}`: use s, m or h")),
-    };
-    if !secs.is_finite() || secs <= 0.0 {
-        return Err("the timeout must be positive".to_string());
-    }
-    Ok(Duration::from_secs_f64(secs))
+    crate::buildspec::plugin_step::parse_duration(text, Some("m"))
 }
 
 /// Artifact targets from `--artifacts` (a directory or `s3://bucket/prefix`, overriding where the
@@ -613,6 +598,18 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
             output: args.reports.clone(),
             project: s.project_name.clone(),
         },
+        plugins: Some(crate::plugins::runner::Runner::new(
+            workspace.src_dir.clone(),
+            crate::plugins::PluginHost::default_cache_dir(),
+            crate::plugins::BuildMetadata {
+                build_id: facts.build_id(),
+                build_number: build_number.unwrap_or(1),
+                project_name: s.project_name.clone(),
+                source_version: sha.clone(),
+                initiator: initiator.clone(),
+                region: region.clone(),
+            },
+        )),
     };
     let mut report = match session {
         Sessions::Host(mut host) => Engine::new(&mut host, &mut log, stop).run(input).await,

@@ -17,6 +17,20 @@ pub enum BuildEvent<'a> {
         command: &'a str,
         outcome: &'a CommandOutcome,
     },
+    /// A plugin step starts (the plugin is fetched and compiled if needed, then run).
+    PluginStarted(&'a str),
+    /// A `host.log` line of a running plugin.
+    PluginLog {
+        level: &'a str,
+        message: &'a str,
+    },
+    PluginFinished {
+        plugin: &'a str,
+        /// `sha256:` and the first 12 hex digits; empty when the plugin did not load.
+        digest: &'a str,
+        /// The plugin's message, or why it did not succeed.
+        result: Result<&'a str, &'a str>,
+    },
     /// A RETRY form is about to run the phase again.
     PhaseRetrying {
         phase: BuildPhase,

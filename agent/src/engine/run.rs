@@ -10,6 +10,9 @@ use super::transitions::{self, BuildPhase, Completed, Next, PhaseVerdict, Status
 use super::upload::{self, ArtifactRecord, ArtifactSettings};
 use crate::buildspec::{Buildspec, OnFailure, Phase, PhaseName, Step};
 use crate::exec::{CommandOutcome, CommandSpec, ExecError, Session, Stop, StopReason};
+use crate::plugins::PluginEvent;
+use crate::plugins::invocation::{self, Invocation};
+use crate::plugins::runner::Runner;
 
 /// Why DOWNLOAD_SOURCE could not produce a buildspec (R-FILE-02, R-YAML-02).
 #[derive(Debug, Clone)]
@@ -35,6 +38,8 @@ pub struct BuildInput {
     /// Parameter Store / Secrets Manager values, fetched before the build (R-ENV-06/07);
     /// `None` when the build has none, `Err` with the failure message.
     pub secrets: Option<Result<Vec<(String, String)>, String>>,
+    /// Runs plugin steps (and in-process `runspec plugin run` commands).
+    pub plugins: Option<Runner>,
 }
 
 /// One phase as the result JSON reports it.
@@ -108,11 +113,14 @@ pub struct Engine<'a, S: Session> {
     sink: &'a mut dyn EventSink,
     stop: Stop,
     records: Vec<PhaseRecord>,
+    plugins: Option<Runner>,
+    /// Files plugins asked to add to the primary artifact, relative to the source directory.
+    plugin_artifacts: Vec<String>,
 }
 
 impl<'a, S: Session> Engine<'a, S> {
     pub fn new(session: &'a mut S, sink: &'a mut dyn EventSink, stop: Stop) -> Self {
-        Engine { session, sink, stop, records: Vec::new() }
+        Engine { session, sink, stop, records: Vec::new(), plugins: None, plugin_artifacts: Vec::new() }
     }
 
     fn note(&mut self, text: &str) {
@@ -140,8 +148,9 @@ impl<'a, S: Session> Engine<'a, S> {
 
     /// Runs the whole build. Errors from the agent itself (not the user's commands) end the
     /// build as FAULT.
-    pub async fn run(mut self, input: BuildInput) -> BuildReport {
+    pub async fn run(mut self, mut input: BuildInput) -> BuildReport {
         let start = SystemTime::now();
+        self.plugins = input.plugins.take();
         self.note(&input.runner);
         let mut exported_names = Vec::new();
         let mut next = self.download_source(&input).await;
@@ -158,8 +167,10 @@ impl<'a, S: Session> Engine<'a, S> {
                     // Reports are read once the build and tests have run; they never change
                     // the outcome (R-REP-03).
                     crate::reports::process(&spec.reports, &input.src_dir, &input.reports, self.sink);
+                    let extra = std::mem::take(&mut self.plugin_artifacts);
                     let result =
-                        upload::run(self.session, self.sink, spec, &input.src_dir, &input.artifacts).await;
+                        upload::run(self.session, self.sink, spec, &input.src_dir, &input.artifacts, &extra)
+                            .await;
                     let (status, context) = match result {
                         Ok(records) => {
                             artifacts = records;
@@ -320,8 +331,14 @@ impl<'a, S: Session> Engine<'a, S> {
                 Some(phase) => {
                     // R-TR-04: 0 once any phase has failed, CONTINUE phases included.
                     let succeeding = self.records.iter().all(|r| r.status == Status::Succeeded);
-                    match run_steps(self.session, &mut tail, &mut self.stop, phase, run_as, succeeding).await
-                    {
+                    let mut steps = Steps {
+                        session: &mut *self.session,
+                        sink: &mut tail,
+                        stop: &mut self.stop,
+                        plugins: &mut self.plugins,
+                        plugin_artifacts: &mut self.plugin_artifacts,
+                    };
+                    match steps.run(phase, run_as, succeeding).await {
                         Ok(a) => a,
                         Err(e) => return self.fault(phase_type, t, &e),
                     }
@@ -393,54 +410,206 @@ impl<'a, S: Session> Engine<'a, S> {
     }
 }
 
-/// Runs `commands`, then `finally` (R-PH-10, R-PH-11). A failing command skips the rest of its
-/// list; `finally` runs after success and after failure, but not after a timeout or stop.
-/// [OPEN] R-PH-12 decided: a failing `finally` command skips the remaining `finally` commands,
-/// and `finally` runs even when `commands` is empty.
-async fn run_steps<S: Session>(
-    session: &mut S,
-    sink: &mut dyn EventSink,
-    stop: &mut Stop,
-    phase: &Phase,
-    run_as: Option<&str>,
-    succeeding_before: bool,
-) -> Result<Attempt, ExecError> {
-    let mut failure: Option<(String, CommandOutcome)> = None;
-    for list in [&phase.commands, &phase.finally] {
-        for step in list.iter() {
-            let Step::Command(text) = step;
-            sink.event(BuildEvent::CommandStarted(text));
-            // [OPEN] R-TR-04 decided: 0 as soon as a command of this phase has failed, so the
-            // phase's own `finally` can see it.
-            let spec = CommandSpec { text, run_as, build_succeeding: succeeding_before && failure.is_none() };
-            let outcome = session.run(spec, sink, stop).await?;
-            sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
-            match outcome {
-                CommandOutcome::TimedOut => return Ok(stopped(StopReason::TimedOut)),
-                CommandOutcome::Stopped => return Ok(stopped(StopReason::Stopped)),
-                o if o.success() => {}
-                o => {
-                    if failure.is_none() {
-                        failure = Some((text.value.clone(), o));
+/// What running a phase's steps needs from the engine.
+struct Steps<'e, S: Session> {
+    session: &'e mut S,
+    sink: &'e mut dyn EventSink,
+    stop: &'e mut Stop,
+    plugins: &'e mut Option<Runner>,
+    plugin_artifacts: &'e mut Vec<String>,
+}
+
+/// How one step ended, for the phase.
+enum StepEnd {
+    Ok,
+    /// The phase context message.
+    Failed(String),
+    Stopped(StopReason),
+}
+
+impl<S: Session> Steps<'_, S> {
+    /// Runs `commands`, then `finally` (R-PH-10, R-PH-11). A failing command skips the rest of
+    /// its list; `finally` runs after success and after failure, but not after a timeout or
+    /// stop. [OPEN] R-PH-12 decided: a failing `finally` command skips the remaining `finally`
+    /// commands, and `finally` runs even when `commands` is empty. Plugin steps follow the same
+    /// rules as commands.
+    async fn run(
+        &mut self,
+        phase: &Phase,
+        run_as: Option<&str>,
+        succeeding_before: bool,
+    ) -> Result<Attempt, ExecError> {
+        let mut failure: Option<String> = None;
+        for list in [&phase.commands, &phase.finally] {
+            for (index, step) in list.iter().enumerate() {
+                // [OPEN] R-TR-04 decided: 0 as soon as a command of this phase has failed, so the
+                // phase's own `finally` can see it.
+                let succeeding = succeeding_before && failure.is_none();
+                let end = match step {
+                    Step::Command(text) => match invocation::from_command(text) {
+                        Some(inv) => self.inline_plugin(text, inv).await?,
+                        None => self.command(text, run_as, succeeding).await?,
+                    },
+                    Step::Plugin(p) => {
+                        let name = format!(
+                            "{}/{}[{index}]",
+                            phase.name.key(),
+                            if std::ptr::eq(list, &phase.commands) { "commands" } else { "finally" }
+                        );
+                        self.plugin_step(&Invocation::from(p), &name).await?
                     }
-                    break;
+                };
+                match end {
+                    StepEnd::Ok => {}
+                    StepEnd::Stopped(reason) => return Ok(stopped(reason)),
+                    StepEnd::Failed(message) => {
+                        if failure.is_none() {
+                            failure = Some(message);
+                        }
+                        break;
+                    }
                 }
             }
+            if let Some(reason) = self.stop.check() {
+                return Ok(stopped(reason));
+            }
         }
-        if let Some(reason) = stop.check() {
-            return Ok(stopped(reason));
-        }
+        Ok(match failure {
+            None => Attempt { status: Status::Succeeded, context: (String::new(), String::new()) },
+            Some(message) => {
+                Attempt { status: Status::Failed, context: ("COMMAND_EXECUTION_ERROR".into(), message) }
+            }
+        })
     }
-    Ok(match failure {
-        None => Attempt { status: Status::Succeeded, context: (String::new(), String::new()) },
-        Some((text, outcome)) => Attempt {
-            status: Status::Failed,
-            context: (
-                "COMMAND_EXECUTION_ERROR".into(),
-                format!("Error while executing command: {text}. Reason: {outcome}"),
-            ),
-        },
-    })
+
+    async fn command(
+        &mut self,
+        text: &str,
+        run_as: Option<&str>,
+        build_succeeding: bool,
+    ) -> Result<StepEnd, ExecError> {
+        self.sink.event(BuildEvent::CommandStarted(text));
+        let spec = CommandSpec { text, run_as, build_succeeding };
+        let outcome = self.session.run(spec, self.sink, self.stop).await?;
+        self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
+        Ok(match outcome {
+            CommandOutcome::TimedOut => StepEnd::Stopped(StopReason::TimedOut),
+            CommandOutcome::Stopped => StepEnd::Stopped(StopReason::Stopped),
+            o if o.success() => StepEnd::Ok,
+            o => StepEnd::Failed(format!("Error while executing command: {text}. Reason: {o}")),
+        })
+    }
+
+    /// A plugin step: `Running plugin …`, its output, `Plugin … succeeded` or why not.
+    async fn plugin_step(&mut self, inv: &Invocation, name: &str) -> Result<StepEnd, ExecError> {
+        self.sink.event(BuildEvent::PluginStarted(&inv.reference));
+        let ran = self.run_plugin(inv, name).await?;
+        let digest = ran.short_digest();
+        let reason = ran.reason();
+        let result = match (&ran.report.outcome, &reason) {
+            (Ok(out), _) => Ok(out.message.as_str()),
+            (Err(_), Some(r)) => Err(r.as_str()),
+            (Err(_), None) => Err(""),
+        };
+        self.sink.event(BuildEvent::PluginFinished { plugin: &inv.reference, digest: &digest, result });
+        Ok(match (&ran.report.outcome, reason) {
+            (Ok(_), _) => StepEnd::Ok,
+            (Err(crate::plugins::StepFailure::Stopped), _) => StepEnd::Stopped(StopReason::Stopped),
+            (Err(crate::plugins::StepFailure::BuildTimedOut), _) => StepEnd::Stopped(StopReason::TimedOut),
+            (Err(_), reason) => StepEnd::Failed(format!(
+                "Error while executing plugin: {}{}. Reason: {}",
+                inv.reference,
+                if digest.is_empty() { String::new() } else { format!(" ({digest})") },
+                reason.unwrap_or_default()
+            )),
+        })
+    }
+
+    /// `runspec plugin run …` as a whole command, run in-process: logged as the command it is,
+    /// with the exit status the spawned command would have had (0, 1, or 2 for bad flags).
+    async fn inline_plugin(
+        &mut self,
+        text: &str,
+        inv: Result<Invocation, String>,
+    ) -> Result<StepEnd, ExecError> {
+        self.sink.event(BuildEvent::CommandStarted(text));
+        let outcome = match inv {
+            Err(usage) => {
+                self.sink.output(format!("error: {usage}\n").as_bytes());
+                CommandOutcome::Exited(2)
+            }
+            Ok(inv) => {
+                let ran = self.run_plugin(&inv, text).await?;
+                let digest = ran.short_digest();
+                match (&ran.report.outcome, ran.reason()) {
+                    (Ok(out), _) => {
+                        self.sink
+                            .output(format!("{} ({digest}): {}\n", inv.reference, out.message).as_bytes());
+                        CommandOutcome::Exited(0)
+                    }
+                    (Err(crate::plugins::StepFailure::Stopped), _) => CommandOutcome::Stopped,
+                    (Err(crate::plugins::StepFailure::BuildTimedOut), _) => CommandOutcome::TimedOut,
+                    (Err(_), reason) => {
+                        let reason = reason.unwrap_or_default();
+                        self.sink.output(
+                            format!("error: plugin {} {digest}: {reason}\n", inv.reference).as_bytes(),
+                        );
+                        CommandOutcome::Exited(1)
+                    }
+                }
+            }
+        };
+        self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
+        Ok(match outcome {
+            CommandOutcome::TimedOut => StepEnd::Stopped(StopReason::TimedOut),
+            CommandOutcome::Stopped => StepEnd::Stopped(StopReason::Stopped),
+            o if o.success() => StepEnd::Ok,
+            o => StepEnd::Failed(format!("Error while executing command: {text}. Reason: {o}")),
+        })
+    }
+
+    /// Reads the granted variables, runs the plugin with its events forwarded, and applies what
+    /// it returned: exported variables into the shell state, artifacts for UPLOAD_ARTIFACTS.
+    async fn run_plugin(
+        &mut self,
+        inv: &Invocation,
+        name: &str,
+    ) -> Result<crate::plugins::runner::Ran, ExecError> {
+        let env = if inv.grants.env.is_empty() {
+            Vec::new()
+        } else {
+            let names: Vec<&str> = inv.grants.env.iter().map(String::as_str).collect();
+            let values = self.session.read_vars(&names).await?;
+            names.iter().zip(values).filter_map(|(n, v)| v.map(|v| (n.to_string(), v))).collect()
+        };
+        let Some(runner) = self.plugins.as_mut() else {
+            return Ok(crate::plugins::runner::Ran {
+                loaded: None,
+                report: crate::plugins::StepReport {
+                    outcome: Err(crate::plugins::StepFailure::Load(
+                        "plugins are not available in this build".into(),
+                    )),
+                    stderr_tail: String::new(),
+                },
+            });
+        };
+        let sink = &mut *self.sink;
+        let mut forward = |ev: PluginEvent| match ev {
+            PluginEvent::Output(bytes) => sink.output(&bytes),
+            PluginEvent::Log(level, message) => {
+                sink.event(BuildEvent::PluginLog { level: level.as_str(), message: &message })
+            }
+            PluginEvent::Mask(value) => sink.event(BuildEvent::Secrets(&[value])),
+        };
+        let ran = runner.run(inv, name, env, &mut forward, self.stop).await;
+        if let Ok(out) = &ran.report.outcome {
+            if !out.exported_env.is_empty() {
+                self.session.add_vars(&out.exported_env).await?;
+            }
+            self.plugin_artifacts.extend(out.artifacts.iter().cloned());
+        }
+        Ok(ran)
+    }
 }
 
 fn stopped(reason: StopReason) -> Attempt {

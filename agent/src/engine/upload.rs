@@ -106,8 +106,15 @@ pub async fn run<S: Session>(
     spec: &Buildspec,
     src_dir: &Path,
     settings: &ArtifactSettings,
+    from_plugins: &[String],
 ) -> Result<(Option<ArtifactRecord>, Vec<ArtifactRecord>), UploadError> {
     let Some(artifacts) = &spec.artifacts else {
+        if !from_plugins.is_empty() {
+            sink.event(BuildEvent::Warning(&format!(
+                "plugins produced artifacts ({}) but the buildspec has no `artifacts` section; they are not uploaded",
+                from_plugins.join(", ")
+            )));
+        }
         return Ok((None, Vec::new()));
     };
     if artifacts.primary.files.is_empty() {
@@ -118,7 +125,7 @@ pub async fn run<S: Session>(
         (Some(n), true) => expand(session, n).await?,
         _ => target.name.clone().unwrap_or_else(|| "artifacts".to_string()),
     };
-    let job = Job { spec: &artifacts.primary, identifier: None, name: &name, target };
+    let job = Job { spec: &artifacts.primary, identifier: None, name: &name, target, extra: from_plugins };
     let primary = one(session, sink, src_dir, job, settings).await?;
     if artifacts.secondary.is_empty() {
         sink.event(BuildEvent::Note("No secondary artifacts defined in buildspec"));
@@ -143,7 +150,7 @@ pub async fn run<S: Session>(
             (Some(n), true) => expand(session, n).await?,
             _ => target.name.clone().unwrap_or_else(|| id.value.clone()),
         };
-        let job = Job { spec, identifier: Some(id.value.clone()), name: &name, target };
+        let job = Job { spec, identifier: Some(id.value.clone()), name: &name, target, extra: &[] };
         secondary.push(one(session, sink, src_dir, job, settings).await?);
     }
     Ok((Some(primary), secondary))
@@ -161,6 +168,8 @@ struct Job<'a> {
     identifier: Option<String>,
     name: &'a str,
     target: &'a ArtifactTarget,
+    /// Files plugins produced (relative to the source directory), added as literal paths.
+    extra: &'a [String],
 }
 
 async fn one<S: Session>(
@@ -170,7 +179,7 @@ async fn one<S: Session>(
     job: Job<'_>,
     settings: &ArtifactSettings,
 ) -> Result<ArtifactRecord, UploadError> {
-    let Job { spec, identifier, name, target } = job;
+    let Job { spec, identifier, name, target, extra } = job;
     let base_text = match &spec.base_directory {
         Some(b) => expand(session, b).await?,
         None => ".".to_string(),
@@ -192,6 +201,15 @@ async fn one<S: Session>(
     let mut files_patterns = Vec::new();
     for f in &spec.files {
         files_patterns.push(expand(session, f).await?);
+    }
+    for path in extra {
+        let base = Path::new(&base_rel);
+        match Path::new(path).strip_prefix(base) {
+            Ok(rel) => files_patterns.push(globset::escape(&rel.to_string_lossy())),
+            Err(_) => sink.event(BuildEvent::Warning(&format!(
+                "plugin artifact `{path}` is outside the base directory `{base_rel}`; it is not uploaded"
+            ))),
+        }
     }
     let exclude: Vec<String> = spec.exclude_paths.iter().map(|p| p.value.clone()).collect();
 

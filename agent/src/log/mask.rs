@@ -252,6 +252,18 @@ impl<S: EventSink> EventSink for MaskingSink<S> {
             BuildEvent::PhaseCompleted { phase, status, code, message } => self
                 .inner
                 .event(BuildEvent::PhaseCompleted { phase, status, code, message: &m.mask_str(message) }),
+            BuildEvent::PluginStarted(t) => self.inner.event(BuildEvent::PluginStarted(&m.mask_str(t))),
+            BuildEvent::PluginLog { level, message } => {
+                self.inner.event(BuildEvent::PluginLog { level, message: &m.mask_str(message) })
+            }
+            BuildEvent::PluginFinished { plugin, digest, result } => {
+                let plugin = m.mask_str(plugin);
+                let text = m.mask_str(match result {
+                    Ok(t) | Err(t) => t,
+                });
+                let result = if result.is_ok() { Ok(&*text) } else { Err(&*text) };
+                self.inner.event(BuildEvent::PluginFinished { plugin: &plugin, digest, result })
+            }
             other => self.inner.event(other),
         }
     }

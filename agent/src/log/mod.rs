@@ -93,6 +93,29 @@ impl<W: Write> EventSink for CodeBuildLog<W> {
                     self.line(&format!("Command did not exit successfully {command} {outcome}"));
                 }
             }
+            BuildEvent::PluginStarted(plugin) => self.line(&format!("Running plugin {plugin}")),
+            BuildEvent::PluginLog { level, message } => {
+                if !self.at_line_start {
+                    self.write(b"\n");
+                }
+                self.write(format!("[{level}] {message}\n").as_bytes());
+                let _ = self.out.flush();
+            }
+            BuildEvent::PluginFinished { plugin, digest, result } => {
+                if !self.at_line_start {
+                    self.write(b"\n");
+                }
+                self.write(b"\n");
+                match result {
+                    Ok(message) => self.line(&format!("Plugin {plugin} ({digest}) succeeded: {message}")),
+                    Err(reason) if digest.is_empty() => {
+                        self.line(&format!("Plugin did not succeed {plugin}: {reason}"))
+                    }
+                    Err(reason) => {
+                        self.line(&format!("Plugin did not succeed {plugin} ({digest}): {reason}"))
+                    }
+                }
+            }
             BuildEvent::PhaseRetrying { phase, retry, of } => {
                 self.line(&format!("Retrying phase {phase} after failure: retry {retry} of {of}"));
             }

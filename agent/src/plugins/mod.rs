@@ -1,0 +1,239 @@
+//! WebAssembly step plugins: a wasmtime component host with a capability sandbox.
+//!
+//! - [`reference`]: what `plugin:` can say (pure).
+//! - [`fetch`]: getting the bytes of a plugin (local file, https with digest, OCI registry).
+//! - [`host`]: the one wasmtime `Engine` of the process, the compiled-code cache, loading.
+//! - [`sandbox`]: what a step may touch (WASI context, memory cap, deadline, output streams).
+//! - [`step`]: running one step on its own thread and reporting what happened.
+//! - [`v0_1_0`]: the bindings and host functions of `wit/v0.1.0`; later WIT versions get a module
+//!   each, and [`host::Loaded`] says which one a plugin was built for.
+//! - [`inspect`]: what a component is (WIT version, imports, size, digest).
+
+pub mod fetch;
+pub mod host;
+pub mod inspect;
+pub mod invocation;
+pub mod reference;
+pub mod runner;
+pub mod sandbox;
+pub mod step;
+pub mod v0_1_0;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use host::{Loaded, PluginHost};
+pub use reference::PluginRef;
+
+/// Memory a plugin step may use when the step does not say (all its linear memories together).
+pub const DEFAULT_MEMORY_LIMIT: u64 = 512 << 20;
+
+/// A value of the step's `with:` block (mirrors `types.arg-value`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArgValue {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Boolean(bool),
+    Strings(Vec<String>),
+    Json(String),
+}
+
+impl ArgValue {
+    /// Reads a `--with k=v` value the way YAML would read the plain scalar `v`; a value that
+    /// starts with `[` or `{` is taken as JSON (a list of scalars becomes `strings`).
+    pub fn from_cli(text: &str) -> ArgValue {
+        let t = text.trim();
+        if (t.starts_with('[') || t.starts_with('{'))
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(t)
+        {
+            return ArgValue::from_json(v);
+        }
+        match t {
+            "true" => return ArgValue::Boolean(true),
+            "false" => return ArgValue::Boolean(false),
+            _ => {}
+        }
+        if let Ok(i) = t.parse::<i64>() {
+            return ArgValue::Int(i);
+        }
+        if t.contains('.')
+            && let Ok(f) = t.parse::<f64>()
+            && f.is_finite()
+        {
+            return ArgValue::Float(f);
+        }
+        ArgValue::Str(text.to_string())
+    }
+
+    /// A JSON value as the closest typed argument.
+    pub fn from_json(v: serde_json::Value) -> ArgValue {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => ArgValue::Str(s),
+            Value::Bool(b) => ArgValue::Boolean(b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => ArgValue::Int(i),
+                None => n.as_f64().map_or_else(|| ArgValue::Json(n.to_string()), ArgValue::Float),
+            },
+            Value::Array(items) if items.iter().all(|i| !i.is_array() && !i.is_object() && !i.is_null()) => {
+                ArgValue::Strings(
+                    items
+                        .into_iter()
+                        .map(|i| match i {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                )
+            }
+            other => ArgValue::Json(other.to_string()),
+        }
+    }
+}
+
+/// What a step may do beyond computing: everything not listed is denied.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grants {
+    /// Write to the source directory (otherwise it is read-only).
+    pub write: bool,
+    /// Variables the plugin sees (names; values come from the build's shell state).
+    pub env: Vec<String>,
+    /// `host:port` pairs the plugin may open TCP connections to.
+    pub network: Vec<String>,
+    /// Memory cap in bytes; `None`: [`DEFAULT_MEMORY_LIMIT`].
+    pub memory: Option<u64>,
+}
+
+/// `CODEBUILD_*` facts a plugin may ask for (`host.get-build-metadata`).
+#[derive(Debug, Clone, Default)]
+pub struct BuildMetadata {
+    pub build_id: String,
+    pub build_number: u64,
+    pub project_name: String,
+    pub source_version: Option<String>,
+    pub initiator: String,
+    pub region: String,
+}
+
+/// One step to run.
+#[derive(Debug, Clone)]
+pub struct StepRequest {
+    /// For messages: the command text or `BUILD/commands[2]`.
+    pub step_name: String,
+    pub args: Vec<(String, ArgValue)>,
+    /// The granted variables with their current values (unset ones are left out).
+    pub env: Vec<(String, String)>,
+    /// The host directory preopened as [`GUEST_SRC_DIR`].
+    pub src_dir: PathBuf,
+    pub grants: Grants,
+    /// Wall-clock cap for the step (its `timeout:`, bounded by the build's remaining time).
+    pub timeout: Option<Duration>,
+    pub metadata: BuildMetadata,
+}
+
+/// Where the source directory appears inside the sandbox; also the plugin's working directory.
+pub const GUEST_SRC_DIR: &str = "/src";
+
+/// A log level of `host.log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "TRACE",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        }
+    }
+}
+
+/// What a running plugin sends to the build, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PluginEvent {
+    /// Bytes written to stdout or stderr.
+    Output(Vec<u8>),
+    /// A `host.log` line.
+    Log(LogLevel, String),
+    /// A value to mask from now on (`host.mask-secret`).
+    Mask(String),
+}
+
+/// A step that succeeded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepSuccess {
+    pub message: String,
+    pub exported_env: Vec<(String, String)>,
+    /// Paths relative to the source directory.
+    pub artifacts: Vec<String>,
+}
+
+/// Why a step did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepFailure {
+    /// The plugin returned `failed`.
+    Failed(String),
+    /// The plugin returned `invalid-args`.
+    InvalidArgs(String),
+    /// The plugin returned `internal`.
+    Internal(String),
+    /// The step's own `timeout` passed.
+    TimedOut(Duration),
+    /// The build's timeout fired while the step ran.
+    BuildTimedOut,
+    /// The build was stopped (Ctrl-C).
+    Stopped,
+    /// The plugin tried to grow its memory past the cap and then trapped.
+    OutOfMemory { limit: u64 },
+    /// A trap or a host error: panic, stack overflow, a rejected import.
+    Crashed { reason: String },
+    /// The plugin could not be loaded (fetch, digest, not a component, wrong WIT version).
+    Load(String),
+    /// An output variable is not a valid shell variable name.
+    BadOutput(String),
+}
+
+impl fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepFailure::Failed(m) => write!(f, "failed: {m}"),
+            StepFailure::InvalidArgs(m) => write!(f, "invalid arguments: {m}"),
+            StepFailure::Internal(m) => write!(f, "internal error: {m}"),
+            StepFailure::TimedOut(d) => write!(f, "timed out after {}", humantime(*d)),
+            StepFailure::BuildTimedOut => f.write_str("build timed out"),
+            StepFailure::Stopped => f.write_str("build stopped"),
+            StepFailure::OutOfMemory { limit } => {
+                write!(f, "out of memory (limit {} MiB; raise it with `allow: {{ memory: … }}`)", limit >> 20)
+            }
+            StepFailure::Crashed { reason } => write!(f, "crashed: {reason}"),
+            StepFailure::Load(m) => write!(f, "cannot load: {m}"),
+            StepFailure::BadOutput(m) => write!(f, "bad output: {m}"),
+        }
+    }
+}
+
+fn humantime(d: Duration) -> String {
+    if d.as_secs() >= 1 && d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// How a step ended, with the plugin's identity for the log.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub outcome: Result<StepSuccess, StepFailure>,
+    /// The last lines the plugin wrote to stderr, for crash reports.
+    pub stderr_tail: String,
+}

@@ -1,0 +1,119 @@
+//! A build's plugin runner: resolves references, starts the host on first use, and runs
+//! invocations. Shared by the engine (plugin steps, in-process `runspec plugin run` commands)
+//! and the standalone CLI.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::fetch;
+use super::host::{Loaded, PluginHost};
+use super::invocation::Invocation;
+use super::{BuildMetadata, PluginEvent, StepFailure, StepReport, StepRequest};
+use crate::exec::Stop;
+
+pub struct Runner {
+    host: Option<Arc<PluginHost>>,
+    /// The host directory plugins see as their source directory; local references are
+    /// relative to it.
+    pub src_dir: PathBuf,
+    pub cache_dir: Option<PathBuf>,
+    pub metadata: BuildMetadata,
+}
+
+/// A finished run, with the plugin's identity when it got that far.
+pub struct Ran {
+    pub loaded: Option<Arc<Loaded>>,
+    pub report: StepReport,
+}
+
+impl Ran {
+    /// `sha256:0123456789ab`, or empty when the plugin never loaded.
+    pub fn short_digest(&self) -> String {
+        self.loaded.as_ref().map(|l| format!("sha256:{}", &l.digest[..12])).unwrap_or_default()
+    }
+
+    /// The failure as one line for the phase context: the reason, plus the last stderr line of
+    /// a crash.
+    pub fn reason(&self) -> Option<String> {
+        let failure = self.report.outcome.as_ref().err()?;
+        let mut text = failure.to_string();
+        if matches!(failure, StepFailure::Crashed { .. } | StepFailure::OutOfMemory { .. })
+            && let Some(last) = self
+                .report
+                .stderr_tail
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+        {
+            let last: String = last.chars().take(300).collect();
+            text.push_str(&format!(" (stderr: {last})"));
+        }
+        Some(text)
+    }
+}
+
+impl Runner {
+    pub fn new(src_dir: PathBuf, cache_dir: Option<PathBuf>, metadata: BuildMetadata) -> Runner {
+        Runner { host: None, src_dir, cache_dir, metadata }
+    }
+
+    fn host(&mut self) -> Result<Arc<PluginHost>, String> {
+        if let Some(h) = &self.host {
+            return Ok(h.clone());
+        }
+        let h = PluginHost::new(self.cache_dir.clone())?;
+        self.host = Some(h.clone());
+        Ok(h)
+    }
+
+    /// Fetches, compiles (or takes from the cache) and links a plugin.
+    pub async fn load(&mut self, reference: &str) -> Result<Arc<Loaded>, String> {
+        let r = super::reference::parse(reference)?;
+        let host = self.host()?;
+        let bytes = fetch::fetch(&r, &self.src_dir, self.cache_dir.as_deref()).await?;
+        // Compiling takes a while for big components; keep it off the async thread.
+        tokio::task::spawn_blocking(move || host.load(&bytes))
+            .await
+            .map_err(|e| format!("the loader crashed: {e}"))?
+    }
+
+    /// Runs `inv` with the granted variables `env`, passing each event to `on_event`.
+    pub async fn run(
+        &mut self,
+        inv: &Invocation,
+        step_name: &str,
+        env: Vec<(String, String)>,
+        on_event: &mut dyn FnMut(PluginEvent),
+        stop: &mut Stop,
+    ) -> Ran {
+        let loaded = match self.load(&inv.reference).await {
+            Ok(l) => l,
+            Err(e) => {
+                return Ran {
+                    loaded: None,
+                    report: StepReport { outcome: Err(StepFailure::Load(e)), stderr_tail: String::new() },
+                };
+            }
+        };
+        let host = match self.host() {
+            Ok(h) => h,
+            Err(e) => {
+                return Ran {
+                    loaded: Some(loaded),
+                    report: StepReport { outcome: Err(StepFailure::Load(e)), stderr_tail: String::new() },
+                };
+            }
+        };
+        let req = StepRequest {
+            step_name: step_name.to_string(),
+            args: inv.with.clone(),
+            env,
+            src_dir: self.src_dir.clone(),
+            grants: inv.grants.clone(),
+            timeout: inv.timeout,
+            metadata: self.metadata.clone(),
+        };
+        let report = super::step::run(&host, &loaded, req, on_event, stop).await;
+        Ran { loaded: Some(loaded), report }
+    }
+}
