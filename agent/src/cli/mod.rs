@@ -2,6 +2,7 @@
 //! subcommand. Exit statuses are decided here only.
 
 mod check;
+mod plugin;
 mod run;
 
 use std::path::PathBuf;
@@ -42,6 +43,9 @@ pub enum Command {
     /// SHA-256 of the files matching glob patterns (relative to the current directory), for
     /// cache keys. Builds have it on their PATH as `codebuild-hash-files`, as on CodeBuild.
     HashFiles(HashFilesArgs),
+    /// WebAssembly step plugins: run one, inspect one, or start a new one.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -181,6 +185,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(&args),
         Command::HashFiles(args) => hash_files(&args),
+        Command::Plugin(cmd) => plugin::main(cmd),
     };
     let code = code.unwrap_or_else(|e| {
         eprintln!("error: {e}");
