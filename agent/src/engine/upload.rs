@@ -117,7 +117,8 @@ pub async fn run<S: Session>(
         }
         return Ok((None, Vec::new()));
     };
-    if artifacts.primary.files.is_empty() {
+    // Files produced by plugins are enough for a primary artifact (a runspec extension).
+    if artifacts.primary.files.is_empty() && from_plugins.is_empty() {
         return Err(UploadError::NoPrimary);
     }
     let target = &settings.primary;
@@ -203,7 +204,10 @@ async fn one<S: Session>(
         files_patterns.push(expand(session, f).await?);
     }
     for path in extra {
-        let base = Path::new(&base_rel);
+        let base = match base_rel.trim_start_matches("./") {
+            "." | "" => Path::new(""),
+            b => Path::new(b),
+        };
         match Path::new(path).strip_prefix(base) {
             Ok(rel) => files_patterns.push(globset::escape(&rel.to_string_lossy())),
             Err(_) => sink.event(BuildEvent::Warning(&format!(

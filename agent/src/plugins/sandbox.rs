@@ -18,6 +18,7 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::{BuildMetadata, GUEST_SRC_DIR, PluginEvent, StepRequest};
@@ -243,9 +244,14 @@ pub(super) fn state(
     if !req.grants.network.is_empty() {
         let allowed = Arc::new(resolve_network(&req.grants.network)?);
         b.allow_tcp(true);
+        b.allow_udp(false);
         b.allow_ip_name_lookup(true);
-        b.socket_addr_check(move |addr, _use| {
-            let ok = allowed.contains(&addr);
+        b.socket_addr_check(move |addr, usage| {
+            // Connecting binds implicitly to the wildcard address; that bind is allowed, any
+            // explicit bind or listen is not: a plugin may call out, not serve.
+            let implicit_bind =
+                matches!(usage, SocketAddrUse::TcpBind) && addr.ip().is_unspecified() && addr.port() == 0;
+            let ok = implicit_bind || (matches!(usage, SocketAddrUse::TcpConnect) && allowed.contains(&addr));
             Box::pin(async move { ok })
         });
     }

@@ -158,6 +158,10 @@ fn classify(
             "the plugin panicked or aborted (wasm `unreachable`)".to_string()
         }
         Some(Trap::StackOverflow) => "stack overflow".to_string(),
+        // Rust and C keep their stack in linear memory: overflowing it runs off the start.
+        Some(Trap::MemoryOutOfBounds) => {
+            "out-of-bounds memory access (in Rust or C plugins, usually a stack overflow)".to_string()
+        }
         Some(t) => format!("trap: {t}"),
         None => format!("{e:#}"),
     };

@@ -11,6 +11,7 @@ mod env;
 mod example;
 mod faults;
 mod lifecycle;
+mod plugins;
 mod reports;
 mod s3;
 mod shell;

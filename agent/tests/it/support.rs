@@ -48,6 +48,8 @@ impl Ctx {
             .arg("--result")
             .arg(self.out.path().join("build.json"))
             .env("RUNSPEC_STATE_DIR", self.state.path())
+            // Compiled plugins are cached across the tests.
+            .env("RUNSPEC_CACHE_DIR", concat!(env!("CARGO_TARGET_TMPDIR"), "/runspec-cache"))
             .env_remove("AWS_REGION")
             .env_remove("AWS_DEFAULT_REGION");
         cmd
