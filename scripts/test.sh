@@ -22,6 +22,11 @@ if ((${#need_apt[@]})); then
 fi
 command -v cargo >/dev/null || { echo "cargo is required: install Rust with rustup" >&2; exit 1; }
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
+# Plugins are WebAssembly components built for wasm32-wasip2.
+rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || {
+  log "adding the wasm32-wasip2 target"
+  rustup target add wasm32-wasip2
+}
 
 # Python tools for the AWS tests: moto_server stands in for S3, SSM and Secrets Manager.
 TOOLS=$(realpath -m "${RUNSPEC_TOOLS_DIR:-$PWD/target/tools}")
@@ -72,6 +77,14 @@ export RUNSPEC_TEST_DOCKER_IMAGE=runspec-test:busybox
 
 log "format"
 cargo fmt --all --check
+cargo fmt --all --check --manifest-path plugins/Cargo.toml
+
+log "plugins (wasm32-wasip2)"
+# Their own workspace and target directory (under target/), so nested builds never wait on
+# the test run's lock; incremental after the first run.
+cargo build --release --locked --target wasm32-wasip2 --manifest-path plugins/Cargo.toml --target-dir target/plugins
+export RUNSPEC_TEST_PLUGINS="$PWD/target/plugins/wasm32-wasip2/release"
+cargo clippy --release --locked --target wasm32-wasip2 --manifest-path plugins/Cargo.toml --target-dir target/plugins -- -D warnings
 
 log "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -311,6 +311,7 @@ mod tests {
         let src = format!("version: 0.2\nphases:\n  build:\n    commands:\n{yaml}");
         let parsed = parse("b.yml", &src);
         let errors: Vec<String> = parsed
+            .diagnostics
             .issues
             .iter()
             .filter(|i| i.severity == crate::buildspec::Severity::Error)

@@ -33,7 +33,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum Command {
     /// Run a build: DOWNLOAD_SOURCE, INSTALL … POST_BUILD, UPLOAD_ARTIFACTS, in a fresh copy of
     /// the source. The build log goes to stdout in CodeBuild's format.

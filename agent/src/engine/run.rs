@@ -687,6 +687,7 @@ mod tests {
             secrets: None,
             cache: None,
             reports: Default::default(),
+            plugins: None,
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let report = rt.block_on(Engine::new(&mut session, &mut sink, Stop::new(None, rx)).run(input));

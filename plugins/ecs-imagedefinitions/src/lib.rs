@@ -54,23 +54,25 @@ impl Plugin for ImageDefinitions {
             "ecs" => (true, false),
             "bluegreen" => (false, true),
             "both" => (true, true),
-            other => return Err(Error::InvalidArgs(format!("unknown format `{other}`: ecs, bluegreen or both"))),
+            other => {
+                return Err(Error::InvalidArgs(format!("unknown format `{other}`: ecs, bluegreen or both")));
+            }
         };
         let mut out = Output::new(String::new());
         let mut written = Vec::new();
         if ecs {
             let path: String = ctx.arg_or("output", "imagedefinitions.json".to_string())?;
-            let doc: Vec<serde_json::Value> = resolved
-                .iter()
-                .map(|(n, i)| serde_json::json!({ "name": n, "imageUri": i }))
-                .collect();
+            let doc: Vec<serde_json::Value> =
+                resolved.iter().map(|(n, i)| serde_json::json!({ "name": n, "imageUri": i })).collect();
             write(&path, &serde_json::Value::Array(doc))?;
             out = out.artifact(path.clone());
             written.push(path);
         }
         if bluegreen {
             if resolved.len() != 1 {
-                return Err(Error::InvalidArgs("imageDetail.json holds one image: give exactly one container".into()));
+                return Err(Error::InvalidArgs(
+                    "imageDetail.json holds one image: give exactly one container".into(),
+                ));
             }
             let path: String = ctx.arg_or("detail-output", "imageDetail.json".to_string())?;
             write(&path, &serde_json::json!({ "ImageURI": resolved[0].1 }))?;
@@ -89,8 +91,9 @@ impl Plugin for ImageDefinitions {
 fn write(path: &str, doc: &serde_json::Value) -> Result<(), Error> {
     let text = serde_json::to_string(doc).map_err(|e| Error::Internal(e.to_string()))?;
     println!("{path}: {text}");
-    std::fs::write(path, text + "\n")
-        .map_err(|e| Error::Failed(format!("cannot write {path}: {e} (the step needs `allow: {{ write: true }}`)")))
+    std::fs::write(path, text + "\n").map_err(|e| {
+        Error::Failed(format!("cannot write {path}: {e} (the step needs `allow: {{ write: true }}`)"))
+    })
 }
 
 /// `${NAME}` → the granted variable's value.
@@ -104,7 +107,9 @@ fn expand(text: &str, ctx: &Context) -> Result<String, Error> {
         };
         let name = &rest[start + 2..start + end];
         let value = ctx.env(name).ok_or_else(|| {
-            Error::InvalidArgs(format!("`${{{name}}}` is not set: grant it with `allow: {{ env: [{name}] }}`"))
+            Error::InvalidArgs(format!(
+                "`${{{name}}}` is not set: grant it with `allow: {{ env: [{name}] }}`"
+            ))
         })?;
         out.push_str(value);
         rest = &rest[start + end + 1..];

@@ -37,7 +37,8 @@ impl Plugin for Render {
                 .collect(),
             Some(_) => return Err(Error::InvalidArgs("`vars` must be a mapping of NAME: value".into())),
         };
-        let text = std::fs::read_to_string(&template).map_err(|e| Error::Failed(format!("{template}: {e}")))?;
+        let text =
+            std::fs::read_to_string(&template).map_err(|e| Error::Failed(format!("{template}: {e}")))?;
         let lookup = |name: &str| {
             vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).or_else(|| ctx.env(name))
         };
@@ -48,8 +49,9 @@ impl Plugin for Render {
                 missing.iter().map(|m| format!("${{{m}}}")).collect::<Vec<_>>().join(", ")
             )));
         }
-        std::fs::write(&output, rendered)
-            .map_err(|e| Error::Failed(format!("cannot write {output}: {e} (the step needs `allow: {{ write: true }}`)")))?;
+        std::fs::write(&output, rendered).map_err(|e| {
+            Error::Failed(format!("cannot write {output}: {e} (the step needs `allow: {{ write: true }}`)"))
+        })?;
         let out = Output::new(format!("rendered {template} into {output} ({used} placeholder(s))"));
         Ok(if artifact { out.artifact(output) } else { out })
     }
@@ -65,9 +67,9 @@ fn render<'a>(text: &str, lookup: impl Fn(&str) -> Option<&'a str>) -> (String, 
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let after = &rest[i..];
-        if after.starts_with("$${") {
+        if let Some(literal) = after.strip_prefix("$${") {
             out.push_str("${");
-            rest = &after[3..];
+            rest = literal;
             continue;
         }
         let close = after.find('}');

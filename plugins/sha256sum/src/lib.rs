@@ -95,7 +95,8 @@ fn matching(patterns: &[String], skip: Option<&str>) -> Result<Vec<String>, Erro
 }
 
 fn digest(path: &Path) -> Result<String, Error> {
-    let mut file = std::fs::File::open(path).map_err(|e| Error::Failed(format!("{}: {e}", path.display())))?;
+    let mut file =
+        std::fs::File::open(path).map_err(|e| Error::Failed(format!("{}: {e}", path.display())))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -133,7 +134,11 @@ fn check(manifest: &str) -> Result<Output, Error> {
     if bad.is_empty() {
         Ok(Output::new(format!("{checked} file(s) match {manifest}")))
     } else {
-        Err(Error::Failed(format!("{} of {checked} file(s) do not match {manifest}: {}", bad.len(), bad.join(", "))))
+        Err(Error::Failed(format!(
+            "{} of {checked} file(s) do not match {manifest}: {}",
+            bad.len(),
+            bad.join(", ")
+        )))
     }
 }
 

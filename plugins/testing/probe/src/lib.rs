@@ -14,7 +14,8 @@ impl Plugin for Probe {
         match mode.as_str() {
             "ok" => Ok(Output::new("probe ok")),
             "read" => {
-                let text = std::fs::read_to_string(&target).map_err(|e| Error::Failed(format!("read {target}: {e}")))?;
+                let text = std::fs::read_to_string(&target)
+                    .map_err(|e| Error::Failed(format!("read {target}: {e}")))?;
                 println!("read {} bytes from {target}", text.len());
                 Ok(Output::new(format!("read {target}: {}", text.lines().next().unwrap_or(""))))
             }
@@ -26,7 +27,8 @@ impl Plugin for Probe {
                 Ok(Output::new(format!("listed {target}: {}", names.len())))
             }
             "write" => {
-                std::fs::write(&target, b"written by probe\n").map_err(|e| Error::Failed(format!("write {target}: {e}")))?;
+                std::fs::write(&target, b"written by probe\n")
+                    .map_err(|e| Error::Failed(format!("write {target}: {e}")))?;
                 Ok(Output::new(format!("wrote {target}")).artifact(target))
             }
             "env" => {
@@ -39,7 +41,8 @@ impl Plugin for Probe {
                 Ok(out)
             }
             "connect" => {
-                std::net::TcpStream::connect(&target).map_err(|e| Error::Failed(format!("connect {target}: {e}")))?;
+                std::net::TcpStream::connect(&target)
+                    .map_err(|e| Error::Failed(format!("connect {target}: {e}")))?;
                 Ok(Output::new(format!("connected to {target}")))
             }
             "loop" => {
@@ -94,7 +97,10 @@ impl Plugin for Probe {
             }
             "metadata" => {
                 let m = runspec_sdk::build_metadata();
-                Ok(Output::new(format!("build {} #{} of {} in {}", m.build_id, m.build_number, m.project_name, m.region)))
+                Ok(Output::new(format!(
+                    "build {} #{} of {} in {}",
+                    m.build_id, m.build_number, m.project_name, m.region
+                )))
             }
             "args" => {
                 let mut parts = Vec::new();
@@ -104,7 +110,11 @@ impl Plugin for Probe {
                 Ok(Output::new(parts.join(" ")))
             }
             "fail" => Err(Error::Failed(format!("probe failed: {target}"))),
-            "cwd" => Ok(Output::new(format!("cwd {} wd {}", std::env::current_dir()?.display(), ctx.working_dir()))),
+            "cwd" => Ok(Output::new(format!(
+                "cwd {} wd {}",
+                std::env::current_dir()?.display(),
+                ctx.working_dir()
+            ))),
             other => Err(Error::InvalidArgs(format!("unknown mode `{other}`"))),
         }
     }
