@@ -13,8 +13,8 @@ wasmtime::component::bindgen!({
     path: "../wit/v0.1.0",
 });
 
-use runspec::plugin::host;
-use runspec::plugin::types;
+use self::runspec::plugin::host;
+use self::runspec::plugin::types;
 
 pub use self::Step as Bindings;
 
