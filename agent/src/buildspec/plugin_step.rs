@@ -135,21 +135,8 @@ fn grants(v: &Node, issues: &mut Vec<Issue>) -> Grants {
                     "here",
                 )),
             },
-            "env" => {
-                g.env = names(v, issues, "env", |n| {
-                    crate::buildspec::parse::is_identifier(n)
-                        .then_some(())
-                        .ok_or("not a variable name".to_string())
-                })
-            }
-            "network" => {
-                g.network = names(v, issues, "network", |n| match n.rsplit_once(':') {
-                    Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
-                        Ok(())
-                    }
-                    _ => Err("write it as host:port".to_string()),
-                })
-            }
+            "env" => g.env = names(v, issues, "env", Grants::check_env),
+            "network" => g.network = names(v, issues, "network", Grants::check_network),
             "memory" => match v.as_scalar().map(parse_size) {
                 Some(Ok(bytes)) => g.memory = Some(bytes),
                 Some(Err(e)) => issues.push(

@@ -113,13 +113,7 @@ async fn run(args: RunPluginArgs) -> Result<u8, UsageError> {
     });
     let mut stop = crate::exec::Stop::new(None, stop_rx);
     let mut sink = MaskingSink::new(Stdout, Masker::new(std::iter::empty::<&str>()));
-    let mut forward = |ev: PluginEvent| match ev {
-        PluginEvent::Output(bytes) => sink.output(&bytes),
-        PluginEvent::Log(level, message) => {
-            sink.event(BuildEvent::PluginLog { level: level.as_str(), message: &message })
-        }
-        PluginEvent::Mask(value) => sink.event(BuildEvent::Secrets(&[value])),
-    };
+    let mut forward = |ev: PluginEvent| crate::engine::events::forward_plugin_event(&mut sink, ev);
     let ran = runner.run(&inv, &inv.reference, env, &mut forward, &mut stop).await;
     sink.event(BuildEvent::Note(""));
     let digest = ran.short_digest();

@@ -51,6 +51,19 @@ pub enum BuildEvent<'a> {
     Secrets(&'a [String]),
 }
 
+/// A running plugin's event as the build sees it: output as output, `host.log` lines as
+/// [`BuildEvent::PluginLog`], values to mask as [`BuildEvent::Secrets`].
+pub fn forward_plugin_event(sink: &mut dyn EventSink, event: crate::plugins::PluginEvent) {
+    use crate::plugins::PluginEvent;
+    match event {
+        PluginEvent::Output(bytes) => sink.output(&bytes),
+        PluginEvent::Log(level, message) => {
+            sink.event(BuildEvent::PluginLog { level: level.as_str(), message: &message })
+        }
+        PluginEvent::Mask(value) => sink.event(BuildEvent::Secrets(&[value])),
+    }
+}
+
 /// Receives events and command output, in order.
 pub trait EventSink {
     fn event(&mut self, event: BuildEvent<'_>);

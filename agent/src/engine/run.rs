@@ -427,6 +427,16 @@ enum StepEnd {
     Stopped(StopReason),
 }
 
+/// How a command's outcome ends its step (R-PH-13's `Reason:` wording for failures).
+fn command_end(text: &str, outcome: CommandOutcome) -> StepEnd {
+    match outcome {
+        CommandOutcome::TimedOut => StepEnd::Stopped(StopReason::TimedOut),
+        CommandOutcome::Stopped => StepEnd::Stopped(StopReason::Stopped),
+        o if o.success() => StepEnd::Ok,
+        o => StepEnd::Failed(format!("Error while executing command: {text}. Reason: {o}")),
+    }
+}
+
 impl<S: Session> Steps<'_, S> {
     /// Runs `commands`, then `finally` (R-PH-10, R-PH-11). A failing command skips the rest of
     /// its list; `finally` runs after success and after failure, but not after a timeout or
@@ -492,12 +502,7 @@ impl<S: Session> Steps<'_, S> {
         let spec = CommandSpec { text, run_as, build_succeeding };
         let outcome = self.session.run(spec, self.sink, self.stop).await?;
         self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
-        Ok(match outcome {
-            CommandOutcome::TimedOut => StepEnd::Stopped(StopReason::TimedOut),
-            CommandOutcome::Stopped => StepEnd::Stopped(StopReason::Stopped),
-            o if o.success() => StepEnd::Ok,
-            o => StepEnd::Failed(format!("Error while executing command: {text}. Reason: {o}")),
-        })
+        Ok(command_end(text, outcome))
     }
 
     /// A plugin step: `Running plugin …`, its output, `Plugin … succeeded` or why not.
@@ -560,12 +565,7 @@ impl<S: Session> Steps<'_, S> {
             }
         };
         self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
-        Ok(match outcome {
-            CommandOutcome::TimedOut => StepEnd::Stopped(StopReason::TimedOut),
-            CommandOutcome::Stopped => StepEnd::Stopped(StopReason::Stopped),
-            o if o.success() => StepEnd::Ok,
-            o => StepEnd::Failed(format!("Error while executing command: {text}. Reason: {o}")),
-        })
+        Ok(command_end(text, outcome))
     }
 
     /// Reads the granted variables, runs the plugin with its events forwarded, and applies what
@@ -583,24 +583,13 @@ impl<S: Session> Steps<'_, S> {
             names.iter().zip(values).filter_map(|(n, v)| v.map(|v| (n.to_string(), v))).collect()
         };
         let Some(runner) = self.plugins.as_mut() else {
-            return Ok(crate::plugins::runner::Ran {
-                loaded: None,
-                report: crate::plugins::StepReport {
-                    outcome: Err(crate::plugins::StepFailure::Load(
-                        "plugins are not available in this build".into(),
-                    )),
-                    stderr_tail: String::new(),
-                },
-            });
+            return Ok(crate::plugins::runner::Ran::failed(
+                None,
+                crate::plugins::StepFailure::Load("plugins are not available in this build".into()),
+            ));
         };
         let sink = &mut *self.sink;
-        let mut forward = |ev: PluginEvent| match ev {
-            PluginEvent::Output(bytes) => sink.output(&bytes),
-            PluginEvent::Log(level, message) => {
-                sink.event(BuildEvent::PluginLog { level: level.as_str(), message: &message })
-            }
-            PluginEvent::Mask(value) => sink.event(BuildEvent::Secrets(&[value])),
-        };
+        let mut forward = |ev: PluginEvent| super::events::forward_plugin_event(sink, ev);
         let ran = runner.run(inv, name, env, &mut forward, self.stop).await;
         if let Ok(out) = &ran.report.outcome {
             if !out.exported_env.is_empty() {

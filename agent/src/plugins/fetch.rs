@@ -75,16 +75,7 @@ fn cached(cache_dir: Option<&Path>, sha256: &str) -> Option<Vec<u8>> {
 fn keep(cache_dir: Option<&Path>, sha256: &str, bytes: &[u8]) {
     let Some(dir) = cache_dir else { return };
     let path = blob_path(dir, sha256);
-    let result = (|| {
-        use std::os::unix::fs::DirBuilderExt;
-        let parent = path.parent().unwrap_or(dir);
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
-        std::io::Write::write_all(&mut tmp, bytes)?;
-        tmp.persist(&path).map_err(|e| e.error)?;
-        Ok::<_, std::io::Error>(())
-    })();
-    if let Err(e) = result {
+    if let Err(e) = super::host::write_cache_file(&path, bytes) {
         tracing::warn!("cannot keep the downloaded plugin at {}: {e}", path.display());
     }
 }

@@ -204,18 +204,20 @@ fn deserialize(engine: &Engine, path: &Path) -> Result<Component, String> {
 }
 
 fn store(component: &Component, path: &Path) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    create_private_dir(dir)?;
     let bytes = component.serialize().map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, &bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    write_cache_file(path, &bytes)
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+/// Writes a cache file whole or not at all (a temporary file renamed into place), creating its
+/// directory with mode 0700: files in it are never modified in place.
+pub(super) fn write_cache_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 pub fn hex(bytes: &[u8]) -> String {

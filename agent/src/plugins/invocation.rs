@@ -93,17 +93,10 @@ impl RunPluginArgs {
             with.push((k.to_string(), ArgValue::from_cli(v)));
         }
         for e in &self.allow_env {
-            if !crate::buildspec::parse::is_identifier(e) {
-                return Err(format!("--allow-env {e}: not a variable name"));
-            }
+            Grants::check_env(e).map_err(|why| format!("--allow-env {e}: {why}"))?;
         }
         for n in &self.allow_network {
-            if !n
-                .rsplit_once(':')
-                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
-            {
-                return Err(format!("--allow-network {n}: write it as host:port"));
-            }
+            Grants::check_network(n).map_err(|why| format!("--allow-network {n}: {why}"))?;
         }
         let memory = match &self.memory {
             Some(m) => Some(parse_size(m).map_err(|e| format!("--memory: {e}"))?),

@@ -106,6 +106,21 @@ pub struct Grants {
     pub memory: Option<u64>,
 }
 
+impl Grants {
+    /// An `env` grant must name a shell variable.
+    pub fn check_env(name: &str) -> Result<(), String> {
+        if crate::buildspec::parse::is_identifier(name) { Ok(()) } else { Err("not a variable name".into()) }
+    }
+
+    /// A `network` grant is `host:port` with a port from 1 to 65535.
+    pub fn check_network(entry: &str) -> Result<(), String> {
+        match entry.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => Ok(()),
+            _ => Err("write it as host:port".into()),
+        }
+    }
+}
+
 /// `CODEBUILD_*` facts a plugin may ask for (`host.get-build-metadata`).
 #[derive(Debug, Clone, Default)]
 pub struct BuildMetadata {

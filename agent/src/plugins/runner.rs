@@ -27,6 +27,11 @@ pub struct Ran {
 }
 
 impl Ran {
+    /// A run that ended before the plugin ran (or could run).
+    pub fn failed(loaded: Option<Arc<Loaded>>, failure: StepFailure) -> Ran {
+        Ran { loaded, report: StepReport { outcome: Err(failure), stderr_tail: String::new() } }
+    }
+
     /// `sha256:0123456789ab`, or empty when the plugin never loaded.
     pub fn short_digest(&self) -> String {
         self.loaded.as_ref().map(|l| format!("sha256:{}", &l.digest[..12])).unwrap_or_default()
@@ -88,21 +93,11 @@ impl Runner {
     ) -> Ran {
         let loaded = match self.load(&inv.reference).await {
             Ok(l) => l,
-            Err(e) => {
-                return Ran {
-                    loaded: None,
-                    report: StepReport { outcome: Err(StepFailure::Load(e)), stderr_tail: String::new() },
-                };
-            }
+            Err(e) => return Ran::failed(None, StepFailure::Load(e)),
         };
         let host = match self.host() {
             Ok(h) => h,
-            Err(e) => {
-                return Ran {
-                    loaded: Some(loaded),
-                    report: StepReport { outcome: Err(StepFailure::Load(e)), stderr_tail: String::new() },
-                };
-            }
+            Err(e) => return Ran::failed(Some(loaded), StepFailure::Load(e)),
         };
         let req = StepRequest {
             step_name: step_name.to_string(),

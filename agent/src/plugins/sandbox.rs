@@ -119,6 +119,16 @@ struct LogStream {
     tail: Option<Tail>,
 }
 
+impl LogStream {
+    /// Queues one chunk of output (and keeps the stderr tail), without waiting.
+    fn send(&self, bytes: &[u8]) -> Result<(), mpsc::error::TrySendError<PluginEvent>> {
+        if let Some(t) = &self.tail {
+            t.push(bytes);
+        }
+        self.events.try_send(PluginEvent::Output(bytes.to_vec()))
+    }
+}
+
 impl IsTerminal for LogStream {
     fn is_terminal(&self) -> bool {
         false
@@ -148,10 +158,7 @@ impl OutputStream for LogStream {
         if bytes.is_empty() {
             return Ok(());
         }
-        if let Some(t) = &self.tail {
-            t.push(&bytes);
-        }
-        match self.events.try_send(PluginEvent::Output(bytes.to_vec())) {
+        match self.send(&bytes) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(StreamError::Closed),
             // check_write said there was room; only another stream of this plugin can have taken
@@ -179,7 +186,7 @@ mod tokio_util_like {
     use std::pin::Pin;
     use std::task::{Context, Poll};
 
-    use super::{CHUNK, LogStream, PluginEvent};
+    use super::{CHUNK, LogStream};
 
     pub(super) struct ChannelWriter(pub(super) LogStream);
 
@@ -190,10 +197,7 @@ mod tokio_util_like {
             buf: &[u8],
         ) -> Poll<std::io::Result<usize>> {
             let n = buf.len().min(CHUNK);
-            if let Some(t) = &self.0.tail {
-                t.push(&buf[..n]);
-            }
-            match self.0.events.try_send(PluginEvent::Output(buf[..n].to_vec())) {
+            match self.0.send(&buf[..n]) {
                 Ok(()) => Poll::Ready(Ok(n)),
                 Err(_) => Poll::Ready(Err(std::io::Error::other("log closed"))),
             }
