@@ -37,6 +37,21 @@ if [ ! -x "$VENV/bin/moto_server" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check 'moto[server]' awscli
 fi
 
+# Plugin toolchains for the Python and JavaScript plugins (plugins/build-other-languages.sh).
+COMPONENTIZE_PY=0.25.1 COMPONENTIZE_JS=0.23.0
+if [ "$("$VENV/bin/componentize-py" --version 2>/dev/null)" != "componentize-py $COMPONENTIZE_PY" ]; then
+  log "installing componentize-py $COMPONENTIZE_PY"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY"
+fi
+JS=$TOOLS/js
+if [ "$(cat "$JS/node_modules/@bytecodealliance/componentize-js/package.json" 2>/dev/null |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])' 2>/dev/null)" != "$COMPONENTIZE_JS" ]; then
+  log "installing componentize-js $COMPONENTIZE_JS"
+  command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm; }
+  mkdir -p "$JS"
+  npm install --prefix "$JS" --silent --no-audit --no-fund "@bytecodealliance/componentize-js@$COMPONENTIZE_JS"
+fi
+
 # Services, on free loopback ports, stopped when this script ends.
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -85,6 +100,8 @@ log "plugins (wasm32-wasip2)"
 cargo build --release --locked --target wasm32-wasip2 --manifest-path plugins/Cargo.toml --target-dir target/plugins
 export RUNSPEC_TEST_PLUGINS="$PWD/target/plugins/wasm32-wasip2/release"
 cargo clippy --release --locked --target wasm32-wasip2 --manifest-path plugins/Cargo.toml --target-dir target/plugins -- -D warnings
+PATH=$VENV/bin:$JS/node_modules/.bin:$PATH plugins/build-other-languages.sh target/plugins/other
+export RUNSPEC_TEST_OTHER_PLUGINS="$PWD/target/plugins/other"
 
 log "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -537,3 +537,107 @@ fn plugin_new_scaffolds_a_crate_that_builds_and_runs() {
     assert!(stdout.contains("[INFO] saying hello to tests") && stdout.contains("hello, tests"), "{stdout}");
     assert!(stdout.contains("greeted tests"), "{stdout}");
 }
+
+/// The directory holding the Python and JavaScript plugins, built by
+/// plugins/build-other-languages.sh (scripts/test.sh installs the toolchains and builds them).
+fn other_languages_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("RUNSPEC_TEST_OTHER_PLUGINS").expect(
+        "RUNSPEC_TEST_OTHER_PLUGINS is not set: run scripts/test.sh, which builds the Python and JS plugins",
+    ))
+}
+
+#[test]
+#[ignore = "needs componentize-py and componentize-js: run scripts/test.sh"]
+fn python_and_javascript_plugins_run_through_the_agent() {
+    // The same WIT, two more languages: a Python plugin (componentize-py) reading and writing
+    // the source directory, and a JavaScript plugin (componentize-js) reading granted env and
+    // build metadata. Their exports reach later commands and steps (R-SH-01), their failures
+    // follow the phase rules (R-TR-02), and the Rust ecs-imagedefinitions plugin consumes what
+    // the JavaScript one computed.
+    let ctx = Ctx::new(
+        "version: 0.2
+env:
+  variables:
+    REPO: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web
+phases:
+  build:
+    commands:
+      - printf 'a\\nb\\nc\\n' > one.txt && printf 'x\\n' > two.txt
+      - plugin: ./line_count_py.wasm
+        with: { files: [one.txt, two.txt], output: lines.txt }
+        allow: { write: true }
+      - echo \"total=$LINE_COUNT_TOTAL\" && cat lines.txt
+      - plugin: ./image_tag_js.wasm
+        with: { repository: '$REPO' }
+      - plugin: ./image_tag_js.wasm
+        with: { repository: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web, length: 10, prefix: v1- }
+        allow: { env: [CODEBUILD_RESOLVED_SOURCE_VERSION] }
+      - echo \"tag=$IMAGE_TAG uri=$IMAGE_URI\"
+      - plugin: ./ecs_imagedefinitions.wasm
+        with: { container: web, image: '${IMAGE_URI}' }
+        allow: { write: true, env: [IMAGE_URI] }
+  post_build:
+    commands:
+      - plugin: ./line_count_py.wasm
+        with: { files: [one.txt, missing.txt] }
+      - echo not reached
+artifacts:
+  files: [one.txt]
+",
+    );
+    for name in ["line_count_py", "image_tag_js"] {
+        std::fs::copy(
+            other_languages_dir().join(format!("{name}.wasm")),
+            ctx.src.path().join(format!("{name}.wasm")),
+        )
+        .unwrap();
+    }
+    with_plugin(&ctx, "ecs_imagedefinitions");
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(ctx.src.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "x"]);
+    let sha = String::from_utf8(
+        Command::new("git").args(["rev-parse", "HEAD"]).current_dir(ctx.src.path()).output().unwrap().stdout,
+    )
+    .unwrap();
+    let sha = sha.trim();
+
+    let run = ctx.run_artifacts(&[]);
+    let out = &run.stdout;
+    // Python: reads through the preopened source dir, logs through the host, writes its report.
+    assert!(run.has_line("[INFO] one.txt: 3 lines") && run.has_line("[INFO] two.txt: 1 lines"), "{out}");
+    assert!(out.contains("succeeded: 4 lines in 2 files (Python)"), "{out}");
+    assert!(run.has_line("total=4") && run.has_line("3 one.txt") && run.has_line("1 two.txt"), "{out}");
+    assert!(run.phases().contains(&"BUILD=SUCCEEDED".to_string()), "{out}");
+    // JavaScript: `$REPO` is a literal in `with:` (plugins get no shell expansion); the tag
+    // comes from the build metadata without a grant, from the granted env with one.
+    assert!(out.contains(&format!("→ $REPO:{}", &sha[..7])), "{out}");
+    assert!(out.contains(&format!("succeeded: tag {} (JavaScript)", &sha[..7])), "{out}");
+    assert!(
+        run.has_line(&format!(
+            "tag=v1-{} uri=123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v1-{}",
+            &sha[..10],
+            &sha[..10]
+        )),
+        "{out}"
+    );
+    // The Python failure in POST_BUILD names the file, ends the phase (R-PH-10) and the
+    // artifacts are still uploaded.
+    let (status, message) = run.context("POST_BUILD");
+    assert_eq!(status, "COMMAND_EXECUTION_ERROR", "{out}");
+    assert!(message.contains("failed: cannot read missing.txt: No such file or directory"), "{message}");
+    assert!(!run.has_line("not reached"), "{out}");
+    let names = run.zip_names("artifacts.zip");
+    assert_eq!(names, vec!["imagedefinitions.json", "lines.txt", "one.txt"]);
+}
