@@ -10,6 +10,8 @@ need_apt=()
 command -v git >/dev/null || need_apt+=(git)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v dockerd >/dev/null || need_apt+=(docker.io)
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+command -v openssl >/dev/null || need_apt+=(openssl)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
@@ -65,6 +67,25 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 export RUNSPEC_TEST_MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+
+# An OCI registry without auth, for plugins pulled with oci:// references.
+start_registry() { # start_registry NAME PORT [AUTH_YAML] — a docker-registry on 127.0.0.1:PORT
+  local dir=$TOOLS/registry-$1
+  mkdir -p "$dir"
+  printf 'version: 0.1\nlog: { level: warn }\nstorage: { filesystem: { rootdirectory: %s/data }, delete: { enabled: true } }\nhttp: { addr: "127.0.0.1:%s" }\n%s' \
+    "$dir" "$2" "${3:-}" >"$dir/config.yml"
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    curl -sS -o /dev/null "http://127.0.0.1:$2/v2/" 2>/dev/null && return
+    sleep 0.1
+  done
+  echo "docker-registry did not start: $(cat "$dir/log")" >&2
+  exit 1
+}
+OCI_PORT=$(free_port)
+start_registry oci "$OCI_PORT"
+export RUNSPEC_TEST_OCI_REGISTRY="127.0.0.1:$OCI_PORT"
 
 # A private Docker engine (its own socket and data root), and a test image made without any pull:
 # busybox-static imported as a rootfs, with an ENV of its own.

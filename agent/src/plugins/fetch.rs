@@ -111,6 +111,11 @@ fn client() -> Result<reqwest::Client, String> {
 /// Sends `request` and reads the body, refusing more than `limit` bytes.
 async fn download(request: reqwest::RequestBuilder, what: &str, limit: u64) -> Result<Vec<u8>, String> {
     let response = request.send().await.map_err(|e| format!("{what}: {}", error_chain(&e)))?;
+    read_body(response, what, limit).await
+}
+
+/// Reads a successful response's body, refusing more than `limit` bytes.
+async fn read_body(response: reqwest::Response, what: &str, limit: u64) -> Result<Vec<u8>, String> {
     let status = response.status();
     if !status.is_success() {
         return Err(format!("{what}: the server answered {status}"));
@@ -162,24 +167,24 @@ async fn oci(
     let manifest_url = format!("{base}/v2/{repository}/manifests/sha256:{digest}");
     let accept =
         "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
-    let mut token: Option<String> = None;
-    let mut request = client.get(&manifest_url).header("Accept", accept);
     // Anonymous bearer-token flow (Docker registry token spec) when the registry asks for it.
-    let probe =
+    let mut token: Option<String> = None;
+    let mut response =
         client.get(&manifest_url).header("Accept", accept).send().await.map_err(|e| error_chain(&e))?;
-    if probe.status() == reqwest::StatusCode::UNAUTHORIZED {
-        let challenge = probe
-            .headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        token = Some(anonymous_token(&client, &challenge).await?);
+    if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+        let challenge =
+            response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let t = anonymous_token(&client, challenge).await?;
+        response = client
+            .get(&manifest_url)
+            .header("Accept", accept)
+            .bearer_auth(&t)
+            .send()
+            .await
+            .map_err(|e| error_chain(&e))?;
+        token = Some(t);
     }
-    if let Some(t) = &token {
-        request = request.bearer_auth(t);
-    }
-    let manifest = download(request, &manifest_url, MAX_MANIFEST_BYTES).await?;
+    let manifest = read_body(response, &manifest_url, MAX_MANIFEST_BYTES).await?;
     verify(&manifest, digest, "manifest")?;
     let doc: serde_json::Value =
         serde_json::from_slice(&manifest).map_err(|e| format!("the manifest is not JSON: {e}"))?;

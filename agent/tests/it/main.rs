@@ -11,6 +11,7 @@ mod env;
 mod example;
 mod faults;
 mod lifecycle;
+mod plugin_sources;
 mod plugins;
 mod reports;
 mod s3;
