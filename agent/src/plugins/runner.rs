@@ -2,17 +2,24 @@
 //! invocations. Shared by the engine (plugin steps, in-process `runspec plugin run` commands)
 //! and the standalone CLI.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::fetch;
 use super::host::{Loaded, PluginHost};
 use super::invocation::Invocation;
+use super::reference::PluginRef;
 use super::{BuildMetadata, PluginEvent, StepFailure, StepReport, StepRequest};
 use crate::exec::Stop;
 
 pub struct Runner {
     host: Option<Arc<PluginHost>>,
+    /// Plugins already loaded in this build, so a step that runs the same plugin again costs
+    /// neither a read nor a hash: remote references are pinned by digest (the same reference is
+    /// the same plugin), local files are the same while their stat stamp is.
+    loaded: HashMap<String, (Option<Stamp>, Arc<Loaded>)>,
     /// The host directory plugins see as their source directory; local references are
     /// relative to it.
     pub src_dir: PathBuf,
@@ -59,7 +66,7 @@ impl Ran {
 
 impl Runner {
     pub fn new(src_dir: PathBuf, cache_dir: Option<PathBuf>, metadata: BuildMetadata) -> Runner {
-        Runner { host: None, src_dir, cache_dir, metadata }
+        Runner { host: None, loaded: HashMap::new(), src_dir, cache_dir, metadata }
     }
 
     fn host(&mut self) -> Result<Arc<PluginHost>, String> {
@@ -74,12 +81,24 @@ impl Runner {
     /// Fetches, compiles (or takes from the cache) and links a plugin.
     pub async fn load(&mut self, reference: &str) -> Result<Arc<Loaded>, String> {
         let r = super::reference::parse(reference)?;
+        // Taken before the read: a file that changes while it is read gets another stamp.
+        let stamp = match &r {
+            PluginRef::Local(path) => Stamp::of(&self.src_dir.join(path)),
+            _ => None,
+        };
+        if let Some((seen, loaded)) = self.loaded.get(reference)
+            && (!matches!(r, PluginRef::Local(_)) || (stamp.is_some() && *seen == stamp))
+        {
+            return Ok(loaded.clone());
+        }
         let host = self.host()?;
         let bytes = fetch::fetch(&r, &self.src_dir, self.cache_dir.as_deref()).await?;
         // Compiling takes a while for big components; keep it off the async thread.
-        tokio::task::spawn_blocking(move || host.load(&bytes))
+        let loaded = tokio::task::spawn_blocking(move || host.load(&bytes))
             .await
-            .map_err(|e| format!("the loader crashed: {e}"))?
+            .map_err(|e| format!("the loader crashed: {e}"))??;
+        self.loaded.insert(reference.to_string(), (stamp, loaded.clone()));
+        Ok(loaded)
     }
 
     /// Runs `inv` with the granted variables `env`, passing each event to `on_event`.
@@ -110,5 +129,30 @@ impl Runner {
         };
         let report = super::step::run(&host, &loaded, req, on_event, stop).await;
         Ran { loaded: Some(loaded), report }
+    }
+}
+
+/// What identifies a local file's content without reading it: device, inode, size, and the
+/// modification and change times (nanoseconds). A build that rebuilds a plugin between two steps
+/// changes them; the same file run 200 times is read and hashed once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
     }
 }

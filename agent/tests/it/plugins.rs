@@ -641,3 +641,30 @@ artifacts:
     let names = run.zip_names("artifacts.zip");
     assert_eq!(names, vec!["imagedefinitions.json", "lines.txt", "one.txt"]);
 }
+
+#[test]
+fn a_plugin_rebuilt_during_the_build_is_loaded_again() {
+    // The runner keeps a loaded plugin for later steps; a local file that changes between two
+    // steps (a build that compiles its own plugin) must be read again, never the stale one.
+    let ctx = probe(
+        "version: 0.2
+phases:
+  build:
+    commands:
+      - cp probe.wasm step.wasm
+      - plugin: ./step.wasm
+        with: { mode: ok }
+      - plugin: ./step.wasm
+        with: { mode: ok }
+      - cp render.wasm step.wasm
+      - plugin: ./step.wasm
+        with: { mode: ok }
+",
+    );
+    with_plugin(&ctx, "render");
+    let run = ctx.run();
+    assert_eq!(run.stdout.matches("succeeded: probe ok").count(), 2, "{}", run.stdout);
+    // render, not probe: it wants a template.
+    let (_, message) = run.context("BUILD");
+    assert!(message.contains("invalid arguments") && message.contains("template"), "{message}");
+}
