@@ -62,3 +62,23 @@ w=$(median_us warm)
 awk -v c="$c" -v w="$w" -v n="$RUNS" 'BEGIN {
   printf "| `runspec plugin run` one step (ms, median of %d) | cold (compile) %.1f | warm (cached) %.1f | %.1f× |\n", n, c / 1000, w / 1000, c / w;
 }'
+
+# 3. The Python and JavaScript plugins (18 MB and 12 MB components: an interpreter each), when
+#    scripts/test.sh (or plugins/build-other-languages.sh) has built them. Cold compiles are
+#    slow, so they are measured RUNS_COLD (default 3) times.
+OTHER=$PWD/target/plugins/other
+if [ -f "$OTHER/line_count_py.wasm" ] && [ -f "$OTHER/image_tag_js.wasm" ]; then
+  printf 'a\nb\n' >"$WORK/lines.txt"
+  for p in "line_count_py --with files=lines.txt" "image_tag_js --with repository=example/web"; do
+    set -- $p
+    name=$1; shift
+    coldp() { rm -rf "$RUNSPEC_CACHE_DIR"; (cd "$WORK" && "$BIN" plugin run "$OTHER/$name.wasm" "$@"); }
+    warmp() { (cd "$WORK" && "$BIN" plugin run "$OTHER/$name.wasm" "$@"); }
+    c=$(RUNS=${RUNS_COLD:-3} median_us coldp "$@")
+    warmp "$@" >/dev/null 2>&1
+    w=$(median_us warmp "$@")
+    awk -v c="$c" -v w="$w" -v n="$RUNS" -v name="$name" 'BEGIN {
+      printf "| `runspec plugin run` %s (ms; warm: median of %d) | cold (compile) %.1f | warm (cached) %.1f | %.1f× |\n", name, n, c / 1000, w / 1000, c / w;
+    }'
+  done
+fi

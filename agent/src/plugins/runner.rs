@@ -136,7 +136,7 @@ impl Runner {
 /// modification and change times (nanoseconds). A build that rebuilds a plugin between two steps
 /// changes them; the same file run 200 times is read and hashed once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
+struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
