@@ -73,6 +73,14 @@ phases:
     let run = ctx.run();
     assert_eq!(run.status(), "SUCCEEDED", "{}", run.stdout);
     assert!(run.output().contains(&"FROM_SHELL=shell-value".to_string()), "{}", run.stdout);
+    // Env not granted (attack suite): the plugin sees exactly the one granted variable that is
+    // set; nothing of the build's or the agent's environment (PATH, HOME, CODEBUILD_*).
+    assert!(run.stdout.contains("succeeded: 1 variables"), "{}", run.stdout);
+    assert!(
+        !run.output().iter().any(|l| l.starts_with("PATH=") || l.starts_with("CODEBUILD_")),
+        "{}",
+        run.stdout
+    );
     assert!(run.has_line("shell sees plugin-value and shell-value"), "{}", run.stdout);
     assert!(
         run.stdout.contains(
