@@ -12,6 +12,7 @@ command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
@@ -86,6 +87,13 @@ start_registry() { # start_registry NAME PORT [AUTH_YAML] — a docker-registry 
 OCI_PORT=$(free_port)
 start_registry oci "$OCI_PORT"
 export RUNSPEC_TEST_OCI_REGISTRY="127.0.0.1:$OCI_PORT"
+# A registry standing in for ECR: its password is the token moto's ECR API hands out
+# (`AWS:<account>-auth-token`), so a push with a token from moto gets in and any other does not.
+mkdir -p "$TOOLS/registry-ecr"
+htpasswd -Bbn AWS 123456789012-auth-token >"$TOOLS/registry-ecr/htpasswd"
+ECR_PORT=$(free_port)
+start_registry ecr "$ECR_PORT" "auth: { htpasswd: { realm: ecr, path: $TOOLS/registry-ecr/htpasswd } }"
+export RUNSPEC_TEST_ECR_REGISTRY="127.0.0.1:$ECR_PORT"
 
 # A private Docker engine (its own socket and data root), and a test image made without any pull:
 # busybox-static imported as a rootfs, with an ENV of its own.

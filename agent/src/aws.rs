@@ -22,6 +22,12 @@ pub async fn sdk_config(region: &str, profile: Option<&str>) -> SdkConfig {
     config.into_builder().region(Region::new(region.to_string())).build()
 }
 
+/// Loads the SDK configuration for a region fixed by the resource (an ECR URI names its region),
+/// so the chain is not asked for one.
+pub async fn sdk_config_in(region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string())).load().await
+}
+
 /// An S3 client: more retries with backoff than the default (artifact uploads are worth
 /// waiting for), and path-style addressing when the endpoint is overridden (local S3 servers
 /// such as moto or MinIO do not serve bucket subdomains).

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod engine;
 pub mod env;
 pub mod exec;
+pub mod image;
 pub mod log;
 pub mod plugins;
 pub mod project;

@@ -111,5 +111,10 @@ pub fn build_json(id: &BuildIdentity, report: &BuildReport) -> Value {
     if let Some(v) = &id.source_version {
         build["resolvedSourceVersion"] = json!(v);
     }
+    // runspec's one addition to CodeBuild's shape, present only when a build pushed images
+    // (`runspec image push` in-process): what went where, pinned by digest.
+    if !report.images.is_empty() {
+        build["runspecPushedImages"] = json!(report.images);
+    }
     build
 }

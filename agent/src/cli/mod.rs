@@ -2,6 +2,7 @@
 //! subcommand. Exit statuses are decided here only.
 
 mod check;
+mod image;
 mod plugin;
 mod run;
 
@@ -46,6 +47,9 @@ pub enum Command {
     /// WebAssembly step plugins: run one, inspect one, or start a new one.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Container images: push a local image to ECR.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -186,6 +190,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Check(args) => check::check(&args),
         Command::HashFiles(args) => hash_files(&args),
         Command::Plugin(cmd) => plugin::main(cmd),
+        Command::Image(cmd) => image::main(cmd),
     };
     let code = code.unwrap_or_else(|e| {
         eprintln!("error: {e}");

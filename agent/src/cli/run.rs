@@ -610,6 +610,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
                 region: region.clone(),
             },
         )),
+        images: Some(crate::image::Pusher::default()),
     };
     let mut report = match session {
         Sessions::Host(mut host) => Engine::new(&mut host, &mut log, stop).run(input).await,

@@ -2,7 +2,7 @@
 //! transitions of [`super::transitions`]. It drives a [`Session`], emits [`BuildEvent`]s and
 //! returns a [`BuildReport`]; it never prints.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::events::{BuildEvent, EventSink};
@@ -40,6 +40,8 @@ pub struct BuildInput {
     pub secrets: Option<Result<Vec<(String, String)>, String>>,
     /// Runs plugin steps (and in-process `runspec plugin run` commands).
     pub plugins: Option<Runner>,
+    /// Runs in-process `runspec image push` commands; `None` leaves them to the shell.
+    pub images: Option<crate::image::Pusher>,
 }
 
 /// One phase as the result JSON reports it.
@@ -63,6 +65,8 @@ pub struct BuildReport {
     pub exported: Vec<(String, String)>,
     pub artifacts: Option<ArtifactRecord>,
     pub secondary_artifacts: Vec<ArtifactRecord>,
+    /// Images pushed by in-process `runspec image push` commands, in order.
+    pub images: Vec<crate::image::Pushed>,
 }
 
 impl BuildReport {
@@ -116,11 +120,24 @@ pub struct Engine<'a, S: Session> {
     plugins: Option<Runner>,
     /// Files plugins asked to add to the primary artifact, relative to the source directory.
     plugin_artifacts: Vec<String>,
+    images: Option<crate::image::Pusher>,
+    pushed: Vec<crate::image::Pushed>,
+    src_dir: PathBuf,
 }
 
 impl<'a, S: Session> Engine<'a, S> {
     pub fn new(session: &'a mut S, sink: &'a mut dyn EventSink, stop: Stop) -> Self {
-        Engine { session, sink, stop, records: Vec::new(), plugins: None, plugin_artifacts: Vec::new() }
+        Engine {
+            session,
+            sink,
+            stop,
+            records: Vec::new(),
+            plugins: None,
+            plugin_artifacts: Vec::new(),
+            images: None,
+            pushed: Vec::new(),
+            src_dir: PathBuf::new(),
+        }
     }
 
     fn note(&mut self, text: &str) {
@@ -151,6 +168,8 @@ impl<'a, S: Session> Engine<'a, S> {
     pub async fn run(mut self, mut input: BuildInput) -> BuildReport {
         let start = SystemTime::now();
         self.plugins = input.plugins.take();
+        self.images = input.images.take();
+        self.src_dir = input.src_dir.clone();
         self.note(&input.runner);
         let mut exported_names = Vec::new();
         let mut next = self.download_source(&input).await;
@@ -219,6 +238,7 @@ impl<'a, S: Session> Engine<'a, S> {
             exported,
             artifacts: artifacts.0,
             secondary_artifacts: artifacts.1,
+            images: self.pushed,
         }
     }
 
@@ -337,6 +357,9 @@ impl<'a, S: Session> Engine<'a, S> {
                         stop: &mut self.stop,
                         plugins: &mut self.plugins,
                         plugin_artifacts: &mut self.plugin_artifacts,
+                        images: &mut self.images,
+                        pushed: &mut self.pushed,
+                        src_dir: &self.src_dir,
                     };
                     match steps.run(phase, run_as, succeeding).await {
                         Ok(a) => a,
@@ -417,6 +440,9 @@ struct Steps<'e, S: Session> {
     stop: &'e mut Stop,
     plugins: &'e mut Option<Runner>,
     plugin_artifacts: &'e mut Vec<String>,
+    images: &'e mut Option<crate::image::Pusher>,
+    pushed: &'e mut Vec<crate::image::Pushed>,
+    src_dir: &'e Path,
 }
 
 /// How one step ended, for the phase.
@@ -458,7 +484,10 @@ impl<S: Session> Steps<'_, S> {
                 let end = match step {
                     Step::Command(text) => match invocation::from_command(text) {
                         Some(inv) => self.inline_plugin(text, inv).await?,
-                        None => self.command(text, run_as, succeeding).await?,
+                        None => match self.image_push_words(text).await? {
+                            Some(words) => self.inline_image_push(text, &words).await?,
+                            None => self.command(text, run_as, succeeding).await?,
+                        },
                     },
                     Step::Plugin(p) => {
                         let name = format!(
@@ -561,6 +590,64 @@ impl<S: Session> Steps<'_, S> {
                         );
                         CommandOutcome::Exited(1)
                     }
+                }
+            }
+        };
+        self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
+        Ok(command_end(text, outcome))
+    }
+
+    /// The expanded arguments of a `runspec image push` command the agent runs itself, or
+    /// `None` to leave the command to the shell (not such a command, no pusher, or a variable
+    /// whose value would split into more words).
+    async fn image_push_words(&mut self, text: &str) -> Result<Option<Vec<String>>, ExecError> {
+        if self.images.is_none() {
+            return Ok(None);
+        }
+        let Some(words) = crate::image::command::words(text) else { return Ok(None) };
+        if !words.iter().any(|w| w.contains('$')) {
+            return Ok(Some(words));
+        }
+        let expanded = self.session.expand(&words.join("\n")).await?;
+        let expanded: Vec<String> = expanded.split('\n').map(str::to_string).collect();
+        let splits =
+            expanded.len() != words.len() || expanded.iter().any(|w| w.split_ascii_whitespace().count() != 1);
+        Ok(if splits { None } else { Some(expanded) })
+    }
+
+    /// `runspec image push …` run in-process: logged as the command it is, the push progress
+    /// as its output, the digests recorded for the result JSON; exit status 0, 1, or 2 for bad
+    /// arguments, as the real command.
+    async fn inline_image_push(&mut self, text: &str, words: &[String]) -> Result<StepEnd, ExecError> {
+        self.sink.event(BuildEvent::CommandStarted(text));
+        let outcome = match crate::image::command::parse(words) {
+            Err(usage) => {
+                self.sink.output(format!("error: {usage}\n").as_bytes());
+                CommandOutcome::Exited(2)
+            }
+            Ok(args) => {
+                let pusher = self.images.as_mut().expect("checked by image_push_words");
+                let sink = &mut *self.sink;
+                let mut on_event = |e: crate::image::PushEvent| {
+                    sink.output(format!("{}\n", crate::image::describe(&e)).as_bytes())
+                };
+                let push = pusher.push(&args, self.src_dir, &mut on_event);
+                // A stop or the build timeout ends the push where it is (the engine drops it).
+                let result = tokio::select! {
+                    r = push => Ok(r),
+                    reason = self.stop.wait() => Err(reason),
+                };
+                match result {
+                    Ok(Ok(pushed)) => {
+                        self.pushed.extend(pushed);
+                        CommandOutcome::Exited(0)
+                    }
+                    Ok(Err(e)) => {
+                        self.sink.output(format!("error: {e}\n").as_bytes());
+                        CommandOutcome::Exited(1)
+                    }
+                    Err(StopReason::TimedOut) => CommandOutcome::TimedOut,
+                    Err(StopReason::Stopped) => CommandOutcome::Stopped,
                 }
             }
         };
@@ -677,6 +764,7 @@ mod tests {
             cache: None,
             reports: Default::default(),
             plugins: None,
+            images: None,
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let report = rt.block_on(Engine::new(&mut session, &mut sink, Stop::new(None, rx)).run(input));

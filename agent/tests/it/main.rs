@@ -10,6 +10,7 @@ mod docker;
 mod env;
 mod example;
 mod faults;
+mod image;
 mod lifecycle;
 mod plugin_sources;
 mod plugins;

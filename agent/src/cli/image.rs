@@ -1,0 +1,63 @@
+//! `runspec image push`: a local image to ECR without `docker login`.
+
+use super::{UsageError, exit, usage};
+use crate::image::{self, PushArgs};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ImageCommand {
+    /// Push a local image to ECR: gets an ECR token with the AWS credentials (the standard
+    /// chain), pushes through the Docker engine with it, prints each pushed URI with its digest,
+    /// and writes imagedefinitions.json / imageDetail.json on request. In a buildspec command that
+    /// is exactly this invocation, runspec runs it in-process and records the digests in the
+    /// result JSON. RUNSPEC_ECR_REGISTRY=host:port sends the push to another registry host
+    /// (a mirror, a self-hosted registry). Exit status 0 when every push succeeded, 1 when one
+    /// failed, 2 for bad arguments.
+    Push(PushCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PushCommand {
+    #[command(flatten)]
+    pub args: PushArgs,
+    /// Print the pushed images as JSON (`[{"source", "uri", "digest"}]`) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn main(cmd: ImageCommand) -> Result<u8, UsageError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
+    match cmd {
+        ImageCommand::Push(cmd) => runtime.block_on(push(cmd)),
+    }
+}
+
+async fn push(cmd: PushCommand) -> Result<u8, UsageError> {
+    // Bad URIs are usage errors: nothing was tried.
+    let first = match cmd.args.targets.iter().map(|t| image::uri::parse(t)).collect::<Result<Vec<_>, _>>() {
+        Ok(t) => t[0].clone(),
+        Err(e) => return Err(usage(e)),
+    };
+    let docker = crate::exec::docker::connect().map_err(|e| usage(e.to_string()))?;
+    let aws = crate::aws::sdk_config_in(&first.region).await;
+    let cwd = std::env::current_dir().map_err(|e| usage(format!("no current directory: {e}")))?;
+    let json = cmd.json;
+    let mut on_event = |e: image::PushEvent| {
+        let line = image::describe(&e);
+        if json { eprintln!("{line}") } else { println!("{line}") }
+    };
+    match image::push_all(&cmd.args, &aws, &docker, &cwd, &mut on_event).await {
+        Ok(pushed) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&pushed).unwrap_or_default());
+            }
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(exit::FAILED)
+        }
+    }
+}
