@@ -118,6 +118,25 @@ if ! docker image inspect runspec-test:busybox >/dev/null 2>&1; then
   rm -rf "$rootfs"
 fi
 export RUNSPEC_TEST_DOCKER_IMAGE=runspec-test:busybox
+# The same plus the Docker client (and the C library it links), for privileged builds that run
+# `docker build` / `docker push` against the engine runspec hands them.
+if ! docker image inspect runspec-test:docker-cli >/dev/null 2>&1; then
+  log "building the test image with the Docker client"
+  rootfs=$(mktemp -d)
+  cli=$(command -v docker)
+  mkdir -p "$rootfs/usr/bin"
+  cp "$cli" "$rootfs/usr/bin/docker"
+  for lib in $(ldd "$cli" 2>/dev/null | grep -o '/[^ ]*'); do
+    mkdir -p "$rootfs$(dirname "$lib")"
+    cp -L "$lib" "$rootfs$lib"
+  done
+  id=$(docker create runspec-test:busybox true)
+  docker cp "$rootfs/." "$id:/" >/dev/null
+  docker commit --change 'ENV PATH=/bin:/usr/bin' "$id" runspec-test:docker-cli >/dev/null
+  docker rm "$id" >/dev/null
+  rm -rf "$rootfs"
+fi
+export RUNSPEC_TEST_DOCKER_CLI_IMAGE=runspec-test:docker-cli
 
 log "format"
 cargo fmt --all --check

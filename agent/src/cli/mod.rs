@@ -52,6 +52,14 @@ pub enum Command {
     Image(image::ImageCommand),
 }
 
+/// When a build gets an ECR login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EcrLogin {
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct HashFilesArgs {
     /// Files or glob patterns, e.g. package-lock.json or '**/requirements*.txt'.
@@ -90,14 +98,28 @@ pub struct RunArgs {
     #[arg(long, value_name = "PROJECT.json")]
     pub project: Option<PathBuf>,
 
-    /// Run the build inside this Docker image (pulled when missing): one container for the
-    /// build, removed afterwards. Uses DOCKER_HOST or the default Docker socket.
+    /// Run the build inside this Docker image (pulled when missing, with ECR credentials when it
+    /// is in ECR): one container for the build, removed afterwards. Default: the project's
+    /// `environment.image`, if any. Uses DOCKER_HOST or the default Docker socket.
     #[arg(short = 'i', long, value_name = "IMAGE")]
     pub image: Option<String>,
 
-    /// Give the build a Docker engine (not supported yet).
+    /// Run on the host even though the project names an image.
+    #[arg(long, conflicts_with = "image")]
+    pub host: bool,
+
+    /// Privileged mode (also from the project's `privilegedMode`): a Docker build gets the
+    /// agent's Docker engine at /var/run/docker.sock, so `docker build` / `docker push` work in
+    /// the buildspec (no nested dockerd; the container gets no extra kernel privileges). On the
+    /// host, builds use the host's engine anyway.
     #[arg(short = 'd', long)]
     pub privileged: bool,
+
+    /// Give the build a Docker login for ECR (a token from the ECR API in a Docker config named
+    /// by DOCKER_CONFIG), so `docker push <account>.dkr.ecr.<region>.amazonaws.com/…` needs no
+    /// `docker login`. auto: when a command or variable names an ECR registry.
+    #[arg(long, value_enum, default_value_t = EcrLogin::Auto, value_name = "WHEN")]
+    pub ecr_login: EcrLogin,
 
     /// Build in the source directory itself instead of a copy.
     #[arg(short = 'm', long)]

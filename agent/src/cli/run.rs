@@ -29,6 +29,10 @@ struct Settings {
     overrides: Vec<(String, String)>,
     timeout: Option<Duration>,
     artifacts: ArtifactSettings,
+    /// The build image (`--image`, else the project's unless `--host`); `None`: on the host.
+    image: Option<String>,
+    /// Privileged mode (`--privileged` or the project's `privilegedMode`).
+    privileged: bool,
 }
 
 pub fn run(args: RunArgs) -> Result<u8, UsageError> {
@@ -41,9 +45,6 @@ pub fn run(args: RunArgs) -> Result<u8, UsageError> {
 }
 
 fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
-    if args.privileged {
-        return Err(usage("--privileged is not supported yet"));
-    }
     let (primary, secondary) = sources(&args.sources)?;
     let project = match &args.project {
         Some(path) => {
@@ -56,11 +57,13 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
     for field in &project.ignored {
         warn(&format!("project field `{field}` is not supported by runspec yet and is ignored"));
     }
-    if let Some(image) = project.image.as_ref().filter(|_| args.image.is_none()) {
-        warn(&format!(
-            "project image `{image}` is not used: the build runs on the host; pass --image {image} to build in it"
-        ));
-    }
+    // The project's image and privileged mode apply unless the flags say otherwise.
+    let image = match (&args.image, args.host) {
+        (Some(i), _) => Some(i.clone()),
+        (None, true) => None,
+        (None, false) => project.image.clone(),
+    };
+    let privileged = args.privileged || project.privileged;
     let mut overrides = Vec::new();
     if let Some(path) = &args.env_file {
         let text =
@@ -76,7 +79,84 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
     };
     let artifacts = artifact_settings(args, &project)?;
     let project_name = project.name.clone().unwrap_or_else(|| default_project_name(&primary));
-    Ok(Settings { primary, secondary, project, project_name, overrides, timeout, artifacts })
+    Ok(Settings {
+        primary,
+        secondary,
+        project,
+        project_name,
+        overrides,
+        timeout,
+        artifacts,
+        image,
+        privileged,
+    })
+}
+
+/// The build's Docker login for ECR (`--ecr-login`): a token from the ECR API written into a
+/// Docker config in the state directory, named by `DOCKER_CONFIG` (a built-in: the buildspec
+/// can still point elsewhere). On the host the user's own config is the base. Returns the
+/// values to mask. In `auto`, a failure is a warning: the build may not need the login.
+async fn ecr_login(
+    args: &RunArgs,
+    spec: Option<&crate::buildspec::Buildspec>,
+    environment: &mut env::Environment,
+    state_dir: &Path,
+    in_container: bool,
+    region: &str,
+) -> Result<Vec<String>, UsageError> {
+    use crate::buildspec::Step;
+    use crate::image::docker_config;
+    let wanted = match args.ecr_login {
+        super::EcrLogin::Never => false,
+        super::EcrLogin::Always => true,
+        super::EcrLogin::Auto => {
+            let commands =
+                spec.into_iter().flat_map(|b| &b.phases).flat_map(|p| p.commands.iter().chain(&p.finally));
+            let texts = commands.filter_map(|c| match c {
+                Step::Command(t) => Some(t.as_str()),
+                Step::Plugin(_) => None,
+            });
+            let pairs = environment.pairs();
+            docker_config::mentions_ecr(texts.chain(pairs.iter().map(|(_, v)| v.as_str())))
+        }
+    };
+    if !wanted {
+        return Ok(Vec::new());
+    }
+    let config = crate::aws::sdk_config(region, args.profile.as_deref()).await;
+    let client = crate::image::ecr::client(&config, config.region().map_or(region, |r| r.as_ref()));
+    let login = match crate::image::ecr::login(&client, None).await {
+        Ok(l) => l,
+        Err(e) if args.ecr_login == super::EcrLogin::Auto => {
+            warn(&format!("no ECR login for the build ({e}); pass --ecr-login never to skip it"));
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(usage(e)),
+    };
+    let existing = match in_container {
+        true => None,
+        false => {
+            let dir = std::env::var_os("DOCKER_CONFIG")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+            dir.and_then(|d| fs::read_to_string(d.join("config.json")).ok())
+        }
+    };
+    let text = docker_config::with_logins(existing.as_deref(), std::slice::from_ref(&login))
+        .map_err(|e| usage(format!("your Docker config: {e}")))?;
+    let dir = state_dir.join("docker");
+    fs::create_dir_all(&dir)
+        .and_then(|()| fs::write(dir.join("config.json"), text))
+        .map_err(|e| usage(format!("cannot write the build's Docker config in {}: {e}", dir.display())))?;
+    let seen = match in_container {
+        true => format!("{}/docker", crate::exec::docker::STATE_DIR),
+        false => dir.display().to_string(),
+    };
+    environment.set("DOCKER_CONFIG", seen, env::Layer::Builtin);
+    use base64::Engine as _;
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", login.username, login.password));
+    Ok(vec![login.password, auth])
 }
 
 fn warn(message: &str) {
@@ -426,7 +506,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
     let (sha, repo_url) = git_facts(&s.primary);
     let build_number = next_build_number(&s.project_name);
     // Under Docker the build sees the workspace at a CodeBuild-like path.
-    let docker = match &args.image {
+    let docker = match &s.image {
         Some(name) => {
             let docker = crate::exec::docker::connect().map_err(|e| usage(e.to_string()))?;
             let info =
@@ -456,7 +536,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         initiator: &initiator,
         src_dir: &src,
         secondary_dirs: &secondary_dirs,
-        image: args.image.as_deref(),
+        image: s.image.as_deref(),
         resolved_source_version: sha.as_deref(),
         source_repo_url: repo_url.as_deref(),
     };
@@ -489,7 +569,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
     }
     let mut artifacts = s.artifacts.clone();
     artifacts.build_id = facts.build_id();
-    if args.image.is_some() {
+    if s.image.is_some() {
         artifacts.src_in_build = Some(PathBuf::from(&src));
     }
     // One AWS configuration, loaded only when something needs it.
@@ -526,14 +606,24 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         }
         None => None,
     };
-    // R-ENV-08: AWS access keys handed to the build are hidden like secrets.
+    let ecr_secrets = ecr_login(
+        &args,
+        spec.as_ref().ok(),
+        &mut environment,
+        &workspace.state_dir,
+        s.image.is_some(),
+        &region,
+    )
+    .await?;
+    // R-ENV-08: AWS access keys handed to the build are hidden like secrets; so is the ECR token.
     let masker = Masker::new(
         overrides
             .iter()
             .filter(|(k, _)| {
                 matches!(k.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN")
             })
-            .map(|(_, v)| v.as_str()),
+            .map(|(_, v)| v.as_str())
+            .chain(ecr_secrets.iter().map(String::as_str)),
     );
 
     let (shell, save) = match &spec {
@@ -547,6 +637,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
                 state_dir: &workspace.state_dir,
                 container_root: &root,
                 label: &facts.build_id(),
+                privileged: s.privileged,
             };
             let session = DockerSession::start(docker, &info, layout, shell, save, &environment.pairs())
                 .await
@@ -588,7 +679,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         buildspec_location: location,
         src_dir: workspace.src_dir.clone(),
         artifacts,
-        runner: match &args.image {
+        runner: match &s.image {
             Some(image) => format!("Running on runspec {} (Docker image {image})", env!("CARGO_PKG_VERSION")),
             None => format!("Running on runspec {} (host shell)", env!("CARGO_PKG_VERSION")),
         },
@@ -630,8 +721,8 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
             build_number,
             initiator: initiator.clone(),
             source_version: sha.clone(),
-            image: "runspec/host".to_string(),
-            privileged: false,
+            image: s.image.clone().unwrap_or_else(|| "runspec/host".to_string()),
+            privileged: s.privileged,
             timeout_minutes: s.timeout.map(|t| t.as_secs_f64() / 60.0),
             environment_variables: s
                 .project

@@ -102,6 +102,27 @@ pub struct DockerLayout<'a> {
     /// `/codebuild/output/src<digits>`.
     pub container_root: &'a str,
     pub label: &'a str,
+    /// CodeBuild's privileged mode, for what builds use it for (Docker): the agent's Docker
+    /// engine at `/var/run/docker.sock` (see [`engine_socket`]). The container itself gets no
+    /// extra kernel privileges: the engine does the privileged work, and a privileged
+    /// container cannot even start where runspec itself runs in a container.
+    pub privileged: bool,
+}
+
+/// The Unix socket of the engine the agent talks to (`DOCKER_HOST=unix://…`, else the default
+/// socket), or `None` when it is not a local socket.
+///
+/// Privileged builds get this engine, not a nested one: no image needs its own `dockerd` (most
+/// build images have only the client), layers the build pulls or builds stay cached between
+/// builds as with CodeBuild's LOCAL_DOCKER_LAYER_CACHE, and there is nothing to start or wait
+/// for. The price: containers the build starts are siblings of the build container, so a bind
+/// mount in them names a host path, not `/codebuild/output/…`; and the build can do anything the
+/// engine can, which on a developer's own machine is what `docker` on the host allows anyway.
+pub fn engine_socket() -> Option<String> {
+    match std::env::var("DOCKER_HOST") {
+        Ok(h) if !h.is_empty() => h.strip_prefix("unix://").map(str::to_string),
+        _ => Some("/var/run/docker.sock".to_string()),
+    }
 }
 
 impl DockerSession {
@@ -128,10 +149,18 @@ impl DockerSession {
         let reader = pipe::OpenOptions::new().read_write(true).open_receiver(&fifo)?;
         let output = OutputPipe::new(reader, 64 * 1024);
 
-        let binds = vec![
+        let mut binds = vec![
             format!("{}:{}", layout.workspace_root.display(), layout.container_root),
             format!("{}:{}", layout.state_dir.display(), STATE_DIR),
         ];
+        if layout.privileged {
+            let socket = engine_socket().ok_or_else(|| {
+                ExecError::Docker(
+                    "--privileged needs the Docker engine on a local socket (DOCKER_HOST=unix://…) to hand to the build".into(),
+                )
+            })?;
+            binds.push(format!("{socket}:/var/run/docker.sock"));
+        }
         let body = ContainerCreateBody {
             image: Some(image.name.clone()),
             entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
@@ -139,7 +168,11 @@ impl DockerSession {
             user: Some("root".into()),
             working_dir: Some(src_in_container.clone()),
             labels: Some(HashMap::from([("runspec.build".to_string(), layout.label.to_string())])),
-            host_config: Some(HostConfig { binds: Some(binds), init: Some(true), ..Default::default() }),
+            host_config: Some(HostConfig {
+                binds: Some(binds),
+                init: Some(true),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::default().build();

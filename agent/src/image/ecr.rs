@@ -31,19 +31,18 @@ pub fn client(config: &SdkConfig, region: &str) -> aws_sdk_ecr::Client {
     aws_sdk_ecr::Client::from_conf(conf)
 }
 
-/// An authorization token for `image`'s registry, decoded into Docker credentials.
-pub async fn login(client: &aws_sdk_ecr::Client, image: &EcrImage) -> Result<Login, String> {
+/// An authorization token for the caller's registry (the token works for every registry the
+/// credentials may use), decoded into Docker credentials. `registry` names the registry in
+/// errors and stands in when the answer has no proxy endpoint.
+pub async fn login(client: &aws_sdk_ecr::Client, registry: Option<&str>) -> Result<Login, String> {
+    let shown = registry.unwrap_or("the account's ECR registry");
     let out = client.get_authorization_token().send().await.map_err(|e| {
-        format!(
-            "cannot get an ECR authorization token for {}: {}",
-            image.registry,
-            crate::aws::error_text(&e)
-        )
+        format!("cannot get an ECR authorization token for {shown}: {}", crate::aws::error_text(&e))
     })?;
     let data = out
         .authorization_data()
         .first()
-        .ok_or_else(|| format!("ECR returned no authorization data for {}", image.registry))?;
+        .ok_or_else(|| format!("ECR returned no authorization data for {shown}"))?;
     let token = data.authorization_token().unwrap_or_default();
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(token)
@@ -52,7 +51,7 @@ pub async fn login(client: &aws_sdk_ecr::Client, image: &EcrImage) -> Result<Log
         .ok_or("the ECR authorization token is not base64 `user:password`")?;
     let (username, password) =
         decoded.split_once(':').ok_or("the ECR authorization token is not base64 `user:password`")?;
-    let proxy = data.proxy_endpoint().unwrap_or(&image.registry);
+    let proxy = data.proxy_endpoint().or(registry).ok_or("the ECR token names no registry")?;
     let host = proxy.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
     let server = match std::env::var(REGISTRY_OVERRIDE) {
         Ok(o) if !o.is_empty() => o,

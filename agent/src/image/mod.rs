@@ -4,6 +4,7 @@
 //! CodePipeline deploy files.
 
 pub mod command;
+pub mod docker_config;
 pub mod ecr;
 pub mod push;
 pub mod uri;
@@ -77,7 +78,7 @@ pub async fn push_all(
         let login = match logins.get(&target.registry) {
             Some(l) => l.clone(),
             None => {
-                let l = ecr::login(&client, target).await?;
+                let l = ecr::login(&client, Some(&target.registry)).await?;
                 logins.insert(target.registry.clone(), l.clone());
                 l
             }

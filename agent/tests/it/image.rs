@@ -186,3 +186,55 @@ fn assume_role(arn: &str) -> (String, String, String) {
     };
     (field("AccessKeyId"), field("SecretAccessKey"), field("SessionToken"))
 }
+
+#[test]
+#[ignore = "needs docker, moto and the registries: run scripts/test.sh"]
+fn a_privileged_build_runs_docker_build_and_pushes_with_the_ecr_login() {
+    // Privileged mode hands the build the agent's engine; the build's Docker config carries an
+    // ECR token (the buildspec names an ECR repository, so `--ecr-login auto` kicks in), so
+    // `docker push` needs no `docker login`, and the token never shows in the log.
+    let cli_image = std::env::var("RUNSPEC_TEST_DOCKER_CLI_IMAGE").expect(NEEDS);
+    let repo = unique("built");
+    let ctx = Ctx::new(&format!(
+        "version: 0.2
+env:
+  variables:
+    REPOSITORY_URI: 123456789012.dkr.ecr.us-east-1.amazonaws.com/{repo}
+phases:
+  build:
+    commands:
+      - printf 'FROM {base}\\nRUN echo built-in-build > /built.txt\\n' > Dockerfile
+      - docker build -q --network none -t {repo}:v1 . > /dev/null
+      - docker run --rm --network none {repo}:v1 cat /built.txt
+      - docker tag {repo}:v1 $REGISTRY/{repo}:v1
+      - docker push -q $REGISTRY/{repo}:v1
+      - cat $DOCKER_CONFIG/config.json
+",
+        base = image()
+    ));
+    let mut cmd = ctx.command();
+    push_env(&mut cmd).args([
+        "--image",
+        &cli_image,
+        "--privileged",
+        "--env",
+        &format!("REGISTRY={}", registry()),
+    ]);
+    let run = ctx.finish(cmd.output().unwrap());
+    assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
+    assert!(run.has_line("built-in-build"), "{}", run.stdout);
+    // What the build pushed is in the registry.
+    assert!(registry_digest(&repo, "v1").starts_with("sha256:"));
+    // The Docker config has the login for the registry, with the token masked in the log.
+    assert!(run.stdout.contains(&format!("\"{}\"", registry())), "{}", run.stdout);
+    assert!(run.stdout.contains("\"auth\": \"***\""), "{}", run.stdout);
+    assert!(!run.stdout.contains("123456789012-auth-token"));
+    assert_eq!(run.build["environment"]["privilegedMode"], true);
+
+    // Without privileged mode the build has no engine: docker fails, the build says so.
+    let ctx = Ctx::new("version: 0.2\nphases:\n  build:\n    commands:\n      - docker version\n");
+    let mut cmd = ctx.command();
+    cmd.args(["--image", &cli_image, "--ecr-login", "never"]);
+    let run = ctx.finish(cmd.output().unwrap());
+    assert_eq!(run.status(), "FAILED", "{}", run.stdout);
+}
