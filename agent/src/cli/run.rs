@@ -92,6 +92,28 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
     })
 }
 
+/// For a build image in ECR that is not local: where to pull it from, with an ECR token.
+async fn ecr_pull(
+    image: &str,
+    profile: Option<&str>,
+) -> Result<Option<crate::exec::docker::PullFrom>, UsageError> {
+    let Ok(ecr) = crate::image::uri::parse(image) else { return Ok(None) };
+    let config = crate::aws::sdk_config(&ecr.region, profile).await;
+    let client = crate::image::ecr::client(&config, &ecr.region);
+    let login = crate::image::ecr::login(&client, Some(&ecr.registry))
+        .await
+        .map_err(|e| usage(format!("cannot pull the build image `{image}`: {e}")))?;
+    Ok(Some(crate::exec::docker::PullFrom {
+        from: format!("{}/{}:{}", login.server, ecr.repository, ecr.tag),
+        credentials: bollard::auth::DockerCredentials {
+            username: Some(login.username),
+            password: Some(login.password),
+            serveraddress: Some(login.server),
+            ..Default::default()
+        },
+    }))
+}
+
 /// The build's Docker login for ECR (`--ecr-login`): a token from the ECR API written into a
 /// Docker config in the state directory, named by `DOCKER_CONFIG` (a built-in: the buildspec
 /// can still point elsewhere). On the host the user's own config is the base. Returns the
@@ -509,8 +531,13 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
     let docker = match &s.image {
         Some(name) => {
             let docker = crate::exec::docker::connect().map_err(|e| usage(e.to_string()))?;
-            let info =
-                crate::exec::docker::prepare_image(&docker, name).await.map_err(|e| usage(e.to_string()))?;
+            let pull = match docker.inspect_image(name).await {
+                Ok(_) => None,
+                Err(_) => ecr_pull(name, args.profile.as_deref()).await?,
+            };
+            let info = crate::exec::docker::prepare_image(&docker, name, pull)
+                .await
+                .map_err(|e| usage(e.to_string()))?;
             let root = crate::exec::docker::container_root(&uuid);
             Some((docker, info, root))
         }

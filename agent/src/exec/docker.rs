@@ -53,13 +53,45 @@ pub fn connect() -> Result<Docker, ExecError> {
         .map_err(|e| ExecError::Docker(format!("cannot connect to the Docker engine: {e}")))
 }
 
-/// Finds the image locally, pulling it when it is missing.
-pub async fn prepare_image(docker: &Docker, image: &str) -> Result<ImageInfo, ExecError> {
+/// Where and how to pull an image that is not local: `from` (the registry name to pull, which
+/// differs from the image's own name when `RUNSPEC_ECR_REGISTRY` redirects ECR) and the
+/// registry credentials.
+pub struct PullFrom {
+    pub from: String,
+    pub credentials: bollard::auth::DockerCredentials,
+}
+
+/// Finds the image locally, pulling it when it is missing (with `pull`'s credentials, if any).
+pub async fn prepare_image(
+    docker: &Docker,
+    image: &str,
+    pull: Option<PullFrom>,
+) -> Result<ImageInfo, ExecError> {
     if docker.inspect_image(image).await.is_err() {
-        let options = CreateImageOptionsBuilder::default().from_image(image).build();
-        let mut pull = docker.create_image(Some(options), None, None);
-        while let Some(step) = pull.next().await {
-            step.map_err(|e| ExecError::Docker(format!("cannot pull image `{image}`: {e}")))?;
+        let from = pull.as_ref().map_or(image, |p| p.from.as_str());
+        let options = CreateImageOptionsBuilder::default().from_image(from).build();
+        let credentials = pull.as_ref().map(|p| p.credentials.clone());
+        let mut stream = docker.create_image(Some(options), None, credentials);
+        while let Some(step) = stream.next().await {
+            step.map_err(|e| {
+                let hint = match &pull {
+                    Some(p) => crate::image::push::registry_hint(
+                        p.credentials.serveraddress.as_deref().unwrap_or_default(),
+                        &e.to_string(),
+                    ),
+                    None => String::new(),
+                };
+                ExecError::Docker(format!("cannot pull image `{image}`: {e}{hint}"))
+            })?;
+        }
+        if from != image {
+            let (repo, tag) =
+                image.rsplit_once(':').filter(|(_, t)| !t.contains('/')).unwrap_or((image, "latest"));
+            let options =
+                bollard::query_parameters::TagImageOptionsBuilder::new().repo(repo).tag(tag).build();
+            docker.tag_image(from, Some(options)).await.map_err(|e| {
+                ExecError::Docker(format!("cannot tag the pulled `{from}` as `{image}`: {e}"))
+            })?;
         }
     }
     let inspected = docker
@@ -168,11 +200,7 @@ impl DockerSession {
             user: Some("root".into()),
             working_dir: Some(src_in_container.clone()),
             labels: Some(HashMap::from([("runspec.build".to_string(), layout.label.to_string())])),
-            host_config: Some(HostConfig {
-                binds: Some(binds),
-                init: Some(true),
-                ..Default::default()
-            }),
+            host_config: Some(HostConfig { binds: Some(binds), init: Some(true), ..Default::default() }),
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::default().build();

@@ -80,13 +80,16 @@ async fn repo_digest(docker: &Docker, name: &str) -> Option<String> {
 
 /// The engine's push error with what to do about it.
 fn push_error(shown: &str, server: &str, message: &str) -> String {
+    format!("cannot push {shown}: {message}{}", registry_hint(server, message))
+}
+
+/// What to check when the engine's registry error (a push or a pull) says `message`.
+pub fn registry_hint(server: &str, message: &str) -> String {
     let lower = message.to_ascii_lowercase();
-    let hint = if lower.contains("unauthorized")
-        || lower.contains("authentication required")
-        || lower.contains("denied")
+    if lower.contains("unauthorized") || lower.contains("authentication required") || lower.contains("denied")
     {
         format!(
-            "; the registry at {server} refused the ECR token: check that the AWS credentials belong to the image's account and may push to the repository"
+            "; the registry at {server} refused the ECR token: check that the AWS credentials belong to the image's account and may use the repository"
         )
     } else if lower.contains("connection refused")
         || lower.contains("no such host")
@@ -95,8 +98,7 @@ fn push_error(shown: &str, server: &str, message: &str) -> String {
         format!("; is the registry at {server} reachable from the Docker engine?")
     } else {
         String::new()
-    };
-    format!("cannot push {shown}: {message}{hint}")
+    }
 }
 
 #[cfg(test)]

@@ -238,3 +238,40 @@ phases:
     let run = ctx.finish(cmd.output().unwrap());
     assert_eq!(run.status(), "FAILED", "{}", run.stdout);
 }
+
+#[test]
+#[ignore = "needs docker, moto and the registries: run scripts/test.sh"]
+fn a_build_image_in_ecr_is_pulled_with_an_ecr_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = unique("buildimage");
+    let uri = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{repo}:1");
+    let out = image_push(dir.path(), &[&image(), &uri, "--create-repository"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // Only the registry has it now.
+    let pushed_as = format!("{}/{repo}:1", registry());
+    let rmi = Command::new("docker").args(["rmi", &pushed_as]).output().unwrap();
+    assert!(rmi.status.success(), "{}", String::from_utf8_lossy(&rmi.stderr));
+
+    let ctx = Ctx::new("version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"in $IMAGE_VAR\"\n");
+    let mut cmd = ctx.command();
+    push_env(&mut cmd).args(["--image", &uri]);
+    let run = ctx.finish(cmd.output().unwrap());
+    assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
+    assert!(run.has_line("in from-image"), "{}", run.stdout);
+    let cleanup = Command::new("docker").args(["rmi", &uri, &pushed_as]).output().unwrap();
+    assert!(cleanup.status.success(), "{}", String::from_utf8_lossy(&cleanup.stderr));
+
+    // With a token the registry refuses, the pull error names the image and the registry's answer.
+    let (key, secret, session) = assume_role("arn:aws:iam::111111111111:role/puller");
+    let mut cmd = ctx.command();
+    push_env(&mut cmd)
+        .args(["--image", &uri])
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_SESSION_TOKEN", session);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("cannot pull image `{uri}`")), "{stderr}");
+    assert!(stderr.contains("refused the ECR token"), "{stderr}");
+}
