@@ -1,0 +1,88 @@
+# The test services, on free loopback ports, stopped when the sourcing script exits: moto_server
+# (S3, SSM, Secrets Manager, ECR, STS), an open OCI registry, an htpasswd registry standing in
+# for ECR, a private Docker engine, and the test images. Sourced by scripts/test.sh and by the
+# benchmarks that need them; expects TOOLS and VENV (scripts/test.sh sets both) and `log`.
+# Exports the RUNSPEC_TEST_* variables the tests read, and DOCKER_HOST.
+# Services, on free loopback ports, stopped when this script ends.
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+MOTO_PORT=$(free_port)
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$TOOLS/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -fsS "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+export RUNSPEC_TEST_MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+
+# An OCI registry without auth, for plugins pulled with oci:// references.
+start_registry() { # start_registry NAME PORT [AUTH_YAML] — a docker-registry on 127.0.0.1:PORT
+  local dir=$TOOLS/registry-$1
+  mkdir -p "$dir"
+  printf 'version: 0.1\nlog: { level: warn }\nstorage: { filesystem: { rootdirectory: %s/data }, delete: { enabled: true } }\nhttp: { addr: "127.0.0.1:%s" }\n%s' \
+    "$dir" "$2" "${3:-}" >"$dir/config.yml"
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    curl -sS -o /dev/null "http://127.0.0.1:$2/v2/" 2>/dev/null && return
+    sleep 0.1
+  done
+  echo "docker-registry did not start: $(cat "$dir/log")" >&2
+  exit 1
+}
+OCI_PORT=$(free_port)
+start_registry oci "$OCI_PORT"
+export RUNSPEC_TEST_OCI_REGISTRY="127.0.0.1:$OCI_PORT"
+# A registry standing in for ECR: its password is the token moto's ECR API hands out
+# (`AWS:<account>-auth-token`), so a push with a token from moto gets in and any other does not.
+mkdir -p "$TOOLS/registry-ecr"
+htpasswd -Bbn AWS 123456789012-auth-token >"$TOOLS/registry-ecr/htpasswd"
+ECR_PORT=$(free_port)
+start_registry ecr "$ECR_PORT" "auth: { htpasswd: { realm: ecr, path: $TOOLS/registry-ecr/htpasswd } }"
+export RUNSPEC_TEST_ECR_REGISTRY="127.0.0.1:$ECR_PORT"
+
+# A private Docker engine (its own socket and data root), and a test image made without any pull:
+# busybox-static imported as a rootfs, with an ENV of its own.
+DOCKER_SOCK=$TOOLS/docker.sock
+if ! DOCKER_HOST=unix://$DOCKER_SOCK docker version >/dev/null 2>&1; then
+  rm -f "$DOCKER_SOCK"
+  dockerd --host "unix://$DOCKER_SOCK" --data-root "$TOOLS/docker-data" --exec-root "$TOOLS/docker-exec" \
+    --pidfile "$TOOLS/dockerd.pid" --bridge none --iptables=false >"$TOOLS/dockerd.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 150); do DOCKER_HOST=unix://$DOCKER_SOCK docker version >/dev/null 2>&1 && break; sleep 0.2; done
+fi
+export DOCKER_HOST=unix://$DOCKER_SOCK
+if ! docker image inspect runspec-test:busybox >/dev/null 2>&1; then
+  log "building the test image"
+  rootfs=$(mktemp -d)
+  mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/root" "$rootfs/etc"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"; done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n' >"$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+  tar -C "$rootfs" -c . | docker import --change 'ENV IMAGE_VAR=from-image SHARED=image PATH=/bin' - runspec-test:busybox >/dev/null
+  rm -rf "$rootfs"
+fi
+export RUNSPEC_TEST_DOCKER_IMAGE=runspec-test:busybox
+# The same plus the Docker client (and the C library it links), for privileged builds that run
+# `docker build` / `docker push` against the engine runspec hands them.
+if ! docker image inspect runspec-test:docker-cli >/dev/null 2>&1; then
+  log "building the test image with the Docker client"
+  rootfs=$(mktemp -d)
+  cli=$(command -v docker)
+  mkdir -p "$rootfs/usr/bin"
+  cp "$cli" "$rootfs/usr/bin/docker"
+  for lib in $(ldd "$cli" 2>/dev/null | grep -o '/[^ ]*'); do
+    mkdir -p "$rootfs$(dirname "$lib")"
+    cp -L "$lib" "$rootfs$lib"
+  done
+  id=$(docker create runspec-test:busybox true)
+  docker cp "$rootfs/." "$id:/" >/dev/null
+  docker commit --change 'ENV PATH=/bin:/usr/bin' "$id" runspec-test:docker-cli >/dev/null
+  docker rm "$id" >/dev/null
+  rm -rf "$rootfs"
+fi
+export RUNSPEC_TEST_DOCKER_CLI_IMAGE=runspec-test:docker-cli
+
