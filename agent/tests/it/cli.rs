@@ -38,11 +38,16 @@ fn check_exit_statuses_and_json() {
 }
 
 #[test]
-fn unsupported_flags_are_errors_not_silent_no_ops() {
-    let ctx = Ctx::new("version: 0.2\n");
-    let run = ctx.run_with(&["--privileged"]);
+fn privileged_on_the_host_and_conflicting_flags() {
+    // On the host a build has the host's Docker engine anyway: --privileged is accepted and
+    // recorded, as CodeBuild records privilegedMode.
+    let ctx = Ctx::new("version: 0.2\nphases:\n  build:\n    commands: [echo ran]\n");
+    let run = ctx.run_with(&["--privileged", "--ecr-login", "never"]);
+    assert_eq!(run.status(), "SUCCEEDED", "{}", run.stderr);
+    assert_eq!(run.build["environment"]["privilegedMode"], true);
+    // --host is for staying off a project's image; with --image it is a contradiction.
+    let run = ctx.run_with(&["--host", "--image", "x"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("not supported yet"), "{}", run.stderr);
     assert!(run.build.is_null(), "nothing ran");
 }
 

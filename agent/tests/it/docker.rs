@@ -85,6 +85,23 @@ fn a_timeout_leaves_no_container_behind() {
 
 #[test]
 #[ignore = "needs docker: run scripts/test.sh"]
+fn the_projects_image_is_the_default() {
+    // A CodeBuild project names its build image: runspec builds in it unless told `--host`.
+    let ctx =
+        Ctx::new("version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"image var=$IMAGE_VAR\"\n");
+    let project = ctx.out.path().join("project.json");
+    std::fs::write(&project, format!(r#"{{"name": "p", "environment": {{"image": "{}"}}}}"#, image()))
+        .unwrap();
+    let run = ctx.run_with(&["--project", project.to_str().unwrap()]);
+    assert!(run.has_line("image var=from-image"), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.build["environment"]["image"], image());
+    let run = ctx.run_with(&["--project", project.to_str().unwrap(), "--host"]);
+    assert!(run.has_line("image var="), "{}", run.stdout);
+    assert_eq!(run.build["environment"]["image"], "runspec/host");
+}
+
+#[test]
+#[ignore = "needs docker: run scripts/test.sh"]
 fn a_missing_image_is_a_clear_error() {
     let ctx = Ctx::new("version: 0.2\n");
     let mut cmd = ctx.command();
