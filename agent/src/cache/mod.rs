@@ -219,8 +219,15 @@ impl Cache {
         sink.event(BuildEvent::Note(&format!("Restoring cache {name} from {}", self.store.describe())));
         let archive = self.scratch.join("cache-restore.tar.gz");
         self.store.fetch(&name, &archive).await?;
-        let count = unpack(&archive, src_dir).map_err(|e| e.to_string())?;
+        let staging = self.scratch.join("cache-abs");
+        let abs_base = session.absolute_paths_staging(&staging);
+        let count = unpack(&archive, src_dir, &abs_base).map_err(|e| e.to_string())?;
         let _ = fs::remove_file(&archive);
+        if abs_base != Path::new("/") {
+            let placed = session.absolute_paths_in(&abs_base).await;
+            let _ = fs::remove_dir_all(&abs_base);
+            placed.map_err(|e| e.to_string())?;
+        }
         sink.event(BuildEvent::Note(&format!("Restored {count} file(s) from cache {name}")));
         Ok(Some(name))
     }
@@ -263,7 +270,18 @@ impl Cache {
         }
         let patterns: Vec<String> = spec.paths.iter().map(|p| p.value.clone()).collect();
         let archive = self.scratch.join("cache-save.tar.gz");
-        let count = pack(&patterns, src_dir, &archive).map_err(|e| e.to_string())?;
+        let roots: Vec<PathBuf> =
+            patterns.iter().filter(|p| p.starts_with('/')).map(|p| split_absolute(p).0).collect();
+        let staging = self.scratch.join("cache-abs");
+        let abs_base = match roots.is_empty() {
+            true => PathBuf::from("/"),
+            false => session.absolute_paths_out(&roots, &staging).await.map_err(|e| e.to_string())?,
+        };
+        let packed = pack(&patterns, src_dir, &abs_base, &archive);
+        if abs_base != Path::new("/") {
+            let _ = fs::remove_dir_all(&abs_base);
+        }
+        let count = packed.map_err(|e| e.to_string())?;
         self.store.put(&key, &archive).await?;
         let _ = fs::remove_file(&archive);
         sink.event(BuildEvent::Note(&format!(
@@ -295,7 +313,9 @@ fn split_absolute(pattern: &str) -> (PathBuf, String) {
 }
 
 /// Packs the files matching `patterns` into a gzip'd tar. Returns how many files went in.
-pub fn pack(patterns: &[String], src_dir: &Path, dest: &Path) -> io::Result<usize> {
+/// Absolute patterns are read under `abs_base` (`/` for the host's own files, a staging copy
+/// for a container's) and stored under their path in the build.
+pub fn pack(patterns: &[String], src_dir: &Path, abs_base: &Path, dest: &Path) -> io::Result<usize> {
     let gz = flate2::write::GzEncoder::new(BufWriter::new(File::create(dest)?), flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
     tar.follow_symlinks(false);
@@ -304,7 +324,7 @@ pub fn pack(patterns: &[String], src_dir: &Path, dest: &Path) -> io::Result<usiz
         let (root, pat, tag) = if pattern.starts_with('/') {
             let (root, pat) = split_absolute(pattern);
             let tag = format!("abs{}", root.display());
-            (root, pat, tag)
+            (abs_base.join(root.strip_prefix("/").unwrap_or(&root)), pat, tag)
         } else {
             (src_dir.to_path_buf(), pattern.clone(), "src".to_string())
         };
@@ -329,9 +349,9 @@ pub fn pack(patterns: &[String], src_dir: &Path, dest: &Path) -> io::Result<usiz
     Ok(count)
 }
 
-/// Unpacks an archive made by [`pack`]: `src/…` into `src_dir`, `abs/…` in place. Entries that
-/// would leave their root (`..`) are refused.
-pub fn unpack(archive: &Path, src_dir: &Path) -> io::Result<usize> {
+/// Unpacks an archive made by [`pack`]: `src/…` into `src_dir`, `abs/…` under `abs_base` (`/`:
+/// in place). Entries that would leave their root (`..`) are refused.
+pub fn unpack(archive: &Path, src_dir: &Path, abs_base: &Path) -> io::Result<usize> {
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(File::open(archive)?)));
     tar.set_preserve_permissions(true);
     tar.set_overwrite(true);
@@ -342,7 +362,7 @@ pub fn unpack(archive: &Path, src_dir: &Path) -> io::Result<usize> {
         let mut parts = path.components();
         let dest = match parts.next() {
             Some(Component::Normal(t)) if t == "src" => src_dir.join(parts.as_path()),
-            Some(Component::Normal(t)) if t == "abs" => Path::new("/").join(parts.as_path()),
+            Some(Component::Normal(t)) if t == "abs" => abs_base.join(parts.as_path()),
             _ => continue,
         };
         if parts.clone().any(|c| !matches!(c, Component::Normal(_))) {
@@ -379,13 +399,30 @@ mod tests {
         fs::write(abs.path().join("dep.jar"), "jar").unwrap();
         let archive = src.path().join("c.tar.gz");
         let patterns = vec!["node_modules/**/*".to_string(), format!("{}/**/*", abs.path().display())];
-        assert_eq!(pack(&patterns, src.path(), &archive).unwrap(), 3);
+        assert_eq!(pack(&patterns, src.path(), Path::new("/"), &archive).unwrap(), 3);
         fs::remove_dir_all(src.path().join("node_modules")).unwrap();
         fs::remove_file(abs.path().join("dep.jar")).unwrap();
-        assert_eq!(unpack(&archive, src.path()).unwrap(), 3);
+        assert_eq!(unpack(&archive, src.path(), Path::new("/")).unwrap(), 3);
         assert_eq!(fs::read_to_string(src.path().join("node_modules/pkg/index.js")).unwrap(), "x");
         assert_eq!(fs::read_link(src.path().join("node_modules/link")).unwrap(), Path::new("pkg/index.js"));
         assert_eq!(fs::read_to_string(abs.path().join("dep.jar")).unwrap(), "jar");
+
+        // A container's files: read from and written to a staging base, named as in the build.
+        let staging = tempfile::tempdir().unwrap();
+        fs::create_dir_all(staging.path().join("root/.m2")).unwrap();
+        fs::write(staging.path().join("root/.m2/a.jar"), "a").unwrap();
+        let archive2 = src.path().join("d.tar.gz");
+        assert_eq!(pack(&["/root/.m2/**/*".to_string()], src.path(), staging.path(), &archive2).unwrap(), 1);
+        let names: Vec<String> =
+            tar::Archive::new(flate2::read::GzDecoder::new(File::open(&archive2).unwrap()))
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap().path().unwrap().display().to_string())
+                .collect();
+        assert_eq!(names, ["abs/root/.m2/a.jar"]);
+        let back = tempfile::tempdir().unwrap();
+        assert_eq!(unpack(&archive2, src.path(), back.path()).unwrap(), 1);
+        assert_eq!(fs::read_to_string(back.path().join("root/.m2/a.jar")).unwrap(), "a");
     }
 
     #[test]

@@ -364,6 +364,88 @@ impl Session for DockerSession {
     async fn restore_state(&mut self) -> Result<(), ExecError> {
         Ok(self.state.restore()?)
     }
+
+    /// Copies the container's `roots` into `staging` (through the Docker archive API, streamed
+    /// to a file, never held in memory); a root that does not exist is skipped.
+    async fn absolute_paths_out(&mut self, roots: &[PathBuf], staging: &Path) -> Result<PathBuf, ExecError> {
+        use std::io::Write;
+        fs::create_dir_all(staging)?;
+        let download = staging.with_extension("download.tar");
+        for root in roots {
+            let options = bollard::query_parameters::DownloadFromContainerOptionsBuilder::new()
+                .path(&root.to_string_lossy())
+                .build();
+            let mut stream = self.docker.download_from_container(&self.container, Some(options));
+            let mut file = std::io::BufWriter::new(fs::File::create(&download)?);
+            let mut missing = false;
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(bytes) => file.write_all(&bytes)?,
+                    Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                        missing = true;
+                        break;
+                    }
+                    Err(e) => {
+                        return Err(ExecError::Docker(format!(
+                            "cannot read {} from the build: {e}",
+                            root.display()
+                        )));
+                    }
+                }
+            }
+            file.flush()?;
+            drop(file);
+            if !missing {
+                // Entries are named from the root's last component: unpack next to it.
+                let parent = root.parent().unwrap_or(Path::new("/"));
+                let dest = staging.join(parent.strip_prefix("/").unwrap_or(parent));
+                fs::create_dir_all(&dest)?;
+                let mut archive = tar::Archive::new(fs::File::open(&download)?);
+                archive.set_preserve_permissions(true);
+                archive.unpack(&dest)?;
+            }
+        }
+        let _ = fs::remove_file(&download);
+        Ok(staging.to_path_buf())
+    }
+
+    fn absolute_paths_staging(&self, staging: &Path) -> PathBuf {
+        staging.to_path_buf()
+    }
+
+    /// Puts what the cache unpacked into `staging` in place in the container, as one tar
+    /// uploaded at `/` and streamed from a file.
+    async fn absolute_paths_in(&mut self, staging: &Path) -> Result<(), ExecError> {
+        if !staging.is_dir() {
+            return Ok(());
+        }
+        let upload = staging.with_extension("upload.tar");
+        {
+            let mut builder = tar::Builder::new(std::io::BufWriter::new(fs::File::create(&upload)?));
+            builder.follow_symlinks(false);
+            builder.append_dir_all(".", staging)?;
+            builder.into_inner()?.into_inner().map_err(|e| e.into_error())?;
+        }
+        let file = tokio::fs::File::open(&upload).await?;
+        let chunks = futures_util::stream::unfold(file, |mut f| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 64 * 1024];
+            match f.read(&mut buf).await {
+                Ok(0) | Err(_) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((bytes::Bytes::from(buf), f))
+                }
+            }
+        });
+        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::new().path("/").build();
+        let result = self
+            .docker
+            .upload_to_container(&self.container, Some(options), bollard::body_stream(chunks))
+            .await;
+        let _ = fs::remove_file(&upload);
+        result.map_err(|e| ExecError::Docker(format!("cannot restore cached files into the build: {e}")))
+    }
 }
 
 /// Where an exec runs; owned, so a running exec does not borrow the session.

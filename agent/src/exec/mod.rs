@@ -8,6 +8,7 @@ pub mod state;
 pub mod wrapper;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -201,4 +202,26 @@ pub trait Session {
     async fn save_state(&mut self) -> Result<(), ExecError>;
 
     async fn restore_state(&mut self) -> Result<(), ExecError>;
+
+    /// For the cache: makes the build's files under the absolute directories `roots` readable
+    /// on this machine and says where `/` of the build is here. The host's own files need
+    /// nothing (`/`); a container's are copied into `staging` first.
+    async fn absolute_paths_out(
+        &mut self,
+        _roots: &[PathBuf],
+        _staging: &Path,
+    ) -> Result<PathBuf, ExecError> {
+        Ok(PathBuf::from("/"))
+    }
+
+    /// Where the cache should unpack absolute paths on this machine (`/` on the host).
+    fn absolute_paths_staging(&self, _staging: &Path) -> PathBuf {
+        PathBuf::from("/")
+    }
+
+    /// After the cache unpacked absolute paths into [`Session::absolute_paths_staging`]: puts
+    /// them in place in the build (nothing to do on the host).
+    async fn absolute_paths_in(&mut self, _staging: &Path) -> Result<(), ExecError> {
+        Ok(())
+    }
 }

@@ -123,3 +123,24 @@ fn run_as_in_the_container() {
     let run = self::run(&bad, &[]);
     assert_eq!(run.context("DOWNLOAD_SOURCE").1, "run-as user `nosuchuser` does not exist on this machine");
 }
+
+#[test]
+#[ignore = "needs docker: run scripts/test.sh"]
+fn the_cache_keeps_absolute_paths_of_the_container() {
+    // R-CACHE-01/02 in a container: `/opt/deps-…/**/*` is the container's directory, saved from
+    // and restored into the build container, never the host's.
+    let dir = format!("/opt/runspec-deps-{}", std::process::id());
+    let spec = format!(
+        "version: 0.2\nphases:\n  install:\n    commands:\n      - if [ -f {dir}/lib.txt ]; then echo \"restored $(cat {dir}/lib.txt) $(cat rel/r.txt)\"; else mkdir -p {dir} rel && echo v1 > {dir}/lib.txt && echo r1 > rel/r.txt && echo installed; fi\ncache:\n  paths:\n    - '{dir}/**/*'\n    - 'rel/**/*'\n"
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let ctx = Ctx::new(&spec);
+    let first = run(&ctx, &["--cache", cache.path().to_str().unwrap()]);
+    assert!(first.has_line("installed"), "{}", first.stdout);
+    assert!(first.stdout.contains("Saved 2 file(s) to cache default"), "{}", first.stdout);
+    let ctx = Ctx::new(&spec);
+    let second = run(&ctx, &["--cache", cache.path().to_str().unwrap()]);
+    assert!(second.has_line("restored v1 r1"), "{}", second.stdout);
+    assert!(!std::path::Path::new(&dir).exists(), "the host's {dir} was written");
+    assert!(leftover_containers(&second).is_empty());
+}
