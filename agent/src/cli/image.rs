@@ -44,11 +44,34 @@ async fn push(cmd: PushCommand) -> Result<u8, UsageError> {
     let aws = crate::aws::sdk_config_in(&first.region).await;
     let cwd = std::env::current_dir().map_err(|e| usage(format!("no current directory: {e}")))?;
     let json = cmd.json;
+    // A progress line on a terminal (stderr); the lines themselves go where the output goes.
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {bytes}/{total_bytes}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    });
     let mut on_event = |e: image::PushEvent| {
-        let line = image::describe(&e);
-        if json { eprintln!("{line}") } else { println!("{line}") }
+        if let (Some(bar), image::PushEvent::Progress { status, current, total, .. }) = (&bar, &e) {
+            bar.set_message(status.clone());
+            bar.set_length(*total);
+            bar.set_position(*current);
+        }
+        if let Some(line) = image::describe(&e) {
+            let print = || if json { eprintln!("{line}") } else { println!("{line}") };
+            match &bar {
+                Some(b) => b.suspend(print),
+                None => print(),
+            }
+        }
     };
-    match image::push_all(&cmd.args, &aws, &docker, &cwd, &mut on_event).await {
+    let result = image::push_all(&cmd.args, &aws, &docker, &cwd, &mut on_event).await;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    match result {
         Ok(pushed) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&pushed).unwrap_or_default());

@@ -629,7 +629,9 @@ impl<S: Session> Steps<'_, S> {
                 let pusher = self.images.as_mut().expect("checked by image_push_words");
                 let sink = &mut *self.sink;
                 let mut on_event = |e: crate::image::PushEvent| {
-                    sink.output(format!("{}\n", crate::image::describe(&e)).as_bytes())
+                    if let Some(line) = crate::image::describe(&e) {
+                        sink.output(format!("{line}\n").as_bytes());
+                    }
                 };
                 let push = pusher.push(&args, self.src_dir, &mut on_event);
                 // A stop or the build timeout ends the push where it is (the engine drops it).

@@ -111,14 +111,16 @@ fn write_deploy_files(args: &PushArgs, uri: &str, dir: &Path) -> Result<(), Stri
     Ok(())
 }
 
-/// One line for a push event, as the CLI and the build log show it.
-pub fn describe(event: &PushEvent) -> String {
-    match event {
+/// One line for a push event, as the CLI and the build log show it; `None` for progress
+/// reports, which only a terminal shows.
+pub fn describe(event: &PushEvent) -> Option<String> {
+    Some(match event {
         PushEvent::Started { target } => format!("Pushing {target}"),
+        PushEvent::Progress { .. } => return None,
         PushEvent::Pushed { target, digest, uploaded, existing } => {
             format!("Pushed {target} ({digest}): {uploaded} layer(s) uploaded, {existing} already there")
         }
-    }
+    })
 }
 
 /// Pushes for one build (in-process `runspec image push` commands): the Docker engine the
@@ -146,5 +148,48 @@ impl Pusher {
         };
         let aws = crate::aws::sdk_config_in(&first.region).await;
         push_all(args, &aws, &docker, base_dir, on_event).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_lines() {
+        let target = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1".to_string();
+        let line = |e: PushEvent| describe(&e);
+        assert_eq!(line(PushEvent::Started { target: target.clone() }), Some(format!("Pushing {target}")));
+        assert_eq!(
+            line(PushEvent::Pushed {
+                target: target.clone(),
+                digest: "sha256:ab".into(),
+                uploaded: 2,
+                existing: 1
+            }),
+            Some(format!("Pushed {target} (sha256:ab): 2 layer(s) uploaded, 1 already there"))
+        );
+        // Progress ticks are for a terminal, never for the build log.
+        assert_eq!(
+            line(PushEvent::Progress { target, status: "Pushing".into(), current: 1, total: 2 }),
+            None
+        );
+    }
+
+    #[test]
+    fn deploy_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = PushArgs {
+            local: "web".into(),
+            targets: vec![],
+            create_repository: false,
+            imagedefinitions: Some("app".into()),
+            image_detail: true,
+            dir: None,
+        };
+        write_deploy_files(&args, "r/web:1", dir.path()).unwrap();
+        let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap();
+        assert_eq!(read("imagedefinitions.json"), "[{\"imageUri\":\"r/web:1\",\"name\":\"app\"}]\n");
+        assert_eq!(read("imageDetail.json"), "{\"ImageURI\":\"r/web:1\"}\n");
     }
 }

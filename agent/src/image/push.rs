@@ -13,6 +13,9 @@ use super::ecr::Login;
 pub enum PushEvent {
     /// The push of `target` started.
     Started { target: String },
+    /// A progress report from the engine (`Pushing`, with bytes sent of the layer in flight);
+    /// for a terminal's progress line, not for logs.
+    Progress { target: String, status: String, current: u64, total: u64 },
     /// `target` was pushed: its manifest digest and how many layers were uploaded or were
     /// already in the registry.
     Pushed { target: String, digest: String, uploaded: usize, existing: usize },
@@ -47,6 +50,15 @@ pub async fn push(
     let (mut digest, mut uploaded, mut existing) = (None, 0, 0);
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| push_error(shown, &login.server, &e.to_string()))?;
+        if let (Some(status), Some(p)) = (&info.status, &info.progress_detail) {
+            let (current, total) = (p.current.unwrap_or(0).max(0) as u64, p.total.unwrap_or(0).max(0) as u64);
+            on_event(PushEvent::Progress {
+                target: shown.to_string(),
+                status: status.clone(),
+                current,
+                total,
+            });
+        }
         match info.status.as_deref() {
             Some("Pushed") => uploaded += 1,
             // Already in the repository, or mounted from another repository of the registry.

@@ -103,6 +103,8 @@ artifacts:
         "{}",
         run.stdout
     );
+    // Only these lines: progress ticks never reach the log.
+    assert_eq!(run.output().len(), 5, "{:?}", run.output());
     let pushed = &run.build["runspecPushedImages"];
     assert_eq!(pushed[0]["uri"], format!("{uri}:build-1"));
     assert_eq!(pushed[0]["digest"], digest);
