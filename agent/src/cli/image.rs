@@ -25,10 +25,7 @@ pub struct PushCommand {
 }
 
 pub fn main(cmd: ImageCommand) -> Result<u8, UsageError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = super::runtime()?;
     match cmd {
         ImageCommand::Push(cmd) => runtime.block_on(push(cmd)),
     }

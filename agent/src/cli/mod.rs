@@ -206,6 +206,14 @@ fn hash_files(args: &HashFilesArgs) -> Result<u8, UsageError> {
     Ok(exit::OK)
 }
 
+/// The single-threaded async runtime every subcommand runs on.
+fn runtime() -> Result<tokio::runtime::Runtime, UsageError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| usage(format!("cannot start the async runtime: {e}")))
+}
+
 pub fn main(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(args),

@@ -46,10 +46,7 @@ pub struct NewArgs {
 }
 
 pub fn main(cmd: PluginCommand) -> Result<u8, UsageError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = super::runtime()?;
     match cmd {
         PluginCommand::Run(args) => runtime.block_on(run(args)),
         PluginCommand::Inspect(args) => runtime.block_on(inspect(args)),

@@ -37,10 +37,7 @@ struct Settings {
 
 pub fn run(args: RunArgs) -> Result<u8, UsageError> {
     let settings = resolve(&args)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = super::runtime()?;
     runtime.block_on(build(args, settings))
 }
 
@@ -105,12 +102,7 @@ async fn ecr_pull(
         .map_err(|e| usage(format!("cannot pull the build image `{image}`: {e}")))?;
     Ok(Some(crate::exec::docker::PullFrom {
         from: format!("{}/{}:{}", login.server, ecr.repository, ecr.tag),
-        credentials: bollard::auth::DockerCredentials {
-            username: Some(login.username),
-            password: Some(login.password),
-            serveraddress: Some(login.server),
-            ..Default::default()
-        },
+        credentials: login.docker_credentials(),
     }))
 }
 
@@ -175,10 +167,7 @@ async fn ecr_login(
         false => dir.display().to_string(),
     };
     environment.set("DOCKER_CONFIG", seen, env::Layer::Builtin);
-    use base64::Engine as _;
-    let auth =
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", login.username, login.password));
-    Ok(vec![login.password, auth])
+    Ok(vec![login.basic_auth(), login.password])
 }
 
 fn warn(message: &str) {

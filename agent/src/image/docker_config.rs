@@ -2,7 +2,6 @@
 //! host) with an `auths` entry per ECR login, so `docker push <account>.dkr.ecr.…` in a
 //! buildspec needs no `docker login`.
 
-use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::ecr::Login;
@@ -26,9 +25,7 @@ pub fn with_logins(existing: Option<&str>, logins: &[Login]) -> Result<String, S
         *auths = json!({});
     }
     for login in logins {
-        let auth = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", login.username, login.password));
-        auths[&login.server] = json!({ "auth": auth });
+        auths[&login.server] = json!({ "auth": login.basic_auth() });
     }
     if let Some(Value::Object(helpers)) = config.get_mut("credHelpers") {
         for login in logins {

@@ -16,6 +16,23 @@ pub struct Login {
     pub server: String,
 }
 
+impl Login {
+    /// `base64(user:password)`, as a Docker config's `auth` holds it.
+    pub fn basic_auth(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.username, self.password))
+    }
+
+    /// The credentials for the Docker API (pushes, pulls).
+    pub fn docker_credentials(&self) -> bollard::auth::DockerCredentials {
+        bollard::auth::DockerCredentials {
+            username: Some(self.username.clone()),
+            password: Some(self.password.clone()),
+            serveraddress: Some(self.server.clone()),
+            ..Default::default()
+        }
+    }
+}
+
 impl std::fmt::Debug for Login {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Login").field("username", &self.username).field("server", &self.server).finish()

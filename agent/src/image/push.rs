@@ -2,7 +2,6 @@
 //! push with the registry credentials, and read the pushed manifest's digest.
 
 use bollard::Docker;
-use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{PushImageOptionsBuilder, TagImageOptionsBuilder};
 use futures_util::StreamExt;
 
@@ -38,14 +37,8 @@ pub async fn push(
         .tag_image(image, Some(options))
         .await
         .map_err(|e| format!("cannot tag `{image}` as {name}:{tag}: {e}"))?;
-    let credentials = DockerCredentials {
-        username: Some(login.username.clone()),
-        password: Some(login.password.clone()),
-        serveraddress: Some(login.server.clone()),
-        ..Default::default()
-    };
     let options = PushImageOptionsBuilder::new().tag(tag).build();
-    let mut stream = docker.push_image(&name, Some(options), Some(credentials));
+    let mut stream = docker.push_image(&name, Some(options), Some(login.docker_credentials()));
     on_event(PushEvent::Started { target: shown.to_string() });
     let (mut digest, mut uploaded, mut existing) = (None, 0, 0);
     while let Some(item) = stream.next().await {
