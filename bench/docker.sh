@@ -12,8 +12,8 @@ BIN=$PWD/target/release/runspec
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 printf 'version: 0.2\nphases:\n  build:\n    commands:\n      - "true"\n' > "$WORK/buildspec.yml"
-ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+source bench/lib.sh
+ms() { local s e; s=$(now); "$@" >/dev/null 2>&1; e=$(now); echo $(( (e - s) / 1000000 )); }
 r=(); d=()
 for _ in $(seq "$RUNS"); do
   r+=("$(ms "$BIN" run --mount-source --source "$WORK" --image "$IMAGE")")

@@ -26,12 +26,11 @@ export AWS_ENDPOINT_URL=$RUNSPEC_TEST_MOTO_URL AWS_ACCESS_KEY_ID=testing AWS_SEC
 export AWS_REGION=us-east-1 RUNSPEC_ECR_REGISTRY=$REG DOCKER_CONFIG=$WORK/docker
 echo 123456789012-auth-token | docker login -u AWS --password-stdin "$REG" >/dev/null 2>&1
 
-now() { date +%s%N; }
+source bench/lib.sh
 image() { # a fresh single-layer image named $1
   head -c "${SIZE_MB}M" /dev/urandom >"$WORK/blob"
   tar -C "$WORK" -c blob | docker import - "$1" >/dev/null
 }
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%d", m}'; }
 
 r=() d=()
 for i in $(seq "$RUNS"); do

@@ -19,16 +19,8 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export RUNSPEC_CACHE_DIR=$WORK/cache
 
-now() { date +%s%N; }
-median_us() {
-  local samples=()
-  for _ in $(seq "$RUNS"); do
-    local t0 t1
-    t0=$(now); "$@" >/dev/null 2>&1; t1=$(now)
-    samples+=($(( (t1 - t0) / 1000 )))
-  done
-  printf '%s\n' "${samples[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%d", m}'
-}
+source bench/lib.sh
+median_us() { times_us "$@" | median | awk '{printf "%d", $1}'; }
 
 mk() { # dir, then the step lines
   local dir=$1; shift

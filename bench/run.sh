@@ -18,17 +18,9 @@ BIN=$PWD/target/release/runspec
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-now() { date +%s%N; }
+source bench/lib.sh
 # median of RUNS timings (ms) of a command
-median_ms() {
-  local samples=()
-  for _ in $(seq "$RUNS"); do
-    local t0 t1
-    t0=$(now); "$@" >/dev/null 2>&1; t1=$(now)
-    samples+=($(( (t1 - t0) / 1000 )))
-  done
-  printf '%s\n' "${samples[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1000}'
-}
+median_ms() { times_us "$@" | median | awk '{printf "%.1f", $1 / 1000}'; }
 
 # The floor: same wrapper as runspec (restore, run, save), one sh process per command, with the
 # same environment size (the full environment, like runspec passes).

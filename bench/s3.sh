@@ -59,7 +59,7 @@ PY
 for i in 1 2 3 4; do head -c 250000000 /dev/urandom > "$SRC/tree/big$i.bin"; done
 printf 'version: 0.2\nartifacts:\n  files:\n    - "**/*"\n  base-directory: tree\n' > "$SRC/buildspec.yml"
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+source bench/lib.sh
 r_times=(); b_times=(); rss=()
 for i in $(seq "$RUNS"); do
   /usr/bin/time -f "%e %M" -o "$WORK/t" "$BIN" run --mount-source --source "$SRC" --artifacts "s3://bench/runspec-$i" >"$WORK/log" 2>&1
