@@ -164,6 +164,15 @@ async fn expand<S: Session>(session: &mut S, text: &str) -> Result<String, Strin
         .map_err(|e| e.to_string())
 }
 
+/// The archive a cache definition names: its shell-expanded `key`, else the project's one
+/// unkeyed archive, `default`.
+async fn archive_key<S: Session>(spec: &buildspec::Cache, session: &mut S) -> Result<String, String> {
+    match &spec.key {
+        Some(k) => expand(session, k).await,
+        None => Ok("default".to_string()),
+    }
+}
+
 impl Cache {
     /// Restores before INSTALL. Returns the key that was restored, if any.
     pub async fn restore<S: Session>(
@@ -193,10 +202,7 @@ impl Cache {
         sink: &mut dyn EventSink,
         src_dir: &Path,
     ) -> Result<Option<String>, String> {
-        let key = match &spec.key {
-            Some(k) => expand(session, k).await?,
-            None => "default".to_string(),
-        };
+        let key = archive_key(spec, session).await?;
         let mut found = None;
         if valid_key(&key) && self.store.exists(&key).await? {
             found = Some(key.clone());
@@ -256,10 +262,7 @@ impl Cache {
         sink: &mut dyn EventSink,
         src_dir: &Path,
     ) -> Result<(), String> {
-        let key = match &spec.key {
-            Some(k) => expand(session, k).await?,
-            None => "default".to_string(),
-        };
+        let key = archive_key(spec, session).await?;
         if !valid_key(&key) {
             return Err(format!("`{key}` cannot be a cache key (no `/`, not empty, not starting with `.`)"));
         }

@@ -33,12 +33,10 @@ pub fn main(cmd: ImageCommand) -> Result<u8, UsageError> {
 
 async fn push(cmd: PushCommand) -> Result<u8, UsageError> {
     // Bad URIs are usage errors: nothing was tried.
-    let first = match cmd.args.targets.iter().map(|t| image::uri::parse(t)).collect::<Result<Vec<_>, _>>() {
-        Ok(t) => t[0].clone(),
-        Err(e) => return Err(usage(e)),
-    };
+    for target in &cmd.args.targets {
+        image::uri::parse(target).map_err(usage)?;
+    }
     let docker = crate::exec::docker::connect().map_err(|e| usage(e.to_string()))?;
-    let aws = crate::aws::sdk_config_in(&first.region).await;
     let cwd = std::env::current_dir().map_err(|e| usage(format!("no current directory: {e}")))?;
     let json = cmd.json;
     // A progress line on a terminal (stderr); the lines themselves go where the output goes.
@@ -64,7 +62,7 @@ async fn push(cmd: PushCommand) -> Result<u8, UsageError> {
             }
         }
     };
-    let result = image::push_all(&cmd.args, &aws, &docker, &cwd, &mut on_event).await;
+    let result = image::Pusher::with_docker(docker).push(&cmd.args, &cwd, &mut on_event).await;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

@@ -648,8 +648,7 @@ impl<S: Session> Steps<'_, S> {
                         self.sink.output(format!("error: {e}\n").as_bytes());
                         CommandOutcome::Exited(1)
                     }
-                    Err(StopReason::TimedOut) => CommandOutcome::TimedOut,
-                    Err(StopReason::Stopped) => CommandOutcome::Stopped,
+                    Err(reason) => reason.into(),
                 }
             }
         };

@@ -293,7 +293,7 @@ impl Session for DockerSession {
         stop: &mut Stop,
     ) -> Result<CommandOutcome, ExecError> {
         if let Some(reason) = stop.check() {
-            return Ok(super::host::outcome_for(reason));
+            return Ok(reason.into());
         }
         let agent =
             AgentVars { build_succeeding: spec.build_succeeding, last_exit: self.last_exit, run_as: None };
@@ -335,7 +335,7 @@ impl Session for DockerSession {
                 // it started.
                 self.close().await;
                 self.output.drain_after_exit(sink);
-                super::host::outcome_for(reason)
+                reason.into()
             }
         };
         self.last_exit = outcome.exit_code();

@@ -21,7 +21,7 @@ use tokio::process::{Child, Command};
 use super::output::OutputPipe;
 use super::state::{self, ShellState};
 use super::wrapper::{self, AgentVars};
-use super::{CommandOutcome, CommandSpec, ExecError, Session, Stop, StopReason};
+use super::{CommandOutcome, CommandSpec, ExecError, Session, Stop};
 use crate::buildspec::Shell;
 use crate::engine::events::EventSink;
 
@@ -174,7 +174,7 @@ impl Session for HostSession {
         stop: &mut Stop,
     ) -> Result<CommandOutcome, ExecError> {
         if let Some(reason) = stop.check() {
-            return Ok(outcome_for(reason));
+            return Ok(reason.into());
         }
         let user = spec.run_as.map(|u| self.user(u)).transpose()?;
         let home = user.as_ref().map(|u| u.dir.clone());
@@ -197,7 +197,7 @@ impl Session for HostSession {
             Ok(status) => exit_outcome(status?),
             Err(reason) => {
                 self.kill_group(&mut child, sink).await;
-                outcome_for(reason)
+                reason.into()
             }
         };
         self.last_exit = outcome.exit_code();
@@ -242,13 +242,6 @@ fn exit_outcome(status: ExitStatus) -> CommandOutcome {
         (Some(code), _) => CommandOutcome::Exited(code),
         (None, Some(sig)) => CommandOutcome::Signaled(sig),
         (None, None) => CommandOutcome::Exited(1),
-    }
-}
-
-pub(super) fn outcome_for(reason: StopReason) -> CommandOutcome {
-    match reason {
-        StopReason::TimedOut => CommandOutcome::TimedOut,
-        StopReason::Stopped => CommandOutcome::Stopped,
     }
 }
 

@@ -38,6 +38,16 @@ pub enum CommandOutcome {
     Stopped,
 }
 
+/// A command the build's timeout or a stop ended.
+impl From<StopReason> for CommandOutcome {
+    fn from(reason: StopReason) -> Self {
+        match reason {
+            StopReason::TimedOut => CommandOutcome::TimedOut,
+            StopReason::Stopped => CommandOutcome::Stopped,
+        }
+    }
+}
+
 impl CommandOutcome {
     pub fn success(&self) -> bool {
         matches!(self, CommandOutcome::Exited(0))

@@ -91,7 +91,9 @@ pub async fn push_all(
         pushed.push(Pushed { source: args.local.clone(), uri: shown, digest });
     }
     let dir = args.dir.as_ref().map_or_else(|| base_dir.to_path_buf(), |d| base_dir.join(d));
-    write_deploy_files(args, &pushed[0].uri, &dir)?;
+    if let Some(first) = pushed.first() {
+        write_deploy_files(args, &first.uri, &dir)?;
+    }
     Ok(pushed)
 }
 
@@ -131,6 +133,12 @@ pub struct Pusher {
 }
 
 impl Pusher {
+    /// A pusher on an engine the caller already connected to.
+    pub fn with_docker(docker: Docker) -> Pusher {
+        Pusher { docker: Some(docker) }
+    }
+
+    /// Pushes with AWS configuration for the first target's region (an ECR URI names it).
     pub async fn push(
         &mut self,
         args: &PushArgs,
