@@ -19,7 +19,8 @@ fresh() { # fresh OUTPUT INPUT… — true when OUTPUT exists and is newer than 
 }
 
 if ! fresh "$out/line_count_py.wasm" "$here/line-count-py/app.py" "$wit/plugin.wit"; then
-  (cd "$here/line-count-py" && componentize-py -d "$wit" -w step componentize app -o "$out/line_count_py.wasm.tmp")
+  # No __pycache__ in the source tree: a clean clone stays clean after a test run.
+  (cd "$here/line-count-py" && PYTHONDONTWRITEBYTECODE=1 componentize-py -d "$wit" -w step componentize app -o "$out/line_count_py.wasm.tmp")
   mv "$out/line_count_py.wasm.tmp" "$out/line_count_py.wasm"
 fi
 if ! fresh "$out/image_tag_js.wasm" "$here/image-tag-js/plugin.js" "$wit/plugin.wit"; then

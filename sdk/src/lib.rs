@@ -9,7 +9,7 @@
 //!     commands:
 //!       - plugin: ./greet.wasm
 //!         with: { name: world, times: 2 }
-//!         allow: { write: true, env: [VERSION] }
+//!         allow: { write: true, env: [VERSION], export: [GREETED] }
 //! ```
 //!
 //! The plugin implements [`Plugin`] and exports it with [`export!`]:

@@ -3,7 +3,7 @@
 //! ```yaml
 //! - plugin: ./plugins/sha256sum.wasm
 //!   with: { files: ["target/release/app"], output: checksums.txt }
-//!   allow: { write: true, env: [VERSION], network: ["example.com:443"], memory: 256MiB }
+//!   allow: { write: true, env: [VERSION], export: [CHECKSUMS], network: ["example.com:443"], memory: 256MiB }
 //!   timeout: 30s
 //! ```
 //!
@@ -18,7 +18,7 @@ use super::yaml::{Node, NodeKind, Span, Style};
 use crate::plugins::{ArgValue, Grants, reference};
 
 const STEP_KEYS: &[&str] = &["plugin", "with", "allow", "timeout"];
-const ALLOW_KEYS: &[&str] = &["write", "env", "network", "memory"];
+const ALLOW_KEYS: &[&str] = &["write", "env", "export", "network", "memory"];
 
 /// Whether a mapping entry of `commands` is meant as a plugin step.
 pub(super) fn is_plugin_step(entries: &[(Node, Node)]) -> bool {
@@ -136,6 +136,7 @@ fn grants(v: &Node, issues: &mut Vec<Issue>) -> Grants {
                 )),
             },
             "env" => g.env = names(v, issues, "env", Grants::check_env),
+            "export" => g.export = names(v, issues, "export", crate::plugins::exports::check_grant),
             "network" => g.network = names(v, issues, "network", Grants::check_network),
             "memory" => match v.as_scalar().map(parse_size) {
                 Some(Ok(bytes)) => g.memory = Some(bytes),
@@ -316,7 +317,7 @@ mod tests {
     #[test]
     fn a_full_step() {
         let p = step(
-            "      - plugin: ./p.wasm\n        with: { files: [a, '*.rs'], n: 3, f: 0.5, yes: true, q: '3', tag: 1.10, m: {a: [1, x]}, none: ~ }\n        allow: { write: true, env: [VERSION], network: ['example.com:443'], memory: 64MiB }\n        timeout: 30s\n",
+            "      - plugin: ./p.wasm\n        with: { files: [a, '*.rs'], n: 3, f: 0.5, yes: true, q: '3', tag: 1.10, m: {a: [1, x]}, none: ~ }\n        allow: { write: true, env: [VERSION], export: [DIGEST], network: ['example.com:443'], memory: 64MiB }\n        timeout: 30s\n",
         )
         .unwrap();
         assert_eq!(p.plugin.value, "./p.wasm");
@@ -338,6 +339,7 @@ mod tests {
             Grants {
                 write: true,
                 env: vec!["VERSION".into()],
+                export: vec!["DIGEST".into()],
                 network: vec!["example.com:443".into()],
                 memory: Some(64 << 20)
             }

@@ -110,8 +110,12 @@ async fn run(args: RunPluginArgs) -> Result<u8, UsageError> {
     });
     let mut stop = crate::exec::Stop::new(None, stop_rx);
     let mut sink = MaskingSink::new(Stdout, Masker::new(std::iter::empty::<&str>()));
-    let mut forward = |ev: PluginEvent| crate::engine::events::forward_plugin_event(&mut sink, ev);
-    let ran = runner.run(&inv, &inv.reference, env, &mut forward, &mut stop).await;
+    let mut events = crate::engine::events::PluginEvents::default();
+    let ran = {
+        let mut forward = |ev: PluginEvent| events.forward(&mut sink, ev);
+        runner.run(&inv, &inv.reference, env, &mut forward, &mut stop).await
+    };
+    events.finish(&mut sink);
     sink.event(BuildEvent::Note(""));
     let digest = ran.short_digest();
     match &ran.report.outcome {
@@ -177,6 +181,16 @@ async fn inspect(args: InspectArgs) -> Result<u8, UsageError> {
             "exports": d.exports,
             "runnable": verdict.is_ok(),
             "problem": verdict.as_ref().err(),
+            "sandbox": sandbox_lines(),
+            "exportRule": {
+                "grant": "allow.export",
+                "maxValueBytes": crate::plugins::exports::MAX_VALUE_BYTES,
+                "maxTotalBytes": crate::plugins::exports::MAX_TOTAL_BYTES,
+                "never": crate::plugins::exports::DENIED
+                    .iter()
+                    .map(|d| serde_json::json!({"names": d.names, "why": d.why}))
+                    .collect::<Vec<_>>(),
+            },
         });
         println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
     } else {
@@ -199,8 +213,30 @@ async fn inspect(args: InspectArgs) -> Result<u8, UsageError> {
             Ok(()) => println!("runnable: yes"),
             Err(e) => println!("runnable: no: {e}"),
         }
+        println!("sandbox (what a step grants decides; everything else is denied):");
+        for line in sandbox_lines() {
+            println!("  {line}");
+        }
+        println!("variables it may set for later commands:");
+        for line in crate::plugins::exports::describe() {
+            println!("  {line}");
+        }
     }
     Ok(if verdict.is_ok() { exit::OK } else { exit::FAILED })
+}
+
+/// What any plugin step gets, and which grant widens it.
+fn sandbox_lines() -> Vec<String> {
+    vec![
+        "files: the source directory at /src, read-only (allow.write: true makes it writable)".to_string(),
+        "environment: none (allow.env: [NAMES])".to_string(),
+        "network: none (allow.network: [host:port]; only those host names resolve, in runspec)".to_string(),
+        format!("memory: {} MiB (allow.memory, up to 4 GiB)", crate::plugins::DEFAULT_MEMORY_LIMIT >> 20),
+        format!(
+            "time: {} minutes, or the step's timeout, within the build's timeout",
+            crate::plugins::DEFAULT_STEP_TIMEOUT.as_secs() / 60
+        ),
+    ]
 }
 
 fn new(args: &NewArgs) -> Result<u8, UsageError> {
@@ -255,7 +291,7 @@ fn new(args: &NewArgs) -> Result<u8, UsageError> {
     }
     println!("Created plugin crate `{name}`. Build it with:\n  cd {name} && cargo build --release");
     println!(
-        "then run it with:\n  runspec plugin run {name}/target/wasm32-wasip2/release/{}.wasm --with name=world",
+        "then run it with:\n  runspec plugin run {name}/target/wasm32-wasip2/release/{}.wasm --with name=world --allow-export GREETED",
         name.replace('-', "_")
     );
     Ok(exit::OK)
@@ -263,7 +299,8 @@ fn new(args: &NewArgs) -> Result<u8, UsageError> {
 
 const TEMPLATE: &str = r#"//! A runspec build-step plugin. `run` is called once per step, in a fresh sandbox: the build's
 //! source directory is the current directory (read-only unless the step has `allow: { write: true }`),
-//! only variables listed in `allow.env` are set, and there is no network.
+//! only variables listed in `allow.env` are set, and there is no network. It may set variables
+//! for later commands only when the step grants them: `allow: { export: [GREETED] }`.
 
 use runspec_sdk::{Context, Error, Output, Plugin, log};
 

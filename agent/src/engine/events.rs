@@ -51,16 +51,42 @@ pub enum BuildEvent<'a> {
     Secrets(&'a [String]),
 }
 
-/// A running plugin's event as the build sees it: output as output, `host.log` lines as
-/// [`BuildEvent::PluginLog`], values to mask as [`BuildEvent::Secrets`].
-pub fn forward_plugin_event(sink: &mut dyn EventSink, event: crate::plugins::PluginEvent) {
-    use crate::plugins::PluginEvent;
-    match event {
-        PluginEvent::Output(bytes) => sink.output(&bytes),
-        PluginEvent::Log(level, message) => {
-            sink.event(BuildEvent::PluginLog { level: level.as_str(), message: &message })
+/// A running plugin's events as the build sees them: output as output (without terminal
+/// controls, and never looking like an agent line: [`crate::log::escape::PluginOutput`]),
+/// `host.log` lines as [`BuildEvent::PluginLog`], values to mask as [`BuildEvent::Secrets`].
+/// One per plugin run; [`PluginEvents::finish`] when it ends.
+#[derive(Debug, Default)]
+pub struct PluginEvents {
+    output: crate::log::escape::PluginOutput,
+    buf: Vec<u8>,
+}
+
+impl PluginEvents {
+    pub fn forward(&mut self, sink: &mut dyn EventSink, event: crate::plugins::PluginEvent) {
+        use crate::plugins::PluginEvent;
+        match event {
+            PluginEvent::Output(bytes) => {
+                self.output.push(&bytes, &mut self.buf);
+                self.release(sink);
+            }
+            PluginEvent::Log(level, message) => {
+                sink.event(BuildEvent::PluginLog { level: level.as_str(), message: &message })
+            }
+            PluginEvent::Mask(value) => sink.event(BuildEvent::Secrets(&[value])),
         }
-        PluginEvent::Mask(value) => sink.event(BuildEvent::Secrets(&[value])),
+    }
+
+    /// The plugin ended: what was held back goes out.
+    pub fn finish(&mut self, sink: &mut dyn EventSink) {
+        self.output.flush(&mut self.buf);
+        self.release(sink);
+    }
+
+    fn release(&mut self, sink: &mut dyn EventSink) {
+        if !self.buf.is_empty() {
+            sink.output(&self.buf);
+            self.buf.clear();
+        }
     }
 }
 

@@ -676,9 +676,13 @@ impl<S: Session> Steps<'_, S> {
                 crate::plugins::StepFailure::Load("plugins are not available in this build".into()),
             ));
         };
-        let sink = &mut *self.sink;
-        let mut forward = |ev: PluginEvent| super::events::forward_plugin_event(sink, ev);
-        let ran = runner.run(inv, name, env, &mut forward, self.stop).await;
+        let mut events = super::events::PluginEvents::default();
+        let ran = {
+            let sink = &mut *self.sink;
+            let mut forward = |ev: PluginEvent| events.forward(sink, ev);
+            runner.run(inv, name, env, &mut forward, self.stop).await
+        };
+        events.finish(self.sink);
         if let Ok(out) = &ran.report.outcome {
             if !out.exported_env.is_empty() {
                 self.session.add_vars(&out.exported_env).await?;

@@ -21,6 +21,10 @@ use crate::engine::events::{BuildEvent, EventSink};
 pub const MASK: &[u8] = b"***";
 /// Shorter values are left alone.
 pub const MIN_SECRET_LEN: usize = 4;
+/// The longest value a plugin may register with `mask-secret`.
+pub const MAX_PLUGIN_SECRET_BYTES: usize = 8 << 10;
+/// How many values the plugins of one build may register.
+pub const MAX_PLUGIN_SECRETS: usize = 1000;
 /// Derived forms (base64 fragments) shorter than this are not used: they would match by chance.
 const MIN_DERIVED_LEN: usize = 8;
 

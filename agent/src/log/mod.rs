@@ -11,6 +11,7 @@
 //! Agent lines carry the `[Container]` prefix and a UTC timestamp with microseconds; command
 //! output is passed through untouched, as produced.
 
+pub mod escape;
 pub mod mask;
 
 use std::io::Write;

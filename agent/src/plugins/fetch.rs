@@ -39,7 +39,7 @@ pub async fn fetch(r: &PluginRef, base_dir: &Path, cache_dir: Option<&Path>) -> 
 }
 
 fn read_local(path: &Path, shown: &str) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             format!(
                 "plugin file `{shown}` not found (looked at {}); build it first or fix the path",
@@ -48,18 +48,24 @@ fn read_local(path: &Path, shown: &str) -> Result<Vec<u8>, String> {
         }
         _ => format!("cannot read plugin `{}`: {e}", path.display()),
     })?;
+    // What was opened, not what the path named a moment before.
+    let meta = file.metadata().map_err(|e| format!("cannot read plugin `{}`: {e}", path.display()))?;
     if !meta.is_file() {
         return Err(format!("plugin `{}` is not a file", path.display()));
     }
-    if meta.len() > MAX_PLUGIN_BYTES {
-        return Err(format!(
-            "plugin `{}` is {} MiB; the limit is {} MiB",
-            path.display(),
-            meta.len() >> 20,
-            MAX_PLUGIN_BYTES >> 20
-        ));
+    read_capped(file, MAX_PLUGIN_BYTES).map_err(|e| format!("plugin `{}`: {e}", path.display()))
+}
+
+/// Reads at most `cap` bytes: the size `stat` gave is only what the file was when asked, and a
+/// file can grow while it is read.
+fn read_capped(file: impl std::io::Read, cap: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    file.take(cap + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > cap {
+        return Err(format!("it is larger than the limit of {} MiB", cap >> 20));
     }
-    std::fs::read(path).map_err(|e| format!("cannot read plugin `{}`: {e}", path.display()))
+    Ok(bytes)
 }
 
 fn blob_path(cache_dir: &Path, sha256: &str) -> PathBuf {
@@ -247,6 +253,18 @@ async fn anonymous_token(client: &reqwest::Client, challenge: &str) -> Result<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_are_capped_whatever_the_size_was() {
+        // An endless reader stands for a file that grows while it is read.
+        let endless = std::io::repeat(0);
+        assert!(read_capped(endless, 1 << 20).unwrap_err().contains("larger than the limit of 1 MiB"));
+        assert_eq!(read_capped(&b"\0asm"[..], 1 << 20).unwrap(), b"\0asm");
+        assert_eq!(
+            read_capped(std::io::Read::take(std::io::repeat(1), 1 << 20), 1 << 20).unwrap().len(),
+            1 << 20
+        );
+    }
 
     #[test]
     fn loopback_registries_use_http() {

@@ -75,7 +75,8 @@ impl PluginHost {
             ),
         };
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("cannot link WASI: {e}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| format!("cannot link WASI: {e}"))?;
+        super::dns::add_to_linker(&mut linker).map_err(|e| format!("cannot link name lookups: {e}"))?;
         v0_1_0::add_to_linker(&mut linker).map_err(|e| format!("cannot link the host functions: {e}"))?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);

@@ -52,6 +52,11 @@ pub struct RunPluginArgs {
     #[arg(long = "allow-env", value_name = "NAME")]
     pub allow_env: Vec<String>,
 
+    /// Let the plugin set this variable for later commands (`allow.export`; repeatable). Some
+    /// names are never allowed (CODEBUILD_*, AWS_*, PATH, LD_*, …: see `runspec plugin inspect`).
+    #[arg(long = "allow-export", value_name = "NAME")]
+    pub allow_export: Vec<String>,
+
     /// Let the plugin open TCP connections to HOST:PORT (`allow.network`; repeatable).
     #[arg(long = "allow-network", value_name = "HOST:PORT")]
     pub allow_network: Vec<String>,
@@ -95,6 +100,9 @@ impl RunPluginArgs {
         for e in &self.allow_env {
             Grants::check_env(e).map_err(|why| format!("--allow-env {e}: {why}"))?;
         }
+        for e in &self.allow_export {
+            super::exports::check_grant(e).map_err(|why| format!("--allow-export {e}: {why}"))?;
+        }
         for n in &self.allow_network {
             Grants::check_network(n).map_err(|why| format!("--allow-network {n}: {why}"))?;
         }
@@ -112,6 +120,7 @@ impl RunPluginArgs {
             grants: Grants {
                 write: self.allow_write,
                 env: self.allow_env.clone(),
+                export: self.allow_export.clone(),
                 network: self.allow_network.clone(),
                 memory,
             },

@@ -9,6 +9,8 @@
 //!   each, and [`host::Loaded`] says which one a plugin was built for.
 //! - [`inspect`]: what a component is (WIT version, imports, size, digest).
 
+pub mod dns;
+pub mod exports;
 pub mod fetch;
 pub mod host;
 pub mod inspect;
@@ -28,6 +30,10 @@ pub use reference::PluginRef;
 
 /// Memory a plugin step may use when the step does not say (all its linear memories together).
 pub const DEFAULT_MEMORY_LIMIT: u64 = 512 << 20;
+
+/// How long a plugin step may run when neither the step nor the build says: CodeBuild's default
+/// build timeout, so a plugin that loops or waits forever still ends.
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// A value of the step's `with:` block (mirrors `types.arg-value`).
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +108,8 @@ pub struct Grants {
     pub env: Vec<String>,
     /// `host:port` pairs the plugin may open TCP connections to.
     pub network: Vec<String>,
+    /// Variables the plugin may set for later commands ([`exports`] says which never).
+    pub export: Vec<String>,
     /// Memory cap in bytes; `None`: [`DEFAULT_MEMORY_LIMIT`].
     pub memory: Option<u64>,
 }
@@ -214,8 +222,11 @@ pub enum StepFailure {
     Crashed { reason: String },
     /// The plugin could not be loaded (fetch, digest, not a component, wrong WIT version).
     Load(String),
-    /// An output variable is not a valid shell variable name.
+    /// What the plugin returned cannot be taken: an export the step does not grant, a value or
+    /// message too long, a path outside the source directory.
     BadOutput(String),
+    /// The host refused a host call (a value too long to mask, too many secrets).
+    Refused(String),
 }
 
 impl fmt::Display for StepFailure {
@@ -233,12 +244,15 @@ impl fmt::Display for StepFailure {
             StepFailure::Crashed { reason } => write!(f, "crashed: {reason}"),
             StepFailure::Load(m) => write!(f, "cannot load: {m}"),
             StepFailure::BadOutput(m) => write!(f, "bad output: {m}"),
+            StepFailure::Refused(m) => write!(f, "refused: {m}"),
         }
     }
 }
 
 fn humantime(d: Duration) -> String {
-    if d.as_secs() >= 1 && d.subsec_millis() == 0 {
+    if d.as_secs() >= 60 && d.as_secs().is_multiple_of(60) && d.subsec_millis() == 0 {
+        format!("{}m", d.as_secs() / 60)
+    } else if d.as_secs() >= 1 && d.subsec_millis() == 0 {
         format!("{}s", d.as_secs())
     } else {
         format!("{}ms", d.as_millis())

@@ -25,6 +25,8 @@ pub struct Runner {
     pub src_dir: PathBuf,
     pub cache_dir: Option<PathBuf>,
     pub metadata: BuildMetadata,
+    /// What plugins of this build may still register with `mask-secret`.
+    secrets: super::sandbox::SecretBudget,
 }
 
 /// A finished run, with the plugin's identity when it got that far.
@@ -57,8 +59,7 @@ impl Ran {
                 .rev()
                 .find(|l| !l.trim().is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
         {
-            let last: String = last.chars().take(300).collect();
-            text.push_str(&format!(" (stderr: {last})"));
+            text.push_str(&format!(" (stderr: {})", crate::log::escape::one_line(last, 300)));
         }
         Some(text)
     }
@@ -66,7 +67,14 @@ impl Ran {
 
 impl Runner {
     pub fn new(src_dir: PathBuf, cache_dir: Option<PathBuf>, metadata: BuildMetadata) -> Runner {
-        Runner { host: None, loaded: HashMap::new(), src_dir, cache_dir, metadata }
+        Runner {
+            host: None,
+            loaded: HashMap::new(),
+            src_dir,
+            cache_dir,
+            metadata,
+            secrets: Default::default(),
+        }
     }
 
     fn host(&mut self) -> Result<Arc<PluginHost>, String> {
@@ -127,7 +135,7 @@ impl Runner {
             timeout: inv.timeout,
             metadata: self.metadata.clone(),
         };
-        let report = super::step::run(&host, &loaded, req, on_event, stop).await;
+        let report = super::step::run(&host, &loaded, req, self.secrets.clone(), on_event, stop).await;
         Ran { loaded: Some(loaded), report }
     }
 }

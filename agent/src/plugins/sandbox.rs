@@ -2,14 +2,16 @@
 //! - files: the source directory only, at [`GUEST_SRC_DIR`], read-only without `allow.write`
 //!   (wasmtime-wasi enforces the preopen; paths, `..` and symlinks cannot leave it);
 //! - environment: only `allow.env` names;
-//! - network: none, or TCP to the resolved addresses of `allow.network` `host:port` pairs;
+//! - network: none, or TCP to the resolved addresses of `allow.network` `host:port` pairs, and
+//!   name lookups of exactly those host names, answered by runspec ([`super::dns`]);
 //! - memory: a cap over all linear memories; time: an epoch deadline (see `step`).
 //!
 //! stdout and stderr are streamed to the build log through a bounded channel, so a plugin that
 //! prints gigabytes keeps memory flat and waits for the log writer.
 
 use std::collections::HashSet;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -21,6 +23,7 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
+use super::dns::Names;
 use super::{BuildMetadata, GUEST_SRC_DIR, PluginEvent, StepRequest};
 
 /// Most bytes one output message carries.
@@ -37,6 +40,54 @@ pub struct StepState {
     pub(super) limits: Limits,
     pub(super) events: mpsc::Sender<PluginEvent>,
     pub(super) metadata: BuildMetadata,
+    names: Names,
+    pub(super) secrets: SecretBudget,
+}
+
+impl StepState {
+    pub(super) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    pub(super) fn names(&self) -> &Names {
+        &self.names
+    }
+}
+
+/// How many values a plugin may still register with `mask-secret`, and how long each may be:
+/// every value is masked in everything the build logs from then on, so each one costs the rest
+/// of the build time and memory.
+#[derive(Debug, Clone)]
+pub struct SecretBudget {
+    /// Shared by every step of a build.
+    used: Arc<AtomicUsize>,
+}
+
+impl Default for SecretBudget {
+    fn default() -> Self {
+        SecretBudget { used: Arc::new(AtomicUsize::new(0)) }
+    }
+}
+
+impl SecretBudget {
+    /// Takes one value, or says why not (the step then fails: the plugin would go on to print a
+    /// value the log cannot hide).
+    pub(super) fn admit(&self, value: &str) -> Result<(), String> {
+        use crate::log::mask::{MAX_PLUGIN_SECRET_BYTES, MAX_PLUGIN_SECRETS};
+        if value.len() > MAX_PLUGIN_SECRET_BYTES {
+            return Err(format!(
+                "mask-secret: the value is {}; runspec masks values of at most {} KiB",
+                crate::log::escape::size(value.len()),
+                MAX_PLUGIN_SECRET_BYTES >> 10
+            ));
+        }
+        if self.used.fetch_add(1, Ordering::AcqRel) >= MAX_PLUGIN_SECRETS {
+            return Err(format!(
+                "mask-secret: plugins of this build registered {MAX_PLUGIN_SECRETS} values already, the most a build masks for plugins"
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl WasiView for StepState {
@@ -213,16 +264,18 @@ mod tokio_util_like {
     }
 }
 
-/// Resolves `host:port` grants to the socket addresses a plugin may connect to.
-pub fn resolve_network(grants: &[String]) -> Result<HashSet<SocketAddr>, String> {
+/// The socket addresses `host:port` grants allow connections to, with the host names resolved
+/// once, in the host.
+fn allowed_addresses(grants: &[String], names: &Names) -> HashSet<SocketAddr> {
     let mut out = HashSet::new();
     for g in grants {
-        let addrs = g
-            .to_socket_addrs()
-            .map_err(|e| format!("network grant `{g}`: {e} (write it as host:port, e.g. example.com:443)"))?;
-        out.extend(addrs);
+        let Some((host, port)) = g.rsplit_once(':') else { continue };
+        let Ok(port) = port.parse::<u16>() else { continue };
+        for ip in names.lookup(host).unwrap_or_default() {
+            out.insert(SocketAddr::new(ip, port));
+        }
     }
-    Ok(out)
+    out
 }
 
 /// The store data for one step: WASI context per the grants, limits, and event channel.
@@ -230,6 +283,7 @@ pub(super) fn state(
     req: &StepRequest,
     events: mpsc::Sender<PluginEvent>,
     tail: Tail,
+    secrets: SecretBudget,
 ) -> Result<StepState, String> {
     let mut b = WasiCtx::builder();
     let perms = if req.grants.write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
@@ -245,11 +299,13 @@ pub(super) fn state(
     b.stdout(LogStream { events: events.clone(), tail: None });
     b.stderr(LogStream { events: events.clone(), tail: Some(tail) });
     b.max_random_size(1 << 20);
+    let names = Names::resolve(&req.grants.network)?;
+    // wasmtime-wasi's own lookups stay off: [`super::dns`] answers them from `names`.
+    b.allow_ip_name_lookup(false);
     if !req.grants.network.is_empty() {
-        let allowed = Arc::new(resolve_network(&req.grants.network)?);
+        let allowed = Arc::new(allowed_addresses(&req.grants.network, &names));
         b.allow_tcp(true);
         b.allow_udp(false);
-        b.allow_ip_name_lookup(true);
         b.socket_addr_check(move |addr, usage| {
             // Connecting binds implicitly to the wildcard address; that bind is allowed, any
             // explicit bind or listen is not: a plugin may call out, not serve.
@@ -268,5 +324,7 @@ pub(super) fn state(
         limits: Limits { memory_cap, used: 0, refused: false },
         events,
         metadata: req.metadata.clone(),
+        names,
+        secrets,
     })
 }

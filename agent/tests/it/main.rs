@@ -10,6 +10,7 @@ mod docker;
 mod env;
 mod example;
 mod faults;
+mod hardening;
 mod image;
 mod lifecycle;
 mod plugin_sources;

@@ -60,9 +60,10 @@ phases:
       - export FROM_SHELL=shell-value
       - plugin: ./probe.wasm
         with: { mode: env }
-        allow: { env: [FROM_SHELL, NOT_SET] }
+        allow: { env: [FROM_SHELL, NOT_SET], export: [SEEN_FROM_SHELL] }
       - plugin: ./probe.wasm
         with: { mode: export, target: FROM_PLUGIN=plugin-value }
+        allow: { export: [FROM_PLUGIN] }
       - echo \"shell sees $FROM_PLUGIN and $SEEN_FROM_SHELL\"
       - plugin: ./probe.wasm
         with: { mode: args, s: text, n: 3, f: 0.5, b: true, l: [a, b], m: { k: [1] }, q: '7' }
@@ -439,14 +440,14 @@ fn runspec_plugin_run_commands_run_in_process_with_the_same_results() {
 phases:
   build:
     commands:
-      - runspec plugin run ./probe.wasm --with mode=export --with target=PORTABLE=yes
+      - runspec plugin run ./probe.wasm --with mode=export --with target=PORTABLE=yes --allow-export PORTABLE
       - echo \"portable=$PORTABLE\"
       - runspec plugin run ./probe.wasm --with mode=write --with target=w.txt
 ",
     );
     let run = ctx.run();
     assert!(run.has_line(
-        "> Running command runspec plugin run ./probe.wasm --with mode=export --with target=PORTABLE=yes"
+        "> Running command runspec plugin run ./probe.wasm --with mode=export --with target=PORTABLE=yes --allow-export PORTABLE"
     ));
     assert!(run.has_line("portable=yes"), "{}", run.stdout);
     let (_, message) = run.context("BUILD");
@@ -471,7 +472,16 @@ fn standalone_plugin_run_exit_statuses_and_exports() {
             .output()
             .unwrap()
     };
-    let out = run(&["--with", "mode=env", "--allow-env", "GRANTED", "--export-to", "vars.sh"]);
+    let out = run(&[
+        "--with",
+        "mode=env",
+        "--allow-env",
+        "GRANTED",
+        "--allow-export",
+        "SEEN_GRANTED",
+        "--export-to",
+        "vars.sh",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("GRANTED=g-value") && !stdout.contains("HOME="), "{stdout}");
@@ -535,7 +545,7 @@ fn plugin_new_scaffolds_a_crate_that_builds_and_runs() {
     let out = Command::new(env!("CARGO_BIN_EXE_runspec"))
         .args(["plugin", "run"])
         .arg(&wasm)
-        .args(["--with", "name=tests"])
+        .args(["--with", "name=tests", "--allow-export", "GREETED"])
         .env("RUNSPEC_CACHE_DIR", concat!(env!("CARGO_TARGET_TMPDIR"), "/runspec-cache"))
         .current_dir(dir.path())
         .output()
@@ -573,13 +583,14 @@ phases:
       - printf 'a\\nb\\nc\\n' > one.txt && printf 'x\\n' > two.txt
       - plugin: ./line_count_py.wasm
         with: { files: [one.txt, two.txt], output: lines.txt }
-        allow: { write: true }
+        allow: { write: true, export: [LINE_COUNT_TOTAL] }
       - echo \"total=$LINE_COUNT_TOTAL\" && cat lines.txt
       - plugin: ./image_tag_js.wasm
         with: { repository: '$REPO' }
+        allow: { export: [IMAGE_TAG, IMAGE_URI] }
       - plugin: ./image_tag_js.wasm
         with: { repository: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web, length: 10, prefix: v1- }
-        allow: { env: [CODEBUILD_RESOLVED_SOURCE_VERSION] }
+        allow: { env: [CODEBUILD_RESOLVED_SOURCE_VERSION], export: [IMAGE_TAG, IMAGE_URI] }
       - echo \"tag=$IMAGE_TAG uri=$IMAGE_URI\"
       - plugin: ./ecs_imagedefinitions.wasm
         with: { container: web, image: '${IMAGE_URI}' }

@@ -95,6 +95,71 @@ impl Plugin for Probe {
                 let (k, v) = target.split_once('=').unwrap_or((&target, ""));
                 Ok(Output::new("exported").export(k, v))
             }
+            "exports" => {
+                // `vars: { NAME: value, … }` (JSON text): exports each, for the export rule.
+                let vars: String = ctx.arg("vars")?;
+                let map: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&vars).map_err(|e| Error::InvalidArgs(format!("vars: {e}")))?;
+                let mut out = Output::new(format!("exported {}", map.len()));
+                for (k, v) in map {
+                    out = out.export(k, v.as_str().unwrap_or_default());
+                }
+                Ok(out)
+            }
+            "say" => {
+                // Says `target` on every channel an agent line carries: log, message, failure.
+                log::info(&target);
+                println!("{target}");
+                if ctx.arg_or("fail", false)? {
+                    return Err(Error::Failed(target));
+                }
+                Ok(Output::new(target))
+            }
+            "big" => {
+                // `what`: export | message | log | print, `bytes` long.
+                let what: String = ctx.arg("what")?;
+                let bytes: u64 = ctx.arg_or("bytes", 15 << 20)?;
+                let value = "v".repeat(bytes as usize);
+                match what.as_str() {
+                    "export" => Ok(Output::new("big export").export("BIG", value)),
+                    "message" => Ok(Output::new(value)),
+                    "log" => {
+                        log::info(&value);
+                        Ok(Output::new("big log line"))
+                    }
+                    other => Err(Error::InvalidArgs(format!("what: {other}"))),
+                }
+            }
+            "mask" => {
+                // `count` values of `bytes` bytes each (repetitive ones are the costly kind).
+                let count: u64 = ctx.arg_or("count", 1)?;
+                let bytes: u64 = ctx.arg_or("bytes", 16)?;
+                for i in 0..count {
+                    let mut v = format!("{i:08}-");
+                    while (v.len() as u64) < bytes {
+                        v.push('a');
+                    }
+                    runspec_sdk::mask_secret(&v);
+                }
+                Ok(Output::new(format!("registered {count}")))
+            }
+            "sleep" => {
+                // Waits in a host call (WASI monotonic clock), not in wasm.
+                let secs: u64 = ctx.arg_or("secs", 3600)?;
+                std::thread::sleep(std::time::Duration::from_secs(secs));
+                Ok(Output::new("slept"))
+            }
+            "exit" => {
+                let code: i32 = ctx.arg_or("code", 0)?;
+                std::process::exit(code)
+            }
+            "resolve" => {
+                use std::net::ToSocketAddrs;
+                match (target.as_str(), 80).to_socket_addrs() {
+                    Ok(addrs) => Ok(Output::new(format!("resolved {target}: {}", addrs.count()))),
+                    Err(e) => Err(Error::Failed(format!("resolve {target}: {e}"))),
+                }
+            }
             "metadata" => {
                 let m = runspec_sdk::build_metadata();
                 Ok(Output::new(format!(
