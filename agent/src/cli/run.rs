@@ -777,7 +777,7 @@ fn protect_secrets(
     }
     for phase in &mut report.phases {
         for (_, message) in &mut phase.contexts {
-            *message = masker.mask_str(message).into_owned();
+            *message = masker.mask_agent(message).into_owned();
         }
     }
 }

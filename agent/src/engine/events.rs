@@ -49,11 +49,14 @@ pub enum BuildEvent<'a> {
     /// Values that must never appear in the log (R-ENV-08). Not printed: the masking sink takes
     /// them, every other sink ignores them.
     Secrets(&'a [String]),
+    /// A value a plugin registered with `mask-secret`: masked like [`BuildEvent::Secrets`], but
+    /// never where it would cover the agent's own words.
+    PluginSecret(&'a str),
 }
 
 /// A running plugin's events as the build sees them: output as output (without terminal
 /// controls, and never looking like an agent line: [`crate::log::escape::PluginOutput`]),
-/// `host.log` lines as [`BuildEvent::PluginLog`], values to mask as [`BuildEvent::Secrets`].
+/// `host.log` lines as [`BuildEvent::PluginLog`], values to mask as [`BuildEvent::PluginSecret`].
 /// One per plugin run; [`PluginEvents::finish`] when it ends.
 #[derive(Debug, Default)]
 pub struct PluginEvents {
@@ -72,7 +75,7 @@ impl PluginEvents {
             PluginEvent::Log(level, message) => {
                 sink.event(BuildEvent::PluginLog { level: level.as_str(), message: &message })
             }
-            PluginEvent::Mask(value) => sink.event(BuildEvent::Secrets(&[value])),
+            PluginEvent::Mask(value) => sink.event(BuildEvent::PluginSecret(&value)),
         }
     }
 
@@ -108,6 +111,7 @@ impl EventSink for RecordingSink {
     fn event(&mut self, event: BuildEvent<'_>) {
         match event {
             BuildEvent::Secrets(values) => self.lines.push(format!("Secrets({})", values.len())),
+            BuildEvent::PluginSecret(_) => self.lines.push("PluginSecret".to_string()),
             other => self.lines.push(format!("{other:?}")),
         }
     }

@@ -9,8 +9,9 @@
 //! would make it unreadable and hides nothing.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
@@ -28,84 +29,259 @@ pub const MAX_PLUGIN_SECRETS: usize = 1000;
 /// Derived forms (base64 fragments) shorter than this are not used: they would match by chance.
 const MIN_DERIVED_LEN: usize = 8;
 
-/// The set of byte strings to hide.
+/// The agent's own words. A value a plugin registers is never masked where it would hide or
+/// rewrite them in an agent line (`mask-secret("Error while executing")` must not change the
+/// phase context); values from the build's configuration are masked everywhere.
+const AGENT_WORDS: &[&str] = &[
+    "[Container]",
+    "Running command",
+    "Running plugin",
+    "Command did not exit successfully",
+    "Entering phase",
+    "Phase complete:",
+    "State:",
+    "Phase context status code:",
+    "Message:",
+    "Error while executing command:",
+    "Error while executing plugin:",
+    "Reason:",
+    "exit status",
+    "succeeded:",
+    "Plugin did not succeed",
+    "Build has timed out",
+    "Build was stopped",
+    "COMMAND_EXECUTION_ERROR",
+    "DOWNLOAD_SOURCE",
+    "PRE_BUILD",
+    "POST_BUILD",
+    "UPLOAD_ARTIFACTS",
+    "SUCCEEDED",
+    "FAILED",
+    "TIMED_OUT",
+    "STOPPED",
+];
+
+/// Who registered a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The build's configuration: Parameter Store, Secrets Manager, credentials, ECR tokens.
+    Config,
+    /// A plugin, through `mask-secret`.
+    Plugin,
+}
+
+/// One automaton over a batch of patterns.
+#[derive(Debug, Clone)]
+struct Level {
+    patterns: Vec<Vec<u8>>,
+    /// Per pattern: registered by a plugin only.
+    from_plugin: Vec<bool>,
+    matcher: AhoCorasick,
+    bytes: usize,
+}
+
+impl Level {
+    fn build(mut entries: Vec<(Vec<u8>, bool)>) -> Option<Level> {
+        // One entry per pattern; a value the configuration also names keeps its full masking.
+        entries.sort();
+        entries.dedup_by(|later, first| {
+            if later.0 == first.0 {
+                first.1 &= later.1;
+                true
+            } else {
+                false
+            }
+        });
+        let (patterns, from_plugin): (Vec<Vec<u8>>, Vec<bool>) = entries.into_iter().unzip();
+        if patterns.is_empty() {
+            return None;
+        }
+        let bytes = patterns.iter().map(Vec::len).sum();
+        // A DFA costs 256 transitions per state (gigabytes for long repetitive values); the
+        // contiguous NFA is linear in the patterns and nearly as fast.
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(&patterns)
+            .ok()?;
+        Some(Level { patterns, from_plugin, matcher, bytes })
+    }
+}
+
+/// The set of byte strings to hide. Values are added in batches; batches are merged
+/// geometrically (like a binary counter), so adding n values one by one costs O(n log n)
+/// automaton building, not O(n²).
 #[derive(Debug, Clone, Default)]
 pub struct Masker {
-    secrets: Vec<String>,
-    patterns: Vec<Vec<u8>>,
-    matcher: Option<AhoCorasick>,
+    levels: Vec<Level>,
     max_len: usize,
+    /// Bytes some pattern starts with.
+    first: Vec<bool>,
 }
 
 impl Masker {
+    /// A masker for values of the build's configuration.
     pub fn new<I, S>(secrets: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let secrets: Vec<String> = secrets.into_iter().map(|s| s.as_ref().to_string()).collect();
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        for s in &secrets {
-            if s.len() < MIN_SECRET_LEN {
-                continue;
-            }
-            patterns.push(s.as_bytes().to_vec());
-            for form in derived_forms(s.as_bytes()) {
-                if form.len() >= MIN_DERIVED_LEN {
-                    patterns.push(form);
-                }
-            }
-        }
-        patterns.sort();
-        patterns.dedup();
-        let matcher = if patterns.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&patterns).ok()
-        };
-        let max_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
-        Masker { secrets, patterns, matcher, max_len }
+        let mut m = Masker::default();
+        m.add(secrets, Origin::Config);
+        m
     }
 
-    /// This masker plus more values.
-    pub fn with<S: AsRef<str>>(&self, more: &[S]) -> Self {
-        Masker::new(self.secrets.iter().map(String::as_str).chain(more.iter().map(AsRef::as_ref)))
+    /// Adds values to mask from now on.
+    pub fn add<I, S>(&mut self, secrets: I, origin: Origin)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let from_plugin = origin == Origin::Plugin;
+        let mut entries = Vec::new();
+        for s in secrets {
+            for p in patterns_of(s.as_ref()) {
+                entries.push((p, from_plugin));
+            }
+        }
+        if entries.is_empty() {
+            return;
+        }
+        if self.first.is_empty() {
+            self.first = vec![false; 256];
+        }
+        for (p, _) in &entries {
+            self.max_len = self.max_len.max(p.len());
+            self.first[p[0] as usize] = true;
+        }
+        let Some(level) = Level::build(entries) else { return };
+        self.levels.push(level);
+        while self.levels.len() >= 2 {
+            let n = self.levels.len();
+            if self.levels[n - 2].bytes > 2 * self.levels[n - 1].bytes {
+                break;
+            }
+            let (a, b) = (self.levels.pop(), self.levels.pop());
+            let merged: Vec<(Vec<u8>, bool)> = [a, b]
+                .into_iter()
+                .flatten()
+                .flat_map(|l| l.patterns.into_iter().zip(l.from_plugin))
+                .collect();
+            if let Some(l) = Level::build(merged) {
+                self.levels.push(l);
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.matcher.is_none()
+        self.levels.is_empty()
     }
 
-    /// Masks a whole string (an agent line, a command's text, a context message).
+    /// Every match in `data`, overlapping ones merged, in order; with whether only
+    /// plugin-registered patterns matched there.
+    fn ranges(&self, data: &[u8]) -> Vec<(Range<usize>, bool)> {
+        let mut found: Vec<(Range<usize>, bool)> = Vec::new();
+        for level in &self.levels {
+            for m in level.matcher.find_iter(data) {
+                found.push((m.start()..m.end(), level.from_plugin[m.pattern().as_usize()]));
+            }
+        }
+        if self.levels.len() > 1 {
+            found.sort_by_key(|(r, _)| (r.start, r.end));
+        }
+        let mut merged: Vec<(Range<usize>, bool)> = Vec::with_capacity(found.len());
+        for (r, plugin) in found {
+            match merged.last_mut() {
+                Some((last, last_plugin)) if r.start < last.end => {
+                    last.end = last.end.max(r.end);
+                    *last_plugin &= plugin;
+                }
+                _ => merged.push((r, plugin)),
+            }
+        }
+        merged
+    }
+
+    /// Masks a whole string (a command's text, output).
     pub fn mask_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let Some(ac) = &self.matcher else {
+        self.mask_with(text, false)
+    }
+
+    /// Masks an agent line: values of the configuration everywhere, values a plugin registered
+    /// except where they would cover the agent's own words.
+    pub fn mask_agent<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.mask_with(text, true)
+    }
+
+    fn mask_with<'a>(&self, text: &'a str, protect: bool) -> Cow<'a, str> {
+        if self.is_empty() {
             return Cow::Borrowed(text);
-        };
-        if !ac.is_match(text) {
+        }
+        let mut ranges = self.ranges(text.as_bytes());
+        if protect && ranges.iter().any(|(_, plugin)| *plugin) {
+            let words = agent_word_ranges(text);
+            ranges
+                .retain(|(r, plugin)| !*plugin || !words.iter().any(|w| w.start < r.end && r.start < w.end));
+        }
+        if ranges.is_empty() {
             return Cow::Borrowed(text);
         }
         let mut out = Vec::with_capacity(text.len());
         let mut pos = 0;
-        for m in ac.find_iter(text.as_bytes()) {
-            out.extend_from_slice(&text.as_bytes()[pos..m.start()]);
+        for (r, _) in ranges {
+            out.extend_from_slice(&text.as_bytes()[pos..r.start]);
             out.extend_from_slice(MASK);
-            pos = m.end();
+            pos = r.end;
         }
         out.extend_from_slice(&text.as_bytes()[pos..]);
         Cow::Owned(String::from_utf8_lossy(&out).into_owned())
     }
 
-    /// The first index at or after `from` where the rest of `data` could be the start of a
-    /// secret cut off by the chunk boundary; `data.len()` when there is none.
+    /// Where the bytes that must wait for the next chunk start (`data.len()` when none): a
+    /// secret cut off by the chunk boundary starts in the last `max_len - 1` bytes, after the
+    /// last line break (values are also masked line by line), at a byte some pattern starts
+    /// with. Linear in the window, whatever the secrets are.
     fn holdback_start(&self, data: &[u8], from: usize) -> usize {
-        let earliest = data.len().saturating_sub(self.max_len.saturating_sub(1)).max(from);
-        (earliest..data.len())
-            .find(|&j| {
-                let tail = &data[j..];
-                self.patterns.iter().any(|p| p.len() > tail.len() && p.starts_with(tail))
-            })
-            .unwrap_or(data.len())
+        let window = data.len().saturating_sub(self.max_len.saturating_sub(1)).max(from);
+        let after_break =
+            data[window..].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(window, |i| window + i + 1);
+        (after_break..data.len()).find(|&j| self.first[data[j] as usize]).unwrap_or(data.len())
     }
+}
+
+/// Where the agent's own words are in `text`.
+fn agent_word_ranges(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    for w in AGENT_WORDS {
+        let mut at = 0;
+        while let Some(i) = text[at..].find(w) {
+            out.push(at + i..at + i + w.len());
+            at += i + w.len();
+        }
+    }
+    out
+}
+
+/// The byte strings masked for one value: the value, each of its lines (so a value cut at a
+/// line break between two chunks is still hidden), and its encoded forms.
+fn patterns_of(secret: &str) -> Vec<Vec<u8>> {
+    if secret.len() < MIN_SECRET_LEN {
+        return Vec::new();
+    }
+    let mut out = vec![secret.as_bytes().to_vec()];
+    if secret.contains(['\n', '\r']) {
+        for line in secret.split(['\n', '\r']) {
+            if line.len() >= MIN_SECRET_LEN {
+                out.push(line.as_bytes().to_vec());
+            }
+        }
+    }
+    for form in derived_forms(secret.as_bytes()) {
+        if form.len() >= MIN_DERIVED_LEN {
+            out.push(form);
+        }
+    }
+    out
 }
 
 /// Masking state for one output stream: bytes that might be the start of a secret are held back
@@ -118,21 +294,21 @@ pub struct MaskStream {
 impl MaskStream {
     /// Masks `bytes` and appends what can be shown now to `out`.
     pub fn push(&mut self, masker: &Masker, bytes: &[u8], out: &mut Vec<u8>) {
-        let Some(ac) = &masker.matcher else {
+        if masker.is_empty() && self.pending.is_empty() {
             out.extend_from_slice(bytes);
             return;
-        };
+        }
         self.pending.extend_from_slice(bytes);
         let data = std::mem::take(&mut self.pending);
         let mut pos = 0;
         let mut hold = masker.holdback_start(&data, 0);
-        for m in ac.find_iter(&data) {
-            if m.start() >= hold {
+        for (r, _) in masker.ranges(&data) {
+            if r.start >= hold {
                 break;
             }
-            out.extend_from_slice(&data[pos..m.start()]);
+            out.extend_from_slice(&data[pos..r.start]);
             out.extend_from_slice(MASK);
-            pos = m.end();
+            pos = r.end;
             if pos > hold {
                 hold = masker.holdback_start(&data, pos);
             }
@@ -148,18 +324,13 @@ impl MaskStream {
             return;
         }
         let data = std::mem::take(&mut self.pending);
-        match &masker.matcher {
-            None => out.extend_from_slice(&data),
-            Some(ac) => {
-                let mut pos = 0;
-                for m in ac.find_iter(&data) {
-                    out.extend_from_slice(&data[pos..m.start()]);
-                    out.extend_from_slice(MASK);
-                    pos = m.end();
-                }
-                out.extend_from_slice(&data[pos..]);
-            }
+        let mut pos = 0;
+        for (r, _) in masker.ranges(&data) {
+            out.extend_from_slice(&data[pos..r.start]);
+            out.extend_from_slice(MASK);
+            pos = r.end;
         }
+        out.extend_from_slice(&data[pos..]);
     }
 }
 
@@ -237,32 +408,34 @@ impl<S: EventSink> EventSink for MaskingSink<S> {
     fn event(&mut self, event: BuildEvent<'_>) {
         // An agent line ends the output before it: release what was held back.
         self.flush();
-        if let BuildEvent::Secrets(values) = event {
-            self.masker = self.masker.with(values);
-            return;
+        match event {
+            BuildEvent::Secrets(values) => return self.masker.add(values, Origin::Config),
+            BuildEvent::PluginSecret(value) => return self.masker.add([value], Origin::Plugin),
+            _ => {}
         }
         if self.masker.is_empty() {
             self.inner.event(event);
             return;
         }
+        // Everything an agent line carries is masked, but never the agent's own words.
         let m = &self.masker;
         match event {
-            BuildEvent::Note(t) => self.inner.event(BuildEvent::Note(&m.mask_str(t))),
-            BuildEvent::Warning(t) => self.inner.event(BuildEvent::Warning(&m.mask_str(t))),
-            BuildEvent::CommandStarted(t) => self.inner.event(BuildEvent::CommandStarted(&m.mask_str(t))),
+            BuildEvent::Note(t) => self.inner.event(BuildEvent::Note(&m.mask_agent(t))),
+            BuildEvent::Warning(t) => self.inner.event(BuildEvent::Warning(&m.mask_agent(t))),
+            BuildEvent::CommandStarted(t) => self.inner.event(BuildEvent::CommandStarted(&m.mask_agent(t))),
             BuildEvent::CommandFinished { command, outcome } => {
-                self.inner.event(BuildEvent::CommandFinished { command: &m.mask_str(command), outcome })
+                self.inner.event(BuildEvent::CommandFinished { command: &m.mask_agent(command), outcome })
             }
             BuildEvent::PhaseCompleted { phase, status, code, message } => self
                 .inner
-                .event(BuildEvent::PhaseCompleted { phase, status, code, message: &m.mask_str(message) }),
-            BuildEvent::PluginStarted(t) => self.inner.event(BuildEvent::PluginStarted(&m.mask_str(t))),
+                .event(BuildEvent::PhaseCompleted { phase, status, code, message: &m.mask_agent(message) }),
+            BuildEvent::PluginStarted(t) => self.inner.event(BuildEvent::PluginStarted(&m.mask_agent(t))),
             BuildEvent::PluginLog { level, message } => {
-                self.inner.event(BuildEvent::PluginLog { level, message: &m.mask_str(message) })
+                self.inner.event(BuildEvent::PluginLog { level, message: &m.mask_agent(message) })
             }
             BuildEvent::PluginFinished { plugin, digest, result } => {
-                let plugin = m.mask_str(plugin);
-                let text = m.mask_str(match result {
+                let plugin = m.mask_agent(plugin);
+                let text = m.mask_agent(match result {
                     Ok(t) | Err(t) => t,
                 });
                 let result = if result.is_ok() { Ok(&*text) } else { Err(&*text) };
@@ -353,7 +526,87 @@ mod tests {
         let mut sink = MaskingSink::new(RecordingSink::default(), Masker::default());
         sink.event(BuildEvent::Secrets(&["fetched-value".to_string()]));
         sink.output(b"got fetched-value\n");
-        assert_eq!(sink.into_inner().output, b"got ***\n");
+        sink.event(BuildEvent::PluginSecret("plugin-value"));
+        sink.output(b"and plugin-value\n");
+        assert_eq!(sink.into_inner().output, b"got ***\nand ***\n");
+    }
+
+    #[test]
+    fn long_repetitive_values_cost_linear_time() {
+        // A repetitive value is the worst case for prefix checks at chunk boundaries.
+        let t = std::time::Instant::now();
+        let mut m = Masker::new(["a".repeat(64 << 10)]);
+        m.add(["b".repeat(MAX_PLUGIN_SECRET_BYTES)], Origin::Plugin);
+        let mut s = MaskStream::default();
+        let mut out = Vec::new();
+        let chunk = vec![b'a'; 4096];
+        for _ in 0..256 {
+            s.push(&m, &chunk, &mut out);
+        }
+        s.flush(&m, &mut out);
+        assert_eq!(out, "***".repeat(16).as_bytes(), "1 MiB of `a` is 16 whole secrets");
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn values_added_one_by_one_are_merged_geometrically() {
+        let t = std::time::Instant::now();
+        let mut m = Masker::default();
+        let mut s = MaskStream::default();
+        let mut out = Vec::new();
+        for i in 0..MAX_PLUGIN_SECRETS {
+            m.add([format!("token-{i:06}-{}", "x".repeat(200))], Origin::Plugin);
+            s.push(&m, format!("printed token-{i:06}-{}\n", "x".repeat(200)).as_bytes(), &mut out);
+        }
+        s.flush(&m, &mut out);
+        assert!(m.levels.len() <= 12, "{} levels", m.levels.len());
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text.lines().filter(|l| *l == "printed ***").count(),
+            MAX_PLUGIN_SECRETS,
+            "{}",
+            &text[..300]
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(20), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn plugin_values_never_rewrite_the_agents_words() {
+        let line = "Error while executing command: curl -H tok-3141592 x. Reason: exit status 1";
+        let mut m = Masker::default();
+        m.add(["Error while executing", "exit status 1", "tok-3141592"], Origin::Plugin);
+        assert_eq!(m.mask_agent(line), "Error while executing command: curl -H *** x. Reason: exit status 1");
+        // Output is the build's, not the agent's: masked in full.
+        assert_eq!(m.mask_str("Error while executing"), "***");
+        // The configuration's secrets are masked wherever they are.
+        let m = Masker::new(["exit status 1"]);
+        assert_eq!(m.mask_agent(line), "Error while executing command: curl -H tok-3141592 x. Reason: ***");
+    }
+
+    #[test]
+    fn multi_line_values_are_hidden_when_cut_at_a_line_break() {
+        let key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END KEY-----";
+        let m = Masker::new([key]);
+        let mut s = MaskStream::default();
+        let mut out = Vec::new();
+        for part in ["key: -----BEGIN KEY-----\n", "MIIEvQIBADANBgkqhkiG9w0B\n", "-----END KEY-----\n"] {
+            s.push(&m, part.as_bytes(), &mut out);
+        }
+        s.flush(&m, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("MIIEvQ") && !text.contains("BEGIN KEY"), "{text}");
+    }
+
+    #[test]
+    fn whole_lines_are_not_held_back() {
+        let m = Masker::new(["hunter22-secret"]);
+        let mut s = MaskStream::default();
+        let mut out = Vec::new();
+        s.push(&m, b"hello\n", &mut out);
+        assert_eq!(out, b"hello\n", "a finished line is shown at once");
+        out.clear();
+        s.push(&m, b"50% 1234", &mut out);
+        assert_eq!(out, b"50% 1234", "digits start no pattern here");
     }
 
     #[test]

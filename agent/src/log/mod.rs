@@ -127,7 +127,7 @@ impl<W: Write> EventSink for CodeBuildLog<W> {
             BuildEvent::BuildCompleted { .. } => {
                 let _ = self.out.flush();
             }
-            BuildEvent::Secrets(_) => {}
+            BuildEvent::Secrets(_) | BuildEvent::PluginSecret(_) => {}
         }
     }
 

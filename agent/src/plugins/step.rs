@@ -68,12 +68,7 @@ pub async fn run(
     let grants = req.grants.clone();
     let (tx, mut rx) = mpsc::channel(QUEUE);
     let tail = Tail::default();
-    // The step's own timeout (or the default), unless the build's deadline comes first.
-    let own_limit = req.timeout.unwrap_or(super::DEFAULT_STEP_TIMEOUT);
-    let (limit, own) = match stop.remaining() {
-        Some(b) if b < own_limit => (b, false),
-        _ => (own_limit, true),
-    };
+    let (limit, own) = step_limit(req.timeout, stop.remaining());
     let deadline = Instant::now() + limit;
     let (interrupt, interrupted) = watch::channel(RUNNING);
     let (done_tx, done_rx) = oneshot::channel();
@@ -118,6 +113,16 @@ pub async fn run(
         Err(_) => Err(StepFailure::Crashed { reason: "the plugin thread ended without a result".into() }),
     };
     StepReport { outcome, stderr_tail: tail.text() }
+}
+
+/// How long a step may run, and whether that is the step's own limit (its `timeout:`, else
+/// [`super::DEFAULT_STEP_TIMEOUT`]) rather than the time the build has left.
+fn step_limit(timeout: Option<Duration>, build_left: Option<Duration>) -> (Duration, bool) {
+    let own = timeout.unwrap_or(super::DEFAULT_STEP_TIMEOUT);
+    match build_left {
+        Some(b) if b < own => (b, false),
+        _ => (own, true),
+    }
 }
 
 /// How the call ended, before it is classified.
@@ -294,5 +299,28 @@ fn one_line_failure(f: StepFailure) -> StepFailure {
         StepFailure::InvalidArgs(m) => StepFailure::InvalidArgs(line(m)),
         StepFailure::Internal(m) => StepFailure::Internal(line(m)),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_has_a_deadline() {
+        let s = Duration::from_secs;
+        let hour = super::super::DEFAULT_STEP_TIMEOUT;
+        let table = [
+            (None, None, (hour, true)),
+            (Some(s(30)), None, (s(30), true)),
+            (Some(s(30)), Some(s(10)), (s(10), false)),
+            (Some(s(30)), Some(s(60)), (s(30), true)),
+            (None, Some(s(7200)), (hour, true)),
+            (None, Some(s(5)), (s(5), false)),
+        ];
+        for (timeout, left, want) in table {
+            assert_eq!(step_limit(timeout, left), want, "{timeout:?} {left:?}");
+        }
+        assert_eq!(hour, s(3600), "CodeBuild's default build timeout");
     }
 }

@@ -355,3 +355,47 @@ phases:
     let (_, message) = run.context("BUILD");
     assert!(message.contains("failed: resolve localhost:"), "{message}");
 }
+
+#[test]
+fn mask_secret_is_bounded_and_never_rewrites_the_agent() {
+    let ctx = probe(
+        "version: 0.2
+phases:
+  install:
+    on-failure: CONTINUE
+    commands:
+      - plugin: ./probe.wasm
+        with: { mode: mask, bytes: 1048576 }
+  build:
+    on-failure: CONTINUE
+    commands:
+      - plugin: ./probe.wasm
+        with: { mode: mask, count: 1, bytes: 8192 }
+      - plugin: ./probe.wasm
+        with: { mode: secret, target: Error while executing }
+      - plugin: ./probe.wasm
+        with: { mode: secret, target: tok-2718281 }
+      - echo tok-2718281 && exit 3
+  post_build:
+    commands:
+      - plugin: ./probe.wasm
+        with: { mode: mask, count: 1001, bytes: 64 }
+",
+    );
+    let t = Instant::now();
+    let run = ctx.run();
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+    let install = run.context("INSTALL").1;
+    assert!(
+        install.contains("refused: mask-secret: the value is 1.0 MiB; runspec masks values of at most 8 KiB"),
+        "{install}"
+    );
+    let pre = run.context("POST_BUILD").1;
+    assert!(pre.contains("registered 1000 values already"), "{pre}");
+    assert_eq!(
+        run.context("BUILD").1,
+        "Error while executing command: echo *** && exit 3. Reason: exit status 3"
+    );
+    assert!(run.has_line("***"), "{}", run.stdout);
+    assert!(!run.stdout.contains("tok-2718281"), "{}", run.stdout);
+}
