@@ -4,6 +4,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::pattern::{self, Entry, PatternError, Selection};
 
@@ -17,10 +18,26 @@ pub enum FileKind {
 
 #[derive(Debug, Clone)]
 pub struct CollectedFile {
+    /// The canonical directory the file was listed under; reading never leaves it.
+    pub root: Arc<Path>,
     pub source: PathBuf,
     /// The path inside the artifact, `/`-separated.
     pub dest: String,
     pub kind: FileKind,
+}
+
+impl CollectedFile {
+    /// Opens the file for reading without leaving [`CollectedFile::root`], whatever the path is
+    /// now ([`super::beneath`]): listing and reading are two moments.
+    pub fn open(&self) -> io::Result<fs::File> {
+        let rel = self.source.strip_prefix(&*self.root).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("`{}` is outside the source", self.source.display()),
+            )
+        })?;
+        super::beneath::open(&self.root, rel)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -125,6 +142,7 @@ pub fn collect(
     }
 
     out.selection = pattern::select(&entries, files, exclude, discard_paths)?;
+    let root: Arc<Path> = Arc::from(root.as_path());
     for picked in &out.selection.files {
         let source = canonical_base.join(&picked.path);
         let kind = if links.contains_key(&picked.path) && enable_symlinks {
@@ -134,7 +152,7 @@ pub fn collect(
         } else {
             FileKind::Regular
         };
-        out.files.push(CollectedFile { source, dest: picked.dest.clone(), kind });
+        out.files.push(CollectedFile { root: root.clone(), source, dest: picked.dest.clone(), kind });
     }
     Ok(out)
 }

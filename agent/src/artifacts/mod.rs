@@ -1,7 +1,8 @@
 //! Artifact file selection and packaging: pure pattern semantics ([`pattern`]), reading the
-//! disk safely ([`collect`]), and writing ZIPs or folders ([`package`]). The UPLOAD_ARTIFACTS
+//! disk safely ([`collect`], [`beneath`]), and writing ZIPs or folders ([`package`]). The UPLOAD_ARTIFACTS
 //! phase that drives them is [`crate::engine::upload`].
 
+pub mod beneath;
 pub mod collect;
 pub mod package;
 pub mod pattern;

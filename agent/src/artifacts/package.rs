@@ -2,7 +2,7 @@
 //! (memory stays flat whatever the size), and checksums the ZIP (R-ART-07).
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
@@ -33,46 +33,56 @@ pub fn write_zip_stream<W: Write>(files: &[CollectedFile], out: W) -> io::Result
 
 fn write_zip_into<W: Write + std::io::Seek>(files: &[CollectedFile], mut zip: ZipWriter<W>) -> io::Result<W> {
     for f in files {
-        let meta = fs::metadata(&f.source)?;
-        let method = if compressible(&f.source, meta.len()) {
-            CompressionMethod::Deflated
-        } else {
-            CompressionMethod::Stored
-        };
-        let mut options = SimpleFileOptions::default()
-            .compression_method(method)
-            .unix_permissions(meta.permissions().mode() & 0o7777)
-            .large_file(meta.len() >= u32::MAX as u64);
-        if let Some(t) = meta.modified().ok().and_then(zip_time) {
-            options = options.last_modified_time(t);
-        }
         match &f.kind {
             FileKind::Symlink(target) => {
-                zip.add_symlink(&f.dest, target.to_string_lossy(), options).map_err(io::Error::other)?;
+                let meta = fs::symlink_metadata(&f.source)?;
+                zip.add_symlink(&f.dest, target.to_string_lossy(), options(&meta, CompressionMethod::Stored))
+                    .map_err(io::Error::other)?;
             }
             FileKind::Regular => {
-                zip.start_file(&f.dest, options).map_err(io::Error::other)?;
-                io::copy(&mut File::open(&f.source)?, &mut zip)?;
+                // Metadata and data from the one file that was opened under the source root.
+                let mut file = f.open()?;
+                let meta = file.metadata()?;
+                let method = if compressible(&mut file, meta.len())? {
+                    CompressionMethod::Deflated
+                } else {
+                    CompressionMethod::Stored
+                };
+                zip.start_file(&f.dest, options(&meta, method)).map_err(io::Error::other)?;
+                io::copy(&mut file, &mut zip)?;
             }
         }
     }
     zip.finish().map_err(io::Error::other)
 }
 
+fn options(meta: &fs::Metadata, method: CompressionMethod) -> SimpleFileOptions {
+    let mut options = SimpleFileOptions::default()
+        .compression_method(method)
+        .unix_permissions(meta.permissions().mode() & 0o7777)
+        .large_file(meta.len() >= u32::MAX as u64);
+    if let Some(t) = meta.modified().ok().and_then(zip_time) {
+        options = options.last_modified_time(t);
+    }
+    options
+}
+
 /// Files whose first 64 KiB do not shrink by at least 5% (archives, images, binaries) are stored
 /// rather than deflated: deflating them costs most of the packaging time and saves nothing.
-fn compressible(path: &Path, len: u64) -> bool {
+/// Reads the sample from `file` and rewinds it.
+fn compressible(file: &mut File, len: u64) -> io::Result<bool> {
     const SAMPLE: usize = 64 * 1024;
     if len < SAMPLE as u64 {
-        return true;
+        return Ok(true);
     }
     let mut sample = vec![0u8; SAMPLE];
-    let Ok(n) = File::open(path).and_then(|mut f| f.read(&mut sample)) else { return true };
+    let n = file.read(&mut sample)?;
+    file.seek(io::SeekFrom::Start(0))?;
     let mut enc = flate2::write::DeflateEncoder::new(Vec::with_capacity(SAMPLE), flate2::Compression::fast());
     if enc.write_all(&sample[..n]).is_err() {
-        return true;
+        return Ok(true);
     }
-    enc.finish().map(|out| out.len() * 100 < n * 95).unwrap_or(true)
+    Ok(enc.finish().map(|out| out.len() * 100 < n * 95).unwrap_or(true))
 }
 
 fn zip_time(t: std::time::SystemTime) -> Option<zip::DateTime> {
@@ -91,7 +101,11 @@ pub fn write_folder(files: &[CollectedFile], dest: &Path) -> io::Result<()> {
         match &f.kind {
             FileKind::Symlink(link) => symlink(link, &target)?,
             FileKind::Regular => {
-                fs::copy(&f.source, &target)?;
+                let mut from = f.open()?;
+                let mode = from.metadata()?.permissions().mode() & 0o7777;
+                let mut to = File::create(&target)?;
+                io::copy(&mut from, &mut to)?;
+                to.set_permissions(fs::Permissions::from_mode(mode))?;
             }
         }
     }
@@ -100,7 +114,12 @@ pub fn write_folder(files: &[CollectedFile], dest: &Path) -> io::Result<()> {
 
 /// SHA-256 and MD5 of a file, read once in large chunks.
 pub fn checksums(path: &Path) -> io::Result<Checksums> {
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+    checksums_of(File::open(path)?)
+}
+
+/// SHA-256 and MD5 of what `file` holds.
+pub fn checksums_of(file: File) -> io::Result<Checksums> {
+    let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut sha = Sha256::new();
     let mut md5 = Md5::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -150,6 +169,7 @@ mod tests {
         let files: Vec<CollectedFile> = ["text", "noise"]
             .iter()
             .map(|n| CollectedFile {
+                root: dir.path().into(),
                 source: dir.path().join(n),
                 dest: n.to_string(),
                 kind: FileKind::Regular,
@@ -166,11 +186,49 @@ mod tests {
     }
 
     #[test]
+    fn a_file_swapped_for_a_link_after_listing_is_not_read() {
+        // The race: listed as a regular file, then replaced by a link to a host file before the
+        // ZIP (or the folder) is written.
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("shadow"), "HOST SECRET").unwrap();
+        let src = tempfile::tempdir().unwrap();
+        fs::create_dir(src.path().join("dist")).unwrap();
+        fs::write(src.path().join("dist/app.txt"), "app").unwrap();
+        fs::write(src.path().join("dist/ok.txt"), "ok").unwrap();
+        let c =
+            super::super::collect::collect(src.path(), "dist", &["**/*".into()], &[], false, false).unwrap();
+        assert_eq!(c.files.len(), 2);
+        fs::remove_file(src.path().join("dist/app.txt")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("shadow"), src.path().join("dist/app.txt")).unwrap();
+        let e = write_zip_stream(&c.files, Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("app.txt` was not read: it leads out of the source directory"), "{e}");
+        let out = tempfile::tempdir().unwrap();
+        let e = write_folder(&c.files, &out.path().join("f")).unwrap_err();
+        assert!(e.to_string().contains("leads out"), "{e}");
+        for entry in walkdir::WalkDir::new(out.path()) {
+            let entry = entry.unwrap();
+            if entry.file_type().is_file() {
+                assert_ne!(fs::read_to_string(entry.path()).unwrap(), "HOST SECRET");
+            }
+        }
+        // A directory swapped for a link out, too.
+        fs::remove_file(src.path().join("dist/app.txt")).unwrap();
+        fs::rename(src.path().join("dist"), src.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), src.path().join("dist")).unwrap();
+        fs::write(outside.path().join("ok.txt"), "HOST SECRET").unwrap();
+        assert!(write_zip_stream(&c.files[1..], Vec::new()).is_err());
+    }
+
+    #[test]
     fn streamed_zips_read_back() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("a"), "alpha").unwrap();
-        let files =
-            vec![CollectedFile { source: dir.path().join("a"), dest: "x/a".into(), kind: FileKind::Regular }];
+        let files = vec![CollectedFile {
+            root: dir.path().into(),
+            source: dir.path().join("a"),
+            dest: "x/a".into(),
+            kind: FileKind::Regular,
+        }];
         let bytes = write_zip_stream(&files, Vec::new()).unwrap();
         let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
         let mut s = String::new();
@@ -185,11 +243,13 @@ mod tests {
         fs::set_permissions(dir.path().join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
         let files = vec![
             CollectedFile {
+                root: dir.path().into(),
                 source: dir.path().join("run.sh"),
                 dest: "bin/run.sh".into(),
                 kind: FileKind::Regular,
             },
             CollectedFile {
+                root: dir.path().into(),
                 source: dir.path().join("run.sh"),
                 dest: "bin/alias".into(),
                 kind: FileKind::Symlink("run.sh".into()),

@@ -406,12 +406,19 @@ impl S3Uploader {
         let count = files.len();
         for f in files {
             let key = object_key(Some(prefix), None, &f.dest);
-            let size = std::fs::metadata(&f.source)?.len();
-            if size > SMALL_FILE && f.kind == FileKind::Regular {
+            // Opened once, under the source root; what is uploaded is what was opened.
+            let opened = match f.kind {
+                FileKind::Regular => Some(f.open()?),
+                FileKind::Symlink(_) => None,
+            };
+            let size = match &opened {
+                Some(file) => file.metadata()?.len(),
+                None => 0,
+            };
+            if let Some(mut file) = opened.filter(|_| size > SMALL_FILE) {
                 // Big files one at a time, each with its own bounded part pipeline.
-                let source = f.source.clone();
                 self.upload_stream(bucket, &key, move |mut w| {
-                    io::copy(&mut std::fs::File::open(source)?, &mut w)?;
+                    io::copy(&mut file, &mut w)?;
                     Ok(w)
                 })
                 .await?;
@@ -444,7 +451,7 @@ fn read_small(f: &CollectedFile) -> io::Result<Bytes> {
         FileKind::Symlink(target) => Ok(Bytes::from(target.to_string_lossy().into_owned())),
         FileKind::Regular => {
             let mut v = Vec::new();
-            std::fs::File::open(&f.source)?.read_to_end(&mut v)?;
+            f.open()?.read_to_end(&mut v)?;
             Ok(Bytes::from(v))
         }
     }

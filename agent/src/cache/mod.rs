@@ -343,7 +343,7 @@ pub fn pack(patterns: &[String], src_dir: &Path, abs_base: &Path, dest: &Path) -
                     header.set_size(0);
                     tar.append_link(&mut header, &name, target)?;
                 }
-                FileKind::Regular => tar.append_path_with_name(&f.source, &name)?,
+                FileKind::Regular => tar.append_file(&name, &mut f.open()?)?,
             }
             count += 1;
         }

@@ -190,13 +190,16 @@ fn hash_files(args: &HashFilesArgs) -> Result<u8, UsageError> {
     if found.files.is_empty() {
         return Err(usage(format!("no file matches {}", args.patterns.join(" "))));
     }
-    let mut sources: Vec<_> = found.files.iter().map(|f| (f.dest.clone(), f.source.clone())).collect();
-    sources.sort();
+    let mut sources: Vec<_> = found.files.iter().map(|f| (f.dest.clone(), f)).collect();
+    sources.sort_by(|a, b| a.0.cmp(&b.0));
     // The hash covers names and contents, so renaming a file changes it too.
     use sha2::Digest;
     let mut all = sha2::Sha256::new();
-    for (name, path) in sources {
-        let sums = crate::artifacts::package::checksums(&path).map_err(|e| usage(format!("{name}: {e}")))?;
+    for (name, file) in sources {
+        let sums = file
+            .open()
+            .and_then(crate::artifacts::package::checksums_of)
+            .map_err(|e| usage(format!("{name}: {e}")))?;
         all.update(name.as_bytes());
         all.update([0]);
         all.update(sums.sha256.as_bytes());

@@ -169,7 +169,7 @@ pub fn process(
             truncated: 0,
         };
         for f in &found.files {
-            let text = match std::fs::read_to_string(&f.source) {
+            let text = match f.open().and_then(std::io::read_to_string) {
                 Ok(t) => t,
                 Err(e) => {
                     sink.event(BuildEvent::Warning(&format!("report file {}: {e}; skipped", f.dest)));

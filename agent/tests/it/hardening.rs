@@ -399,3 +399,44 @@ phases:
     assert!(run.has_line("***"), "{}", run.stdout);
     assert!(!run.stdout.contains("tok-2718281"), "{}", run.stdout);
 }
+
+#[test]
+fn artifact_collection_cannot_be_raced_into_reading_host_files() {
+    // A build process keeps swapping its artifact files for links to a host file while
+    // UPLOAD_ARTIFACTS lists and packs them (background processes live until the build ends).
+    // Whatever the timing, the host file's content never reaches the artifact.
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("host-secret.txt");
+    std::fs::write(&secret, "HOST-SECRET-CONTENT\n").unwrap();
+    let ctx = Ctx::new(&format!(
+        "version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p dist && for i in $(seq 1 50); do echo data > dist/f$i.txt; done
+      - (while :; do for i in $(seq 1 50); do ln -sf '{}' dist/l$i && mv -f dist/l$i dist/f$i.txt; echo data > dist/n$i && mv -f dist/n$i dist/f$i.txt; done; done) > /dev/null 2>&1 &
+      - sleep 0.2
+artifacts:
+  files: ['dist/**/*']
+",
+        secret.display()
+    ));
+    for _ in 0..4 {
+        let run = ctx.run_artifacts(&[]);
+        let zip = run.out.join("artifacts.zip");
+        if let Ok(f) = std::fs::File::open(&zip) {
+            let mut z = zip::ZipArchive::new(f).unwrap();
+            for i in 0..z.len() {
+                let text = std::io::read_to_string(z.by_index(i).unwrap()).unwrap_or_default();
+                assert!(!text.contains("HOST-SECRET"), "a host file in the artifact:\n{}", run.stdout);
+            }
+        } else {
+            let (_, message) = run.context("UPLOAD_ARTIFACTS");
+            assert!(
+                message.contains("was not read") || message.contains("leads out"),
+                "{message}\n{}",
+                run.stdout
+            );
+        }
+    }
+}
