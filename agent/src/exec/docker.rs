@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use tokio::net::unix::pipe;
 
 use super::output::OutputPipe;
-use super::state::{self, ShellState};
+use super::state::ShellState;
 use super::wrapper::{self, AgentVars};
 use super::{CommandOutcome, CommandSpec, ExecError, Session, Stop};
 use crate::buildspec::Shell;
@@ -345,7 +345,7 @@ impl Session for DockerSession {
 
     async fn expand(&mut self, expr: &str) -> Result<String, ExecError> {
         let out = self.capture(wrapper::expand_script(expr, Path::new(STATE_DIR))).await?;
-        Ok(state::expansion(&out))
+        wrapper::parse_expansion(&out).map_err(ExecError::Expansion)
     }
 
     async fn read_vars(&mut self, names: &[&str]) -> Result<Vec<Option<String>>, ExecError> {

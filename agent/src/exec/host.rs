@@ -19,7 +19,7 @@ use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
 use super::output::OutputPipe;
-use super::state::{self, ShellState};
+use super::state::ShellState;
 use super::wrapper::{self, AgentVars};
 use super::{CommandOutcome, CommandSpec, ExecError, Session, Stop};
 use crate::buildspec::Shell;
@@ -207,7 +207,7 @@ impl Session for HostSession {
 
     async fn expand(&mut self, expr: &str) -> Result<String, ExecError> {
         let out = self.capture(wrapper::expand_script(expr, &self.state_dir)).await?;
-        Ok(state::expansion(&out))
+        wrapper::parse_expansion(&out).map_err(ExecError::Expansion)
     }
 
     async fn read_vars(&mut self, names: &[&str]) -> Result<Vec<Option<String>>, ExecError> {

@@ -172,6 +172,8 @@ pub enum ExecError {
     NoSetpriv,
     #[error("{0}")]
     Docker(String),
+    #[error("{0}")]
+    Expansion(String),
     #[error("i/o error while running a command: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -62,12 +62,3 @@ impl ShellState {
         fs::copy(self.dir.join("env.saved"), self.env_file()).map(|_| ())
     }
 }
-
-/// What [`wrapper::expand_script`] printed, without the here document's final newline.
-pub fn expansion(out: &[u8]) -> String {
-    let mut s = String::from_utf8_lossy(out).into_owned();
-    if s.ends_with('\n') {
-        s.pop();
-    }
-    s
-}

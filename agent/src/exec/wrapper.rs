@@ -86,16 +86,35 @@ pub fn script(command: &str, state_dir: &Path, agent: &AgentVars<'_>, save: bool
     s
 }
 
+/// What [`expand_script`] prints last, so a script that could not run to its end (a broken
+/// state file, a killed shell) is told apart from an expansion that is empty.
+pub const EXPANDED: &str = "\0runspec-expanded";
+
 /// A script that prints a shell expression's expansion in the build's current state, used for
 /// artifact `name` and `base-directory` (R-ART: evaluated with shell command language). A here
-/// document expands `$VAR`, `$(…)` and arithmetic, and keeps quotes and globs literal.
+/// document expands `$VAR`, `$(…)` and arithmetic, and keeps quotes and globs literal. Only
+/// builtins run (`read`, `printf`): the build may have set `PATH` to anything.
 pub fn expand_script(expr: &str, state_dir: &Path) -> String {
     let env_sh = sh_quote(&state_dir.join("env.sh").to_string_lossy());
     let mut delimiter = String::from("RUNSPEC_EXPR_END");
     while expr.contains(&delimiter) {
         delimiter.push('_');
     }
-    format!("set -a\n. {env_sh}\ncd -- \"$PWD\"\ncat <<{delimiter}\n{expr}\n{delimiter}\n")
+    format!(
+        "set -a\n. {env_sh}\ncd -- \"$PWD\"\nwhile IFS= read -r runspec_line; do printf '%s\\n' \"$runspec_line\"; done <<{delimiter}\n{expr}\n{delimiter}\nprintf '\\0runspec-expanded'\n"
+    )
+}
+
+/// The expansion [`expand_script`] printed, or why there is none.
+pub fn parse_expansion(out: &[u8]) -> Result<String, String> {
+    let Some(body) = out.strip_suffix(EXPANDED.as_bytes()) else {
+        return Err("the build's shell could not expand it (its state or shell is broken)".into());
+    };
+    let mut s = String::from_utf8_lossy(body).into_owned();
+    if s.ends_with('\n') {
+        s.pop();
+    }
+    Ok(s)
 }
 
 /// A script that prints the named variables NUL-separated, each prefixed `1` when set and `0`
@@ -177,6 +196,14 @@ mod tests {
             [Some("a b".to_string()), None, Some(String::new())]
         );
         assert_eq!(parse_exports(b"", 2), [None, None]);
+    }
+
+    #[test]
+    fn expansions_need_the_end_marker() {
+        assert_eq!(parse_expansion(b"/src/dist\n\0runspec-expanded"), Ok("/src/dist".to_string()));
+        assert_eq!(parse_expansion(b"\n\0runspec-expanded"), Ok(String::new()));
+        assert!(parse_expansion(b"").is_err());
+        assert!(parse_expansion(b"/src/dist\n").is_err());
     }
 
     #[test]

@@ -440,3 +440,25 @@ artifacts:
         }
     }
 }
+
+#[test]
+fn expansions_work_whatever_the_build_did_to_path() {
+    // R-ART-05: base-directory is shell-expanded. A build that breaks PATH must not make the
+    // expansion come out empty (which selected the whole source, `.env.local` included).
+    let ctx = Ctx::new(
+        "version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p dist && echo app > dist/app.js && echo SECRET=1 > .env.local
+      - export PATH=/nonexistent
+artifacts:
+  base-directory: $CODEBUILD_SRC_DIR/dist
+  name: site-$CODEBUILD_BUILD_NUMBER
+  files: ['**/*']
+",
+    );
+    let run = ctx.run_artifacts(&[]);
+    assert_eq!(run.status(), "SUCCEEDED", "{}", run.stdout);
+    assert_eq!(run.zip_names("artifacts.zip"), ["app.js"]);
+}
