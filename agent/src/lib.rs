@@ -8,6 +8,7 @@ pub mod aws;
 pub mod buildspec;
 pub mod cache;
 pub mod cli;
+pub mod dirs;
 pub mod engine;
 pub mod env;
 pub mod exec;

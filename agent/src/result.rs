@@ -118,3 +118,25 @@ pub fn build_json(id: &BuildIdentity, report: &BuildReport) -> Value {
     }
     build
 }
+
+/// One line saying how the build ended, for a terminal: status, duration, and for a build that
+/// did not succeed the phase that decided it with its context.
+pub fn summary(report: &BuildReport) -> String {
+    let secs = report.end.duration_since(report.start).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let mut line = format!("Build {} in {secs:.1} s", report.status);
+    if report.status != Status::Succeeded {
+        let decided = report
+            .phases
+            .iter()
+            .find(|p| p.status != Status::Succeeded && !p.continued)
+            .or_else(|| report.phases.iter().find(|p| p.status != Status::Succeeded));
+        if let Some(p) = decided {
+            line.push_str(&format!(": {} {}", p.phase, p.status));
+            if let Some((code, message)) = p.contexts.first().filter(|(c, m)| !c.is_empty() || !m.is_empty())
+            {
+                line.push_str(&format!(" ({code}): {message}"));
+            }
+        }
+    }
+    line
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{RunArgs, UsageError, exit, usage};
 use crate::buildspec::{self, Buildspec, Version};
+use crate::engine::ledger::Ledger;
 use crate::engine::upload::{ArtifactSettings, ArtifactTarget, Destination};
 use crate::engine::{BuildInput, BuildspecFailure, Engine, Status};
 use crate::env::{self, BuildFacts};
@@ -19,6 +20,8 @@ use crate::log::mask::{Masker, MaskingSink};
 use crate::project::{self, ArtifactsType, Project};
 use crate::result::{self, BuildIdentity};
 use crate::workspace::{Source, Workspace};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 
 /// Everything `run` decided from its flags, before anything is created.
 struct Settings {
@@ -346,10 +349,7 @@ fn cache_location(
                     "cache mode {mode}: the host executor keeps no git or Docker layer cache; only the buildspec's cache paths are cached"
                 ));
             }
-            let base = std::env::var_os("RUNSPEC_CACHE_DIR")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("runspec")))
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/runspec")))
+            let base = crate::dirs::cache()
                 .ok_or_else(|| usage("cannot find a cache directory: set RUNSPEC_CACHE_DIR"))?;
             Some(CacheLocation::Local(base.join(name)))
         }
@@ -480,10 +480,7 @@ fn git_facts(dir: &Path) -> (Option<String>, Option<String>) {
 
 /// A per-project build counter under the user's state directory (CODEBUILD_BUILD_NUMBER).
 fn next_build_number(project: &str) -> Option<u64> {
-    let base = std::env::var_os("RUNSPEC_STATE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("runspec")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/runspec")))?;
+    let base = crate::dirs::state()?;
     let dir = base.join("build-numbers");
     fs::create_dir_all(&dir).ok()?;
     let file = dir.join(project);
@@ -493,8 +490,10 @@ fn next_build_number(project: &str) -> Option<u64> {
 }
 
 async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
-    let workspace =
-        Workspace::create(&s.primary, &s.secondary, args.mount_source).map_err(|e| usage(e.to_string()))?;
+    // runspec's own directories are never part of a copied source (a build run from $HOME).
+    let own_dirs: Vec<PathBuf> = [crate::dirs::cache(), crate::dirs::state()].into_iter().flatten().collect();
+    let workspace = Workspace::create(&s.primary, &s.secondary, args.mount_source, &own_dirs)
+        .map_err(|e| usage(e.to_string()))?;
     for skipped in &workspace.skipped {
         warn(&format!(
             "`{}` was not copied into the workspace (not a regular file, or unreadable)",
@@ -689,7 +688,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         .try_clone_to_owned()
         .map(fs::File::from)
         .map_err(|e| usage(format!("cannot write to stdout: {e}")))?;
-    let mut log = MaskingSink::new(CodeBuildLog::new(stdout), masker);
+    let mut log = Ledger::new(MaskingSink::new(CodeBuildLog::new(stdout), masker));
     let input = BuildInput {
         buildspec: spec,
         buildspec_location: location,
@@ -719,15 +718,23 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         )),
         images: Some(crate::image::Pusher::default()),
     };
-    let mut report = match session {
-        Sessions::Host(mut host) => Engine::new(&mut host, &mut log, stop).run(input).await,
+    // A panic inside the engine ends the build as FAULT (with a result file), not runspec.
+    let ran = match session {
+        Sessions::Host(mut host) => {
+            AssertUnwindSafe(Engine::new(&mut host, &mut log, stop).run(input)).catch_unwind().await
+        }
         Sessions::Docker(mut container) => {
-            let report = Engine::new(&mut container, &mut log, stop).run(input).await;
+            let ran =
+                AssertUnwindSafe(Engine::new(&mut container, &mut log, stop).run(input)).catch_unwind().await;
             container.close().await;
-            report
+            ran
         }
     };
-    protect_secrets(&mut report, log.masker(), &requests);
+    let mut report = match ran {
+        Ok(report) => report,
+        Err(panic) => log.fault(start, &crate::engine::ledger::panic_message(&*panic)),
+    };
+    protect_secrets(&mut report, log.inner().masker(), &requests);
 
     if let Some(path) = &args.result {
         let identity = BuildIdentity {
@@ -754,7 +761,14 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
             eprintln!("error: cannot write the result to `{}`: {e}", path.display());
         }
     }
-    drop(workspace);
+    // The result is written; the workspace copy (a node_modules can be 100,000 files) goes
+    // away on its own time.
+    // (When no process can be started, it is removed here before returning.)
+    workspace.remove_in_background();
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprintln!("{}", crate::result::summary(&report));
+    }
     Ok(if report.status == Status::Succeeded { exit::OK } else { exit::FAILED })
 }
 

@@ -2,6 +2,7 @@
 //! [`events::BuildEvent`]s. Transitions are one pure function in [`transitions`].
 
 pub mod events;
+pub mod ledger;
 pub mod run;
 pub mod transitions;
 pub mod upload;

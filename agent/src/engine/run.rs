@@ -528,6 +528,12 @@ impl<S: Session> Steps<'_, S> {
         build_succeeding: bool,
     ) -> Result<StepEnd, ExecError> {
         self.sink.event(BuildEvent::CommandStarted(text));
+        // Debug builds only: lets the tests check that a panic anywhere in a build still ends
+        // it as FAULT with a result file.
+        #[cfg(debug_assertions)]
+        if std::env::var("RUNSPEC_TEST_PANIC_AT").is_ok_and(|at| at == text) {
+            panic!("injected by RUNSPEC_TEST_PANIC_AT");
+        }
         let spec = CommandSpec { text, run_as, build_succeeding };
         let outcome = self.session.run(spec, self.sink, self.stop).await?;
         self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });

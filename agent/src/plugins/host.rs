@@ -96,12 +96,7 @@ impl PluginHost {
     /// The default place for compiled plugins: `$RUNSPEC_CACHE_DIR/plugins`, else
     /// `$XDG_CACHE_HOME/runspec/plugins`, else `~/.cache/runspec/plugins`.
     pub fn default_cache_dir() -> Option<PathBuf> {
-        let base = std::env::var_os("RUNSPEC_CACHE_DIR").map(PathBuf::from).or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(|d| PathBuf::from(d).join("runspec"))
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/runspec")))
-        })?;
-        Some(base.join("plugins"))
+        Some(crate::dirs::cache()?.join("plugins"))
     }
 
     pub fn engine(&self) -> &Engine {

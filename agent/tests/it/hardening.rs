@@ -462,3 +462,84 @@ artifacts:
     assert_eq!(run.status(), "SUCCEEDED", "{}", run.stdout);
     assert_eq!(run.zip_names("artifacts.zip"), ["app.js"]);
 }
+
+#[test]
+fn a_panic_inside_runspec_ends_the_build_as_fault_with_a_result() {
+    let ctx = Ctx::new(
+        "version: 0.2
+phases:
+  install:
+    commands:
+      - echo installed
+  build:
+    commands:
+      - echo crash here
+",
+    );
+    let output = ctx.command().env("RUNSPEC_TEST_PANIC_AT", "echo crash here").output().unwrap();
+    let run = ctx.finish(output);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.status(), "FAULT", "{}", run.stdout);
+    assert_eq!(
+        run.phases(),
+        ["DOWNLOAD_SOURCE=SUCCEEDED", "INSTALL=SUCCEEDED", "PRE_BUILD=SUCCEEDED", "BUILD=FAULT"]
+    );
+    let (code, message) = run.context("BUILD");
+    assert_eq!(code, "CLIENT_ERROR");
+    assert!(message.contains("runspec failed unexpectedly: injected by RUNSPEC_TEST_PANIC_AT"), "{message}");
+    assert!(run.has_line("> Phase complete: BUILD State: FAULT"), "{}", run.stdout);
+}
+
+#[test]
+fn a_terminal_gets_a_summary_line_at_the_end() {
+    let ctx = Ctx::new("version: 0.2\nphases:\n  build:\n    commands:\n      - exit 3\n");
+    // `script` gives the build a terminal on stdin, stdout and stderr.
+    let cmd = ctx.command();
+    let line = format!(
+        "{} 2>&1",
+        std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| format!("'{}'", a.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let envs: Vec<(String, String)> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_string_lossy().into_owned(), v?.to_string_lossy().into_owned())))
+        .collect();
+    let out = Command::new("script").args(["-qec", &line, "/dev/null"]).envs(envs).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    assert!(
+        last.starts_with("Build FAILED in ")
+            && last.contains(": BUILD FAILED (COMMAND_EXECUTION_ERROR): Error while executing command: exit 3. Reason: exit status 3"),
+        "{text}"
+    );
+    // Not a terminal: the log ends with the agent's own last line.
+    let run = ctx.run();
+    assert!(!run.stderr.contains("Build FAILED in"), "{}", run.stderr);
+}
+
+#[test]
+fn a_build_started_above_the_temporary_directory_does_not_copy_itself() {
+    // `runspec run` in /tmp, or in $HOME with TMPDIR under it: the new workspace is inside the
+    // source. It must not be copied into itself.
+    let ctx = Ctx::new(
+        "version: 0.2
+phases:
+  build:
+    commands:
+      - find . -path ./tmp -prune -o -type f -print | sort
+      - test ! -e tmp/runspec-* || (ls -R tmp | head; exit 1)
+",
+    );
+    ctx.write("app.txt", "x");
+    let tmp = ctx.src.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let t = Instant::now();
+    let output = ctx.command().env("TMPDIR", &tmp).output().unwrap();
+    let run = ctx.finish(output);
+    assert!(t.elapsed() < Duration::from_secs(30));
+    assert_eq!(run.status(), "SUCCEEDED", "{}", run.stdout);
+    assert!(run.has_line("./app.txt"), "{}", run.stdout);
+}
