@@ -66,6 +66,16 @@ if ! docker image inspect runspec-test:busybox >/dev/null 2>&1; then
   rm -rf "$rootfs"
 fi
 export RUNSPEC_TEST_DOCKER_IMAGE=runspec-test:busybox
+# busybox without /etc/passwd or /etc/group, like distroless and scratch-based images.
+if ! docker image inspect runspec-test:no-passwd >/dev/null 2>&1; then
+  rootfs=$(mktemp -d)
+  mkdir -p "$rootfs/bin" "$rootfs/tmp"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"; done
+  tar -C "$rootfs" -c . | docker import --change 'ENV PATH=/bin' - runspec-test:no-passwd >/dev/null
+  rm -rf "$rootfs"
+fi
+export RUNSPEC_TEST_DOCKER_NO_PASSWD_IMAGE=runspec-test:no-passwd
 # The same plus the Docker client (and the C library it links), for privileged builds that run
 # `docker build` / `docker push` against the engine runspec hands them.
 if ! docker image inspect runspec-test:docker-cli >/dev/null 2>&1; then

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
+# What git sees before the run; the run must leave it as it was (checked at the end).
+git_before=$(git status --porcelain=v1 --untracked-files=all 2>/dev/null | sort || true)
+
 need_apt=()
 command -v git >/dev/null || need_apt+=(git)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
@@ -76,3 +79,23 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "tests"
 cargo test --workspace --locked -- --include-ignored
+
+log "the README's example build (release)"
+out=$(mktemp -d)
+cargo run --release --locked -q -p runspec -- run --buildspec buildspec.example.yml --artifacts "$out" >"$out/log"
+test -f "$out/artifacts.zip" && test -f "$out/deploy.zip"
+# What `cargo install` gives users: no debug info (it was 333 MB with line tables).
+size=$(stat -c %s target/release/runspec)
+echo "release binary: $((size / 1024 / 1024)) MiB"
+[ "$size" -lt $((100 * 1024 * 1024)) ] || { echo "the release binary is $size bytes; keep it under 100 MiB" >&2; exit 1; }
+rm -rf "$out"
+
+# A clean clone stays clean: the run changed nothing git sees.
+if [ -n "$git_before" ] || git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git_after=$(git status --porcelain=v1 --untracked-files=all 2>/dev/null | sort)
+  if [ "$git_after" != "$git_before" ]; then
+    echo "the test run changed the work tree:" >&2
+    diff <(echo "$git_before") <(echo "$git_after") >&2 || true
+    exit 1
+  fi
+fi

@@ -9,9 +9,25 @@ use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 
 use crate::env::secrets::{SecretStore, StoreError};
 
+/// Every AWS call runspec makes is bounded: a server that stores a request and never answers
+/// cannot hold a build (retries included, an operation ends within [`OPERATION_TIMEOUT`]).
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        // One attempt carries at most one 8 MiB part: two minutes is 70 KB/s.
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// The longest one attempt of an AWS call may take.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+/// The longest one AWS call may take, all its retries together.
+pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Loads the SDK configuration. `region` is used when the chain has none.
 pub async fn sdk_config(region: &str, profile: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts());
     if let Some(p) = profile {
         loader = loader.profile_name(p);
     }
@@ -25,7 +41,11 @@ pub async fn sdk_config(region: &str, profile: Option<&str>) -> SdkConfig {
 /// Loads the SDK configuration for a region fixed by the resource (an ECR URI names its region),
 /// so the chain is not asked for one.
 pub async fn sdk_config_in(region: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string())).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .region(Region::new(region.to_string()))
+        .load()
+        .await
 }
 
 /// An S3 client: more retries with backoff than the default (artifact uploads are worth
@@ -129,5 +149,16 @@ impl SecretStore for AwsSecretStore {
             (None, Some(b)) => Ok(String::from_utf8_lossy(b.as_ref()).into_owned()),
             (None, None) => Err(StoreError::Service(format!("secret {id} has no value"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_aws_call_is_bounded() {
+        let t = super::timeouts();
+        assert_eq!(t.operation_attempt_timeout(), Some(super::ATTEMPT_TIMEOUT));
+        assert_eq!(t.operation_timeout(), Some(super::OPERATION_TIMEOUT));
+        assert!(t.connect_timeout().is_some());
     }
 }

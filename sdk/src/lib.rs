@@ -29,7 +29,7 @@
 //!         let text = format!("hello {name} ({version})\n").repeat(times as usize);
 //!         std::fs::write(ctx.path("greeting.txt"), text)?; // needs `allow: { write: true }`
 //!         Ok(Output::new(format!("greeted {name}"))
-//!             .export("GREETED", &name)                   // seen by later commands
+//!             .export("GREETED", &name)                   // seen by later commands (allow.export)
 //!             .artifact("greeting.txt"))                  // added to the primary artifact
 //!     }
 //! }
@@ -270,7 +270,9 @@ impl Output {
         Output { message: message.into(), ..Output::default() }
     }
 
-    /// Sets `name=value` for every later command and plugin of the build.
+    /// Sets `name=value` for every later command and plugin of the build. The step must grant
+    /// the name in `allow.export`; some names (`PATH`, `LD_*`, `CODEBUILD_*`, …) are never
+    /// granted. A value is at most 64 KiB.
     pub fn export(mut self, name: impl Into<String>, value: impl Into<String>) -> Output {
         self.exported_env.push((name.into(), value.into()));
         self

@@ -162,11 +162,36 @@ pub struct S3Uploader {
     client: aws_sdk_s3::Client,
     build_arn: String,
     progress: Option<Progress>,
+    /// Multipart uploads started and not yet completed or aborted: what an upload cut short by
+    /// the build's timeout or a stop leaves, for [`S3Uploader::abort_unfinished`].
+    open: Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
 }
 
 impl S3Uploader {
     pub fn new(client: aws_sdk_s3::Client, build_arn: impl Into<String>) -> Self {
-        S3Uploader { client, build_arn: build_arn.into(), progress: None }
+        S3Uploader { client, build_arn: build_arn.into(), progress: None, open: Default::default() }
+    }
+
+    /// Aborts the multipart uploads an upload that was dropped midway left open, so no
+    /// partial object or billed parts stay behind. Bounded: a few seconds per upload.
+    pub async fn abort_unfinished(&self) {
+        let open: Vec<_> = std::mem::take(&mut *self.open.lock().unwrap_or_else(|e| e.into_inner()));
+        for (bucket, key, upload_id) in open {
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                self.abort(&bucket, &key, &upload_id),
+            )
+            .await;
+        }
+    }
+
+    fn opened(&self, bucket: &str, key: &str, upload_id: &str, open: bool) {
+        let mut list = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open {
+            list.push((bucket.to_string(), key.to_string(), upload_id.to_string()));
+        } else {
+            list.retain(|(_, _, id)| id != upload_id);
+        }
     }
 
     /// Reports stored bytes to `progress` (the CLI draws a bar on a terminal).
@@ -230,9 +255,9 @@ impl S3Uploader {
         // Dropping the receiver stops a producer that is still writing.
         drop(rx);
         let produced = producer.await.map_err(|e| self.error(bucket, key, e))?;
-        let uploaded = produced?;
+        // S3's own error first: a producer stopped by a failed upload only says "stopped".
         outcome?;
-        Ok(uploaded)
+        Ok(produced?)
     }
 
     async fn put_single(&self, bucket: &str, key: &str, part: Part) -> Result<(), S3Error> {
@@ -273,6 +298,22 @@ impl S3Uploader {
             .await
             .map_err(|e| self.error(bucket, key, crate::aws::error_text(&e)))?;
         let upload_id = created.upload_id().unwrap_or_default().to_string();
+        self.opened(bucket, key, &upload_id, true);
+        let result = self.finish_multipart(bucket, key, &upload_id, a, b, rx).await;
+        self.opened(bucket, key, &upload_id, false);
+        result
+    }
+
+    async fn finish_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        a: Part,
+        b: Part,
+        rx: &mut mpsc::Receiver<Part>,
+    ) -> Result<(), S3Error> {
+        let upload_id = upload_id.to_string();
         let result = self.upload_parts(bucket, key, &upload_id, a, b, rx).await;
         match result {
             Ok(parts) => {
@@ -369,9 +410,29 @@ impl S3Uploader {
         Ok(done)
     }
 
+    /// Aborts a multipart upload until S3 no longer knows it: a part still in flight when the
+    /// first abort lands can be stored after it (S3's documentation says to list the parts
+    /// and abort again), and stored parts are billed until they are gone.
     async fn abort(&self, bucket: &str, key: &str, upload_id: &str) {
-        let _ =
-            self.client.abort_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).send().await;
+        for attempt in 0..5u32 {
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await;
+            let listed = self.client.list_parts().bucket(bucket).key(key).upload_id(upload_id).send().await;
+            match listed {
+                // NoSuchUpload (or any error): nothing is left that this upload can reach.
+                Err(_) => return,
+                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await,
+            }
+        }
+        tracing::warn!(
+            "multipart upload {upload_id} of s3://{bucket}/{key} could not be aborted; S3 lifecycle rules can remove it"
+        );
     }
 
     /// The object S3 stored must be the one we sent; if not, it is removed.

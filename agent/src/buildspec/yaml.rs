@@ -92,7 +92,11 @@ pub struct SyntaxError {
 }
 
 /// Aliases may expand to at most this many nodes in total; a "billion laughs" document is refused.
-const MAX_NODES: usize = 1_000_000;
+/// Real buildspecs have a few thousand nodes at most.
+const MAX_NODES: usize = 100_000;
+/// Aliases may copy at most this much scalar text in total (one long anchored line repeated a
+/// hundred thousand times would take gigabytes).
+const MAX_ALIAS_BYTES: usize = 8 << 20;
 
 /// Parses the first YAML document of `src`. `Ok(None)` means an empty document.
 pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
@@ -182,8 +186,10 @@ fn custom_tag(tag: Option<&saphyr_parser::Tag>) -> Option<String> {
 #[derive(Default)]
 struct TreeBuilder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their node counts, so an alias is checked before it is copied.
+    anchors: HashMap<usize, (Node, usize, usize)>,
     nodes: usize,
+    alias_bytes: usize,
     finished: bool,
 }
 
@@ -197,15 +203,17 @@ impl TreeBuilder {
             }
             Event::Nothing | Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd => Ok(None),
             Event::Alias(id) => {
-                let node = self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| "alias refers to an unknown anchor".to_string())?;
-                self.nodes += count_nodes(&node);
+                let (node, count, bytes) =
+                    self.anchors.get(&id).ok_or_else(|| "alias refers to an unknown anchor".to_string())?;
+                self.nodes += count;
+                self.alias_bytes += bytes;
                 if self.nodes > MAX_NODES {
                     return Err(format!("document expands to more than {MAX_NODES} nodes"));
                 }
+                if self.alias_bytes > MAX_ALIAS_BYTES {
+                    return Err(format!("aliases copy more than {} MiB of text", MAX_ALIAS_BYTES >> 20));
+                }
+                let node = node.clone();
                 Ok(self.push(Node { span, ..node }))
             }
             Event::Scalar(value, style, anchor, tag) => {
@@ -221,7 +229,8 @@ impl TreeBuilder {
                 };
                 self.nodes += 1;
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    let bytes = text_bytes(&node);
+                    self.anchors.insert(anchor, (node.clone(), 1, bytes));
                 }
                 Ok(self.push(node))
             }
@@ -262,7 +271,8 @@ impl TreeBuilder {
                 let end = if src_is_flow_end(span) { span.end } else { end.unwrap_or(span.end) };
                 let node = Node { kind, span: Span::new(start, end.max(start)), tag };
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    let (count, bytes) = (count_nodes(&node), text_bytes(&node));
+                    self.anchors.insert(anchor, (node.clone(), count, bytes));
                 }
                 Ok(self.push(node))
             }
@@ -291,6 +301,17 @@ impl TreeBuilder {
 /// A flow collection (`[...]`, `{...}`) ends on its closing bracket, which the span covers.
 fn src_is_flow_end(span: Span) -> bool {
     !span.is_empty()
+}
+
+/// The scalar text in a node (what copying it copies), at least one byte per node.
+fn text_bytes(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Scalar { value, .. } => value.len().max(1),
+        NodeKind::Seq(items) => 1 + items.iter().map(text_bytes).sum::<usize>(),
+        NodeKind::Map(entries) => {
+            1 + entries.iter().map(|(k, v)| text_bytes(k) + text_bytes(v)).sum::<usize>()
+        }
+    }
 }
 
 fn count_nodes(node: &Node) -> usize {
@@ -361,6 +382,12 @@ mod tests {
         }
         let err = parse(&src).unwrap_err();
         assert!(err.message.contains("more than"), "{err:?}");
+        // Few nodes, but each a copy of one long line.
+        let long = format!("a: &a '{}'\nb: [{}]\n", "x".repeat(100_000), vec!["*a"; 200].join(", "));
+        let t = std::time::Instant::now();
+        let err = parse(&long).unwrap_err();
+        assert!(err.message.contains("MiB of text"), "{err:?}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

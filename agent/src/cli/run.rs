@@ -129,12 +129,19 @@ async fn ecr_login(
         super::EcrLogin::Auto => {
             let commands =
                 spec.into_iter().flat_map(|b| &b.phases).flat_map(|p| p.commands.iter().chain(&p.finally));
-            let texts = commands.filter_map(|c| match c {
-                Step::Command(t) => Some(t.as_str()),
-                Step::Plugin(_) => None,
-            });
+            let texts: Vec<&str> = commands
+                .filter_map(|c| match c {
+                    Step::Command(t) => Some(t.as_str()),
+                    Step::Plugin(_) => None,
+                })
+                .collect();
             let pairs = environment.pairs();
-            docker_config::mentions_ecr(texts.chain(pairs.iter().map(|(_, v)| v.as_str())))
+            // A login only when something would use it: a registry client (`docker push`) and
+            // an ECR registry named somewhere. A build that needs no AWS makes no AWS call.
+            docker_config::runs_registry_client(texts.iter().copied())
+                && docker_config::mentions_ecr(
+                    texts.iter().copied().chain(pairs.iter().map(|(_, v)| v.as_str())),
+                )
         }
     };
     if !wanted {

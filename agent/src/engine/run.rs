@@ -187,15 +187,28 @@ impl<'a, S: Session> Engine<'a, S> {
                     // the outcome (R-REP-03).
                     crate::reports::process(&spec.reports, &input.src_dir, &input.reports, self.sink);
                     let extra = std::mem::take(&mut self.plugin_artifacts);
-                    let result =
-                        upload::run(self.session, self.sink, spec, &input.src_dir, &input.artifacts, &extra)
-                            .await;
+                    // Within the build's timeout and its stop button, like every phase.
+                    let stop = &mut self.stop;
+                    let upload =
+                        upload::run(self.session, self.sink, spec, &input.src_dir, &input.artifacts, &extra);
+                    let result = tokio::select! {
+                        r = upload => Ok(r),
+                        reason = stop.wait() => Err(reason),
+                    };
                     let (status, context) = match result {
-                        Ok(records) => {
+                        Ok(Ok(records)) => {
                             artifacts = records;
                             (Status::Succeeded, (String::new(), String::new()))
                         }
-                        Err(e) => (Status::Failed, (e.code().to_string(), e.to_string())),
+                        Ok(Err(e)) => (Status::Failed, (e.code().to_string(), e.to_string())),
+                        Err(reason) => {
+                            // What a dropped upload left open in S3 is aborted, not left billed.
+                            if let Some(s3) = &input.artifacts.s3 {
+                                s3.abort_unfinished().await;
+                            }
+                            let a = stopped(reason);
+                            (a.status, a.context)
+                        }
                     };
                     self.complete(phase, status, t, context, false);
                     transitions::next(Completed {
@@ -223,7 +236,17 @@ impl<'a, S: Session> Engine<'a, S> {
                     && r.status != Status::Stopped
             })
         {
-            cache.save(c, self.session, self.sink, &input.src_dir).await;
+            let stop = &mut self.stop;
+            let save = cache.save(c, self.session, self.sink, &input.src_dir);
+            let cut_short = tokio::select! {
+                () = save => false,
+                _ = stop.wait() => true,
+            };
+            if cut_short {
+                self.sink.event(BuildEvent::Warning(
+                    "the cache was not saved: the build timed out or was stopped",
+                ));
+            }
         }
         let exported = self.exported(&exported_names).await;
         let status = transitions::build_status(

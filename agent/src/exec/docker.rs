@@ -197,7 +197,9 @@ impl DockerSession {
             image: Some(image.name.clone()),
             entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
             cmd: Some(vec!["trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done".into()]),
-            user: Some("root".into()),
+            // The image's own user, as `docker run` and CodeBuild use it; naming `root` would
+            // need an /etc/passwd that busybox-style and distroless images do not have.
+            user: None,
             working_dir: Some(src_in_container.clone()),
             labels: Some(HashMap::from([("runspec.build".to_string(), layout.label.to_string())])),
             host_config: Some(HostConfig { binds: Some(binds), init: Some(true), ..Default::default() }),
@@ -466,7 +468,8 @@ impl ExecTarget {
     ) -> Result<(i64, Vec<u8>), ExecError> {
         let config = ExecConfig {
             cmd: Some(argv),
-            user: Some(user.unwrap_or_else(|| "root".to_string())),
+            // `None`: the container's user (the image's default).
+            user,
             working_dir: Some(self.workdir),
             attach_stdout: Some(true),
             attach_stderr: Some(true),

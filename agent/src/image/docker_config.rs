@@ -41,6 +41,29 @@ pub fn mentions_ecr<'a>(texts: impl IntoIterator<Item = &'a str>) -> bool {
     texts.into_iter().any(|t| t.contains(".dkr.ecr") || t.contains("ecr get-login"))
 }
 
+/// Programs that read a Docker config for registry credentials.
+const REGISTRY_CLIENTS: &[&str] = &[
+    "docker",
+    "docker-compose",
+    "podman",
+    "buildah",
+    "skopeo",
+    "crane",
+    "nerdctl",
+    "finch",
+    "regctl",
+    "oras",
+];
+
+/// Whether any command runs a program that logs in to registries with a Docker config: only
+/// then is a login worth an AWS call (naming an ECR URI in `imagedefinitions.json` is not).
+pub fn runs_registry_client<'a>(commands: impl IntoIterator<Item = &'a str>) -> bool {
+    commands.into_iter().any(|c| {
+        c.split(|ch: char| ch.is_whitespace() || matches!(ch, ';' | '&' | '|' | '(' | ')' | '`' | '$'))
+            .any(|word| REGISTRY_CLIENTS.contains(&word.rsplit('/').next().unwrap_or(word)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +98,28 @@ mod tests {
             "aws ecr get-login-password | docker login --username AWS --password-stdin x"
         ]));
         assert!(!mentions_ecr(["docker push ghcr.io/me/web", "make"]));
+    }
+
+    #[test]
+    fn registry_clients() {
+        let yes = [
+            "docker push $REPO:$TAG",
+            "aws ecr get-login-password | docker login --username AWS --password-stdin $R",
+            "cd app && /usr/bin/podman build -t x .",
+            "$(which crane) copy a b",
+            "(skopeo copy docker://a docker://b)",
+        ];
+        for c in yes {
+            assert!(runs_registry_client([c]), "{c}");
+        }
+        let no = [
+            "REPOSITORY_URI=$AWS_ACCOUNT_ID.dkr.ecr.$AWS_DEFAULT_REGION.amazonaws.com/$IMAGE_REPO_NAME",
+            "printf '[{\"name\":\"%s\",\"imageUri\":\"%s\"}]' web $REPOSITORY_URI > imagedefinitions.json",
+            "echo dockerfile-lint",
+            "make docker-image",
+        ];
+        for c in no {
+            assert!(!runs_registry_client([c]), "{c}");
+        }
     }
 }

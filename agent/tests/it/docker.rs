@@ -144,3 +144,19 @@ fn the_cache_keeps_absolute_paths_of_the_container() {
     assert!(!std::path::Path::new(&dir).exists(), "the host's {dir} was written");
     assert!(leftover_containers(&second).is_empty());
 }
+
+#[test]
+#[ignore = "needs docker: run scripts/test.sh"]
+fn images_without_a_passwd_file_run_as_their_default_user() {
+    // `docker run IMG sh -c …` works for busybox-style and distroless images that have no
+    // /etc/passwd; so must a build, as the image's default user (uid 0 here).
+    let image =
+        std::env::var("RUNSPEC_TEST_DOCKER_NO_PASSWD_IMAGE").expect("needs docker: run scripts/test.sh");
+    let ctx =
+        Ctx::new("version: 0.2\nphases:\n  build:\n    commands:\n      - test ! -e /etc/passwd && id -u\n");
+    let mut cmd = ctx.command();
+    cmd.args(["--image", &image]);
+    let run = ctx.finish(cmd.output().unwrap());
+    assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.output(), ["0"]);
+}

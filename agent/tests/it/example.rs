@@ -12,6 +12,12 @@ fn example_buildspec_builds_its_artifacts() {
     }
     let out = tempfile::tempdir().unwrap();
     let result = out.path().join("build.json");
+    // "No AWS account": every AWS endpoint, instance metadata included, points at a listener
+    // that counts connections. The example names an ECR URI but pushes nothing, so runspec
+    // must not call AWS at all.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let aws = format!("http://{}", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_runspec"))
         .args(["run", "--buildspec", "buildspec.example.yml", "--artifacts"])
         .arg(out.path())
@@ -19,12 +25,24 @@ fn example_buildspec_builds_its_artifacts() {
         .arg(&result)
         .current_dir(src.path())
         .env("RUNSPEC_STATE_DIR", out.path())
+        .env("AWS_ENDPOINT_URL", &aws)
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &aws)
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_PROFILE")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&status.stdout);
-    assert!(status.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&status.stderr));
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(status.status.success(), "{stdout}\n{stderr}");
+    assert!(listener.accept().is_err(), "the example build called AWS");
+    // The first run has no surprises: no SDK debug dumps, no colour codes, no ECR warning.
+    assert!(
+        !stderr.contains("aws_config") && !stderr.contains("WARN") && !stderr.contains('\x1b'),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ECR"), "{stderr}");
     let build: serde_json::Value = serde_json::from_str(&fs::read_to_string(&result).unwrap()).unwrap();
     assert_eq!(build["buildStatus"], "SUCCEEDED");
     let version = build["exportedEnvironmentVariables"][0]["value"].as_str().unwrap();

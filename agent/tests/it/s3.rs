@@ -216,3 +216,65 @@ fn uploads_survive_errors_and_dropped_connections_or_fail_loudly() {
         "retries never got an upload through: {outcomes:?}"
     );
 }
+
+#[test]
+#[ignore = "needs moto_server: run scripts/test.sh"]
+fn an_s3_answer_that_never_comes_ends_at_the_build_timeout() {
+    // The server stores every upload but never answers: the build must end at its timeout,
+    // UPLOAD_ARTIFACTS included (it used to hang forever).
+    let upstream = std::env::var("RUNSPEC_TEST_MOTO_URL").unwrap().trim_start_matches("http://").to_string();
+    let proxy = crate::faults::start_with(&upstream, |request| {
+        if request.starts_with("PUT ") { crate::faults::Fault::Hang } else { crate::faults::Fault::Forward }
+    });
+    let b = bucket();
+    let ctx = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo x > a.txt\nartifacts:\n  files: [a.txt]\n",
+    );
+    let mut cmd = ctx.command();
+    aws_env(&mut cmd).env("AWS_ENDPOINT_URL", &proxy.url).args([
+        "--timeout",
+        "8s",
+        "--artifacts",
+        &format!("s3://{b}/out"),
+    ]);
+    let t = std::time::Instant::now();
+    let run = ctx.finish(cmd.output().unwrap());
+    assert!(t.elapsed() < std::time::Duration::from_secs(40), "{:?}", t.elapsed());
+    assert_eq!(run.status(), "TIMED_OUT", "{}", run.stdout);
+    assert_eq!(
+        run.context("UPLOAD_ARTIFACTS"),
+        ("BUILD_TIMED_OUT".to_string(), "Build has timed out".to_string())
+    );
+    assert!(proxy.requests.lock().unwrap().iter().any(|r| r.starts_with("PUT ")), "the upload was tried");
+}
+
+#[test]
+#[ignore = "needs moto_server: run scripts/test.sh"]
+fn a_bad_digest_on_one_part_names_the_s3_error_and_leaves_no_upload() {
+    let upstream = std::env::var("RUNSPEC_TEST_MOTO_URL").unwrap().trim_start_matches("http://").to_string();
+    let proxy = crate::faults::start_with(&upstream, |request| {
+        let part_2 = request.split(['?', '&']).any(|q| q == "partNumber=2");
+        if request.starts_with("PUT ") && part_2 {
+            crate::faults::Fault::BadDigest
+        } else {
+            crate::faults::Fault::Forward
+        }
+    });
+    let b = bucket();
+    let ctx = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - head -c 30000000 /dev/urandom > big.bin\nartifacts:\n  files: [big.bin]\n",
+    );
+    let mut cmd = ctx.command();
+    aws_env(&mut cmd).env("AWS_ENDPOINT_URL", &proxy.url).args(["--artifacts", &format!("s3://{b}/out")]);
+    let run = ctx.finish(cmd.output().unwrap());
+    assert_eq!(run.status(), "FAILED", "{}", run.stdout);
+    let (code, message) = run.context("UPLOAD_ARTIFACTS");
+    assert_eq!(code, "CLIENT_ERROR");
+    assert!(message.contains("BadDigest"), "{message}");
+    assert!(!message.contains("the upload stopped"), "{message}");
+    assert!(!keys(&b).contains(&"out/artifacts.zip".to_string()));
+    let uploads = block(s3().list_multipart_uploads().bucket(&b).send()).unwrap();
+    assert!(uploads.uploads().is_empty(), "an upload was left open: {:?}", uploads.uploads());
+    let requests = proxy.requests.lock().unwrap();
+    assert!(requests.iter().any(|r| r.starts_with("DELETE ") && r.contains("uploadId=")), "{requests:?}");
+}
