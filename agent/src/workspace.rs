@@ -136,6 +136,8 @@ fn copy_tree(from: &Path, to: &Path, skip: &[PathBuf], skipped: &mut Vec<PathBuf
         .ignore(false)
         .require_git(true)
         .follow_links(false)
+        // Never into another file system: a source of `/` must not copy /proc or /sys.
+        .same_file_system(true)
         .filter_entry(move |e| e.file_name() != ".git" && !skip_owned.iter().any(|s| e.path() == s))
         .build();
     for entry in walk {

@@ -330,7 +330,17 @@ impl<'a, S: Session> Engine<'a, S> {
                 self.note("Skip cache due to: no paths specified to be cached")
             }
             (Some(c), Some(cache)) => {
-                cache.restore(c, self.session, self.sink, &input.src_dir).await;
+                let stop = &mut self.stop;
+                let restore = cache.restore(c, self.session, self.sink, &input.src_dir);
+                let cut_short = tokio::select! {
+                    _ = restore => false,
+                    _ = stop.wait() => true,
+                };
+                if cut_short {
+                    self.sink.event(BuildEvent::Warning(
+                        "the cache was not restored: the build timed out or was stopped",
+                    ));
+                }
             }
         }
         self.note(&format!("Phases found in YAML: {}", spec.phases.len()));

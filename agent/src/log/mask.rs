@@ -22,6 +22,9 @@ use crate::engine::events::{BuildEvent, EventSink};
 pub const MASK: &[u8] = b"***";
 /// Shorter values are left alone.
 pub const MIN_SECRET_LEN: usize = 4;
+/// The shortest value a plugin may register with `mask-secret`: shorter ones would hide
+/// ordinary words of the log (a plugin is not the build's author).
+pub const MIN_PLUGIN_SECRET_BYTES: usize = 8;
 /// The longest value a plugin may register with `mask-secret`.
 pub const MAX_PLUGIN_SECRET_BYTES: usize = 8 << 10;
 /// How many values the plugins of one build may register.

@@ -39,7 +39,10 @@ pub async fn fetch(r: &PluginRef, base_dir: &Path, cache_dir: Option<&Path>) -> 
 }
 
 fn read_local(path: &Path, shown: &str) -> Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+    // Non-blocking: opening a FIFO would otherwise wait for a writer.
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path);
+    let file = opened.map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             format!(
                 "plugin file `{shown}` not found (looked at {}); build it first or fix the path",

@@ -61,7 +61,8 @@ impl Ran {
         {
             text.push_str(&format!(" (stderr: {})", crate::log::escape::one_line(last, 300)));
         }
-        Some(text)
+        // Load errors quote what the component says about itself: one line, whatever it is.
+        Some(crate::log::escape::one_line(&text, 8 << 10))
     }
 }
 

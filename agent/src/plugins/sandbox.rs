@@ -73,7 +73,13 @@ impl SecretBudget {
     /// Takes one value, or says why not (the step then fails: the plugin would go on to print a
     /// value the log cannot hide).
     pub(super) fn admit(&self, value: &str) -> Result<(), String> {
-        use crate::log::mask::{MAX_PLUGIN_SECRET_BYTES, MAX_PLUGIN_SECRETS};
+        use crate::log::mask::{MAX_PLUGIN_SECRET_BYTES, MAX_PLUGIN_SECRETS, MIN_PLUGIN_SECRET_BYTES};
+        if value.len() < MIN_PLUGIN_SECRET_BYTES {
+            return Err(format!(
+                "mask-secret: a value of {} bytes is too short to mask without hiding ordinary words (at least {MIN_PLUGIN_SECRET_BYTES})",
+                value.len()
+            ));
+        }
         if value.len() > MAX_PLUGIN_SECRET_BYTES {
             return Err(format!(
                 "mask-secret: the value is {}; runspec masks values of at most {} KiB",
@@ -327,4 +333,21 @@ pub(super) fn state(
         names,
         secrets,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_budget() {
+        let b = SecretBudget::default();
+        assert!(b.admit("short").unwrap_err().contains("too short"));
+        assert!(b.admit(&"x".repeat(9 << 10)).unwrap_err().contains("at most 8 KiB"));
+        let shared = b.clone();
+        for i in 0..crate::log::mask::MAX_PLUGIN_SECRETS {
+            shared.admit(&format!("token-{i:06}")).unwrap();
+        }
+        assert!(b.admit("one-more-token").unwrap_err().contains("registered 1000"));
+    }
 }

@@ -79,7 +79,12 @@ pub async fn run(
         std::thread::Builder::new().name("runspec-plugin".into()).spawn(move || {
             let raw = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => {
-                    rt.block_on(run_here(&host, &loaded, &req, tx, tail, secrets, deadline, interrupted))
+                    let raw =
+                        rt.block_on(run_here(&host, &loaded, &req, tx, tail, secrets, deadline, interrupted));
+                    // A file read the plugin started can still be blocked (a FIFO in the source
+                    // directory); the step is over, so it is not waited for.
+                    rt.shutdown_timeout(Duration::from_millis(100));
+                    raw
                 }
                 Err(e) => Raw::failed(StepFailure::Crashed {
                     reason: format!("cannot start the plugin's runtime: {e}"),
@@ -279,6 +284,7 @@ fn check_output(mut out: StepSuccess, grants: &super::Grants) -> Result<StepSucc
         let p = std::path::Path::new(path);
         if path.is_empty()
             || path.len() > 4096
+            || path.chars().any(char::is_control)
             || p.is_absolute()
             || p.components().any(|c| matches!(c, std::path::Component::ParentDir))
         {

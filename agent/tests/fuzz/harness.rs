@@ -21,7 +21,7 @@ pub fn seeds(repo: &Path) -> Vec<String> {
     for dir in ["tests/corpus", "agent/tests/fixtures/buildspecs", "agent/tests/fuzz/seeds"] {
         for e in walkdir::WalkDir::new(repo.join(dir)).into_iter().filter_map(Result::ok) {
             let p = e.path();
-            if p.extension().is_some_and(|x| x == "yml" || x == "yaml") {
+            if p.extension().is_some_and(|x| x == "yml" || x == "yaml" || x == "json" || x == "env") {
                 files.push(p.to_path_buf());
             }
         }
@@ -240,6 +240,9 @@ pub fn exercise(text: &str) {
         let _ = d.render_issue(issue, 100);
     }
     let _ = d.render(80);
+    // The other files a user hands runspec: a project (JSON) and an env file.
+    let _ = runspec::project::parse(text);
+    let _ = runspec::env::parse_env_file(text);
 }
 
 /// The inputs of one seed, in order.

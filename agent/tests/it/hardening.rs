@@ -543,3 +543,33 @@ phases:
     assert_eq!(run.status(), "SUCCEEDED", "{}", run.stdout);
     assert!(run.has_line("./app.txt"), "{}", run.stdout);
 }
+
+#[test]
+fn fifos_never_hold_a_build() {
+    // A plugin reading a FIFO the build made (a blocking read in a host thread), and a FIFO
+    // given as the plugin file itself: each step ends, the build goes on.
+    let ctx = probe(
+        "version: 0.2
+phases:
+  build:
+    on-failure: CONTINUE
+    commands:
+      - mkfifo pipe pipe.wasm
+      - plugin: ./probe.wasm
+        with: { mode: read, target: pipe }
+        timeout: 1s
+  post_build:
+    on-failure: CONTINUE
+    commands:
+      - plugin: ./pipe.wasm
+    finally:
+      - echo still here
+",
+    );
+    let t = Instant::now();
+    let run = ctx.run();
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    assert!(run.context("BUILD").1.contains("timed out after 1s"), "{:?}", run.context("BUILD"));
+    assert!(run.context("POST_BUILD").1.contains("is not a file"), "{:?}", run.context("POST_BUILD"));
+    assert!(run.has_line("still here"), "{}", run.stdout);
+}
