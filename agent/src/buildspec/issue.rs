@@ -12,7 +12,7 @@ use miette::{
 };
 use serde::Serialize;
 
-use super::yaml::{Span, line_col};
+use super::yaml::{LineIndex, Span, line_col};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -119,13 +119,19 @@ impl Diagnostics {
     /// issue, never a crash.
     pub fn render(&self, width: usize) -> String {
         let mut out = String::new();
-        for issue in &self.issues {
+        for issue in self.issues.iter().take(MAX_RENDERED) {
             let rendered =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.render_issue(issue, width)));
             match rendered {
                 Ok(text) => out.push_str(&text),
                 Err(_) => out.push_str(&self.plain(issue)),
             }
+        }
+        if self.issues.len() > MAX_RENDERED {
+            out.push_str(&format!(
+                "  … and {} more (`runspec check --format json` lists every one)\n\n",
+                self.issues.len() - MAX_RENDERED
+            ));
         }
         let errors = self.errors().count();
         let warnings = self.warnings().count();
@@ -186,12 +192,13 @@ impl Diagnostics {
 
     /// Machine rendering for `runspec check --format json`.
     pub fn to_json(&self) -> serde_json::Value {
+        let index = LineIndex::new(&self.source);
         let issues: Vec<_> = self
             .issues
             .iter()
             .map(|i| {
-                let (line, column) = line_col(&self.source, i.span.start);
-                let (end_line, end_column) = line_col(&self.source, i.span.end);
+                let (line, column) = index.line_col(i.span.start);
+                let (end_line, end_column) = index.line_col(i.span.end);
                 serde_json::json!({
                     "severity": i.severity,
                     "code": format!("buildspec::{}", i.code),
@@ -270,6 +277,9 @@ impl Diagnostic for IssueDiagnostic<'_> {
         ))))
     }
 }
+
+/// The human rendering shows this many problems, then says how many more there are.
+const MAX_RENDERED: usize = 50;
 
 /// Lines longer than this (characters) are shown as a window around the problem.
 const MAX_SHOWN_CHARS: usize = 160;

@@ -128,6 +128,29 @@ pub fn line_of(src: &str, offset: usize) -> usize {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
+/// Where each line of a text starts, for many [`line_col`] lookups in one text: each is a
+/// binary search plus the characters of one line, not a scan from the start.
+pub struct LineIndex<'a> {
+    src: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(src: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { src, starts }
+    }
+
+    /// The same as [`line_col`].
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(self.src, offset.min(self.src.len()));
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        (line, self.src[start..offset].chars().count() + 1)
+    }
+}
+
 pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let offset = floor_char_boundary(src, offset.min(src.len()));
     let before = &src[..offset];
@@ -352,6 +375,10 @@ mod tests {
         let NodeKind::Map(entries) = &root.kind else { panic!() };
         assert_eq!(text(src, &entries[1].0), "b");
         assert_eq!(line_col(src, entries[1].1.span.start), (2, 4));
+        let index = LineIndex::new(src);
+        for offset in 0..=src.len() + 2 {
+            assert_eq!(index.line_col(offset), line_col(src, offset), "{offset}");
+        }
     }
 
     #[test]

@@ -236,7 +236,8 @@ pub fn exercise(text: &str) {
     let d = &parsed.diagnostics;
     let _ = d.codebuild_message();
     let _ = d.to_json().to_string();
-    for issue in &d.issues {
+    // As many as the human rendering shows.
+    for issue in d.issues.iter().take(50) {
         let _ = d.render_issue(issue, 100);
     }
     let _ = d.render(80);

@@ -573,3 +573,34 @@ phases:
     assert!(run.context("POST_BUILD").1.contains("is not a file"), "{:?}", run.context("POST_BUILD"));
     assert!(run.has_line("still here"), "{}", run.stdout);
 }
+
+#[test]
+fn check_survives_long_lines_and_thousands_of_problems() {
+    // A line past 65,535 columns used to panic miette's renderer (a format width the standard
+    // library refuses); thousands of problems on a big file took seconds.
+    // One flow-style line: every problem is past column 70,000.
+    let unknown: Vec<String> = (0..3000).map(|i| format!("biuld{i}: 1")).collect();
+    let text = format!(
+        "version: 0.2\nphases: {{build: {{commands: [\"echo {}\"]}}, {}}}\n",
+        "x".repeat(70_000),
+        unknown.join(", ")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("buildspec.yml");
+    std::fs::write(&path, &text).unwrap();
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_runspec")).arg("check").arg(&path).output().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stdout.contains(":2:70040]"), "the real line and column: {}", &stdout[..stdout.len().min(2000)]);
+    assert!(stdout.contains("… and 2950 more"), "{}", &stdout[stdout.len().saturating_sub(500)..]);
+    assert!(stdout.lines().all(|l| l.chars().count() < 400), "the long line is shown as a window");
+    // `run` with the same file: a FAILED build with a result, not a crash.
+    let ctx = Ctx::new(&text);
+    let run = ctx.run();
+    assert_eq!(run.status(), "FAILED", "{}", run.stderr.chars().take(500).collect::<String>());
+    assert_eq!(run.context("DOWNLOAD_SOURCE").0, "YAML_FILE_ERROR");
+}
