@@ -61,7 +61,7 @@ awk -v c="$c" -v w="$w" -v n="$RUNS" 'BEGIN {
 OTHER=$PWD/target/plugins/other
 if [ -f "$OTHER/line_count_py.wasm" ] && [ -f "$OTHER/image_tag_js.wasm" ]; then
   printf 'a\nb\n' >"$WORK/lines.txt"
-  for p in "line_count_py --with files=lines.txt" "image_tag_js --with repository=example/web"; do
+  for p in "line_count_py --with files=lines.txt --allow-export LINE_COUNT_TOTAL" "image_tag_js --with repository=example/web --allow-export IMAGE_TAG --allow-export IMAGE_URI"; do
     set -- $p
     name=$1; shift
     coldp() { rm -rf "$RUNSPEC_CACHE_DIR"; (cd "$WORK" && "$BIN" plugin run "$OTHER/$name.wasm" "$@"); }

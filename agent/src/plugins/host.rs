@@ -44,6 +44,9 @@ impl std::fmt::Debug for Loaded {
 }
 
 pub struct PluginHost {
+    /// Where steps run: one worker thread (steps of a build run one at a time) and a blocking
+    /// pool for WASI's file I/O. Kept for the process: a step costs no thread or runtime start.
+    runtime: Option<tokio::runtime::Runtime>,
     engine: Engine,
     linker: Linker<StepState>,
     cache_dir: Option<PathBuf>,
@@ -82,7 +85,14 @@ impl PluginHost {
         engine.precompile_compatibility_hash().hash(&mut h);
         let compat = format!("{:016x}", h.finish());
         let ticker = Ticker::start(engine.clone());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("runspec-plugin")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the plugin runtime: {e}"))?;
         Ok(Arc::new(PluginHost {
+            runtime: Some(runtime),
             engine,
             linker,
             cache_dir,
@@ -97,6 +107,15 @@ impl PluginHost {
     /// `$XDG_CACHE_HOME/runspec/plugins`, else `~/.cache/runspec/plugins`.
     pub fn default_cache_dir() -> Option<PathBuf> {
         Some(crate::dirs::cache()?.join("plugins"))
+    }
+
+    /// Runs `task` on the plugin runtime.
+    pub(super) fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.as_ref().expect("the runtime lives as long as the host").spawn(task)
     }
 
     pub fn engine(&self) -> &Engine {
@@ -218,6 +237,16 @@ pub(super) fn write_cache_file(path: &Path, bytes: &[u8]) -> std::io::Result<()>
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Drop for PluginHost {
+    /// Without waiting: a plugin's file read can still be blocked (a FIFO), and the host may be
+    /// dropped inside the build's own async runtime, where a blocking shutdown is not allowed.
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] while any step runs; parked otherwise.

@@ -1,5 +1,5 @@
-//! Running one plugin step: a fresh store and instance on a thread of its own (with its own
-//! single-threaded async runtime, so a busy plugin never holds up the build's log), events
+//! Running one plugin step: a fresh store and instance on the host's plugin runtime (a thread
+//! of its own, so a busy plugin never holds up the build's log), events
 //! forwarded to the build as they come, and every way a plugin can end mapped to a
 //! [`StepReport`]. A plugin never takes the agent down with it.
 //!
@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::host::{Loaded, PluginHost};
@@ -71,34 +71,15 @@ pub async fn run(
     let (limit, own) = step_limit(req.timeout, stop.remaining());
     let deadline = Instant::now() + limit;
     let (interrupt, interrupted) = watch::channel(RUNNING);
-    let (done_tx, done_rx) = oneshot::channel();
-    let thread = {
+    // On the host's plugin runtime, so a busy plugin never holds up this one (the log).
+    let task = {
         let host = host.clone();
         let loaded = loaded.clone();
         let tail = tail.clone();
-        std::thread::Builder::new().name("runspec-plugin".into()).spawn(move || {
-            let raw = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => {
-                    let raw =
-                        rt.block_on(run_here(&host, &loaded, &req, tx, tail, secrets, deadline, interrupted));
-                    // A file read the plugin started can still be blocked (a FIFO in the source
-                    // directory); the step is over, so it is not waited for.
-                    rt.shutdown_timeout(Duration::from_millis(100));
-                    raw
-                }
-                Err(e) => Raw::failed(StepFailure::Crashed {
-                    reason: format!("cannot start the plugin's runtime: {e}"),
-                }),
-            };
-            let _ = done_tx.send(raw);
+        host.clone().spawn(async move {
+            run_here(&host, &loaded, &req, tx, tail, secrets, deadline, interrupted).await
         })
     };
-    if let Err(e) = thread {
-        return StepReport {
-            outcome: Err(StepFailure::Crashed { reason: format!("cannot start a thread: {e}") }),
-            stderr_tail: String::new(),
-        };
-    }
     let mut stop_seen = false;
     loop {
         tokio::select! {
@@ -113,9 +94,11 @@ pub async fn run(
             }
         }
     }
-    let outcome = match done_rx.await {
+    let outcome = match task.await {
         Ok(raw) => classify(raw, limit, own, &grants),
-        Err(_) => Err(StepFailure::Crashed { reason: "the plugin thread ended without a result".into() }),
+        Err(e) => {
+            Err(StepFailure::Crashed { reason: format!("the plugin's task ended without a result: {e}") })
+        }
     };
     StepReport { outcome, stderr_tail: tail.text() }
 }
