@@ -29,6 +29,10 @@ pub const MIN_PLUGIN_SECRET_BYTES: usize = 8;
 pub const MAX_PLUGIN_SECRET_BYTES: usize = 8 << 10;
 /// How many values the plugins of one build may register.
 pub const MAX_PLUGIN_SECRETS: usize = 1000;
+/// How many bytes of values the plugins of one build may register in all: each byte costs
+/// about 250 bytes of automaton (the value and its encoded forms), and every later line of
+/// output is matched against them.
+pub const MAX_PLUGIN_SECRET_TOTAL: usize = 256 << 10;
 /// Derived forms (base64 fragments) shorter than this are not used: they would match by chance.
 const MIN_DERIVED_LEN: usize = 8;
 

@@ -11,7 +11,6 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -59,13 +58,13 @@ impl StepState {
 /// of the build time and memory.
 #[derive(Debug, Clone)]
 pub struct SecretBudget {
-    /// Shared by every step of a build.
-    used: Arc<AtomicUsize>,
+    /// Values and their bytes so far, shared by every step of a build.
+    used: Arc<Mutex<(usize, usize)>>,
 }
 
 impl Default for SecretBudget {
     fn default() -> Self {
-        SecretBudget { used: Arc::new(AtomicUsize::new(0)) }
+        SecretBudget { used: Arc::new(Mutex::new((0, 0))) }
     }
 }
 
@@ -73,7 +72,9 @@ impl SecretBudget {
     /// Takes one value, or says why not (the step then fails: the plugin would go on to print a
     /// value the log cannot hide).
     pub(super) fn admit(&self, value: &str) -> Result<(), String> {
-        use crate::log::mask::{MAX_PLUGIN_SECRET_BYTES, MAX_PLUGIN_SECRETS, MIN_PLUGIN_SECRET_BYTES};
+        use crate::log::mask::{
+            MAX_PLUGIN_SECRET_BYTES, MAX_PLUGIN_SECRET_TOTAL, MAX_PLUGIN_SECRETS, MIN_PLUGIN_SECRET_BYTES,
+        };
         if value.len() < MIN_PLUGIN_SECRET_BYTES {
             return Err(format!(
                 "mask-secret: a value of {} bytes is too short to mask without hiding ordinary words (at least {MIN_PLUGIN_SECRET_BYTES})",
@@ -87,11 +88,21 @@ impl SecretBudget {
                 MAX_PLUGIN_SECRET_BYTES >> 10
             ));
         }
-        if self.used.fetch_add(1, Ordering::AcqRel) >= MAX_PLUGIN_SECRETS {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if used.0 >= MAX_PLUGIN_SECRETS {
             return Err(format!(
                 "mask-secret: plugins of this build registered {MAX_PLUGIN_SECRETS} values already, the most a build masks for plugins"
             ));
         }
+        if used.1 + value.len() > MAX_PLUGIN_SECRET_TOTAL {
+            return Err(format!(
+                "mask-secret: plugins of this build registered {} of values already; a build masks at most {} KiB for plugins",
+                crate::log::escape::size(used.1),
+                MAX_PLUGIN_SECRET_TOTAL >> 10
+            ));
+        }
+        used.0 += 1;
+        used.1 += value.len();
         Ok(())
     }
 }
@@ -349,5 +360,10 @@ mod tests {
             shared.admit(&format!("token-{i:06}")).unwrap();
         }
         assert!(b.admit("one-more-token").unwrap_err().contains("registered 1000"));
+        let b = SecretBudget::default();
+        for _ in 0..32 {
+            b.admit(&"y".repeat(8 << 10)).unwrap();
+        }
+        assert!(b.admit("one-more-token").unwrap_err().contains("at most 256 KiB"));
     }
 }
