@@ -117,7 +117,8 @@ pub struct RunArgs {
 
     /// Give the build a Docker login for ECR (a token from the ECR API in a Docker config named
     /// by DOCKER_CONFIG), so `docker push <account>.dkr.ecr.<region>.amazonaws.com/…` needs no
-    /// `docker login`. auto: when a command or variable names an ECR registry.
+    /// `docker login`. auto: when a command runs a registry client (docker, podman, buildah,
+    /// skopeo, crane, …) and a command or variable names an ECR registry.
     #[arg(long, value_enum, default_value_t = EcrLogin::Auto, value_name = "WHEN")]
     pub ecr_login: EcrLogin,
 
