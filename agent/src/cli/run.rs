@@ -41,7 +41,34 @@ struct Settings {
 pub fn run(args: RunArgs) -> Result<u8, UsageError> {
     let settings = resolve(&args)?;
     let runtime = super::runtime()?;
-    runtime.block_on(build(args, settings))
+    let result_path = args.result.clone();
+    // A panic inside the engine is already a FAULT build (the ledger); one before or after it
+    // still gets a FAULT result and a message instead of a crash without a trace.
+    match std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(build(args, settings)))) {
+        Ok(code) => code,
+        Err(panic) => {
+            let why = crate::engine::ledger::panic_message(&*panic);
+            eprintln!("error: runspec failed unexpectedly: {why}; please report this");
+            if let Some(path) = result_path {
+                let now = SystemTime::now();
+                let report =
+                    crate::engine::ledger::Ledger::new(crate::engine::events::RecordingSink::default())
+                        .fault(now, &why);
+                let json = serde_json::json!({
+                    "buildStatus": report.status.as_str(),
+                    "buildComplete": true,
+                    "currentPhase": "COMPLETED",
+                    "phases": report.phases.iter().map(|p| serde_json::json!({
+                        "phaseType": p.phase.as_str(),
+                        "phaseStatus": p.status.as_str(),
+                        "contexts": p.contexts.iter().map(|(c, m)| serde_json::json!({"statusCode": c, "message": m})).collect::<Vec<_>>(),
+                    })).collect::<Vec<_>>(),
+                });
+                let _ = fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default() + "\n");
+            }
+            Ok(exit::FAILED)
+        }
+    }
 }
 
 fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
@@ -497,6 +524,12 @@ fn next_build_number(project: &str) -> Option<u64> {
 }
 
 async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
+    // Debug builds only: the tests check that a panic before the engine starts still leaves a
+    // FAULT result (see `engine::run` for one inside it).
+    #[cfg(debug_assertions)]
+    if std::env::var("RUNSPEC_TEST_PANIC_AT").is_ok_and(|at| at == "(start)") {
+        panic!("injected by RUNSPEC_TEST_PANIC_AT");
+    }
     // runspec's own directories are never part of a copied source (a build run from $HOME).
     let own_dirs: Vec<PathBuf> = [crate::dirs::cache(), crate::dirs::state()].into_iter().flatten().collect();
     let workspace = Workspace::create(&s.primary, &s.secondary, args.mount_source, &own_dirs)

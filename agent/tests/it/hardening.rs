@@ -488,6 +488,12 @@ phases:
     assert_eq!(code, "CLIENT_ERROR");
     assert!(message.contains("runspec failed unexpectedly: injected by RUNSPEC_TEST_PANIC_AT"), "{message}");
     assert!(run.has_line("> Phase complete: BUILD State: FAULT"), "{}", run.stdout);
+    // Before the engine runs (preparing the workspace, the environment): still a result.
+    let output = ctx.command().env("RUNSPEC_TEST_PANIC_AT", "(start)").output().unwrap();
+    let run = ctx.finish(output);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.status(), "FAULT", "{}", run.stderr);
+    assert!(run.stderr.contains("runspec failed unexpectedly: injected"), "{}", run.stderr);
 }
 
 #[test]
