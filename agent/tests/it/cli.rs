@@ -73,6 +73,11 @@ fn the_build_runs_in_a_copy_that_is_removed() {
     assert!(!ctx.src.path().join("made-by-build").exists());
     let copy = std::path::PathBuf::from(&run.output()[0]);
     assert_ne!(copy, ctx.src.path());
+    // Removed by a background process once the result is written: give it a moment.
+    let t = std::time::Instant::now();
+    while copy.exists() && t.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(!copy.exists(), "workspace {} was not removed", copy.display());
     let run = ctx.run_with(&["--mount-source"]);
     assert_eq!(run.status(), "SUCCEEDED");
