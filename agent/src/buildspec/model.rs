@@ -77,12 +77,15 @@ pub enum Shell {
     #[default]
     Sh,
     Bash,
+    /// `powershell.exe`, `pwsh` or `cmd.exe`: a valid buildspec for a Windows build, which
+    /// runspec does not run (it fails DOWNLOAD_SOURCE saying so).
+    Windows,
 }
 
 impl Shell {
     pub fn program(self) -> &'static str {
         match self {
-            Shell::Sh => "/bin/sh",
+            Shell::Sh | Shell::Windows => "/bin/sh",
             Shell::Bash => "bash",
         }
     }
@@ -153,6 +156,8 @@ pub struct EnvVar {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Env {
     pub shell: Option<Spanned<Shell>>,
+    /// `env/shell` as written, for `Selecting shell <it> as specified in buildspec.`
+    pub shell_text: Option<String>,
     pub variables: Vec<EnvVar>,
     /// NAME → SSM parameter name (R-ENV-06).
     pub parameter_store: Vec<EnvVar>,
@@ -234,6 +239,9 @@ pub struct Buildspec {
     pub reports: Vec<ReportGroup>,
     pub artifacts: Option<Artifacts>,
     pub cache: Option<Cache>,
+    /// Keys CodeBuild does not know, as (section, key), in file order: the build log lists
+    /// them the way CodeBuild does (`Found possible syntax errors in buildspec:`).
+    pub unknown_keys: Vec<(String, String)>,
 }
 
 impl Buildspec {

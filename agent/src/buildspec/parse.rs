@@ -19,7 +19,7 @@ pub struct Parsed {
 
 /// Parses and validates buildspec text. `file` is only used to name the file in diagnostics.
 pub fn parse(file: impl Into<String>, src: &str) -> Parsed {
-    let mut cx = Cx { src, issues: Vec::new(), version: Version::V0_2 };
+    let mut cx = Cx { src, issues: Vec::new(), version: Version::V0_2, unknown: Vec::new() };
     let buildspec = match yaml::parse(src) {
         Err(e) => {
             cx.issues.push(syntax_issue(src, &e));
@@ -74,7 +74,12 @@ struct Cx<'s> {
     src: &'s str,
     issues: Vec<Issue>,
     version: Version,
+    /// Unknown keys as (section, key), for the build log.
+    unknown: Vec<(String, String)>,
 }
+
+/// The shells of CodeBuild's Windows images.
+const WINDOWS_SHELLS: &[&str] = &["powershell.exe", "pwsh", "pwsh.exe", "cmd.exe"];
 
 const TOP_KEYS: &[&str] =
     &["version", "run-as", "env", "proxy", "batch", "phases", "reports", "artifacts", "cache"];
@@ -134,7 +139,7 @@ impl Cx<'_> {
                 return None;
             }
         };
-        let entries = self.keys(entries, TOP_KEYS, "top-level key", &["environment_variables"]);
+        let entries = self.keys(entries, TOP_KEYS, "top-level key", &["environment_variables"], "root");
 
         let version = match entries.get("version") {
             Some((_, v)) => self.version_of(v),
@@ -166,7 +171,19 @@ impl Cx<'_> {
         let artifacts = entries.get("artifacts").and_then(|(k, v)| self.artifacts(k, v));
         let cache = entries.get("cache").and_then(|(_, v)| self.cache(v));
 
-        Some(Buildspec { version: version?, run_as, env, proxy, batch, phases, reports, artifacts, cache })
+        let unknown_keys = std::mem::take(&mut self.unknown);
+        Some(Buildspec {
+            version: version?,
+            run_as,
+            env,
+            proxy,
+            batch,
+            phases,
+            reports,
+            artifacts,
+            cache,
+            unknown_keys,
+        })
     }
 
     /// Custom tags (`!Ref`, `!Sub`) mean a CloudFormation/SAM template was given as the buildspec.
@@ -197,6 +214,7 @@ impl Cx<'_> {
         allowed: &[&str],
         what: &str,
         legacy: &[&str],
+        section: &str,
     ) -> Keyed<'a> {
         let mut keyed = Keyed(Vec::new());
         for (k, v) in entries {
@@ -217,6 +235,7 @@ impl Cx<'_> {
                 continue;
             }
             if !allowed.contains(&name) && !legacy.contains(&name) {
+                self.unknown.push((section.to_string(), name.to_string()));
                 let mut issue = Issue::warning(
                     "unknown-key",
                     format!("unknown {what} `{name}` is ignored"),
@@ -386,10 +405,11 @@ impl Cx<'_> {
 
     fn env(&mut self, v: &Node) -> Env {
         let entries = self.map(v, "`env`");
-        let keyed = self.keys(entries, ENV_KEYS, "`env` key", &["plaintext"]);
+        let keyed = self.keys(entries, ENV_KEYS, "`env` key", &["plaintext"], "env");
         let mut env = Env::default();
         if let Some((_, v)) = keyed.get("shell") {
             env.shell = self.shell(v);
+            env.shell_text = v.as_scalar().map(str::to_string);
         }
         if let Some((_, v)) = keyed.get("variables") {
             env.variables = self.vars(v, "`env/variables`");
@@ -456,7 +476,13 @@ impl Cx<'_> {
             );
         }
         let entries = self.map(v, "`environment_variables`");
-        let keyed = self.keys(entries, &["plaintext", "parameter-store"], "`environment_variables` key", &[]);
+        let keyed = self.keys(
+            entries,
+            &["plaintext", "parameter-store"],
+            "`environment_variables` key",
+            &[],
+            "environment_variables",
+        );
         if let Some((_, v)) = keyed.get("plaintext") {
             env.variables.extend(self.vars(v, "`environment_variables/plaintext`"));
         }
@@ -470,20 +496,24 @@ impl Cx<'_> {
         let shell = match text.as_str() {
             "bash" | "/bin/bash" => Shell::Bash,
             "sh" | "/bin/sh" => Shell::Sh,
+            // Valid for CodeBuild's Windows images: the buildspec is fine, runspec cannot run it.
+            w if WINDOWS_SHELLS.contains(&w.to_ascii_lowercase().as_str()) => {
+                self.error(
+                    Issue::warning(
+                        "windows-build",
+                        format!("`env/shell: {w}` is for a Windows build; runspec runs Linux builds"),
+                        v.span,
+                        "a Windows shell",
+                    )
+                    .help("`runspec run` fails this build in DOWNLOAD_SOURCE; on Linux, `env/shell` is `bash` or `/bin/sh`"),
+                );
+                Shell::Windows
+            }
             other => {
-                let mut issue = Issue::error(
-                    "bad-shell",
-                    format!("unsupported shell `{other}`"),
-                    v.span,
-                    "not bash or /bin/sh",
-                )
-                .help("on Linux, `env/shell` is `bash` or `/bin/sh`");
-                if matches!(other, "powershell.exe" | "cmd.exe") {
-                    issue = issue.help(
-                        "`powershell.exe` and `cmd.exe` are for Windows builds, which runspec does not run",
-                    );
-                }
-                self.error(issue);
+                self.error(
+                    Issue::error("bad-shell", format!("unsupported shell `{other}`"), v.span, "not a shell CodeBuild knows")
+                        .help("on Linux, `env/shell` is `bash` or `/bin/sh`; on Windows, `powershell.exe`, `pwsh` or `cmd.exe`"),
+                );
                 return None;
             }
         };
@@ -590,7 +620,7 @@ impl Cx<'_> {
 
     fn proxy(&mut self, v: &Node) -> Proxy {
         let entries = self.map(v, "`proxy`");
-        let keyed = self.keys(entries, &["upload-artifacts", "logs"], "`proxy` key", &[]);
+        let keyed = self.keys(entries, &["upload-artifacts", "logs"], "`proxy` key", &[], "proxy");
         Proxy {
             upload_artifacts: keyed
                 .get("upload-artifacts")
@@ -604,7 +634,7 @@ impl Cx<'_> {
         let kinds = ["build-list", "build-matrix", "build-graph", "build-fanout"];
         let mut allowed = kinds.to_vec();
         allowed.push("fast-fail");
-        let keyed = self.keys(entries, &allowed, "`batch` key", &[]);
+        let keyed = self.keys(entries, &allowed, "`batch` key", &[], "batch");
         let present: Vec<_> = kinds.iter().filter(|k| keyed.get(k).is_some()).collect();
         if present.len() > 1 {
             let (_, k, _) = keyed.0.iter().find(|(n, ..)| *n == *present[1])?;
@@ -694,7 +724,7 @@ impl Cx<'_> {
             span: body.span,
         };
         let entries = self.map(body, &format!("phase `{}`", name.key()));
-        let keyed = self.keys(entries, PHASE_KEYS, "phase key", &[]);
+        let keyed = self.keys(entries, PHASE_KEYS, "phase key", &[], &name.key().to_ascii_uppercase());
         if let Some((_, v)) = keyed.get("run-as") {
             phase.run_as = self.user(v);
         }
@@ -832,7 +862,7 @@ impl Cx<'_> {
             .copied()
             .filter(|k| allow_secondary || *k != "secondary-artifacts")
             .collect();
-        let keyed = self.keys(entries, &allowed, &format!("{what} key"), &[]);
+        let keyed = self.keys(entries, &allowed, &format!("{what} key"), &[], "artifacts");
         let mut spec = ArtifactSpec::default();
         if let Some((_, v)) = keyed.get("files") {
             spec.files = self.string_list(v, "files");
@@ -933,7 +963,7 @@ impl Cx<'_> {
 
     fn cache(&mut self, v: &Node) -> Option<Cache> {
         let entries = self.map(v, "`cache`");
-        let keyed = self.keys(entries, CACHE_KEYS, "`cache` key", &[]);
+        let keyed = self.keys(entries, CACHE_KEYS, "`cache` key", &[], "cache");
         let mut cache = Cache::default();
         if let Some((_, v)) = keyed.get("paths") {
             cache.paths = self.string_list(v, "paths");
@@ -998,7 +1028,7 @@ impl Cx<'_> {
                 continue;
             };
             let entries = self.map(body, &format!("report group `{}`", name.value));
-            let keyed = self.keys(entries, REPORT_KEYS, "report key", &[]);
+            let keyed = self.keys(entries, REPORT_KEYS, "report key", &[], "reports");
             let files = match keyed.get("files") {
                 Some((_, v)) => self.string_list(v, "files"),
                 None => {

@@ -281,6 +281,21 @@ impl<'a, S: Session> Engine<'a, S> {
                 return self.finish_download(t, Status::Failed, context);
             }
         };
+        // R-YAML-03: CodeBuild lists keys it does not know in the log and runs the build.
+        if !spec.unknown_keys.is_empty() {
+            self.note("Found possible syntax errors in buildspec:");
+            self.sink.output(unknown_keys_text(&spec.unknown_keys).as_bytes());
+        }
+        if let Some(shell) = &spec.env.shell_text {
+            self.note(&format!("Selecting shell {shell} as specified in buildspec."));
+        }
+        if spec.env.shell.as_ref().is_some_and(|s| s.value == crate::buildspec::Shell::Windows) {
+            let message = format!(
+                "env/shell `{}` needs a Windows build image; runspec runs Linux builds (bash or /bin/sh)",
+                spec.env.shell_text.as_deref().unwrap_or_default()
+            );
+            return self.finish_download(t, Status::Failed, ("CLIENT_ERROR".into(), message));
+        }
         self.note("Processing environment variables");
         if let Some(secrets) = &input.secrets {
             self.note("Decrypting parameter store environment variables");
@@ -730,6 +745,26 @@ impl<S: Session> Steps<'_, S> {
         }
         Ok(ran)
     }
+}
+
+/// The lines after `Found possible syntax errors in buildspec:`, grouped by section in the
+/// order the sections first appear (CodeBuild's layout, tab-indented).
+fn unknown_keys_text(keys: &[(String, String)]) -> String {
+    let mut sections: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (section, key) in keys {
+        match sections.iter_mut().find(|(s, _)| s == section) {
+            Some((_, list)) => list.push(key),
+            None => sections.push((section, vec![key])),
+        }
+    }
+    let mut out = String::new();
+    for (section, list) in sections {
+        out.push_str(&format!("In the section {section}\n\tThe following keys cannot be identified:\n"));
+        for key in list {
+            out.push_str(&format!("\t\t{key}\n"));
+        }
+    }
+    out
 }
 
 fn stopped(reason: StopReason) -> Attempt {

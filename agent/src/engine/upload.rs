@@ -88,6 +88,9 @@ pub enum UploadError {
     NoPrimary,
     #[error("no matching artifact paths found")]
     NoMatches,
+    /// CodeBuild's words for a `base-directory` that names nothing.
+    #[error("no matching base directory path found for {0}")]
+    NoBaseDirectory(String),
     #[error("{0}")]
     Client(String),
 }
@@ -226,6 +229,10 @@ async fn one<S: Session>(
     } else {
         vec![pattern::normalize(&base_rel).replace("**/*", "")]
     };
+    let missing = |b: &String| !src_dir.join(b).is_dir();
+    if bases.is_empty() || bases.iter().all(missing) {
+        return Err(UploadError::NoBaseDirectory(base_text.clone()));
+    }
     let mut files: Vec<CollectedFile> = Vec::new();
     for base in &bases {
         let shown = if base.is_empty() { "." } else { base.as_str() };

@@ -6,6 +6,7 @@ mod artifacts;
 mod aws;
 mod cache;
 mod cli;
+mod codebuild_lines;
 mod docker;
 mod env;
 mod example;
