@@ -18,4 +18,5 @@ pub mod plugins;
 pub mod project;
 pub mod reports;
 pub mod result;
+pub mod runtimes;
 pub mod workspace;

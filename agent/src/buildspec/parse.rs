@@ -747,14 +747,15 @@ impl Cx<'_> {
                     }
                 }
             } else {
+                // CodeBuild's parser takes it and does nothing with it outside `install`.
                 self.error(
-                    Issue::error(
+                    Issue::warning(
                         "misplaced-runtime-versions",
-                        "`runtime-versions` is only allowed in the `install` phase",
+                        "`runtime-versions` outside the `install` phase is ignored",
                         k.span,
                         "not in install",
                     )
-                    .help("move it under `phases/install`"),
+                    .help("move it under `phases/install` to select runtimes"),
                 );
             }
         }
