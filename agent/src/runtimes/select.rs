@@ -197,6 +197,7 @@ mod tests {
     use super::*;
 
     type Picked = Vec<(String, String, Option<String>)>;
+    type Row = (&'static [(&'static str, &'static str)], Result<Picked, &'static str>);
 
     fn pick(requests: &[(&str, &str)]) -> Result<Picked, String> {
         let c = catalog::parse(STANDARD).unwrap();
@@ -209,7 +210,7 @@ mod tests {
     #[test]
     fn every_form_of_runtime_versions() {
         let s = |a: &str, b: &str| (a.to_string(), b.to_string(), None);
-        let table: &[(&[(&str, &str)], Result<Picked, &str>)] = &[
+        let table: &[Row] = &[
             (&[("golang", "1.20")], Ok(vec![s("golang", "1.20")])),
             (&[("golang", "1.x")], Ok(vec![s("golang", "1.21")])),
             (&[("golang", "latest")], Ok(vec![s("golang", "1.21")])),
