@@ -95,4 +95,27 @@ if ! docker image inspect runspec-test:docker-cli >/dev/null 2>&1; then
   rm -rf "$rootfs"
 fi
 export RUNSPEC_TEST_DOCKER_CLI_IMAGE=runspec-test:docker-cli
+# busybox plus a CodeBuild-style runtime catalog (a symbolic link, as the file may be) and three
+# fake versions of `fakelang`, for runtime-versions in images. Rebuilt when the catalog changes.
+catalog=$(dirname "${BASH_SOURCE[0]}")/../agent/tests/fixtures/runtimes/image-runtimes.yml
+catalog_sum=$(sha256sum "$catalog" | cut -c1-16)
+if [ "$(docker image inspect -f '{{index .Config.Labels "runspec.catalog"}}' runspec-test:runtimes 2>/dev/null)" != "$catalog_sum" ]; then
+  log "building the test image with a runtime catalog"
+  rootfs=$(mktemp -d)
+  mkdir -p "$rootfs/codebuild/image/config" "$rootfs/opt/catalog"
+  cp "$catalog" "$rootfs/opt/catalog/runtimes.yml"
+  ln -s ../../../opt/catalog/runtimes.yml "$rootfs/codebuild/image/config/runtimes.yml"
+  for v in 1.0 2.1 2.30; do
+    mkdir -p "$rootfs/opt/fakelang/$v/bin"
+    printf '#!/bin/sh\necho fakelang %s\n' "$v" >"$rootfs/opt/fakelang/$v/bin/fakelang"
+    chmod +x "$rootfs/opt/fakelang/$v/bin/fakelang"
+  done
+  id=$(docker create runspec-test:busybox true)
+  docker cp "$rootfs/." "$id:/" >/dev/null
+  docker commit --change 'ENV FAKELANG_230_VERSION=2.30' --change "LABEL runspec.catalog=$catalog_sum" \
+    "$id" runspec-test:runtimes >/dev/null
+  docker rm "$id" >/dev/null
+  rm -rf "$rootfs"
+fi
+export RUNSPEC_TEST_DOCKER_RUNTIMES_IMAGE=runspec-test:runtimes
 

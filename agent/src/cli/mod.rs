@@ -50,6 +50,17 @@ pub enum Command {
     /// Container images: push a local image to ECR.
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Print the runtime catalog `install/runtime-versions` selects from on this machine (the
+    /// version managers found here), as runtimes.yml: save it, edit it, pass it back with
+    /// `runspec run --runtimes FILE`.
+    Runtimes(RuntimesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RuntimesArgs {
+    /// Print this catalog file instead (checks that it reads, and shows it as runspec reads it).
+    #[arg(long, value_name = "RUNTIMES.yml")]
+    pub runtimes: Option<PathBuf>,
 }
 
 /// When a build gets an ECR login.
@@ -153,6 +164,12 @@ pub struct RunArgs {
     /// build log either way).
     #[arg(short = 'r', long, value_name = "DIR")]
     pub reports: Option<PathBuf>,
+
+    /// The runtime catalog for `install/runtime-versions`, in the format of CodeBuild's
+    /// /codebuild/image/config/runtimes.yml. Default: the image's own file with --image, the
+    /// version managers found on this machine otherwise (see `runspec runtimes`).
+    #[arg(long, value_name = "RUNTIMES.yml")]
+    pub runtimes: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -181,6 +198,30 @@ pub struct UsageError {
 
 pub fn usage(message: impl Into<String>) -> UsageError {
     UsageError { message: message.into() }
+}
+
+/// Reads a `--runtimes` catalog; a file that does not read is a usage error.
+pub(crate) fn read_catalog(path: &std::path::Path) -> Result<crate::runtimes::Catalog, UsageError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read the runtime catalog {}: {e}", path.display())))?;
+    crate::runtimes::catalog::parse(&text).map_err(|e| {
+        usage(format!("{}: {e} (expected the format of CodeBuild's runtimes.yml)", path.display()))
+    })
+}
+
+fn runtimes(args: &RuntimesArgs) -> Result<u8, UsageError> {
+    let catalog = match &args.runtimes {
+        Some(path) => read_catalog(path)?,
+        None => crate::runtimes::host::catalog(&|k| std::env::var(k).ok(), None),
+    };
+    if catalog.runtimes.is_empty() && args.runtimes.is_none() {
+        eprintln!(
+            "runspec: no version manager found on this machine (looked for {})",
+            crate::runtimes::host::MANAGERS
+        );
+    }
+    print!("{}", catalog.to_yaml());
+    Ok(exit::OK)
 }
 
 fn hash_files(args: &HashFilesArgs) -> Result<u8, UsageError> {
@@ -225,6 +266,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::HashFiles(args) => hash_files(&args),
         Command::Plugin(cmd) => plugin::main(cmd),
         Command::Image(cmd) => image::main(cmd),
+        Command::Runtimes(args) => runtimes(&args),
     };
     let code = code.unwrap_or_else(|e| {
         eprintln!("error: {e}");

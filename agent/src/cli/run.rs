@@ -36,6 +36,8 @@ struct Settings {
     image: Option<String>,
     /// Privileged mode (`--privileged` or the project's `privilegedMode`).
     privileged: bool,
+    /// `--runtimes FILE`, read.
+    runtimes: Option<(crate::runtimes::Catalog, String)>,
 }
 
 pub fn run(args: RunArgs) -> Result<u8, UsageError> {
@@ -106,7 +108,12 @@ fn resolve(args: &RunArgs) -> Result<Settings, UsageError> {
     };
     let artifacts = artifact_settings(args, &project)?;
     let project_name = project.name.clone().unwrap_or_else(|| default_project_name(&primary));
+    let runtimes = match &args.runtimes {
+        Some(path) => Some((super::read_catalog(path)?, path.display().to_string())),
+        None => None,
+    };
     Ok(Settings {
+        runtimes,
         primary,
         secondary,
         project,
@@ -685,6 +692,24 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
         Ok(b) => (b.env.shell.as_ref().map(|s| s.value).unwrap_or_default(), b.version == Version::V0_2),
         Err(_) => (Default::default(), true),
     };
+    let wanted: Vec<&str> = spec
+        .as_ref()
+        .ok()
+        .and_then(|b| b.phase(crate::buildspec::PhaseName::Install))
+        .map(|p| p.runtime_versions.iter().map(|(rt, _)| rt.value.as_str()).collect())
+        .unwrap_or_default();
+    let mut runtimes = match (&s.runtimes, &docker) {
+        (Some((catalog, path)), _) => {
+            crate::runtimes::Source::Catalog(catalog.clone(), crate::runtimes::Origin::File(path.clone()))
+        }
+        // The image's catalog is read from the container once it runs (below).
+        (None, Some(_)) => crate::runtimes::Source::Unsupported,
+        (None, None) if wanted.is_empty() => crate::runtimes::Source::Unsupported,
+        (None, None) => crate::runtimes::Source::Catalog(
+            crate::runtimes::host::catalog(&|k| std::env::var(k).ok(), Some(&wanted)),
+            crate::runtimes::Origin::Host,
+        ),
+    };
     let session = match docker {
         Some((docker, info, root)) => {
             let layout = crate::exec::docker::DockerLayout {
@@ -694,9 +719,24 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
                 label: &facts.build_id(),
                 privileged: s.privileged,
             };
-            let session = DockerSession::start(docker, &info, layout, shell, save, &environment.pairs())
+            let mut session = DockerSession::start(docker, &info, layout, shell, save, &environment.pairs())
                 .await
                 .map_err(|e| usage(e.to_string()))?;
+            if s.runtimes.is_none() && !wanted.is_empty() {
+                runtimes = match session.read_text_file(crate::runtimes::IMAGE_CATALOG, 1 << 20).await {
+                    Ok(None) => crate::runtimes::Source::Unsupported,
+                    Ok(Some(text)) => match crate::runtimes::catalog::parse(&text) {
+                        Ok(catalog) => {
+                            crate::runtimes::Source::Catalog(catalog, crate::runtimes::Origin::Image)
+                        }
+                        Err(e) => crate::runtimes::Source::Broken(format!(
+                            "the image's {} cannot be read: {e}",
+                            crate::runtimes::IMAGE_CATALOG
+                        )),
+                    },
+                    Err(e) => crate::runtimes::Source::Broken(e.to_string()),
+                };
+            }
             Sessions::Docker(session)
         }
         None => Sessions::Host(
@@ -757,6 +797,7 @@ async fn build(args: RunArgs, s: Settings) -> Result<u8, UsageError> {
             },
         )),
         images: Some(crate::image::Pusher::default()),
+        runtimes,
     };
     // A panic inside the engine ends the build as FAULT (with a result file), not runspec.
     let ran = match session {

@@ -42,6 +42,8 @@ pub struct BuildInput {
     pub plugins: Option<Runner>,
     /// Runs in-process `runspec image push` commands; `None` leaves them to the shell.
     pub images: Option<crate::image::Pusher>,
+    /// The runtime catalog `install/runtime-versions` selects from (R-PH-02).
+    pub runtimes: crate::runtimes::Source,
 }
 
 /// One phase as the result JSON reports it.
@@ -317,16 +319,13 @@ impl<'a, S: Session> Engine<'a, S> {
                 }
             }
         }
-        if let Some(install) = spec.phase(PhaseName::Install).filter(|p| !p.runtime_versions.is_empty()) {
-            let names: Vec<String> =
-                install.runtime_versions.iter().map(|(rt, v)| format!("{}: {}", rt.value, v.value)).collect();
-            self.note("Skipping install of runtimes. Runtime version selection is not supported by this build image");
-            self.sink.event(BuildEvent::Warning(&format!(
-                "runtime-versions ({}) are ignored on the host; the tools on the PATH are used",
-                names.join(", ")
-            )));
-        } else {
-            self.note("No runtime version selected in buildspec.");
+        match spec.phase(PhaseName::Install).filter(|p| !p.runtime_versions.is_empty()) {
+            None => self.note("No runtime version selected in buildspec."),
+            Some(install) => {
+                if let Err(failed) = self.install_runtimes(install, &input.runtimes, shown).await {
+                    return self.finish_download(t, failed.status, failed.context);
+                }
+            }
         }
         let mut users: Vec<&str> = spec.run_as.iter().map(|u| u.value.as_str()).collect();
         users.extend(spec.phases.iter().filter_map(|p| p.run_as.as_ref().map(|u| u.value.as_str())));
@@ -364,6 +363,107 @@ impl<'a, S: Session> Engine<'a, S> {
             self.note(&format!(" {}: {} commands", BuildPhase::from(phase.name), count));
         }
         self.finish_download(t, Status::Succeeded, (String::new(), String::new()))
+    }
+
+    /// `runtime-versions` (R-PH-02, R-PH-03): every selection is logged and checked against the
+    /// catalog before any runtime command runs; then each runtime's commands run in the build's
+    /// shell, echoed like the build's own, so what they export stays for INSTALL and later.
+    /// A `cd` in them is undone (the move to the source directory comes next). A `default`
+    /// entry gets `$VERSION` for its commands only.
+    async fn install_runtimes(
+        &mut self,
+        install: &Phase,
+        source: &crate::runtimes::Source,
+        src_in_build: &Path,
+    ) -> Result<(), Attempt> {
+        use crate::runtimes::Source;
+        let failed =
+            |code: &str, message: String| Attempt { status: Status::Failed, context: (code.into(), message) };
+        let fault =
+            |e: ExecError| Attempt { status: Status::Fault, context: ("CLIENT_ERROR".into(), e.to_string()) };
+        let (catalog, origin) = match source {
+            Source::Catalog(catalog, origin) => (catalog, origin),
+            Source::Broken(message) => return Err(failed("YAML_FILE_ERROR", message.clone())),
+            Source::Unsupported => {
+                self.note("Skipping install of runtimes. Runtime version selection is not supported by this build image");
+                let names: Vec<String> = install
+                    .runtime_versions
+                    .iter()
+                    .map(|(rt, v)| format!("{}: {}", rt.value, v.value))
+                    .collect();
+                self.sink.event(BuildEvent::Warning(&format!(
+                    "runtime-versions ({}) are ignored: the build image has no {}; pass --runtimes FILE to give a catalog",
+                    names.join(", "),
+                    crate::runtimes::IMAGE_CATALOG
+                )));
+                return Ok(());
+            }
+        };
+        let mut requests = Vec::with_capacity(install.runtime_versions.len());
+        for (runtime, version) in &install.runtime_versions {
+            // R-PH-02: `"$NODE_VERSION"` comes from the build's environment.
+            let version = crate::exec::expand_if_needed(self.session, &version.value).await.map_err(fault)?;
+            let version = version.trim().to_string();
+            self.note(&format!(
+                "Selecting '{}' runtime version '{version}' based on manual selections...",
+                runtime.value
+            ));
+            requests.push((runtime.value.clone(), version));
+        }
+        let selections = crate::runtimes::select::select(catalog, &requests)
+            .map_err(|e| failed("YAML_FILE_ERROR", format!("{e} {}", origin.hint())))?;
+        for selection in &selections {
+            let saved = match &selection.install {
+                Some(version) => {
+                    let saved = self.session.read_vars(&["VERSION"]).await.map_err(fault)?.pop().flatten();
+                    let set = [("VERSION".to_string(), version.clone())];
+                    self.session.add_vars(&set).await.map_err(fault)?;
+                    Some(saved)
+                }
+                None => None,
+            };
+            let mut end = StepEnd::Ok;
+            for command in &selection.commands {
+                let mut steps = Steps {
+                    session: &mut *self.session,
+                    sink: &mut *self.sink,
+                    stop: &mut self.stop,
+                    plugins: &mut self.plugins,
+                    plugin_artifacts: &mut self.plugin_artifacts,
+                    images: &mut self.images,
+                    pushed: &mut self.pushed,
+                    src_dir: &self.src_dir,
+                };
+                end = steps.command(command, None, true).await.map_err(fault)?;
+                if !matches!(end, StepEnd::Ok) {
+                    break;
+                }
+            }
+            match end {
+                StepEnd::Ok => {}
+                StepEnd::Stopped(reason) => return Err(stopped(reason)),
+                StepEnd::Failed(message) => return Err(failed("COMMAND_EXECUTION_ERROR", message)),
+            }
+            match saved {
+                Some(Some(value)) => {
+                    self.session.add_vars(&[("VERSION".to_string(), value)]).await.map_err(fault)?
+                }
+                Some(None) => self.quietly("unset VERSION").await.map_err(fault)?,
+                None => {}
+            }
+        }
+        let back = format!("cd {}", crate::exec::wrapper::sh_quote(&src_in_build.to_string_lossy()));
+        self.quietly(&back).await.map_err(fault)
+    }
+
+    /// Runs a command of the agent's own in the build's shell, without a log line.
+    async fn quietly(&mut self, text: &str) -> Result<(), ExecError> {
+        let spec = CommandSpec { text, run_as: None, build_succeeding: true };
+        let mut sink = crate::engine::events::RecordingSink::default();
+        match self.session.run(spec, &mut sink, &mut self.stop).await? {
+            o if o.success() => Ok(()),
+            o => Err(ExecError::Expansion(format!("`{text}` failed in the build's shell: {o}"))),
+        }
     }
 
     fn finish_download(&mut self, t: SystemTime, status: Status, context: (String, String)) -> Next {
@@ -844,6 +944,7 @@ mod tests {
             reports: Default::default(),
             plugins: None,
             images: None,
+            runtimes: Default::default(),
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let report = rt.block_on(Engine::new(&mut session, &mut sink, Stop::new(None, rx)).run(input));

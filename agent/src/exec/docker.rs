@@ -232,6 +232,67 @@ impl DockerSession {
     }
 
     /// The container's id, for tests and diagnostics.
+    /// A small text file of the build image (through the Docker archive API), following
+    /// symbolic links; `None` when it does not exist. Longer than `cap` bytes is an error.
+    pub async fn read_text_file(&mut self, path: &str, cap: usize) -> Result<Option<String>, ExecError> {
+        use std::io::Read;
+        let mut path = path.to_string();
+        for _ in 0..8 {
+            let options =
+                bollard::query_parameters::DownloadFromContainerOptionsBuilder::new().path(&path).build();
+            let mut stream = self.docker.download_from_container(&self.container, Some(options));
+            let mut tar_bytes = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(bytes) => tar_bytes.extend_from_slice(&bytes),
+                    Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                        return Ok(None);
+                    }
+                    Err(e) => {
+                        return Err(ExecError::Docker(format!(
+                            "cannot read {path} from the build image: {e}"
+                        )));
+                    }
+                }
+                if tar_bytes.len() > cap + 64 * 1024 {
+                    return Err(ExecError::Docker(format!(
+                        "{path} in the build image is larger than {cap} bytes"
+                    )));
+                }
+            }
+            let mut archive = tar::Archive::new(&tar_bytes[..]);
+            let mut entries = archive.entries()?;
+            let Some(entry) = entries.next() else { return Ok(None) };
+            let mut entry = entry?;
+            match entry.header().entry_type() {
+                tar::EntryType::Symlink => {
+                    let Some(target) = entry.link_name()? else { return Ok(None) };
+                    let target = target.to_string_lossy().into_owned();
+                    path = if target.starts_with('/') {
+                        target
+                    } else {
+                        let parent = Path::new(&path).parent().unwrap_or(Path::new("/"));
+                        parent.join(target).to_string_lossy().into_owned()
+                    };
+                }
+                tar::EntryType::Regular => {
+                    let mut text = String::new();
+                    entry.by_ref().take(cap as u64 + 1).read_to_string(&mut text).map_err(|e| {
+                        ExecError::Docker(format!("{path} in the build image is not UTF-8 text: {e}"))
+                    })?;
+                    if text.len() > cap {
+                        return Err(ExecError::Docker(format!(
+                            "{path} in the build image is larger than {cap} bytes"
+                        )));
+                    }
+                    return Ok(Some(text));
+                }
+                _ => return Ok(None),
+            }
+        }
+        Err(ExecError::Docker(format!("{path} in the build image: too many symbolic links")))
+    }
+
     pub fn container_id(&self) -> &str {
         &self.container
     }

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use super::catalog::{Catalog, Runtime, Version};
 use super::select::compare_versions;
 
+/// What [`catalog`] looks at, for messages.
+pub const MANAGERS: &str = "pyenv, nvm, n, goenv, rbenv, phpenv, sdkman, jenv, asdf, mise or rustup";
+
 /// The environment lookups of the agent (a function, so tests can give their own).
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 

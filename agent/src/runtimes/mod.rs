@@ -19,11 +19,38 @@ pub use catalog::Catalog;
 pub const IMAGE_CATALOG: &str = "/codebuild/image/config/runtimes.yml";
 
 /// The catalog a build selects from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub enum Source {
     /// The build image has no catalog: CodeBuild's `Skipping install of runtimes…`.
+    #[default]
     Unsupported,
-    Catalog(Catalog),
+    Catalog(Catalog, Origin),
     /// The catalog exists but cannot be read: DOWNLOAD_SOURCE fails with this.
     Broken(String),
+}
+
+/// Where a catalog came from, for the hint after a selection error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// `--runtimes FILE`.
+    File(String),
+    /// The build image's [`IMAGE_CATALOG`].
+    Image,
+    /// [`host::catalog`]: the version managers of this machine.
+    Host,
+}
+
+impl Origin {
+    /// Said after CodeBuild's error message: where the list came from and how to change it.
+    pub fn hint(&self) -> String {
+        match self {
+            Origin::File(path) => format!("(the catalog is {path})"),
+            Origin::Image => format!("(the catalog is the image's {IMAGE_CATALOG})"),
+            Origin::Host => format!(
+                "(the catalog is what runspec found installed on this machine by {}; \
+                 `runspec runtimes` prints it, and `--runtimes FILE` gives another)",
+                host::MANAGERS
+            ),
+        }
+    }
 }

@@ -381,12 +381,6 @@ fn download_source_preamble() {
             "Phase context status code:  Message: "
         ]
     );
-
-    let rt = Ctx::new("version: 0.2\nphases:\n  install:\n    runtime-versions:\n      nodejs: 20\n    commands: [echo hi]\n").run();
-    assert!(rt.has_line(
-        "> Skipping install of runtimes. Runtime version selection is not supported by this build image"
-    ));
-    assert_eq!(rt.status(), "SUCCEEDED");
 }
 
 #[test]

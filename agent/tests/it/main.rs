@@ -17,6 +17,7 @@ mod lifecycle;
 mod plugin_sources;
 mod plugins;
 mod reports;
+mod runtimes;
 mod s3;
 mod shell;
 mod support;
