@@ -53,8 +53,34 @@ const KINDS: &[RuntimeKind] = &[
     RuntimeKind { name: "rust", label: "Rust", asdf: "rust", mise: "rust" },
 ];
 
+/// Where the system's own packages put runtimes (Debian and Ubuntu's `openjdk-*-jdk` and
+/// Corretto's packages; Go's release tarball and Debian's `golang-1.N`).
+pub struct SystemDirs {
+    pub jvm: PathBuf,
+    pub go: Vec<PathBuf>,
+}
+
+impl Default for SystemDirs {
+    fn default() -> Self {
+        let mut go = vec![PathBuf::from("/usr/local/go")];
+        if let Ok(read) = std::fs::read_dir("/usr/lib") {
+            go.extend(
+                read.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("go-"))
+                    .map(|e| e.path()),
+            );
+        }
+        SystemDirs { jvm: PathBuf::from("/usr/lib/jvm"), go }
+    }
+}
+
 /// The catalog of this machine for the runtimes named in `wanted` (all when `None`).
 pub fn catalog(env: Lookup<'_>, wanted: Option<&[&str]>) -> Catalog {
+    catalog_with(env, wanted, &SystemDirs::default())
+}
+
+/// [`catalog`] with the system directories given.
+pub fn catalog_with(env: Lookup<'_>, wanted: Option<&[&str]>, system: &SystemDirs) -> Catalog {
     let home = env("HOME").map(PathBuf::from).unwrap_or_default();
     let dir = |var: &str, fallback: &str| -> PathBuf {
         env(var).filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| home.join(fallback))
@@ -80,7 +106,8 @@ pub fn catalog(env: Lookup<'_>, wanted: Option<&[&str]>) -> Catalog {
                 default = install;
             }
             for i in list {
-                if !found.iter().any(|f| f.version == i.version && f.vendor == i.vendor) {
+                if !found.iter().any(|f| (f.version == i.version && f.vendor == i.vendor) || f.home == i.home)
+                {
                     found.push(i);
                 }
             }
@@ -101,6 +128,7 @@ pub fn catalog(env: Lookup<'_>, wanted: Option<&[&str]>) -> Catalog {
                     env_install(&root, "goenv", "GOENV_VERSION", kind.label),
                     &mut found,
                 );
+                add(system_go(&system.go), None, &mut found);
             }
             "ruby" => {
                 let root = dir("RBENV_ROOT", ".rbenv");
@@ -132,6 +160,7 @@ pub fn catalog(env: Lookup<'_>, wanted: Option<&[&str]>) -> Catalog {
                 add(java_versions(&sdkman.join("candidates/java"), "sdkman"), None, &mut found);
                 let jenv = dir("JENV_ROOT", ".jenv");
                 add(java_versions(&jenv.join("versions"), "jenv"), None, &mut found);
+                add(java_versions(&system.jvm, "system"), None, &mut found);
             }
             "rust" => {
                 let rustup = dir("RUSTUP_HOME", ".rustup");
@@ -298,12 +327,43 @@ fn java_versions(dir: &Path, manager: &'static str) -> Vec<Installed> {
         let vendor =
             if lower.contains("amzn") || lower.contains("corretto") { "corretto" } else { "openjdk" };
         let version: String = name[start..].chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-        let version = version.trim_end_matches('.').to_string();
+        let version = version.trim_end_matches('.');
+        // The old naming: 1.8.0 is Java 8, 1.17.0 (Debian's alias) is 17.
+        let version = match version.strip_prefix("1.") {
+            Some(rest)
+                if rest.split('.').next().and_then(|m| m.parse::<u32>().ok()).is_some_and(|m| m >= 5) =>
+            {
+                rest
+            }
+            _ => version,
+        }
+        .to_string();
         let home = std::fs::canonicalize(e.path()).unwrap_or_else(|_| e.path());
         if version.is_empty() || !home.join("bin").is_dir() {
             continue;
         }
         out.push(Installed { version, vendor: vendor.to_string(), home, select: Vec::new(), manager });
+    }
+    out
+}
+
+/// Go installed without a manager: each root's `VERSION` file starts `go1.21.5`.
+fn system_go(roots: &[PathBuf]) -> Vec<Installed> {
+    let mut out = Vec::new();
+    for root in roots {
+        let Ok(text) = std::fs::read_to_string(root.join("VERSION")) else { continue };
+        let Some(version) = text.lines().next().and_then(|l| l.trim().strip_prefix("go")) else { continue };
+        if !version.starts_with(|c: char| c.is_ascii_digit()) || !root.join("bin").is_dir() {
+            continue;
+        }
+        let home = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
+        out.push(Installed {
+            version: version.to_string(),
+            vendor: String::new(),
+            home,
+            select: Vec::new(),
+            manager: "system",
+        });
     }
     out
 }
@@ -376,7 +436,8 @@ mod tests {
         );
         std::fs::write(h.join(".nvm/nvm.sh"), "").unwrap();
         let env = |k: &str| (k == "HOME").then(|| h.display().to_string());
-        let c = catalog(&env, None);
+        let none = SystemDirs { jvm: h.join("no-jvm"), go: Vec::new() };
+        let c = catalog_with(&env, None, &none);
         let names: Vec<&str> = c.runtimes.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["python", "nodejs", "golang", "ruby", "php", "java", "rust"]);
         // The minor picks the newest patch; the full version is there too; not-a-version is not.
@@ -417,13 +478,43 @@ mod tests {
                 .iter()
                 .any(|l| l.contains("RUSTUP_TOOLCHAIN='1.95.0-x86_64"))
         );
+        // The system's JDKs and Go, as Debian installs them (an alias link is the same JDK).
+        let sys = tempfile::tempdir().unwrap();
+        mkdirs(
+            sys.path(),
+            &[
+                "jvm/java-17-openjdk-amd64/bin",
+                "jvm/openjdk-17",
+                "jvm/java-21-amazon-corretto/bin",
+                "go-1.22/bin",
+            ],
+        );
+        std::os::unix::fs::symlink("java-17-openjdk-amd64", sys.path().join("jvm/java-1.17.0-openjdk-amd64"))
+            .unwrap();
+        std::fs::write(sys.path().join("go-1.22/VERSION"), "go1.22.2\ntime 2024-04-01\n").unwrap();
+        let system = SystemDirs {
+            jvm: sys.path().join("jvm"),
+            go: vec![sys.path().join("go-1.22"), sys.path().join("none")],
+        };
+        let with_system = catalog_with(&env, None, &system);
+        let java: Vec<&str> =
+            with_system.runtime("java").unwrap().versions.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(
+            java,
+            ["openjdk21", "corretto21", "corretto17", "openjdk17", "openjdk21.0.1", "corretto17.0.9"]
+        );
+        let jdk17 = pick(&with_system, "java", "openjdk17").unwrap();
+        assert!(jdk17.commands.iter().any(|l| l.contains("java-17-openjdk-amd64")), "{:?}", jdk17.commands);
+        let go = pick(&with_system, "golang", "1.22").unwrap();
+        assert!(go.commands.iter().any(|l| l.contains("go-1.22/bin")), "{:?}", go.commands);
+        assert_eq!(pick(&with_system, "golang", "1.x").unwrap().version, "1.22");
         // Only what a build asks for is looked at.
-        let only = catalog(&env, Some(&["python"]));
+        let only = catalog_with(&env, Some(&["python"]), &none);
         assert_eq!(only.runtimes.len(), 1);
         // Nothing installed, nothing that installs: the runtime is unknown, with the list.
         let empty = tempfile::tempdir().unwrap();
         let bare = |k: &str| (k == "HOME").then(|| empty.path().display().to_string());
-        let c = catalog(&bare, None);
+        let c = catalog_with(&bare, None, &none);
         assert!(pick(&c, "python", "3.12").unwrap_err().starts_with("Unknown runtime named 'python'"));
     }
 }
