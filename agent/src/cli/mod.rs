@@ -63,13 +63,7 @@ pub struct RuntimesArgs {
     pub runtimes: Option<PathBuf>,
 }
 
-/// When a build gets an ECR login.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EcrLogin {
-    Auto,
-    Always,
-    Never,
-}
+pub use crate::build::EcrLogin;
 
 #[derive(Debug, clap::Args)]
 pub struct HashFilesArgs {
