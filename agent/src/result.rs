@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Iso8601;
 
-use crate::engine::{BuildReport, Status};
+use crate::engine::{BuildPhase, BuildReport, Status};
 
 /// What the result needs beyond the engine's report.
 #[derive(Debug, Clone)]
@@ -23,6 +23,28 @@ pub struct BuildIdentity {
     pub timeout_minutes: Option<f64>,
     /// Plain-text environment variables as the project would show them (no secrets).
     pub environment_variables: Vec<(String, String)>,
+    /// When the build was submitted and when it left the queue (a service's builds wait);
+    /// `None`: at the start of the report.
+    pub submitted: Option<SystemTime>,
+    pub dispatched: Option<SystemTime>,
+}
+
+/// How timestamps are written: ISO-8601 as the AWS CLI prints them (the `--result` file), or
+/// epoch seconds as the CodeBuild API sends them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Times {
+    Iso,
+    Epoch,
+}
+
+fn stamp(t: SystemTime, times: Times) -> Value {
+    match times {
+        Times::Iso => json!(iso(t)),
+        Times::Epoch => {
+            let ms = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+            json!(ms as f64 / 1000.0)
+        }
+    }
 }
 
 /// `2026-11-22T01:02:03.123456+00:00`, as the AWS CLI prints timestamps.
@@ -39,25 +61,66 @@ fn seconds(from: SystemTime, to: SystemTime) -> u64 {
 }
 
 pub fn build_json(id: &BuildIdentity, report: &BuildReport) -> Value {
-    let mut phases = vec![
-        json!({"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": iso(report.start), "endTime": iso(report.start), "durationInSeconds": 0}),
-        json!({"phaseType": "QUEUED", "phaseStatus": "SUCCEEDED", "startTime": iso(report.start), "endTime": iso(report.start), "durationInSeconds": 0}),
-        json!({"phaseType": "PROVISIONING", "phaseStatus": "SUCCEEDED", "startTime": iso(report.start), "endTime": iso(report.start), "durationInSeconds": 0}),
-    ];
+    build_json_with(id, report, Times::Iso)
+}
+
+/// The build as CodeBuild shows it: SUBMITTED, QUEUED and PROVISIONING (with the service's queue
+/// times), the phases that ran, then FINALIZING and COMPLETED once it ended; a running build
+/// ends with the phase it is in (no status), as `batch-get-builds` shows one.
+pub fn build_json_with(id: &BuildIdentity, report: &BuildReport, times: Times) -> Value {
+    let t = |x: SystemTime| stamp(x, times);
+    let submitted = id.submitted.unwrap_or(report.start);
+    let done = |phase: &str, from: SystemTime, to: SystemTime| json!({"phaseType": phase, "phaseStatus": "SUCCEEDED", "startTime": t(from), "endTime": t(to), "durationInSeconds": seconds(from, to)});
+    let running = report.status == Status::InProgress;
+    let current = report.current.filter(|_| running);
+    let mut phases = vec![];
+    match (current, id.dispatched) {
+        (Some((BuildPhase::Submitted, since)), _) => {
+            phases.push(json!({"phaseType": "SUBMITTED", "startTime": t(since)}))
+        }
+        (Some((BuildPhase::Queued, since)), _) => {
+            phases.push(done("SUBMITTED", submitted, since));
+            phases.push(json!({"phaseType": "QUEUED", "startTime": t(since)}));
+        }
+        (Some((BuildPhase::Provisioning, since)), _) => {
+            phases.push(done("SUBMITTED", submitted, submitted));
+            phases.push(done("QUEUED", submitted, since));
+            phases.push(json!({"phaseType": "PROVISIONING", "startTime": t(since)}));
+        }
+        // Ended before it left the queue (stopped, or the service went away).
+        (None, None) if id.submitted.is_some() => {
+            phases.push(done("SUBMITTED", submitted, submitted));
+            phases.push(json!({"phaseType": "QUEUED", "phaseStatus": report.status.as_str(), "startTime": t(submitted), "endTime": t(report.end), "durationInSeconds": seconds(submitted, report.end)}));
+        }
+        (_, dispatched) => {
+            let dispatched = dispatched.unwrap_or(submitted);
+            phases.push(done("SUBMITTED", submitted, submitted));
+            phases.push(done("QUEUED", submitted, dispatched));
+            phases.push(done("PROVISIONING", dispatched, report.start.max(dispatched)));
+        }
+    }
     for p in &report.phases {
         let contexts: Vec<Value> =
             p.contexts.iter().map(|(c, m)| json!({"statusCode": c, "message": m})).collect();
         phases.push(json!({
             "phaseType": p.phase.as_str(),
             "phaseStatus": p.status.as_str(),
-            "startTime": iso(p.start),
-            "endTime": iso(p.end),
+            "startTime": t(p.start),
+            "endTime": t(p.end),
             "durationInSeconds": seconds(p.start, p.end),
             "contexts": contexts,
         }));
     }
-    phases.push(json!({"phaseType": "FINALIZING", "phaseStatus": "SUCCEEDED", "startTime": iso(report.end), "endTime": iso(report.end), "durationInSeconds": 0}));
-    phases.push(json!({"phaseType": "COMPLETED", "startTime": iso(report.end)}));
+    match current {
+        Some((phase, since)) if phase > BuildPhase::Provisioning => {
+            phases.push(json!({"phaseType": phase.as_str(), "startTime": t(since)}));
+        }
+        Some(_) => {}
+        None => {
+            phases.push(json!({"phaseType": "FINALIZING", "phaseStatus": "SUCCEEDED", "startTime": t(report.end), "endTime": t(report.end), "durationInSeconds": 0}));
+            phases.push(json!({"phaseType": "COMPLETED", "startTime": t(report.end)}));
+        }
+    }
 
     let artifact = |a: &crate::engine::upload::ArtifactRecord| {
         let mut v = json!({"location": a.location});
@@ -75,8 +138,7 @@ pub fn build_json(id: &BuildIdentity, report: &BuildReport) -> Value {
     let mut build = json!({
         "id": id.id,
         "arn": id.arn,
-        "startTime": iso(report.start),
-        "endTime": iso(report.end),
+        "startTime": t(submitted),
         "currentPhase": report.current_phase().as_str(),
         "buildStatus": report.status.as_str(),
         "projectName": id.project,
@@ -102,6 +164,9 @@ pub fn build_json(id: &BuildIdentity, report: &BuildReport) -> Value {
             .map(|(n, v)| json!({"name": n, "value": v}))
             .collect::<Vec<_>>(),
     });
+    if !running {
+        build["endTime"] = t(report.end);
+    }
     if let Some(n) = id.build_number {
         build["buildNumber"] = json!(n);
     }

@@ -21,7 +21,7 @@ use crate::exec::Stop;
 use crate::exec::docker::DockerSession;
 use crate::exec::host::HostSession;
 use crate::log::mask::{Masker, MaskingSink};
-use crate::project::{self, Project};
+use crate::project::{self, ArtifactsType, Project};
 use crate::result::{self, BuildIdentity};
 use crate::workspace::{Source, Workspace};
 
@@ -99,6 +99,93 @@ pub trait Notices: Sync {
     fn warning(&self, message: &str);
     /// Rendered buildspec diagnostics (several lines).
     fn diagnostics(&self, rendered: &str);
+}
+
+/// Artifact targets from `--artifacts` (a directory or `s3://bucket/prefix`, overriding where the
+/// project's artifacts go, as the local agent's `-a` does) and the project's `artifacts` and
+/// `secondaryArtifacts` (names, packaging, identifiers, and S3 locations).
+pub fn artifact_settings(
+    overridden: Option<&str>,
+    project: &Project,
+    notices: &dyn Notices,
+) -> Result<ArtifactSettings, PrepareError> {
+    let from_project =
+        |a: &project::ProjectArtifacts, destination: Destination, exact_name: bool| ArtifactTarget {
+            destination,
+            packaging: a.packaging,
+            name: a.name.clone(),
+            override_name: a.override_artifact_name,
+            exact_name,
+        };
+    let project_destination = |a: &project::ProjectArtifacts| -> Result<Destination, PrepareError> {
+        Ok(match a.kind {
+            ArtifactsType::S3 => Destination::S3 {
+                bucket: a.location.clone().filter(|l| !l.is_empty()).ok_or_else(|| {
+                    prepare("the project's S3 artifacts have no `location` (bucket); pass --artifacts")
+                })?,
+                path: a.path.clone(),
+                build_id_namespace: a.namespace_build_id,
+            },
+            ArtifactsType::CodePipeline => {
+                notices.warning(
+                    "CODEPIPELINE artifacts are handed to CodePipeline; runspec only lists them (pass --artifacts to keep them)",
+                );
+                Destination::Nowhere
+            }
+            ArtifactsType::NoArtifacts => Destination::Nowhere,
+        })
+    };
+    let Some(overridden) = overridden else {
+        let primary = match &project.artifacts {
+            Some(a) => from_project(a, project_destination(a)?, true),
+            None => ArtifactTarget::default(),
+        };
+        let mut secondary = Vec::new();
+        for a in &project.secondary_artifacts {
+            if let Some(id) = &a.identifier {
+                secondary.push((id.clone(), from_project(a, project_destination(a)?, true)));
+            }
+        }
+        let other_secondary = (project.artifacts.is_none()).then(ArtifactTarget::default);
+        return Ok(ArtifactSettings { primary, secondary, other_secondary, ..Default::default() });
+    };
+    let destination = match overridden.strip_prefix("s3://") {
+        Some(rest) => {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(prepare(format!("--artifacts {overridden}: no bucket name")));
+            }
+            let path = Some(prefix.trim_matches('/').to_string()).filter(|p| !p.is_empty());
+            Destination::S3 { bucket: bucket.to_string(), path, build_id_namespace: false }
+        }
+        None => {
+            let dir = PathBuf::from(overridden);
+            fs::create_dir_all(&dir).map_err(|e| prepare(format!("--artifacts {}: {e}", dir.display())))?;
+            Destination::Local(dir.canonicalize().unwrap_or(dir))
+        }
+    };
+    let primary = match &project.artifacts {
+        Some(a) => from_project(a, destination.clone(), false),
+        None => ArtifactTarget { destination: destination.clone(), ..Default::default() },
+    };
+    let secondary = project
+        .secondary_artifacts
+        .iter()
+        .filter_map(|a| Some((a.identifier.clone()?, from_project(a, destination.clone(), false))))
+        .collect();
+    let other_secondary = Some(ArtifactTarget { destination, ..Default::default() });
+    Ok(ArtifactSettings { primary, secondary, other_secondary, ..Default::default() })
+}
+
+/// The project name when no project is given: the source directory's name, as CodeBuild
+/// project names allow it.
+pub fn default_project_name(primary: &Path) -> String {
+    let base = primary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .collect();
+    if name.len() >= 2 { name } else { "local".to_string() }
 }
 
 /// For a build image in ECR that is not local: where to pull it from, with an ECR token.
@@ -679,6 +766,8 @@ pub async fn run<S: EventSink>(
             .map(|v| (v.name.clone(), v.value.clone()))
             .chain(s.overrides.clone())
             .collect(),
+        submitted: None,
+        dispatched: None,
     };
     // The workspace copy (a node_modules can be 100,000 files) goes away on its own time.
     workspace.remove_in_background();

@@ -11,10 +11,10 @@ use std::time::{Duration, SystemTime};
 use super::{RunArgs, UsageError, exit, usage};
 use crate::build::{BuildRequest, Notices};
 use crate::engine::Status;
-use crate::engine::upload::{ArtifactSettings, ArtifactTarget, Destination};
+
 use crate::env;
 use crate::log::CodeBuildLog;
-use crate::project::{self, ArtifactsType, Project};
+use crate::project::{self, Project};
 use crate::workspace::Source;
 
 /// Warnings and buildspec diagnostics on stderr.
@@ -139,8 +139,9 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         Some(t) => Some(parse_timeout(t).map_err(|e| usage(format!("--timeout {t}: {e}")))?),
         None => project.timeout_minutes.map(|m| Duration::from_secs(m * 60)),
     };
-    let artifacts = artifact_settings(args, &project)?;
-    let project_name = project.name.clone().unwrap_or_else(|| default_project_name(&primary));
+    let artifacts = crate::build::artifact_settings(args.artifacts.as_deref(), &project, &Stderr)
+        .map_err(|e| usage(e.0))?;
+    let project_name = project.name.clone().unwrap_or_else(|| crate::build::default_project_name(&primary));
     let runtimes = match &args.runtimes {
         Some(path) => Some((super::read_catalog(path)?, path.display().to_string())),
         None => None,
@@ -219,89 +220,6 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     crate::buildspec::plugin_step::parse_duration(text, Some("m"))
 }
 
-/// Artifact targets from `--artifacts` (a directory or `s3://bucket/prefix`, overriding where the
-/// project's artifacts go, as the local agent's `-a` does) and the project's `artifacts` and
-/// `secondaryArtifacts` (names, packaging, identifiers, and S3 locations).
-fn artifact_settings(args: &RunArgs, project: &Project) -> Result<ArtifactSettings, UsageError> {
-    let from_project =
-        |a: &project::ProjectArtifacts, destination: Destination, exact_name: bool| ArtifactTarget {
-            destination,
-            packaging: a.packaging,
-            name: a.name.clone(),
-            override_name: a.override_artifact_name,
-            exact_name,
-        };
-    let project_destination = |a: &project::ProjectArtifacts| -> Result<Destination, UsageError> {
-        Ok(match a.kind {
-            ArtifactsType::S3 => Destination::S3 {
-                bucket: a.location.clone().filter(|l| !l.is_empty()).ok_or_else(|| {
-                    usage("the project's S3 artifacts have no `location` (bucket); pass --artifacts")
-                })?,
-                path: a.path.clone(),
-                build_id_namespace: a.namespace_build_id,
-            },
-            ArtifactsType::CodePipeline => {
-                warn(
-                    "CODEPIPELINE artifacts are handed to CodePipeline; runspec only lists them (pass --artifacts to keep them)",
-                );
-                Destination::Nowhere
-            }
-            ArtifactsType::NoArtifacts => Destination::Nowhere,
-        })
-    };
-    let Some(overridden) = &args.artifacts else {
-        let primary = match &project.artifacts {
-            Some(a) => from_project(a, project_destination(a)?, true),
-            None => ArtifactTarget::default(),
-        };
-        let mut secondary = Vec::new();
-        for a in &project.secondary_artifacts {
-            if let Some(id) = &a.identifier {
-                secondary.push((id.clone(), from_project(a, project_destination(a)?, true)));
-            }
-        }
-        let other_secondary = (project.artifacts.is_none()).then(ArtifactTarget::default);
-        return Ok(ArtifactSettings { primary, secondary, other_secondary, ..Default::default() });
-    };
-    let destination = match overridden.strip_prefix("s3://") {
-        Some(rest) => {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                return Err(usage(format!("--artifacts {overridden}: no bucket name")));
-            }
-            let path = Some(prefix.trim_matches('/').to_string()).filter(|p| !p.is_empty());
-            Destination::S3 { bucket: bucket.to_string(), path, build_id_namespace: false }
-        }
-        None => {
-            let dir = PathBuf::from(overridden);
-            fs::create_dir_all(&dir).map_err(|e| usage(format!("--artifacts {}: {e}", dir.display())))?;
-            Destination::Local(dir.canonicalize().unwrap_or(dir))
-        }
-    };
-    let primary = match &project.artifacts {
-        Some(a) => from_project(a, destination.clone(), false),
-        None => ArtifactTarget { destination: destination.clone(), ..Default::default() },
-    };
-    let secondary = project
-        .secondary_artifacts
-        .iter()
-        .filter_map(|a| Some((a.identifier.clone()?, from_project(a, destination.clone(), false))))
-        .collect();
-    let other_secondary = Some(ArtifactTarget { destination, ..Default::default() });
-    Ok(ArtifactSettings { primary, secondary, other_secondary, ..Default::default() })
-}
-
-/// The project name when no project is given: the source directory's name, as CodeBuild
-/// project names allow it.
-fn default_project_name(primary: &Path) -> String {
-    let base = primary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let name: String = base
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
-        .collect();
-    if name.len() >= 2 { name } else { "local".to_string() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,7 +237,7 @@ mod tests {
 
     #[test]
     fn project_names_from_directories() {
-        assert_eq!(default_project_name(Path::new("/home/me/my app")), "my-app");
-        assert_eq!(default_project_name(Path::new("/")), "local");
+        assert_eq!(crate::build::default_project_name(Path::new("/home/me/my app")), "my-app");
+        assert_eq!(crate::build::default_project_name(Path::new("/")), "local");
     }
 }

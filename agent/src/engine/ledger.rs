@@ -54,7 +54,19 @@ impl<S: EventSink> Ledger<S> {
             artifacts: None,
             secondary_artifacts: Vec::new(),
             images: Vec::new(),
+            current: None,
         }
+    }
+
+    /// The build so far, still running: the phases that ended and the one running now.
+    pub fn snapshot(&self, start: SystemTime) -> BuildReport {
+        let mut report = BuildReport::in_progress(start, self.current);
+        report.phases = self.phases.clone();
+        report
+    }
+
+    pub fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
     }
 }
 

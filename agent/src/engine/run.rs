@@ -69,11 +69,31 @@ pub struct BuildReport {
     pub secondary_artifacts: Vec<ArtifactRecord>,
     /// Images pushed by in-process `runspec image push` commands, in order.
     pub images: Vec<crate::image::Pushed>,
+    /// A build still running: the phase it is in and since when.
+    pub current: Option<(BuildPhase, SystemTime)>,
 }
 
 impl BuildReport {
+    /// A build that has not started yet (or is running, with `current`).
+    pub fn in_progress(start: SystemTime, current: (BuildPhase, SystemTime)) -> BuildReport {
+        BuildReport {
+            status: Status::InProgress,
+            start,
+            end: start,
+            phases: Vec::new(),
+            exported: Vec::new(),
+            artifacts: None,
+            secondary_artifacts: Vec::new(),
+            images: Vec::new(),
+            current: Some(current),
+        }
+    }
+
     pub fn current_phase(&self) -> BuildPhase {
         if self.status == Status::InProgress {
+            if let Some((phase, _)) = self.current {
+                return phase;
+            }
             self.phases.last().map_or(BuildPhase::Submitted, |p| p.phase)
         } else {
             BuildPhase::Completed
@@ -264,6 +284,7 @@ impl<'a, S: Session> Engine<'a, S> {
             artifacts: artifacts.0,
             secondary_artifacts: artifacts.1,
             images: self.pushed,
+            current: None,
         }
     }
 
