@@ -20,4 +20,5 @@ pub mod project;
 pub mod reports;
 pub mod result;
 pub mod runtimes;
+pub mod serve;
 pub mod workspace;

@@ -96,7 +96,10 @@ pub fn build_json_with(id: &BuildIdentity, report: &BuildReport, times: Times) -
             let dispatched = dispatched.unwrap_or(submitted);
             phases.push(done("SUBMITTED", submitted, submitted));
             phases.push(done("QUEUED", submitted, dispatched));
-            phases.push(done("PROVISIONING", dispatched, report.start.max(dispatched)));
+            // A build that failed to provision carries its own PROVISIONING record.
+            if !report.phases.iter().any(|p| p.phase == BuildPhase::Provisioning) {
+                phases.push(done("PROVISIONING", dispatched, report.start.max(dispatched)));
+            }
         }
     }
     for p in &report.phases {

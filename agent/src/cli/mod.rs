@@ -54,6 +54,37 @@ pub enum Command {
     /// version managers found here), as runtimes.yml: save it, edit it, pass it back with
     /// `runspec run --runtimes FILE`.
     Runtimes(RuntimesArgs),
+    /// A CodeBuild-compatible build service: the AWS CLI and SDKs create projects and start,
+    /// watch and stop builds through the CodeBuild API (and read logs through CloudWatch Logs'
+    /// GetLogEvents / FilterLogEvents) at --listen. Requests must be signed with a key from
+    /// --credentials. Runs until SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:9870", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+
+    /// Where projects, builds and logs are kept (SQLite and log files).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// The key pairs allowed to call the API, as an AWS shared-credentials file. Default:
+    /// STATE_DIR/credentials, created with a new key pair when missing.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+
+    /// How many builds run at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// The region and account in the ARNs the service hands out.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    #[arg(long, default_value = "000000000000")]
+    pub account: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -218,6 +249,36 @@ fn runtimes(args: &RuntimesArgs) -> Result<u8, UsageError> {
     Ok(exit::OK)
 }
 
+fn serve(args: ServeArgs) -> Result<u8, UsageError> {
+    let state_dir = match args.state_dir {
+        Some(d) => d,
+        None => crate::dirs::state()
+            .map(|d| d.join("serve"))
+            .ok_or_else(|| usage("cannot find a state directory: pass --state-dir"))?,
+    };
+    let options = crate::serve::Options {
+        listen: args.listen,
+        state_dir,
+        credentials: args.credentials,
+        concurrency: args
+            .concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        region: args.region,
+        account: args.account,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
+    runtime
+        .block_on(crate::serve::serve(options, |addr, keys| {
+            eprintln!("runspec serve: listening on http://{addr}");
+            eprintln!("runspec serve: requests must be signed with a key from {}", keys.display());
+        }))
+        .map_err(usage)?;
+    Ok(exit::OK)
+}
+
 fn hash_files(args: &HashFilesArgs) -> Result<u8, UsageError> {
     let cwd =
         std::env::current_dir().map_err(|e| usage(format!("cannot read the current directory: {e}")))?;
@@ -261,6 +322,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Plugin(cmd) => plugin::main(cmd),
         Command::Image(cmd) => image::main(cmd),
         Command::Runtimes(args) => runtimes(&args),
+        Command::Serve(args) => serve(args),
     };
     let code = code.unwrap_or_else(|e| {
         eprintln!("error: {e}");

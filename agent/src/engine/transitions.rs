@@ -25,6 +25,26 @@ pub enum BuildPhase {
 }
 
 impl BuildPhase {
+    /// Every phase, in order.
+    pub const ALL: [BuildPhase; 11] = [
+        BuildPhase::Submitted,
+        BuildPhase::Queued,
+        BuildPhase::Provisioning,
+        BuildPhase::DownloadSource,
+        BuildPhase::Install,
+        BuildPhase::PreBuild,
+        BuildPhase::Build,
+        BuildPhase::PostBuild,
+        BuildPhase::UploadArtifacts,
+        BuildPhase::Finalizing,
+        BuildPhase::Completed,
+    ];
+
+    /// `BUILD` → [`BuildPhase::Build`].
+    pub fn parse(name: &str) -> Option<BuildPhase> {
+        BuildPhase::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             BuildPhase::Submitted => "SUBMITTED",

@@ -1,0 +1,611 @@
+//! The CodeBuild API (AWS JSON 1.1, `X-Amz-Target: CodeBuild_20161006.<Op>`) and the CloudWatch
+//! Logs reads (`Logs_20140328.<Op>`) on one `POST /`, with AWS's error shapes: HTTP 400 and
+//! `{"__type": "...", "message": "..."}`, which the AWS CLI and the SDKs print the AWS way.
+//! Shapes and names follow botocore's model (`codebuild/2016-10-06/service-2.json`).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+
+use super::dispatch::Service;
+use super::logs;
+use super::request;
+use super::store::{BuildRow, StoreError, now_s};
+use crate::engine::{BuildPhase, BuildReport, Status};
+use crate::result::{self, BuildIdentity, Times};
+
+/// An error as AWS sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+pub fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError { status: 400, kind: "InvalidInputException", message: message.into() }
+}
+
+fn not_found(message: impl Into<String>) -> ApiError {
+    ApiError { status: 400, kind: "ResourceNotFoundException", message: message.into() }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::AlreadyExists(m) => {
+                ApiError { status: 400, kind: "ResourceAlreadyExistsException", message: m }
+            }
+            StoreError::NotFound(m) => not_found(m),
+            other => ApiError { status: 500, kind: "InternalFailure", message: other.to_string() },
+        }
+    }
+}
+
+/// One call: the target, the JSON body, who signed it.
+pub fn call(service: &Arc<Service>, target: &str, body: &Value, caller: &str) -> Result<Value, ApiError> {
+    let op = target
+        .strip_prefix("CodeBuild_20161006.")
+        .map(|op| ("codebuild", op))
+        .or_else(|| target.strip_prefix("Logs_20140328.").map(|op| ("logs", op)));
+    let api = Api { service, caller };
+    match op {
+        Some(("codebuild", "CreateProject")) => api.create_project(body),
+        Some(("codebuild", "UpdateProject")) => api.update_project(body),
+        Some(("codebuild", "BatchGetProjects")) => api.batch_get_projects(body),
+        Some(("codebuild", "ListProjects")) => api.list_projects(body),
+        Some(("codebuild", "DeleteProject")) => api.delete_project(body),
+        Some(("codebuild", "StartBuild")) => api.start_build(body),
+        Some(("codebuild", "BatchGetBuilds")) => api.batch_get_builds(body),
+        Some(("codebuild", "StopBuild")) => api.stop_build(body),
+        Some(("codebuild", "RetryBuild")) => api.retry_build(body),
+        Some(("codebuild", "ListBuilds")) => api.list_builds(body, None),
+        Some(("codebuild", "ListBuildsForProject")) => {
+            let name = api.project_name(body, "projectName")?;
+            api.list_builds(body, Some(&name))
+        }
+        Some(("codebuild", "BatchDeleteBuilds")) => api.batch_delete_builds(body),
+        Some(("logs", "GetLogEvents")) => api.get_log_events(body),
+        Some(("logs", "FilterLogEvents")) => api.filter_log_events(body),
+        Some(("logs", "DescribeLogStreams")) => api.describe_log_streams(body),
+        _ => Err(ApiError {
+            status: 400,
+            kind: "UnknownOperationException",
+            message: format!("runspec serve does not implement `{target}`"),
+        }),
+    }
+}
+
+struct Api<'a> {
+    service: &'a Arc<Service>,
+    caller: &'a str,
+}
+
+fn str_of<'v>(body: &'v Value, key: &str) -> Result<&'v str, ApiError> {
+    body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| {
+        invalid(format!("1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"))
+    })
+}
+
+fn ids_of(body: &Value, key: &str) -> Result<Vec<String>, ApiError> {
+    let list =
+        body.get(key).and_then(Value::as_array).ok_or_else(|| invalid(format!("`{key}` must be a list")))?;
+    if list.is_empty() || list.len() > 100 {
+        return Err(invalid(format!(
+            "1 validation error detected: Value at '{key}' failed to satisfy constraint: Member must have length between 1 and 100"
+        )));
+    }
+    list.iter()
+        .map(|v| v.as_str().map(str::to_string).ok_or_else(|| invalid(format!("`{key}` must be strings"))))
+        .collect()
+}
+
+/// Pages of 100 with a token that is the offset.
+fn page(ids: Vec<String>, body: &Value) -> Result<Value, ApiError> {
+    let from = match body.get("nextToken").and_then(Value::as_str) {
+        Some(t) => t.parse::<usize>().map_err(|_| invalid("the nextToken is not one this server gave"))?,
+        None => 0,
+    };
+    let end = (from + 100).min(ids.len());
+    let mut out = json!({"ids": ids.get(from..end).unwrap_or_default()});
+    if end < ids.len() {
+        out["nextToken"] = json!(end.to_string());
+    }
+    Ok(out)
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() >= 2
+        && name.len() <= 150
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Api<'_> {
+    fn arn(&self, kind: &str, name: &str) -> String {
+        format!("arn:aws:codebuild:{}:{}:{kind}/{name}", self.service.region, self.service.account)
+    }
+
+    /// A project named by name or ARN.
+    fn project_name(&self, body: &Value, key: &str) -> Result<String, ApiError> {
+        let given = str_of(body, key)?;
+        Ok(given.rsplit_once(":project/").map_or(given, |(_, n)| n).to_string())
+    }
+
+    fn project(&self, name: &str) -> Result<Value, ApiError> {
+        self.service
+            .store
+            .project(name)?
+            .ok_or_else(|| not_found(format!("Project cannot be found: {}", self.arn("project", name))))
+    }
+
+    /// A project as CreateProject / UpdateProject give it back.
+    fn check_project(&self, p: &Value) -> Result<(), ApiError> {
+        request::source_of(&p["source"], None).map_err(invalid)?;
+        for s in p["secondarySources"].as_array().into_iter().flatten() {
+            if s["sourceIdentifier"].as_str().is_none() {
+                return Err(invalid("every secondary source needs a sourceIdentifier"));
+            }
+            request::source_of(s, None).map_err(invalid)?;
+        }
+        crate::project::parse(&p.to_string()).map_err(|e| invalid(e.to_string()))?;
+        Ok(())
+    }
+
+    fn create_project(&self, body: &Value) -> Result<Value, ApiError> {
+        let name = str_of(body, "name")?;
+        if !valid_name(name) {
+            return Err(invalid(format!(
+                "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [A-Za-z0-9][A-Za-z0-9\\-_]{{1,149}}"
+            )));
+        }
+        for key in ["source", "artifacts", "environment"] {
+            if !body[key].is_object() {
+                return Err(invalid(format!(
+                    "1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"
+                )));
+            }
+        }
+        let mut project = body.clone();
+        let now = now_s();
+        project["arn"] = json!(self.arn("project", name));
+        project["created"] = json!(now);
+        project["lastModified"] = json!(now);
+        if project.get("timeoutInMinutes").is_none() {
+            project["timeoutInMinutes"] = json!(60);
+        }
+        if project.get("queuedTimeoutInMinutes").is_none() {
+            project["queuedTimeoutInMinutes"] = json!(480);
+        }
+        self.check_project(&project)?;
+        self.service.store.create_project(name, &project)?;
+        Ok(json!({"project": project}))
+    }
+
+    fn update_project(&self, body: &Value) -> Result<Value, ApiError> {
+        let name = self.project_name(body, "name")?;
+        let mut project = self.project(&name)?;
+        for (k, v) in body.as_object().into_iter().flatten() {
+            if k != "name" && !v.is_null() {
+                project[k] = v.clone();
+            }
+        }
+        project["lastModified"] = json!(now_s());
+        self.check_project(&project)?;
+        self.service.store.update_project(&name, &project)?;
+        Ok(json!({"project": project}))
+    }
+
+    fn batch_get_projects(&self, body: &Value) -> Result<Value, ApiError> {
+        let mut projects = Vec::new();
+        let mut missing = Vec::new();
+        for given in ids_of(body, "names")? {
+            let name = given.rsplit_once(":project/").map_or(given.as_str(), |(_, n)| n);
+            match self.service.store.project(name)? {
+                Some(p) => projects.push(p),
+                None => missing.push(given),
+            }
+        }
+        Ok(json!({"projects": projects, "projectsNotFound": missing}))
+    }
+
+    fn list_projects(&self, body: &Value) -> Result<Value, ApiError> {
+        let mut names = self.service.store.project_names()?;
+        let sort = body["sortBy"].as_str().unwrap_or("NAME");
+        if sort != "NAME" {
+            let key = if sort == "CREATED_TIME" { "created" } else { "lastModified" };
+            let mut timed: Vec<(f64, String)> = Vec::new();
+            for n in names {
+                let t = self.service.store.project(&n)?.and_then(|p| p[key].as_f64()).unwrap_or(0.0);
+                timed.push((t, n));
+            }
+            timed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            names = timed.into_iter().map(|(_, n)| n).collect();
+        }
+        if body["sortOrder"] == "DESCENDING" {
+            names.reverse();
+        }
+        let mut out = page(names, body)?;
+        out["projects"] = out["ids"].take();
+        out.as_object_mut().map(|o| o.remove("ids"));
+        Ok(out)
+    }
+
+    fn delete_project(&self, body: &Value) -> Result<Value, ApiError> {
+        let name = self.project_name(body, "name")?;
+        if !self.service.store.delete_project(&name)? {
+            return Err(not_found(format!("Project cannot be found: {}", self.arn("project", &name))));
+        }
+        Ok(json!({}))
+    }
+
+    fn start_build(&self, body: &Value) -> Result<Value, ApiError> {
+        let name = self.project_name(body, "projectName")?;
+        let project = self.project(&name)?;
+        let row = self.submit(&name, &project, body, body["idempotencyToken"].as_str())?;
+        Ok(json!({"build": row.build}))
+    }
+
+    /// Queues a build of `project` for the StartBuild input `start`.
+    fn submit(
+        &self,
+        name: &str,
+        project: &Value,
+        start: &Value,
+        token: Option<&str>,
+    ) -> Result<BuildRow, ApiError> {
+        let effective = request::effective_project(project, start).map_err(invalid)?;
+        request::source(&effective).map_err(invalid)?;
+        crate::project::parse(&effective.to_string()).map_err(|e| invalid(e.to_string()))?;
+        let submitted = SystemTime::now();
+        let region = self.service.region.clone();
+        let account = self.service.account.clone();
+        let caller = self.caller.to_string();
+        let (row, new) = self.service.store.insert_build(name, token, 5.0 * 60.0, &mut |number| {
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let id = format!("{name}:{uuid}");
+            let identity = BuildIdentity {
+                id: id.clone(),
+                arn: format!("arn:aws:codebuild:{region}:{account}:build/{id}"),
+                project: name.to_string(),
+                build_number: Some(number),
+                initiator: caller.clone(),
+                source_version: None,
+                image: effective["environment"]["image"].as_str().unwrap_or("runspec/host").to_string(),
+                privileged: effective["environment"]["privilegedMode"].as_bool().unwrap_or(false),
+                timeout_minutes: effective["timeoutInMinutes"].as_f64().or(Some(60.0)),
+                environment_variables: Vec::new(),
+                submitted: Some(submitted),
+                dispatched: None,
+            };
+            let mut build = result::build_json_with(
+                &identity,
+                &BuildReport::in_progress(submitted, (BuildPhase::Queued, submitted)),
+                Times::Epoch,
+            );
+            build["source"] = effective["source"].clone();
+            if let Some(s) = effective.get("secondarySources") {
+                build["secondarySources"] = s.clone();
+            }
+            if let Some(v) = effective["sourceVersion"].as_str() {
+                build["sourceVersion"] = json!(v);
+            }
+            let env = &effective["environment"];
+            build["environment"] = json!({
+                "type": env["type"].as_str().unwrap_or("LINUX_CONTAINER"),
+                "image": env["image"].as_str().unwrap_or("runspec/host"),
+                "computeType": env["computeType"].as_str().unwrap_or("BUILD_GENERAL1_SMALL"),
+                "environmentVariables": env["environmentVariables"].as_array().cloned().unwrap_or_default(),
+                "privilegedMode": env["privilegedMode"].as_bool().unwrap_or(false),
+                "imagePullCredentialsType": "CODEBUILD",
+            });
+            build["queuedTimeoutInMinutes"] =
+                json!(effective["queuedTimeoutInMinutes"].as_u64().unwrap_or(480));
+            let group = format!("/aws/codebuild/{name}");
+            build["logs"] = json!({
+                "groupName": group,
+                "streamName": uuid,
+                "deepLink": "",
+                "cloudWatchLogs": {"status": "ENABLED", "groupName": group, "streamName": uuid},
+                "s3Logs": {"status": "DISABLED"},
+            });
+            if let Some(role) = effective["serviceRole"].as_str() {
+                build["serviceRole"] = json!(role);
+            }
+            BuildRow {
+                id,
+                project: name.to_string(),
+                number,
+                status: "IN_PROGRESS".into(),
+                build,
+                request: start.clone(),
+                submitted: submitted
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0),
+            }
+        })?;
+        if new {
+            self.service.wake();
+        }
+        Ok(row)
+    }
+
+    fn build(&self, id: &str) -> Result<BuildRow, ApiError> {
+        self.service.store.build(id)?.ok_or_else(|| not_found(format!("Build {id} cannot be found")))
+    }
+
+    fn batch_get_builds(&self, body: &Value) -> Result<Value, ApiError> {
+        let mut builds = Vec::new();
+        let mut missing = Vec::new();
+        for given in ids_of(body, "ids")? {
+            let id = given.rsplit_once(":build/").map_or(given.as_str(), |(_, id)| id);
+            match self.service.store.build(id)? {
+                Some(row) => builds.push(row.build),
+                None => missing.push(given),
+            }
+        }
+        Ok(json!({"builds": builds, "buildsNotFound": missing}))
+    }
+
+    fn stop_build(&self, body: &Value) -> Result<Value, ApiError> {
+        let id = str_of(body, "id")?;
+        let row = self.build(id)?;
+        if row.status != "IN_PROGRESS" {
+            return Ok(json!({"build": row.build}));
+        }
+        if self.service.stop(id) {
+            // The build records STOPPED itself once its commands are gone; wait a little so
+            // the answer usually says so.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(800);
+            while self.service.is_running(id) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let now = self.build(id)?;
+            return Ok(json!({"build": now.build}));
+        }
+        if row.build["currentPhase"] == "QUEUED" {
+            let build =
+                self.service.end_queued(&row, Status::Stopped, "BUILD_STOPPED", "Build was stopped")?;
+            return Ok(json!({"build": build}));
+        }
+        Ok(json!({"build": row.build}))
+    }
+
+    fn retry_build(&self, body: &Value) -> Result<Value, ApiError> {
+        let id = str_of(body, "id")?;
+        let old = self.build(id)?;
+        let project = self.project(&old.project)?;
+        let token = body["idempotencyToken"].as_str();
+        let row = self.submit(&old.project, &project, &old.request, token)?;
+        Ok(json!({"build": row.build}))
+    }
+
+    fn list_builds(&self, body: &Value, project: Option<&str>) -> Result<Value, ApiError> {
+        if let Some(p) = project {
+            self.project(p)?;
+        }
+        let ascending = body["sortOrder"] == "ASCENDING";
+        page(self.service.store.build_ids(project, ascending)?, body)
+    }
+
+    fn batch_delete_builds(&self, body: &Value) -> Result<Value, ApiError> {
+        let mut deleted = Vec::new();
+        let mut not_deleted = Vec::new();
+        for id in ids_of(body, "ids")? {
+            match self.service.store.build(&id)? {
+                None => not_deleted.push(json!({"id": id, "statusCode": "BUILD_NOT_FOUND"})),
+                Some(row) if row.status == "IN_PROGRESS" => {
+                    not_deleted.push(json!({"id": id, "statusCode": "BUILD_IN_PROGRESS"}))
+                }
+                Some(row) => {
+                    self.service.store.delete_build(&id)?;
+                    if let Some(uuid) = row.build["logs"]["streamName"].as_str() {
+                        let _ = std::fs::remove_file(logs::path(&self.service.logs_dir(), uuid));
+                    }
+                    deleted.push(json!(id));
+                }
+            }
+        }
+        Ok(json!({"buildsDeleted": deleted, "buildsNotDeleted": not_deleted}))
+    }
+
+    /// The streams of a log group: the builds of `/aws/codebuild/<project>`.
+    fn streams(&self, group: &str) -> Result<Vec<(String, BuildRow)>, ApiError> {
+        let Some(project) = group.strip_prefix("/aws/codebuild/") else {
+            return Err(not_found("The specified log group does not exist."));
+        };
+        let mut out = Vec::new();
+        for id in self.service.store.build_ids(Some(project), true)? {
+            if let Some(row) = self.service.store.build(&id)?
+                && let Some(stream) = row.build["logs"]["streamName"].as_str()
+            {
+                out.push((stream.to_string(), row));
+            }
+        }
+        if out.is_empty() && self.service.store.project(project)?.is_none() {
+            return Err(not_found("The specified log group does not exist."));
+        }
+        Ok(out)
+    }
+
+    fn get_log_events(&self, body: &Value) -> Result<Value, ApiError> {
+        let group = str_of(body, "logGroupName")?;
+        let stream = str_of(body, "logStreamName")?;
+        if !self.streams(group)?.iter().any(|(s, _)| s == stream) {
+            return Err(not_found("The specified log stream does not exist."));
+        }
+        let path = logs::path(&self.service.logs_dir(), stream);
+        let limit = body["limit"].as_u64().unwrap_or(10_000).clamp(1, 10_000) as usize;
+        let token = body["nextToken"].as_str();
+        let io = |e: std::io::Error| ApiError {
+            status: 500,
+            kind: "ServiceUnavailableException",
+            message: e.to_string(),
+        };
+        let (from, events) = match token {
+            Some(t) => {
+                let offset = t
+                    .strip_prefix("f/")
+                    .or_else(|| t.strip_prefix("b/"))
+                    .and_then(|o| o.parse::<u64>().ok())
+                    .ok_or_else(|| invalid("The specified nextToken is invalid."))?;
+                if t.starts_with("b/") {
+                    // Backwards from there: the `limit` lines before it.
+                    let before: Vec<logs::Event> = logs::read(&path, 0, usize::MAX)
+                        .map_err(io)?
+                        .into_iter()
+                        .filter(|e| e.next <= offset)
+                        .collect();
+                    let skip = before.len().saturating_sub(limit);
+                    let start = if skip == 0 { 0 } else { before[skip - 1].next };
+                    (start, before.into_iter().skip(skip).collect())
+                } else {
+                    (offset, logs::read(&path, offset, limit).map_err(io)?)
+                }
+            }
+            None if body["startFromHead"].as_bool() == Some(true) => {
+                (0, logs::read(&path, 0, limit).map_err(io)?)
+            }
+            None => logs::tail(&path, limit).map_err(io)?,
+        };
+        let start_time = body["startTime"].as_u64().unwrap_or(0);
+        let end_time = body["endTime"].as_u64().unwrap_or(u64::MAX);
+        let next = events.last().map_or(from, |e| e.next);
+        let shown: Vec<Value> = events
+            .iter()
+            .filter(|e| e.timestamp >= start_time && e.timestamp < end_time)
+            .map(|e| json!({"timestamp": e.timestamp, "message": e.message, "ingestionTime": e.timestamp}))
+            .collect();
+        Ok(
+            json!({"events": shown, "nextForwardToken": format!("f/{next}"), "nextBackwardToken": format!("b/{from}")}),
+        )
+    }
+
+    fn filter_log_events(&self, body: &Value) -> Result<Value, ApiError> {
+        let group = str_of(body, "logGroupName")?;
+        let wanted: Option<Vec<&str>> =
+            body["logStreamNames"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect());
+        let prefix = body["logStreamNamePrefix"].as_str();
+        let terms = pattern_terms(body["filterPattern"].as_str().unwrap_or(""));
+        let start_time = body["startTime"].as_u64().unwrap_or(0);
+        let end_time = body["endTime"].as_u64().unwrap_or(u64::MAX);
+        let limit = body["limit"].as_u64().unwrap_or(10_000).clamp(1, 10_000) as usize;
+        // The token: how far each stream was read.
+        let mut offsets: std::collections::BTreeMap<String, u64> = match body["nextToken"].as_str() {
+            Some(t) => serde_json::from_str(t).map_err(|_| invalid("The specified nextToken is invalid."))?,
+            None => Default::default(),
+        };
+        let mut events = Vec::new();
+        let mut searched = Vec::new();
+        let mut more = false;
+        for (stream, _) in self.streams(group)? {
+            if wanted.as_ref().is_some_and(|w| !w.contains(&stream.as_str()))
+                || prefix.is_some_and(|p| !stream.starts_with(p))
+            {
+                continue;
+            }
+            let path = logs::path(&self.service.logs_dir(), &stream);
+            let from = offsets.get(&stream).copied().unwrap_or(0);
+            let read = logs::read(&path, from, usize::MAX).map_err(|e| ApiError {
+                status: 500,
+                kind: "ServiceUnavailableException",
+                message: e.to_string(),
+            })?;
+            let mut last = from;
+            for e in read {
+                if events.len() >= limit {
+                    more = true;
+                    break;
+                }
+                last = e.next;
+                if e.timestamp < start_time
+                    || e.timestamp >= end_time
+                    || !terms.iter().all(|t| e.message.contains(t.as_str()))
+                {
+                    continue;
+                }
+                events.push(json!({
+                    "logStreamName": stream,
+                    "timestamp": e.timestamp,
+                    "message": e.message,
+                    "ingestionTime": e.timestamp,
+                    "eventId": format!("{stream}/{}", e.next),
+                }));
+            }
+            offsets.insert(stream.clone(), last);
+            searched.push(json!({"logStreamName": stream, "searchedCompletely": !more}));
+        }
+        events.sort_by_key(|e| e["timestamp"].as_u64().unwrap_or(0));
+        let mut out = json!({"events": events, "searchedLogStreams": searched});
+        if more {
+            out["nextToken"] = json!(serde_json::to_string(&offsets).unwrap_or_default());
+        }
+        Ok(out)
+    }
+
+    fn describe_log_streams(&self, body: &Value) -> Result<Value, ApiError> {
+        let group = str_of(body, "logGroupName")?;
+        let prefix = body["logStreamNamePrefix"].as_str().unwrap_or("");
+        let mut streams = Vec::new();
+        for (stream, row) in self.streams(group)? {
+            if !stream.starts_with(prefix) {
+                continue;
+            }
+            let created = (row.submitted * 1000.0) as u64;
+            let last = logs::tail(&logs::path(&self.service.logs_dir(), &stream), 1)
+                .ok()
+                .and_then(|(_, e)| e.last().map(|e| e.timestamp));
+            let mut s = json!({
+                "logStreamName": stream,
+                "creationTime": created,
+                "arn": format!("arn:aws:logs:{}:{}:log-group:{group}:log-stream:{stream}", self.service.region, self.service.account),
+            });
+            if let Some(t) = last {
+                s["firstEventTimestamp"] = json!(created);
+                s["lastEventTimestamp"] = json!(t);
+                s["lastIngestionTime"] = json!(t);
+            }
+            streams.push(s);
+        }
+        if body["descending"].as_bool() == Some(true) {
+            streams.reverse();
+        }
+        Ok(json!({"logStreams": streams}))
+    }
+}
+
+/// CloudWatch's simple filter pattern: terms that must all appear; `"quoted phrases"` keep
+/// their spaces. (JSON and space-delimited patterns are not supported.)
+fn pattern_terms(pattern: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    let mut rest = pattern.trim();
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let (term, after) = quoted.split_once('"').unwrap_or((quoted, ""));
+            terms.push(term.to_string());
+            rest = after.trim_start();
+        } else {
+            let (term, after) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            terms.push(term.to_string());
+            rest = after.trim_start();
+        }
+    }
+    terms.retain(|t| !t.is_empty());
+    terms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_patterns() {
+        assert!(valid_name("my-app_1"));
+        assert!(!valid_name("-x") && !valid_name("a") && !valid_name("a b"));
+        assert_eq!(pattern_terms(r#"ERROR "exit status" 2"#), ["ERROR", "exit status", "2"]);
+        assert!(pattern_terms("  ").is_empty());
+    }
+}

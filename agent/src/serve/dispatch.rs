@@ -1,0 +1,536 @@
+//! The queue: QUEUED builds start in submission order while fewer than `--concurrency` builds
+//! run and the project is under its `concurrentBuildLimit`; a build queued longer than its
+//! `queuedTimeoutInMinutes` ends TIMED_OUT. Each build runs on a thread of its own (the engine
+//! is single-threaded async), through the same [`crate::build::run`] as `runspec run`, with its
+//! log in a file and its phases written to the store as they change.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+
+use super::logs::{self, StampedLines};
+use super::request::{self, SourceSpec};
+use super::store::{BuildRow, Store};
+use crate::build::{BuildRequest, Notices};
+use crate::engine::events::{BuildEvent, EventSink};
+use crate::engine::ledger::Ledger;
+use crate::engine::{BuildPhase, BuildReport, PhaseRecord, Status};
+use crate::log::CodeBuildLog;
+use crate::result::{self, BuildIdentity, Times};
+
+/// What the queue and the running builds share with the API.
+pub struct Service {
+    pub store: Arc<dyn Store>,
+    pub state_dir: PathBuf,
+    pub concurrency: usize,
+    pub region: String,
+    pub account: String,
+    wake: Notify,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+struct Running {
+    project: String,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Service {
+    pub fn new(
+        store: Arc<dyn Store>,
+        state_dir: PathBuf,
+        concurrency: usize,
+        region: String,
+        account: String,
+    ) -> Service {
+        Service {
+            store,
+            state_dir,
+            concurrency,
+            region,
+            account,
+            wake: Notify::new(),
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.state_dir.join("logs")
+    }
+
+    /// Something changed (a build was queued or ended): look at the queue.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_running(&self, id: &str) -> bool {
+        self.running().contains_key(id)
+    }
+
+    pub fn running_count(&self) -> usize {
+        self.running().len()
+    }
+
+    /// Asks a running build to stop (its commands' process groups are killed, it ends
+    /// STOPPED); `false` when it is not running here.
+    pub fn stop(&self, id: &str) -> bool {
+        match self.running().get(id) {
+            Some(r) => {
+                let _ = r.stop.send(true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops every running build and waits for each to record how it ended.
+    pub fn stop_all(&self) {
+        let threads: Vec<_> = {
+            let mut running = self.running();
+            running
+                .values_mut()
+                .filter_map(|r| {
+                    let _ = r.stop.send(true);
+                    r.thread.take()
+                })
+                .collect()
+        };
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+
+    /// Runs the queue until the process ends.
+    pub async fn dispatch(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.start_what_fits() {
+                tracing::error!("the queue: {e}");
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
+        }
+    }
+
+    fn start_what_fits(self: &Arc<Self>) -> Result<(), super::store::StoreError> {
+        let now = super::store::now_s();
+        for row in self.store.unfinished()? {
+            if self.is_running(&row.id) || row.build["currentPhase"] != "QUEUED" {
+                continue;
+            }
+            let project = self.store.project(&row.project)?.unwrap_or(Value::Null);
+            let effective = request::effective_project(&project, &row.request).unwrap_or(project);
+            let queued_limit = effective["queuedTimeoutInMinutes"].as_f64().unwrap_or(480.0);
+            if now - row.submitted > queued_limit * 60.0 {
+                self.end_queued(
+                    &row,
+                    Status::TimedOut,
+                    "BUILD_TIMED_OUT",
+                    "Build has timed out while queued",
+                )?;
+                continue;
+            }
+            if self.running_count() >= self.concurrency {
+                break;
+            }
+            let limit = effective["concurrentBuildLimit"].as_u64().map(|l| l as usize);
+            let same = self.running().values().filter(|r| r.project == row.project).count();
+            if limit.is_some_and(|l| same >= l) {
+                continue;
+            }
+            self.start(row, effective)?;
+        }
+        Ok(())
+    }
+
+    /// Ends a build that never left the queue (stopped, or timed out there).
+    pub fn end_queued(
+        &self,
+        row: &BuildRow,
+        status: Status,
+        code: &str,
+        message: &str,
+    ) -> Result<Value, super::store::StoreError> {
+        let submitted = from_s(row.submitted);
+        let mut report = BuildReport::in_progress(submitted, (BuildPhase::Queued, submitted));
+        report.status = status;
+        report.current = None;
+        report.end = SystemTime::now();
+        let _ = (code, message);
+        let mut identity = identity_of(row, &row.build);
+        identity.submitted = Some(submitted);
+        let mut build = result::build_json_with(&identity, &report, Times::Epoch);
+        carry_over(&mut build, &row.build);
+        if let Some(queued) = build["phases"].as_array_mut().and_then(|p| p.get_mut(1)) {
+            queued["contexts"] = json!([{"statusCode": code, "message": message}]);
+        }
+        self.store.update_build(&row.id, status.as_str(), &build)?;
+        Ok(build)
+    }
+
+    fn start(self: &Arc<Self>, row: BuildRow, effective: Value) -> Result<(), super::store::StoreError> {
+        let dispatched = SystemTime::now();
+        let submitted = from_s(row.submitted);
+        let identity = {
+            let mut i = identity_of(&row, &row.build);
+            i.submitted = Some(submitted);
+            i.dispatched = Some(dispatched);
+            i
+        };
+        let mut build = result::build_json_with(
+            &identity,
+            &BuildReport::in_progress(submitted, (BuildPhase::Provisioning, dispatched)),
+            Times::Epoch,
+        );
+        carry_over(&mut build, &row.build);
+        self.store.update_build(&row.id, "IN_PROGRESS", &build)?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let service = Arc::clone(self);
+        let id = row.id.clone();
+        let project = row.project.clone();
+        // The entry exists before the thread can end and remove it.
+        let mut running = self.running();
+        let thread = std::thread::Builder::new().name(format!("build {id}")).spawn(move || {
+            let template = build.clone();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_one(&service, &row, &effective, identity.clone(), template.clone(), stop_rx)
+            }));
+            let final_build = match outcome {
+                Ok(b) => b,
+                Err(panic) => {
+                    let why = crate::engine::ledger::panic_message(&*panic);
+                    failed_build(
+                        &identity,
+                        &template,
+                        BuildPhase::Provisioning,
+                        Status::Fault,
+                        "CLIENT_ERROR",
+                        &format!("runspec failed unexpectedly: {why}"),
+                    )
+                }
+            };
+            let status = final_build["buildStatus"].as_str().unwrap_or("FAULT").to_string();
+            if let Err(e) = service.store.update_build(&row.id, &status, &final_build) {
+                tracing::error!("cannot record the end of {}: {e}", row.id);
+            }
+            service.running().remove(&row.id);
+            service.wake();
+        });
+        match thread {
+            Ok(t) => {
+                running.insert(id, Running { project, stop: stop_tx, thread: Some(t) });
+            }
+            Err(e) => {
+                drop(running);
+                tracing::error!("cannot start a thread for {id}: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// At start-up: builds that were running when the server went away end FAULT (their
+    /// process is gone); queued ones stay queued.
+    pub fn recover(&self) -> Result<usize, super::store::StoreError> {
+        let mut ended = 0;
+        for row in self.store.unfinished()? {
+            if row.build["currentPhase"] == "QUEUED" {
+                continue;
+            }
+            let phase = row.build["currentPhase"]
+                .as_str()
+                .and_then(BuildPhase::parse)
+                .unwrap_or(BuildPhase::Provisioning);
+            let mut build = row.build.clone();
+            let now = json!(super::store::now_s());
+            if let Some(last) = build["phases"].as_array_mut().and_then(|p| p.last_mut()) {
+                let start = last["startTime"].as_f64().unwrap_or(row.submitted);
+                last["phaseStatus"] = json!("FAULT");
+                last["endTime"] = now.clone();
+                last["durationInSeconds"] = json!((super::store::now_s() - start).max(0.0) as u64);
+                last["contexts"] = json!([{"statusCode": "CLIENT_ERROR", "message": format!("The build was running in {} when runspec serve stopped; it did not finish", phase.as_str())}]);
+            }
+            if let Some(phases) = build["phases"].as_array_mut() {
+                phases.push(json!({"phaseType": "COMPLETED", "startTime": now.clone()}));
+            }
+            build["buildStatus"] = json!("FAULT");
+            build["currentPhase"] = json!("COMPLETED");
+            build["buildComplete"] = json!(true);
+            build["endTime"] = now;
+            self.store.update_build(&row.id, "FAULT", &build)?;
+            ended += 1;
+        }
+        Ok(ended)
+    }
+}
+
+fn from_s(s: f64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs_f64(s.max(0.0))
+}
+
+/// The identity the writer needs, from the stored build object.
+fn identity_of(row: &BuildRow, build: &Value) -> BuildIdentity {
+    BuildIdentity {
+        id: row.id.clone(),
+        arn: build["arn"].as_str().unwrap_or_default().to_string(),
+        project: row.project.clone(),
+        build_number: Some(row.number),
+        initiator: build["initiator"].as_str().unwrap_or("runspec").to_string(),
+        source_version: build["resolvedSourceVersion"].as_str().map(str::to_string),
+        image: build["environment"]["image"].as_str().unwrap_or("runspec/host").to_string(),
+        privileged: build["environment"]["privilegedMode"].as_bool().unwrap_or(false),
+        timeout_minutes: build["timeoutInMinutes"].as_f64(),
+        environment_variables: build["environment"]["environmentVariables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                (
+                    v["name"].as_str().unwrap_or_default().to_string(),
+                    v["value"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+        submitted: None,
+        dispatched: None,
+    }
+}
+
+/// Fields the service sets at submission that the writer does not know: the source, the
+/// source version asked for, logs, queue timeout.
+pub fn carry_over(build: &mut Value, from: &Value) {
+    for key in
+        ["source", "secondarySources", "sourceVersion", "logs", "queuedTimeoutInMinutes", "serviceRole"]
+    {
+        if let Some(v) = from.get(key).filter(|v| !v.is_null()) {
+            build[key] = v.clone();
+        }
+    }
+    if build.get("resolvedSourceVersion").is_none()
+        && let Some(v) = from.get("resolvedSourceVersion")
+    {
+        build["resolvedSourceVersion"] = v.clone();
+    }
+    if let Some(env) = from.get("environment").filter(|e| e.is_object()) {
+        for key in ["type", "computeType", "image", "environmentVariables", "privilegedMode"] {
+            if let Some(v) = env.get(key) {
+                build["environment"][key] = v.clone();
+            }
+        }
+    }
+}
+
+/// A build that ended before the engine ran (its source could not be fetched, its image not
+/// prepared): that phase failed with `code` and `message`.
+fn failed_build(
+    identity: &BuildIdentity,
+    template: &Value,
+    phase: BuildPhase,
+    status: Status,
+    code: &str,
+    message: &str,
+) -> Value {
+    let now = SystemTime::now();
+    let started = identity.dispatched.unwrap_or(now);
+    let report = BuildReport {
+        status,
+        start: started,
+        end: now,
+        phases: vec![PhaseRecord {
+            phase,
+            status,
+            start: started,
+            end: now,
+            contexts: vec![(code.to_string(), message.to_string())],
+            continued: false,
+        }],
+        exported: Vec::new(),
+        artifacts: None,
+        secondary_artifacts: Vec::new(),
+        images: Vec::new(),
+        current: None,
+    };
+    let mut build = result::build_json_with(identity, &report, Times::Epoch);
+    carry_over(&mut build, template);
+    build
+}
+
+/// Warnings of a build before its log starts, written into that log.
+struct LogNotices {
+    log: Mutex<Option<StampedLines>>,
+}
+
+impl Notices for LogNotices {
+    fn warning(&self, message: &str) {
+        self.write(&format!("[runspec] warning: {message}\n"));
+    }
+
+    fn diagnostics(&self, rendered: &str) {
+        self.write(rendered);
+    }
+}
+
+impl LogNotices {
+    fn write(&self, text: &str) {
+        use std::io::Write;
+        if let Some(log) = self.log.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            let _ = log.write_all(text.as_bytes());
+        }
+    }
+}
+
+/// The build's log sink: the CodeBuild log into the file, and the phases into the store each
+/// time one starts or ends.
+struct Live<'a> {
+    ledger: Ledger<CodeBuildLog<StampedLines>>,
+    service: &'a Service,
+    identity: BuildIdentity,
+    template: Value,
+    start: SystemTime,
+}
+
+impl EventSink for Live<'_> {
+    fn event(&mut self, event: BuildEvent<'_>) {
+        let changed = matches!(event, BuildEvent::PhaseEntered(_) | BuildEvent::PhaseCompleted { .. });
+        self.ledger.event(event);
+        if changed {
+            let mut build =
+                result::build_json_with(&self.identity, &self.ledger.snapshot(self.start), Times::Epoch);
+            carry_over(&mut build, &self.template);
+            if let Err(e) = self.service.store.update_build(&self.identity.id, "IN_PROGRESS", &build) {
+                tracing::warn!("cannot record the progress of {}: {e}", self.identity.id);
+            }
+        }
+    }
+
+    fn output(&mut self, bytes: &[u8]) {
+        self.ledger.output(bytes);
+    }
+}
+
+/// One build, start to end; returns its final `Build` object.
+fn run_one(
+    service: &Service,
+    row: &BuildRow,
+    effective: &Value,
+    identity: BuildIdentity,
+    template: Value,
+    stop: watch::Receiver<bool>,
+) -> Value {
+    let uuid = row.id.rsplit_once(':').map(|(_, u)| u.to_string()).unwrap_or_else(|| row.id.clone());
+    let log_path = logs::path(&service.logs_dir(), &uuid);
+    let fail = |phase, code: &str, message: String| {
+        failed_build(&identity, &template, phase, Status::Failed, code, &message)
+    };
+    let log = match StampedLines::create(&log_path) {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(BuildPhase::Provisioning, "CLIENT_ERROR", format!("cannot write the build log: {e}"));
+        }
+    };
+    let notices = LogNotices { log: Mutex::new(StampedLines::create(&log_path).ok()) };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                BuildPhase::Provisioning,
+                "CLIENT_ERROR",
+                format!("cannot start the build's runtime: {e}"),
+            );
+        }
+    };
+    let sources = service.state_dir.join("sources").join(&uuid);
+    let prepared = prepare(effective, &sources, &runtime);
+    let (primary, mount) = match prepared {
+        Ok(p) => p,
+        Err(message) => {
+            let _ = std::fs::remove_dir_all(&sources);
+            return fail(BuildPhase::DownloadSource, "CLIENT_ERROR", message);
+        }
+    };
+    let project = match crate::project::parse(&effective.to_string()) {
+        Ok(p) => p,
+        Err(e) => return fail(BuildPhase::Provisioning, "CLIENT_ERROR", format!("the project: {e}")),
+    };
+    for field in &project.ignored {
+        notices.warning(&format!("project field `{field}` is not supported by runspec yet and is ignored"));
+    }
+    let artifacts = match crate::build::artifact_settings(None, &project, &notices) {
+        Ok(a) => a,
+        Err(e) => return fail(BuildPhase::Provisioning, "CLIENT_ERROR", e.0),
+    };
+    let req = BuildRequest {
+        primary,
+        mount_source: mount,
+        project_name: row.project.clone(),
+        timeout: project
+            .timeout_minutes
+            .map(|m| Duration::from_secs(m * 60))
+            .or(Some(Duration::from_secs(60 * 60))),
+        image: project.image.clone(),
+        privileged: project.privileged,
+        artifacts,
+        project,
+        uuid: Some(uuid.clone()),
+        build_number: Some(row.number),
+        initiator: Some(identity.initiator.clone()),
+        ..Default::default()
+    };
+    let live = Live {
+        ledger: Ledger::new(CodeBuildLog::new(log)),
+        service,
+        identity: identity.clone(),
+        template: template.clone(),
+        start: SystemTime::now(),
+    };
+    let ran = runtime.block_on(crate::build::run(req, live, stop, &notices));
+    let _ = std::fs::remove_dir_all(&sources);
+    match ran {
+        Ok(mut finished) => {
+            finished.identity.submitted = identity.submitted;
+            finished.identity.dispatched = identity.dispatched;
+            let mut build = result::build_json_with(&finished.identity, &finished.report, Times::Epoch);
+            carry_over(&mut build, &template);
+            build
+        }
+        Err(e) => {
+            notices.warning(&e.0);
+            fail(BuildPhase::Provisioning, "CLIENT_ERROR", e.0)
+        }
+    }
+}
+
+/// The primary source on this machine: the directory and whether to build in it (a clone or
+/// download made for this build is used in place; a LOCAL directory is copied).
+fn prepare(
+    effective: &Value,
+    dir: &Path,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(PathBuf, bool), String> {
+    match request::source(effective)? {
+        SourceSpec::None => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot make the source directory: {e}"))?;
+            Ok((dir.to_path_buf(), true))
+        }
+        SourceSpec::Local(path) => {
+            let p = PathBuf::from(&path);
+            if !p.is_dir() {
+                return Err(format!("the LOCAL source `{path}` is not a directory on the build server"));
+            }
+            Ok((p.canonicalize().unwrap_or(p), false))
+        }
+        SourceSpec::Git { url, version, depth } => {
+            super::sources::git(&url, version.as_deref(), depth, dir)?;
+            Ok((dir.to_path_buf(), true))
+        }
+        SourceSpec::S3 { bucket, key } => {
+            runtime.block_on(super::sources::s3(&bucket, &key, dir))?;
+            Ok((dir.to_path_buf(), true))
+        }
+    }
+}

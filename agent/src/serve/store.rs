@@ -1,0 +1,345 @@
+//! Where `runspec serve` keeps projects and builds: one SQLite file in the state directory
+//! (rusqlite, bundled: nothing to install). Behind [`Store`] so a shared store (DynamoDB) can
+//! take its place for many machines.
+//!
+//! A build is kept as the `Build` object the API returns (JSON, epoch-second times) plus the
+//! columns the queue and the listings need, and the StartBuild input that made it (to run it,
+//! and for RetryBuild).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+/// A build as stored.
+#[derive(Debug, Clone)]
+pub struct BuildRow {
+    pub id: String,
+    pub project: String,
+    pub number: u64,
+    /// `buildStatus`.
+    pub status: String,
+    /// The `Build` object.
+    pub build: Value,
+    /// The StartBuild input.
+    pub request: Value,
+    /// Epoch seconds.
+    pub submitted: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the build store failed: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("the build store holds a record that is not JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// What the service needs from its store.
+pub trait Store: Send + Sync {
+    /// Adds a project; an existing name is [`StoreError::AlreadyExists`].
+    fn create_project(&self, name: &str, project: &Value) -> Result<(), StoreError>;
+    /// Replaces a project; a missing name is [`StoreError::NotFound`].
+    fn update_project(&self, name: &str, project: &Value) -> Result<(), StoreError>;
+    fn project(&self, name: &str) -> Result<Option<Value>, StoreError>;
+    /// Names, sorted by name.
+    fn project_names(&self) -> Result<Vec<String>, StoreError>;
+    /// Whether it existed. Its builds stay.
+    fn delete_project(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Stores a new build: `make` gets the project's next build number and returns the row.
+    /// With an idempotency token seen within `token_window_s`, returns that build instead
+    /// (`false`: nothing new).
+    fn insert_build(
+        &self,
+        project: &str,
+        token: Option<&str>,
+        token_window_s: f64,
+        make: &mut dyn FnMut(u64) -> BuildRow,
+    ) -> Result<(BuildRow, bool), StoreError>;
+    /// Replaces a build's object and status.
+    fn update_build(&self, id: &str, status: &str, build: &Value) -> Result<(), StoreError>;
+    fn build(&self, id: &str) -> Result<Option<BuildRow>, StoreError>;
+    /// Ids, newest first unless `ascending`; all projects when `project` is `None`.
+    fn build_ids(&self, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError>;
+    /// Builds whose status is IN_PROGRESS, oldest first (queued and running ones).
+    fn unfinished(&self) -> Result<Vec<BuildRow>, StoreError>;
+    fn delete_build(&self, id: &str) -> Result<bool, StoreError>;
+    /// The newest builds of all projects, for the web page.
+    fn recent(&self, limit: usize) -> Result<Vec<BuildRow>, StoreError>;
+}
+
+pub struct SqliteStore {
+    db: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS projects (
+    name TEXT PRIMARY KEY,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS builds (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    project TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    json TEXT NOT NULL,
+    request TEXT NOT NULL,
+    token TEXT,
+    submitted REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS builds_by_project ON builds (project, number);
+CREATE INDEX IF NOT EXISTS builds_by_status ON builds (status, seq);
+CREATE INDEX IF NOT EXISTS builds_by_token ON builds (project, token);
+CREATE TABLE IF NOT EXISTS counters (
+    project TEXT PRIMARY KEY,
+    number INTEGER NOT NULL
+);
+";
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let db = Connection::open(path)?;
+        db.busy_timeout(std::time::Duration::from_secs(10))?;
+        db.execute_batch(SCHEMA)?;
+        Ok(SqliteStore { db: Mutex::new(db) })
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-written row (SQLite rolls back).
+        self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, u64, String, String, String, f64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+}
+
+fn to_build(t: (String, String, u64, String, String, String, f64)) -> Result<BuildRow, StoreError> {
+    Ok(BuildRow {
+        id: t.0,
+        project: t.1,
+        number: t.2,
+        status: t.3,
+        build: serde_json::from_str(&t.4)?,
+        request: serde_json::from_str(&t.5)?,
+        submitted: t.6,
+    })
+}
+
+const BUILD_COLUMNS: &str = "id, project, number, status, json, request, submitted";
+
+impl Store for SqliteStore {
+    fn create_project(&self, name: &str, project: &Value) -> Result<(), StoreError> {
+        let db = self.db();
+        let done = db.execute(
+            "INSERT INTO projects (name, json) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+            params![name, project.to_string()],
+        )?;
+        if done == 0 {
+            return Err(StoreError::AlreadyExists(format!("Project already exists: {name}")));
+        }
+        Ok(())
+    }
+
+    fn update_project(&self, name: &str, project: &Value) -> Result<(), StoreError> {
+        let done = self
+            .db()
+            .execute("UPDATE projects SET json = ?2 WHERE name = ?1", params![name, project.to_string()])?;
+        if done == 0 {
+            return Err(StoreError::NotFound(format!("Project cannot be found: {name}")));
+        }
+        Ok(())
+    }
+
+    fn project(&self, name: &str) -> Result<Option<Value>, StoreError> {
+        let text: Option<String> = self
+            .db()
+            .query_row("SELECT json FROM projects WHERE name = ?1", params![name], |r| r.get(0))
+            .optional()?;
+        Ok(match text {
+            Some(t) => Some(serde_json::from_str(&t)?),
+            None => None,
+        })
+    }
+
+    fn project_names(&self) -> Result<Vec<String>, StoreError> {
+        let db = self.db();
+        let mut q = db.prepare("SELECT name FROM projects ORDER BY name")?;
+        let names = q.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(names)
+    }
+
+    fn delete_project(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.db().execute("DELETE FROM projects WHERE name = ?1", params![name])? > 0)
+    }
+
+    fn insert_build(
+        &self,
+        project: &str,
+        token: Option<&str>,
+        token_window_s: f64,
+        make: &mut dyn FnMut(u64) -> BuildRow,
+    ) -> Result<(BuildRow, bool), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        if let Some(token) = token {
+            let now = now_s();
+            let seen = tx
+                .query_row(
+                    &format!(
+                        "SELECT {BUILD_COLUMNS} FROM builds WHERE project = ?1 AND token = ?2 AND submitted >= ?3 ORDER BY seq DESC LIMIT 1"
+                    ),
+                    params![project, token, now - token_window_s],
+                    row,
+                )
+                .optional()?;
+            if let Some(seen) = seen {
+                return Ok((to_build(seen)?, false));
+            }
+        }
+        let number: u64 = tx.query_row(
+            "INSERT INTO counters (project, number) VALUES (?1, 1)
+             ON CONFLICT (project) DO UPDATE SET number = number + 1 RETURNING number",
+            params![project],
+            |r| r.get(0),
+        )?;
+        let b = make(number);
+        tx.execute(
+            "INSERT INTO builds (id, project, number, status, json, request, token, submitted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                b.id,
+                b.project,
+                b.number,
+                b.status,
+                b.build.to_string(),
+                b.request.to_string(),
+                token,
+                b.submitted
+            ],
+        )?;
+        tx.commit()?;
+        Ok((b, true))
+    }
+
+    fn update_build(&self, id: &str, status: &str, build: &Value) -> Result<(), StoreError> {
+        let done = self.db().execute(
+            "UPDATE builds SET status = ?2, json = ?3 WHERE id = ?1",
+            params![id, status, build.to_string()],
+        )?;
+        if done == 0 {
+            return Err(StoreError::NotFound(format!("Build {id} cannot be found")));
+        }
+        Ok(())
+    }
+
+    fn build(&self, id: &str) -> Result<Option<BuildRow>, StoreError> {
+        let found = self
+            .db()
+            .query_row(&format!("SELECT {BUILD_COLUMNS} FROM builds WHERE id = ?1"), params![id], row)
+            .optional()?;
+        found.map(to_build).transpose()
+    }
+
+    fn build_ids(&self, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError> {
+        let order = if ascending { "ASC" } else { "DESC" };
+        let db = self.db();
+        let ids = match project {
+            Some(p) => {
+                let mut q = db.prepare(&format!(
+                    "SELECT id FROM builds WHERE project = ?1 ORDER BY number {order}, seq {order}"
+                ))?;
+                q.query_map(params![p], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?
+            }
+            None => {
+                let mut q = db.prepare(&format!("SELECT id FROM builds ORDER BY seq {order}"))?;
+                q.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?
+            }
+        };
+        Ok(ids)
+    }
+
+    fn unfinished(&self) -> Result<Vec<BuildRow>, StoreError> {
+        let db = self.db();
+        let mut q = db.prepare(&format!(
+            "SELECT {BUILD_COLUMNS} FROM builds WHERE status = 'IN_PROGRESS' ORDER BY seq"
+        ))?;
+        let rows = q.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(to_build).collect()
+    }
+
+    fn delete_build(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.db().execute("DELETE FROM builds WHERE id = ?1", params![id])? > 0)
+    }
+
+    fn recent(&self, limit: usize) -> Result<Vec<BuildRow>, StoreError> {
+        let db = self.db();
+        let mut q = db.prepare(&format!("SELECT {BUILD_COLUMNS} FROM builds ORDER BY seq DESC LIMIT ?1"))?;
+        let rows = q.query_map(params![limit as i64], row)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(to_build).collect()
+    }
+}
+
+/// Now, in epoch seconds.
+pub fn now_s() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn build(project: &str, n: u64) -> BuildRow {
+        BuildRow {
+            id: format!("{project}:{n}"),
+            project: project.into(),
+            number: n,
+            status: "IN_PROGRESS".into(),
+            build: json!({"id": format!("{project}:{n}")}),
+            request: json!({"projectName": project}),
+            submitted: now_s(),
+        }
+    }
+
+    #[test]
+    fn projects_builds_numbers_and_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        s.create_project("p", &json!({"name": "p"})).unwrap();
+        assert!(matches!(s.create_project("p", &json!({})), Err(StoreError::AlreadyExists(_))));
+        assert!(matches!(s.update_project("q", &json!({})), Err(StoreError::NotFound(_))));
+        let (a, new) = s.insert_build("p", None, 300.0, &mut |n| build("p", n)).unwrap();
+        assert!(new);
+        assert_eq!(a.number, 1);
+        let (b, _) = s.insert_build("p", Some("t1"), 300.0, &mut |n| build("p", n)).unwrap();
+        assert_eq!(b.number, 2);
+        // The same token within the window: the same build, no new number.
+        let (again, new) = s.insert_build("p", Some("t1"), 300.0, &mut |n| build("p", n)).unwrap();
+        assert!(!new);
+        assert_eq!(again.id, b.id);
+        let (c, _) = s.insert_build("p", Some("t1"), -1.0, &mut |n| build("p", n)).unwrap();
+        assert_eq!(c.number, 3, "outside the window the token is new");
+        assert_eq!(s.build_ids(Some("p"), false).unwrap(), ["p:3", "p:2", "p:1"]);
+        assert_eq!(s.build_ids(None, true).unwrap(), ["p:1", "p:2", "p:3"]);
+        s.update_build("p:1", "SUCCEEDED", &json!({"id": "p:1", "buildStatus": "SUCCEEDED"})).unwrap();
+        assert_eq!(s.unfinished().unwrap().len(), 2);
+        assert!(s.delete_build("p:2").unwrap());
+        assert!(s.build("p:2").unwrap().is_none());
+        // Numbers keep counting after a delete, and survive reopening.
+        drop(s);
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let (d, _) = s.insert_build("p", None, 300.0, &mut |n| build("p", n)).unwrap();
+        assert_eq!(d.number, 4);
+        assert_eq!(s.build("p:1").unwrap().unwrap().status, "SUCCEEDED");
+    }
+}
