@@ -58,6 +58,9 @@ if [ "$(cat "$JS/node_modules/@bytecodealliance/componentize-js/package.json" 2>
   npm install --prefix "$JS" --silent --no-audit --no-fund "@bytecodealliance/componentize-js@$COMPONENTIZE_JS"
 fi
 
+# The AWS CLI and boto3 for the `runspec serve` tests.
+export RUNSPEC_TEST_VENV=$VENV
+
 # Services for the tests (moto, registries, a private Docker engine, test images).
 source scripts/services.sh
 

@@ -120,7 +120,10 @@ pub fn build_json_with(id: &BuildIdentity, report: &BuildReport, times: Times) -
         }
         Some(_) => {}
         None => {
-            phases.push(json!({"phaseType": "FINALIZING", "phaseStatus": "SUCCEEDED", "startTime": t(report.end), "endTime": t(report.end), "durationInSeconds": 0}));
+            let never_left_the_queue = id.submitted.is_some() && id.dispatched.is_none();
+            if !never_left_the_queue {
+                phases.push(json!({"phaseType": "FINALIZING", "phaseStatus": "SUCCEEDED", "startTime": t(report.end), "endTime": t(report.end), "durationInSeconds": 0}));
+            }
             phases.push(json!({"phaseType": "COMPLETED", "startTime": t(report.end)}));
         }
     }

@@ -85,6 +85,11 @@ pub struct ServeArgs {
     pub region: String,
     #[arg(long, default_value = "000000000000")]
     pub account: String,
+
+    /// Run every build in this machine's shell, whatever image its project names (by default
+    /// a project's image runs in Docker, and the image `runspec/host` on the host).
+    #[arg(long)]
+    pub host: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -265,6 +270,7 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
         region: args.region,
         account: args.account,
+        host: args.host,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

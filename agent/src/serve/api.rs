@@ -168,6 +168,9 @@ impl Api<'_> {
                 )));
             }
         }
+        if self.service.store.project(name)?.is_some() {
+            return Err(StoreError::AlreadyExists(format!("Project already exists: {name}")).into());
+        }
         let mut project = body.clone();
         let now = now_s();
         project["arn"] = json!(self.arn("project", name));

@@ -29,6 +29,8 @@ pub struct Service {
     pub concurrency: usize,
     pub region: String,
     pub account: String,
+    /// Run every build on this machine's shell, whatever image its project names.
+    pub host: bool,
     wake: Notify,
     running: Mutex<HashMap<String, Running>>,
 }
@@ -46,6 +48,7 @@ impl Service {
         concurrency: usize,
         region: String,
         account: String,
+        host: bool,
     ) -> Service {
         Service {
             store,
@@ -53,6 +56,7 @@ impl Service {
             concurrency,
             region,
             account,
+            host,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
         }
@@ -269,6 +273,9 @@ impl Service {
     }
 }
 
+/// The image name that means "this machine's shell" (what `runspec run` records for a host build).
+pub const HOST_IMAGE: &str = "runspec/host";
+
 fn from_s(s: f64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs_f64(s.max(0.0))
 }
@@ -430,7 +437,11 @@ fn run_one(
     let log = match StampedLines::create(&log_path) {
         Ok(l) => l,
         Err(e) => {
-            return fail(BuildPhase::Provisioning, "CLIENT_ERROR", format!("cannot write the build log: {e}"));
+            return fail(
+                BuildPhase::Provisioning,
+                "CLIENT_ERROR",
+                format!("cannot write the build log: {e}"),
+            );
         }
     };
     let notices = LogNotices { log: Mutex::new(StampedLines::create(&log_path).ok()) };
@@ -457,7 +468,8 @@ fn run_one(
         Ok(p) => p,
         Err(e) => return fail(BuildPhase::Provisioning, "CLIENT_ERROR", format!("the project: {e}")),
     };
-    for field in &project.ignored {
+    // The compute type is recorded in the build, as CodeBuild does; it picks no machine here.
+    for field in project.ignored.iter().filter(|f| *f != "environment.computeType") {
         notices.warning(&format!("project field `{field}` is not supported by runspec yet and is ignored"));
     }
     let artifacts = match crate::build::artifact_settings(None, &project, &notices) {
@@ -472,7 +484,7 @@ fn run_one(
             .timeout_minutes
             .map(|m| Duration::from_secs(m * 60))
             .or(Some(Duration::from_secs(60 * 60))),
-        image: project.image.clone(),
+        image: project.image.clone().filter(|i| i != HOST_IMAGE && !service.host),
         privileged: project.privileged,
         artifacts,
         project,

@@ -42,6 +42,8 @@ pub struct Options {
     pub concurrency: usize,
     pub region: String,
     pub account: String,
+    /// Every build on the host shell, whatever its image.
+    pub host: bool,
 }
 
 /// The largest request body read (CodeBuild's inputs are small; a buildspec override is the
@@ -72,6 +74,7 @@ pub async fn serve(options: Options, ready: impl FnOnce(SocketAddr, &std::path::
         options.concurrency.max(1),
         options.region.clone(),
         options.account.clone(),
+        options.host,
     ));
     let ended = service.recover().map_err(|e| e.to_string())?;
     if ended > 0 {

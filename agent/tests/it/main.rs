@@ -19,5 +19,6 @@ mod plugins;
 mod reports;
 mod runtimes;
 mod s3;
+mod serve;
 mod shell;
 mod support;

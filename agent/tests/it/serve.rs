@@ -1,0 +1,678 @@
+//! `runspec serve` driven by real clients: the AWS CLI and boto3 from the test venv
+//! (scripts/test.sh sets RUNSPEC_TEST_VENV), against a server on a free loopback port with its
+//! own state directory and credentials file.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const KEY_ID: &str = "AKIDRUNSPECTEST";
+const SECRET: &str = "runspec-test-secret-key-0123456789";
+
+fn venv() -> PathBuf {
+    PathBuf::from(std::env::var("RUNSPEC_TEST_VENV").expect("needs the test venv: run scripts/test.sh"))
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    state: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    creds: PathBuf,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Server::start_in(dir.path(), extra);
+        s._dir = Some(dir);
+        s
+    }
+
+    /// A server whose state and credentials live in `dir` (which outlives it).
+    fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        let state = dir.join("state");
+        let creds = dir.join("credentials");
+        std::fs::write(
+            &creds,
+            format!(
+                "[test]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n[wrong]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = not-the-secret\n[unknown]\naws_access_key_id = AKIDNOBODY\naws_secret_access_key = x\n"
+            ),
+        )
+        .unwrap();
+        let server_creds = dir.join("server-credentials");
+        std::fs::write(
+            &server_creds,
+            format!("[test]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n"),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runspec"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(&state)
+            .arg("--credentials")
+            .arg(&server_creds)
+            .args(extra)
+            .env("RUNSPEC_CACHE_DIR", concat!(env!("CARGO_TARGET_TMPDIR"), "/runspec-cache"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut url = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(u) = line.strip_prefix("runspec serve: listening on ") {
+                url = u.to_string();
+                break;
+            }
+        }
+        assert!(!url.is_empty(), "the server did not start");
+        // Keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url, state, _dir: None, creds }
+    }
+
+    /// `aws <args>` as profile `test`; (exit code, parsed stdout, stderr).
+    fn aws_as(&self, profile: &str, args: &[&str]) -> (i32, Value, String) {
+        let out = Command::new(venv().join("bin/aws"))
+            .args(["--endpoint-url", &self.url, "--output", "json"])
+            .args(args)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &self.creds)
+            .env("AWS_PROFILE", profile)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_ENDPOINT_URL")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+        (out.status.code().unwrap_or(-1), value, String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    fn aws(&self, args: &[&str]) -> Value {
+        let (code, v, err) = self.aws_as("test", args);
+        assert_eq!(code, 0, "aws {args:?}: {err}");
+        v
+    }
+
+    /// A boto3 script with `cb` (CodeBuild) and `logs` clients for this server.
+    fn python(&self, script: &str) -> Value {
+        let prelude = format!(
+            "import boto3, json, sys, time, threading\nsession = boto3.session.Session(aws_access_key_id={KEY_ID:?}, aws_secret_access_key={SECRET:?}, region_name='us-east-1')\ncb = session.client('codebuild', endpoint_url={:?})\nlogs = session.client('logs', endpoint_url={:?})\n",
+            self.url, self.url
+        );
+        let out = Command::new(venv().join("bin/python"))
+            .arg("-c")
+            .arg(format!("{prelude}{script}"))
+            .env_remove("AWS_ENDPOINT_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "python: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    fn create_project(&self, name: &str, buildspec: &str, extra: &[&str]) {
+        let source = json!({"type": "NO_SOURCE", "buildspec": buildspec}).to_string();
+        let mut args = vec![
+            "codebuild",
+            "create-project",
+            "--name",
+            name,
+            "--source",
+            &source,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "arn:aws:iam::000000000000:role/build",
+        ];
+        args.extend_from_slice(extra);
+        self.aws(&args);
+    }
+
+    fn build(&self, id: &str) -> Value {
+        self.aws(&["codebuild", "batch-get-builds", "--ids", id])["builds"][0].clone()
+    }
+
+    /// Polls until the build is complete.
+    fn wait(&self, id: &str, within: Duration) -> Value {
+        let end = Instant::now() + within;
+        loop {
+            let b = self.build(id);
+            if b["buildComplete"] == true {
+                return b;
+            }
+            assert!(Instant::now() < end, "build {id} did not finish: {b}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log(&self, build: &Value) -> Vec<String> {
+        let v = self.aws(&[
+            "logs",
+            "get-log-events",
+            "--log-group-name",
+            build["logs"]["groupName"].as_str().unwrap(),
+            "--log-stream-name",
+            build["logs"]["streamName"].as_str().unwrap(),
+            "--start-from-head",
+        ]);
+        v["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap().to_string()).collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn phases(build: &Value) -> Vec<String> {
+    build["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("{}={}", p["phaseType"].as_str().unwrap(), p["phaseStatus"].as_str().unwrap_or("-")))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn projects_through_the_aws_cli() {
+    let s = Server::start(&[]);
+    s.create_project(
+        "app",
+        "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n",
+        &["--description", "d"],
+    );
+    let got = s.aws(&["codebuild", "batch-get-projects", "--names", "app", "nope"]);
+    assert_eq!(got["projects"][0]["name"], "app");
+    assert_eq!(got["projects"][0]["arn"], "arn:aws:codebuild:us-east-1:000000000000:project/app");
+    assert!(got["projects"][0]["created"].is_number(), "epoch seconds: {got}");
+    assert_eq!(got["projectsNotFound"], json!(["nope"]));
+    // AWS's errors, printed the AWS CLI way.
+    let (code, _, err) = s.aws_as(
+        "test",
+        &[
+            "codebuild",
+            "create-project",
+            "--name",
+            "app",
+            "--source",
+            "type=NO_SOURCE,buildspec=x",
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=i,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ],
+    );
+    assert_eq!(code, 255);
+    assert!(
+        err.contains(
+            "An error occurred (ResourceAlreadyExistsException) when calling the CreateProject operation"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = s.aws_as(
+        "test",
+        &[
+            "codebuild",
+            "create-project",
+            "--name",
+            "x y",
+            "--source",
+            "type=NO_SOURCE,buildspec=x",
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=i,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ],
+    );
+    assert_eq!(code, 255);
+    assert!(err.contains("(InvalidInputException)"), "{err}");
+    s.create_project("second", "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n", &[]);
+    assert_eq!(s.aws(&["codebuild", "list-projects"])["projects"], json!(["app", "second"]));
+    assert_eq!(
+        s.aws(&["codebuild", "list-projects", "--sort-order", "DESCENDING"])["projects"],
+        json!(["second", "app"])
+    );
+    let updated = s.aws(&["codebuild", "update-project", "--name", "app", "--timeout-in-minutes", "20"]);
+    assert_eq!(updated["project"]["timeoutInMinutes"], 20);
+    assert_eq!(updated["project"]["description"], "d");
+    s.aws(&["codebuild", "delete-project", "--name", "second"]);
+    assert_eq!(s.aws(&["codebuild", "list-projects"])["projects"], json!(["app"]));
+    let (code, _, err) = s.aws_as("test", &["codebuild", "start-build", "--project-name", "second"]);
+    assert_eq!(code, 255);
+    assert!(
+        err.contains("(ResourceNotFoundException)")
+            && err
+                .contains("Project cannot be found: arn:aws:codebuild:us-east-1:000000000000:project/second"),
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn builds_run_and_report_like_codebuild() {
+    let s = Server::start(&[]);
+    s.create_project(
+        "app",
+        "version: 0.2\nenv:\n  variables:\n    FROM_SPEC: spec\n  exported-variables: [OUT]\nphases:\n  build:\n    commands:\n      - echo \"hello $FROM_SPEC $OVERRIDE $CODEBUILD_BUILD_NUMBER\"\n      - OUT=exported\n",
+        &[],
+    );
+    let started = s.aws(&[
+        "codebuild",
+        "start-build",
+        "--project-name",
+        "app",
+        "--environment-variables-override",
+        "name=OVERRIDE,value=over,type=PLAINTEXT",
+    ]);
+    let id = started["build"]["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("app:"), "{started}");
+    assert_eq!(started["build"]["buildNumber"], 1);
+    assert_eq!(started["build"]["buildStatus"], "IN_PROGRESS");
+    assert_eq!(started["build"]["initiator"], "test");
+    let b = s.wait(&id, Duration::from_secs(30));
+    assert_eq!(b["buildStatus"], "SUCCEEDED", "{b}");
+    assert_eq!(
+        phases(&b),
+        [
+            "SUBMITTED=SUCCEEDED",
+            "QUEUED=SUCCEEDED",
+            "PROVISIONING=SUCCEEDED",
+            "DOWNLOAD_SOURCE=SUCCEEDED",
+            "INSTALL=SUCCEEDED",
+            "PRE_BUILD=SUCCEEDED",
+            "BUILD=SUCCEEDED",
+            "POST_BUILD=SUCCEEDED",
+            "UPLOAD_ARTIFACTS=SUCCEEDED",
+            "FINALIZING=SUCCEEDED",
+            "COMPLETED=-"
+        ]
+    );
+    assert!(b["startTime"].is_f64() && b["endTime"].is_f64(), "epoch seconds: {b}");
+    assert_eq!(b["exportedEnvironmentVariables"], json!([{"name": "OUT", "value": "exported"}]));
+    assert_eq!(b["logs"]["groupName"], "/aws/codebuild/app");
+    let log = s.log(&b);
+    assert!(log.iter().any(|l| l == "hello spec over 1"), "{log:?}");
+    assert!(log.iter().any(|l| l.ends_with("Phase complete: BUILD State: SUCCEEDED")), "{log:?}");
+    let filtered = s.aws(&[
+        "logs",
+        "filter-log-events",
+        "--log-group-name",
+        "/aws/codebuild/app",
+        "--filter-pattern",
+        "\"hello spec\"",
+    ]);
+    assert_eq!(filtered["events"].as_array().unwrap().len(), 1, "{filtered}");
+
+    // A failing build, a retry, the listings, deletion.
+    let failing = s.aws(&[
+        "codebuild",
+        "start-build",
+        "--project-name",
+        "app",
+        "--buildspec-override",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - exit 3\n",
+    ]);
+    let failed_id = failing["build"]["id"].as_str().unwrap().to_string();
+    let f = s.wait(&failed_id, Duration::from_secs(30));
+    assert_eq!(f["buildStatus"], "FAILED");
+    let build_phase =
+        f["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == "BUILD").unwrap().clone();
+    assert_eq!(
+        build_phase["contexts"][0]["message"],
+        "Error while executing command: exit 3. Reason: exit status 3"
+    );
+    let retried = s.aws(&["codebuild", "retry-build", "--id", &failed_id]);
+    let retry_id = retried["build"]["id"].as_str().unwrap().to_string();
+    assert_eq!(retried["build"]["buildNumber"], 3);
+    assert_eq!(
+        s.wait(&retry_id, Duration::from_secs(30))["buildStatus"],
+        "FAILED",
+        "the same buildspec override"
+    );
+    let listed = s.aws(&["codebuild", "list-builds-for-project", "--project-name", "app"]);
+    assert_eq!(listed["ids"], json!([retry_id, failed_id, id]));
+    let ascending = s.aws(&[
+        "codebuild",
+        "list-builds-for-project",
+        "--project-name",
+        "app",
+        "--sort-order",
+        "ASCENDING",
+    ]);
+    assert_eq!(ascending["ids"], json!([id, failed_id, retry_id]));
+    assert_eq!(s.aws(&["codebuild", "list-builds"])["ids"].as_array().unwrap().len(), 3);
+    let missing = s.aws(&["codebuild", "batch-get-builds", "--ids", &id, "app:nope"]);
+    assert_eq!(missing["buildsNotFound"], json!(["app:nope"]));
+    let deleted = s.aws(&["codebuild", "batch-delete-builds", "--ids", &failed_id, "app:nope"]);
+    assert_eq!(deleted["buildsDeleted"], json!([failed_id]));
+    assert_eq!(deleted["buildsNotDeleted"][0]["id"], "app:nope");
+    assert_eq!(s.aws(&["codebuild", "list-builds"])["ids"].as_array().unwrap().len(), 2);
+
+    // An idempotency token within 5 minutes gives back the same build.
+    let a = s.aws(&["codebuild", "start-build", "--project-name", "app", "--idempotency-token", "tok-1"]);
+    let b2 = s.aws(&["codebuild", "start-build", "--project-name", "app", "--idempotency-token", "tok-1"]);
+    assert_eq!(a["build"]["id"], b2["build"]["id"]);
+    s.wait(a["build"]["id"].as_str().unwrap(), Duration::from_secs(30));
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn git_sources_at_a_source_version() {
+    let s = Server::start(&[]);
+    let repo = s.state.parent().unwrap().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &str| {
+        let out =
+            Command::new("sh").arg("-c").arg(format!("git {args}")).current_dir(&repo).output().unwrap();
+        assert!(out.status.success(), "git {args}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git("init -q -b main");
+    git("config user.email t@example.com");
+    git("config user.name t");
+    std::fs::write(
+        repo.join("buildspec.yml"),
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - cat version.txt\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join("version.txt"), "one\n").unwrap();
+    git("add -A");
+    git("commit -qm one");
+    let first = git("rev-parse HEAD");
+    std::fs::write(repo.join("version.txt"), "two\n").unwrap();
+    git("commit -qam two");
+    let source =
+        json!({"type": "GITHUB", "location": repo.display().to_string(), "gitCloneDepth": 1}).to_string();
+    s.aws(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        "repo",
+        "--source",
+        &source,
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role",
+        "r",
+    ]);
+    for (version, expect) in [(None, "two"), (Some(first.as_str()), "one")] {
+        let mut args = vec!["codebuild", "start-build", "--project-name", "repo"];
+        if let Some(v) = version {
+            args.extend(["--source-version", v]);
+        }
+        let id = s.aws(&args)["build"]["id"].as_str().unwrap().to_string();
+        let b = s.wait(&id, Duration::from_secs(30));
+        assert_eq!(b["buildStatus"], "SUCCEEDED", "{b}");
+        assert!(s.log(&b).iter().any(|l| l == expect), "{version:?}");
+        if let Some(v) = version {
+            assert_eq!(b["resolvedSourceVersion"], v);
+            assert_eq!(b["sourceVersion"], v);
+        }
+    }
+    // A version that is not there fails DOWNLOAD_SOURCE.
+    let id =
+        s.aws(&["codebuild", "start-build", "--project-name", "repo", "--source-version", "no-such-branch"])
+            ["build"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let b = s.wait(&id, Duration::from_secs(30));
+    assert_eq!(b["buildStatus"], "FAILED");
+    assert!(phases(&b).contains(&"DOWNLOAD_SOURCE=FAILED".to_string()), "{b}");
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn unsigned_and_wrongly_signed_requests_are_refused() {
+    let s = Server::start(&[]);
+    let (code, _, err) = s.aws_as("wrong", &["codebuild", "list-projects"]);
+    assert_eq!(code, 255);
+    assert!(err.contains("(InvalidSignatureException)"), "{err}");
+    let (code, _, err) = s.aws_as("unknown", &["codebuild", "list-projects"]);
+    assert_eq!(code, 255);
+    assert!(err.contains("(UnrecognizedClientException)"), "{err}");
+    let (code, _, err) = s.aws_as("test", &["codebuild", "list-projects", "--no-sign-request"]);
+    assert_eq!(code, 255);
+    assert!(err.contains("(MissingAuthenticationTokenException)"), "{err}");
+    // And the good key still works after all that.
+    assert_eq!(s.aws(&["codebuild", "list-projects"])["projects"], json!([]));
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn bad_input_gets_aws_errors_and_the_server_keeps_serving() {
+    let s = Server::start(&[]);
+    // Signed by botocore, with bodies and targets no SDK would send.
+    let v = s.python(
+        r#"
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+import urllib.request, urllib.error
+creds = session.get_credentials()
+def send(target, body):
+    req = AWSRequest(method='POST', url=cb.meta.endpoint_url + '/', data=body, headers={'X-Amz-Target': target, 'Content-Type': 'application/x-amz-json-1.1'})
+    SigV4Auth(creds, 'codebuild', 'us-east-1').add_auth(req)
+    r = urllib.request.Request(req.url, data=body, headers=dict(req.headers), method='POST')
+    try:
+        with urllib.request.urlopen(r) as resp:
+            return [resp.status, json.loads(resp.read())]
+    except urllib.error.HTTPError as e:
+        return [e.code, json.loads(e.read())]
+    except Exception as e:
+        return [0, str(e)]
+out = {}
+out['malformed'] = send('CodeBuild_20161006.ListProjects', b'{not json')
+out['unknown'] = send('CodeBuild_20161006.MakeCoffee', b'{}')
+out['missing'] = send('CodeBuild_20161006.BatchGetBuilds', b'{}')
+out['big'] = send('CodeBuild_20161006.ListProjects', b'{"x": "' + b'a' * (100 * 1024 * 1024) + b'"}')
+out['after'] = send('CodeBuild_20161006.ListProjects', b'{}')
+print(json.dumps(out))
+"#,
+    );
+    assert_eq!(v["malformed"][0], 400);
+    assert_eq!(v["malformed"][1]["__type"], "SerializationException");
+    assert_eq!(v["unknown"][1]["__type"], "UnknownOperationException");
+    assert_eq!(v["missing"][1]["__type"], "InvalidInputException");
+    // The 100 MB body is refused (the server may close the connection while it is sent).
+    assert!(v["big"][0] == 413 || v["big"][0] == 0, "{}", v["big"]);
+    assert_eq!(v["after"], json!([200, {"projects": []}]));
+}
+
+fn interval(build: &Value) -> (f64, f64) {
+    let phase = |name: &str| {
+        build["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == name).cloned().unwrap()
+    };
+    (phase("PROVISIONING")["startTime"].as_f64().unwrap(), phase("FINALIZING")["endTime"].as_f64().unwrap())
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn fifty_builds_at_once_run_two_at_a_time() {
+    let s = Server::start(&["--concurrency", "2"]);
+    s.create_project("many", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 0.1\n", &[]);
+    let v = s.python(
+        r#"
+ids = []
+lock = threading.Lock()
+def start():
+    b = cb.start_build(projectName='many')['build']
+    with lock:
+        ids.append(b['id'])
+threads = [threading.Thread(target=start) for _ in range(50)]
+for t in threads: t.start()
+for t in threads: t.join()
+deadline = time.time() + 120
+while True:
+    builds = []
+    for i in range(0, len(ids), 100):
+        builds += cb.batch_get_builds(ids=ids[i:i+100])['builds']
+    if all(b['buildComplete'] for b in builds) or time.time() > deadline:
+        break
+    time.sleep(0.2)
+print(json.dumps([{'id': b['id'], 'status': b['buildStatus'], 'number': b['buildNumber'], 'phases': [{'phaseType': p['phaseType'], 'startTime': p['startTime'].timestamp(), 'endTime': p['endTime'].timestamp() if 'endTime' in p else None} for p in b['phases']]} for b in builds]))
+"#,
+    );
+    let builds = v.as_array().unwrap();
+    assert_eq!(builds.len(), 50, "none lost");
+    assert!(builds.iter().all(|b| b["status"] == "SUCCEEDED"), "{v}");
+    let mut numbers: Vec<u64> = builds.iter().map(|b| b["number"].as_u64().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=50).collect::<Vec<_>>());
+    // At no instant were more than two builds between provisioning and finalizing.
+    let spans: Vec<(f64, f64)> = builds.iter().map(interval).collect();
+    let most = spans
+        .iter()
+        .map(|(start, _)| spans.iter().filter(|(a, b)| a <= start && start < b).count())
+        .max()
+        .unwrap();
+    assert!(most <= 2, "{most} builds ran at once");
+}
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn stop_build_ends_a_running_build_quickly() {
+    let s = Server::start(&[]);
+    let pidfile = s.state.parent().unwrap().join("sleep.pid");
+    s.create_project(
+        "long",
+        &format!(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 60 & echo $! > {} ; wait\n",
+            pidfile.display()
+        ),
+        &[],
+    );
+    let id = s.aws(&["codebuild", "start-build", "--project-name", "long"])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let end = Instant::now() + Duration::from_secs(20);
+    while !(pidfile.exists() && std::fs::read_to_string(&pidfile).unwrap().trim().parse::<i32>().is_ok()) {
+        assert!(Instant::now() < end, "the build did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    assert_eq!(s.build(&id)["currentPhase"], "BUILD");
+    let t = Instant::now();
+    s.aws(&["codebuild", "stop-build", "--id", &id]);
+    let b = s.wait(&id, Duration::from_secs(5));
+    // The CLI itself takes a few hundred milliseconds per call.
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(b["buildStatus"], "STOPPED", "{b}");
+    let stopped_at = b["endTime"].as_f64().unwrap();
+    let asked_at =
+        b["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == "BUILD").unwrap()["startTime"]
+            .as_f64()
+            .unwrap();
+    assert!(stopped_at > asked_at);
+    let gone = Instant::now() + Duration::from_secs(3);
+    while alive(pid) && Instant::now() < gone {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(pid), "the build's process group is gone");
+
+    // A queued build stops at once.
+    let s1 = Server::start(&["--concurrency", "1"]);
+    s1.create_project("qq", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 5\n", &[]);
+    let first = s1.aws(&["codebuild", "start-build", "--project-name", "qq"])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let queued = s1.aws(&["codebuild", "start-build", "--project-name", "qq"])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stopped = s1.aws(&["codebuild", "stop-build", "--id", &queued]);
+    assert_eq!(stopped["build"]["buildStatus"], "STOPPED", "{stopped}");
+    assert_eq!(phases(&stopped["build"]), ["SUBMITTED=SUCCEEDED", "QUEUED=STOPPED", "COMPLETED=-"]);
+    s1.aws(&["codebuild", "stop-build", "--id", &first]);
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn a_server_killed_mid_build_records_fault_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("sleep.pid");
+    let mut s = Server::start_in(dir.path(), &[]);
+    s.create_project("pp", "version: 0.2\nphases:\n  build:\n    commands: [echo done]\n", &[]);
+    let done = s.aws(&["codebuild", "start-build", "--project-name", "pp"])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.wait(&done, Duration::from_secs(30));
+    let long = s.aws(&[
+        "codebuild",
+        "start-build",
+        "--project-name",
+        "pp",
+        "--buildspec-override",
+        &format!(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 60 & echo $! > {} ; wait\n",
+            pidfile.display()
+        ),
+    ])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let end = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&pidfile).is_ok_and(|t| t.trim().parse::<i32>().is_ok()) {
+        assert!(Instant::now() < end);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    // [noticed] The build's own processes outlive a server killed with SIGKILL; end this one.
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    drop(s);
+    // The same state directory and credentials, a new server.
+    let s = Server::start_in(dir.path(), &[]);
+    let b = s.build(&long);
+    assert_eq!(b["buildStatus"], "FAULT", "{b}");
+    assert_eq!(b["buildComplete"], true);
+    let build_phase =
+        b["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == "BUILD").unwrap().clone();
+    assert_eq!(build_phase["phaseStatus"], "FAULT");
+    assert!(
+        build_phase["contexts"][0]["message"].as_str().unwrap().contains("when runspec serve stopped"),
+        "{b}"
+    );
+    assert_eq!(s.build(&done)["buildStatus"], "SUCCEEDED", "other records intact");
+    assert_eq!(s.aws(&["codebuild", "list-projects"])["projects"], json!(["pp"]));
+    // Build numbers carry on.
+    let next = s.aws(&["codebuild", "start-build", "--project-name", "pp"]);
+    assert_eq!(next["build"]["buildNumber"], 3);
+    s.wait(next["build"]["id"].as_str().unwrap(), Duration::from_secs(30));
+}
