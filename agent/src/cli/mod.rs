@@ -277,9 +277,10 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
         .build()
         .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
     runtime
-        .block_on(crate::serve::serve(options, |addr, keys| {
-            eprintln!("runspec serve: listening on http://{addr}");
-            eprintln!("runspec serve: requests must be signed with a key from {}", keys.display());
+        .block_on(crate::serve::serve(options, |ready| {
+            eprintln!("runspec serve: listening on http://{}", ready.addr);
+            eprintln!("runspec serve: requests must be signed with a key from {}", ready.keys.display());
+            eprintln!("runspec serve: web page at {}", ready.page);
         }))
         .map_err(usage)?;
     Ok(exit::OK)

@@ -18,6 +18,7 @@ pub mod logs;
 pub mod request;
 pub mod sources;
 pub mod store;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,10 +54,21 @@ const BODY_LIMIT: usize = 8 * 1024 * 1024;
 struct App {
     service: Arc<Service>,
     keys: auth::Keys,
+    /// The web page's key (see [`web`]).
+    web_token: String,
+}
+
+/// What a started server tells its caller.
+pub struct Ready<'a> {
+    pub addr: SocketAddr,
+    /// The credentials file whose keys may call the API.
+    pub keys: &'a std::path::Path,
+    /// The web page, with its token.
+    pub page: String,
 }
 
 /// Runs the service until SIGTERM or Ctrl-C; running builds are stopped and recorded first.
-pub async fn serve(options: Options, ready: impl FnOnce(SocketAddr, &std::path::Path)) -> Result<(), String> {
+pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<(), String> {
     std::fs::create_dir_all(&options.state_dir)
         .map_err(|e| format!("cannot make the state directory {}: {e}", options.state_dir.display()))?;
     let (keys, key_file) = match &options.credentials {
@@ -87,13 +99,19 @@ pub async fn serve(options: Options, ready: impl FnOnce(SocketAddr, &std::path::
         .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tokio::spawn(Arc::clone(&service).dispatch());
-    let app = Arc::new(App { service: Arc::clone(&service), keys });
+    let web_token = web::token(&options.state_dir)?;
+    let page = format!("http://{addr}/?token={web_token}");
+    let app = Arc::new(App { service: Arc::clone(&service), keys, web_token });
     let router = axum::Router::new()
-        .route("/", axum::routing::post(api_call))
+        .route("/", axum::routing::post(api_call).get(web::index))
+        .route("/builds/{id}", axum::routing::get(web::build))
+        .route("/builds/{id}/log", axum::routing::get(web::log))
+        .route("/builds/{id}/stop", axum::routing::post(web::stop))
+        .route("/builds/{id}/retry", axum::routing::post(web::retry))
         .fallback(not_here)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(app);
-    ready(addr, &key_file);
+    ready(Ready { addr, keys: &key_file, page });
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {

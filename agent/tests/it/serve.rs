@@ -19,6 +19,8 @@ fn venv() -> PathBuf {
 struct Server {
     child: Child,
     url: String,
+    /// The web page's address with its token.
+    page: String,
     state: PathBuf,
     _dir: Option<tempfile::TempDir>,
     creds: PathBuf,
@@ -62,17 +64,21 @@ impl Server {
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let mut url = String::new();
+        let mut page = String::new();
         for line in lines.by_ref() {
             let line = line.unwrap();
             if let Some(u) = line.strip_prefix("runspec serve: listening on ") {
                 url = u.to_string();
+            }
+            if let Some(u) = line.strip_prefix("runspec serve: web page at ") {
+                page = u.to_string();
                 break;
             }
         }
         assert!(!url.is_empty(), "the server did not start");
         // Keep draining stderr so the server never blocks on it.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, url, state, _dir: None, creds }
+        Server { child, url, page, state, _dir: None, creds }
     }
 
     /// `aws <args>` as profile `test`; (exit code, parsed stdout, stderr).
@@ -675,4 +681,94 @@ fn a_server_killed_mid_build_records_fault_on_restart() {
     let next = s.aws(&["codebuild", "start-build", "--project-name", "pp"]);
     assert_eq!(next["build"]["buildNumber"], 3);
     s.wait(next["build"]["id"].as_str().unwrap(), Duration::from_secs(30));
+}
+
+#[test]
+#[ignore = "needs chromium and chromedriver: run scripts/test.sh"]
+fn the_web_page_shows_a_live_log_and_stops_a_build() {
+    let s = Server::start(&[]);
+    s.create_project(
+        "web",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - for i in $(seq 1 600); do echo line-$i; sleep 0.1; done\n",
+        &[],
+    );
+    let id = s.aws(&["codebuild", "start-build", "--project-name", "web"])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver");
+    let script = format!(
+        r#"
+import urllib.request
+base = 'http://127.0.0.1:{port}'
+def call(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method, headers={{'Content-Type': 'application/json'}})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())['value']
+for _ in range(100):
+    try:
+        call('GET', '/status'); break
+    except Exception:
+        time.sleep(0.1)
+caps = {{'capabilities': {{'alwaysMatch': {{'browserName': 'chrome', 'goog:chromeOptions': {{'binary': '/usr/bin/chromium', 'args': ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage']}}}}}}}}
+session = call('POST', '/session', caps)['sessionId']
+S = '/session/' + session
+def text(css):
+    el = call('POST', S + '/element', {{'using': 'css selector', 'value': css}})
+    return call('GET', S + '/element/' + list(el.values())[0] + '/text')
+out = {{}}
+try:
+    call('POST', S + '/url', {{'url': {page:?}}})
+    out['index'] = call('GET', S + '/source')
+    call('POST', S + '/url', {{'url': {build_url:?}}})
+    time.sleep(1.5)
+    first = text('#log')
+    time.sleep(1.5)
+    second = text('#log')
+    out['grew'] = [first.count('line-'), second.count('line-')]
+    out['running_status'] = text('#status')
+    el = call('POST', S + '/element', {{'using': 'css selector', 'value': '#stop'}})
+    call('POST', S + '/element/' + list(el.values())[0] + '/click', {{}})
+    deadline = time.time() + 10
+    status = ''
+    while time.time() < deadline:
+        try:
+            status = text('#status')
+        except Exception:
+            status = ''
+        if status == 'STOPPED':
+            break
+        time.sleep(0.2)
+    out['stopped_status'] = status
+    # Without the cookie the page is closed.
+    call('DELETE', S + '/cookie')
+    call('POST', S + '/url', {{'url': {build_url:?}}})
+    out['without_cookie'] = call('GET', S + '/source')
+finally:
+    call('DELETE', S)
+print(json.dumps(out))
+"#,
+        page = s.page,
+        build_url = format!("{}/builds/{}", s.url, id.replace(':', "%3A")),
+    );
+    let v = s.python(&script);
+    let _ = driver.kill();
+    let _ = driver.wait();
+    assert!(v["index"].as_str().unwrap().contains("web #1"), "{v}");
+    let grew = v["grew"].as_array().unwrap();
+    assert!(grew[0].as_u64().unwrap() > 0 && grew[1].as_u64() > grew[0].as_u64(), "the log grows: {v}");
+    assert_eq!(v["running_status"], "BUILD");
+    assert_eq!(v["stopped_status"], "STOPPED", "{v}");
+    assert!(v["without_cookie"].as_str().unwrap().contains("Open the address"), "{v}");
+    assert_eq!(s.build(&id)["buildStatus"], "STOPPED");
 }
