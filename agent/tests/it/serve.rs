@@ -772,3 +772,168 @@ print(json.dumps(out))
     assert!(v["without_cookie"].as_str().unwrap().contains("Open the address"), "{v}");
     assert_eq!(s.build(&id)["buildStatus"], "STOPPED");
 }
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn project_limits_and_queue_timeouts() {
+    let s = Server::start(&["--concurrency", "2"]);
+    s.create_project(
+        "one",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 0.5\n",
+        &["--concurrent-build-limit", "1"],
+    );
+    s.create_project("other", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 0.5\n", &[]);
+    let start = |p: &str| {
+        s.aws(&["codebuild", "start-build", "--project-name", p])["build"]["id"].as_str().unwrap().to_string()
+    };
+    let (a, b, c) = (start("one"), start("one"), start("other"));
+    let (a, b, c) = (
+        s.wait(&a, Duration::from_secs(30)),
+        s.wait(&b, Duration::from_secs(30)),
+        s.wait(&c, Duration::from_secs(30)),
+    );
+    let (ia, ib, ic) = (interval(&a), interval(&b), interval(&c));
+    // The project's two builds one after the other; the other project's beside them.
+    assert!(ib.0 >= ia.1 - 0.01 || ia.0 >= ib.1 - 0.01, "{ia:?} {ib:?}");
+    assert!(ic.0 < ia.1.max(ib.1) && ic.1 > ia.0.min(ib.0), "{ic:?} ran beside them");
+
+    // A build queued past its queuedTimeoutInMinutes ends TIMED_OUT without running (the
+    // override is fractional here; botocore's own check of it is off).
+    let v = s.python(
+        r#"
+from botocore.config import Config
+loose = session.client('codebuild', endpoint_url=cb.meta.endpoint_url, config=Config(parameter_validation=False))
+busy = [cb.start_build(projectName='one')['build']['id']]
+late = loose.start_build(projectName='one', queuedTimeoutInMinutesOverride=0.003)['build']['id']
+deadline = time.time() + 20
+while time.time() < deadline:
+    b = cb.batch_get_builds(ids=[late])['builds'][0]
+    if b['buildComplete']:
+        break
+    time.sleep(0.1)
+print(json.dumps({'status': b['buildStatus'], 'phases': [[p['phaseType'], p.get('phaseStatus')] for p in b['phases']], 'context': b['phases'][1].get('contexts')}))
+"#,
+    );
+    assert_eq!(v["status"], "TIMED_OUT", "{v}");
+    assert_eq!(
+        v["phases"],
+        json!([["SUBMITTED", "SUCCEEDED"], ["QUEUED", "TIMED_OUT"], ["COMPLETED", null]])
+    );
+    assert_eq!(v["context"][0]["statusCode"], "BUILD_TIMED_OUT");
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn sigterm_stops_running_builds_and_they_stay_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("started");
+    let mut s = Server::start_in(dir.path(), &[]);
+    s.create_project(
+        "term",
+        &format!(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - touch {}\n      - sleep 60\n",
+            marker.display()
+        ),
+        &[],
+    );
+    let id = s.aws(&["codebuild", "start-build", "--project-name", "term"])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let end = Instant::now() + Duration::from_secs(20);
+    while !marker.exists() {
+        assert!(Instant::now() < end);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let t = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(s.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    drop(s);
+    let s = Server::start_in(dir.path(), &[]);
+    let b = s.build(&id);
+    assert_eq!(b["buildStatus"], "STOPPED", "{b}");
+}
+
+#[test]
+#[ignore = "needs the test services: run scripts/test.sh"]
+fn s3_sources_and_following_a_log() {
+    let moto = std::env::var("RUNSPEC_TEST_MOTO_URL").expect("needs moto: run scripts/test.sh");
+    // The server reaches S3 through the standard chain, pointed at moto.
+    let dir = tempfile::tempdir().unwrap();
+    let aws_env = [
+        ("AWS_ENDPOINT_URL", moto.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let s = {
+        let state = dir.path().join("state");
+        let creds = dir.path().join("credentials");
+        std::fs::write(
+            &creds,
+            format!("[test]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n"),
+        )
+        .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runspec"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(&state)
+            .arg("--credentials")
+            .arg(&creds)
+            .envs(aws_env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut url = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(u) = line.strip_prefix("runspec serve: listening on ") {
+                url = u.to_string();
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url, page: String::new(), state, _dir: None, creds }
+    };
+    let v = s.python(&format!(
+        r#"
+import io, zipfile
+s3 = boto3.client('s3', endpoint_url={moto:?}, aws_access_key_id='testing', aws_secret_access_key='testing', region_name='us-east-1')
+s3.create_bucket(Bucket='sources')
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, 'w') as z:
+    z.writestr('buildspec.yml', 'version: 0.2\nphases:\n  build:\n    commands:\n      - cat hello.txt\n      - for i in 1 2 3 4 5; do echo tick-$i; sleep 0.3; done\n')
+    z.writestr('hello.txt', 'from the zip\n')
+s3.put_object(Bucket='sources', Key='app/src.zip', Body=buf.getvalue())
+cb.create_project(name='zip', source={{'type': 'S3', 'location': 'sources/app/src.zip'}}, artifacts={{'type': 'NO_ARTIFACTS'}},
+                  environment={{'type': 'LINUX_CONTAINER', 'image': 'runspec/host', 'computeType': 'BUILD_GENERAL1_SMALL'}}, serviceRole='r')
+b = cb.start_build(projectName='zip')['build']
+# Follow the log as `aws logs tail --follow` does: forward tokens until the build is over.
+seen, token, polls = [], None, 0
+while True:
+    args = dict(logGroupName='/aws/codebuild/zip', logStreamName=b['logs']['streamName'], startFromHead=True)
+    if token: args['nextToken'] = token
+    r = logs.get_log_events(**args)
+    seen += [e['message'] for e in r['events']]
+    polls += 1
+    done = cb.batch_get_builds(ids=[b['id']])['builds'][0]
+    if done['buildComplete'] and r['nextForwardToken'] == token:
+        break
+    token = r['nextForwardToken']
+    time.sleep(0.1)
+print(json.dumps({{'status': done['buildStatus'], 'seen': seen, 'polls': polls}}))
+"#
+    ));
+    assert_eq!(v["status"], "SUCCEEDED", "{v}");
+    let seen: Vec<&str> = v["seen"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert!(seen.contains(&"from the zip"), "{seen:?}");
+    let ticks: Vec<&&str> = seen.iter().filter(|l| l.starts_with("tick-")).collect();
+    assert_eq!(ticks, [&"tick-1", &"tick-2", &"tick-3", &"tick-4", &"tick-5"], "each line once, in order");
+    assert!(v["polls"].as_u64().unwrap() > 3, "it was read while it ran");
+}
