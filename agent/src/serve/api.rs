@@ -148,7 +148,9 @@ impl Api<'_> {
             if s["sourceIdentifier"].as_str().is_none() {
                 return Err(invalid("every secondary source needs a sourceIdentifier"));
             }
-            request::source_of(s, None).map_err(invalid)?;
+            if s["type"] != "NO_SOURCE" {
+                request::source_of(s, None).map_err(invalid)?;
+            }
         }
         crate::project::parse(&p.to_string()).map_err(|e| invalid(e.to_string()))?;
         Ok(())
@@ -261,6 +263,11 @@ impl Api<'_> {
     ) -> Result<BuildRow, ApiError> {
         let effective = request::effective_project(project, start).map_err(invalid)?;
         request::source(&effective).map_err(invalid)?;
+        for s in effective["secondarySources"].as_array().into_iter().flatten() {
+            if s["type"] != "NO_SOURCE" {
+                request::source_of(s, None).map_err(|e| invalid(format!("secondary source: {e}")))?;
+            }
+        }
         crate::project::parse(&effective.to_string()).map_err(|e| invalid(e.to_string()))?;
         let submitted = SystemTime::now();
         let region = self.service.region.clone();

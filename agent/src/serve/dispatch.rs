@@ -456,11 +456,18 @@ fn run_one(
         }
     };
     let sources = service.state_dir.join("sources").join(&uuid);
-    let prepared = prepare(effective, &sources, &runtime);
-    let (primary, mount) = match prepared {
+    let secondary_dir = service.state_dir.join("sources").join(format!("{uuid}-secondary"));
+    let cleanup = || {
+        let _ = std::fs::remove_dir_all(&sources);
+        let _ = std::fs::remove_dir_all(&secondary_dir);
+    };
+    let prepared = request::source(effective)
+        .and_then(|spec| prepare(spec, &sources, &runtime))
+        .and_then(|primary| Ok((primary, prepare_secondary(effective, &secondary_dir, &runtime)?)));
+    let ((primary, mount), secondary) = match prepared {
         Ok(p) => p,
         Err(message) => {
-            let _ = std::fs::remove_dir_all(&sources);
+            cleanup();
             return fail(BuildPhase::DownloadSource, "CLIENT_ERROR", message);
         }
     };
@@ -478,6 +485,7 @@ fn run_one(
     };
     let req = BuildRequest {
         primary,
+        secondary,
         mount_source: mount,
         project_name: row.project.clone(),
         timeout: project
@@ -501,7 +509,7 @@ fn run_one(
         start: SystemTime::now(),
     };
     let ran = runtime.block_on(crate::build::run(req, live, stop, &notices));
-    let _ = std::fs::remove_dir_all(&sources);
+    cleanup();
     match ran {
         Ok(mut finished) => {
             finished.identity.submitted = identity.submitted;
@@ -517,14 +525,14 @@ fn run_one(
     }
 }
 
-/// The primary source on this machine: the directory and whether to build in it (a clone or
-/// download made for this build is used in place; a LOCAL directory is copied).
+/// A source on this machine: the directory and whether to build in it (a clone or download
+/// made for this build is used in place; a LOCAL directory is copied).
 fn prepare(
-    effective: &Value,
+    spec: SourceSpec,
     dir: &Path,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<(PathBuf, bool), String> {
-    match request::source(effective)? {
+    match spec {
         SourceSpec::None => {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot make the source directory: {e}"))?;
             Ok((dir.to_path_buf(), true))
@@ -545,4 +553,36 @@ fn prepare(
             Ok((dir.to_path_buf(), true))
         }
     }
+}
+
+/// The secondary sources of an effective project, fetched under `dir`, each at its version
+/// (`secondarySourcesVersionOverride`, else its own `sourceVersion`).
+fn prepare_secondary(
+    effective: &Value,
+    dir: &Path,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Vec<crate::workspace::Source>, String> {
+    let mut out = Vec::new();
+    for src in effective["secondarySources"].as_array().into_iter().flatten() {
+        let id = src["sourceIdentifier"].as_str().ok_or("a secondary source has no sourceIdentifier")?;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("the secondary source identifier `{id}` must be letters, digits and `_`"));
+        }
+        let version = effective["secondarySourceVersions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["sourceIdentifier"] == id)
+            .and_then(|v| v["sourceVersion"].as_str())
+            .or(src["sourceVersion"].as_str());
+        let spec = match request::source_of(src, version) {
+            // A secondary source with no source of its own is an empty directory.
+            Err(_) if src["type"] == "NO_SOURCE" => SourceSpec::None,
+            other => other.map_err(|e| format!("secondary source {id}: {e}"))?,
+        };
+        let (path, _) =
+            prepare(spec, &dir.join(id), runtime).map_err(|e| format!("secondary source {id}: {e}"))?;
+        out.push(crate::workspace::Source { id: Some(id.to_string()), dir: path });
+    }
+    Ok(out)
 }

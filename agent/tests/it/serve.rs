@@ -937,3 +937,73 @@ print(json.dumps({{'status': done['buildStatus'], 'seen': seen, 'polls': polls}}
     assert_eq!(ticks, [&"tick-1", &"tick-2", &"tick-3", &"tick-4", &"tick-5"], "each line once, in order");
     assert!(v["polls"].as_u64().unwrap() > 3, "it was read while it ran");
 }
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn local_and_secondary_sources() {
+    let s = Server::start(&[]);
+    let root = s.state.parent().unwrap().to_path_buf();
+    let (main, lib) = (root.join("main"), root.join("lib"));
+    std::fs::create_dir_all(&main).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(main.join("buildspec.yml"), "version: 0.2\nphases:\n  build:\n    commands:\n      - cat main.txt \"$CODEBUILD_SRC_DIR_lib/lib.txt\"\n      - echo changed > main.txt\n").unwrap();
+    std::fs::write(main.join("main.txt"), "main\n").unwrap();
+    std::fs::write(lib.join("lib.txt"), "lib\n").unwrap();
+    let source = json!({"type": "LOCAL", "location": main.display().to_string()}).to_string();
+    s.aws(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        "local",
+        "--source",
+        &source,
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role",
+        "r",
+    ]);
+    let secondary =
+        json!([{"type": "LOCAL", "location": lib.display().to_string(), "sourceIdentifier": "lib"}])
+            .to_string();
+    let id = s.aws(&[
+        "codebuild",
+        "start-build",
+        "--project-name",
+        "local",
+        "--secondary-sources-override",
+        &secondary,
+    ])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = s.wait(&id, Duration::from_secs(30));
+    assert_eq!(b["buildStatus"], "SUCCEEDED", "{b}");
+    let log = s.log(&b);
+    assert!(log.iter().any(|l| l == "main") && log.iter().any(|l| l == "lib"), "{log:?}");
+    assert_eq!(
+        std::fs::read_to_string(main.join("main.txt")).unwrap(),
+        "main\n",
+        "a LOCAL source is copied, never changed"
+    );
+    // A LOCAL directory that is not there fails DOWNLOAD_SOURCE.
+    let gone =
+        json!([{"type": "LOCAL", "location": "/nonexistent/lib", "sourceIdentifier": "lib"}]).to_string();
+    let id = s.aws(&[
+        "codebuild",
+        "start-build",
+        "--project-name",
+        "local",
+        "--secondary-sources-override",
+        &gone,
+    ])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = s.wait(&id, Duration::from_secs(30));
+    let ds =
+        b["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == "DOWNLOAD_SOURCE").unwrap().clone();
+    assert_eq!(ds["phaseStatus"], "FAILED");
+    assert!(ds["contexts"][0]["message"].as_str().unwrap().contains("secondary source lib"), "{ds}");
+}
