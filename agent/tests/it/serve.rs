@@ -1007,3 +1007,71 @@ fn local_and_secondary_sources() {
     assert_eq!(ds["phaseStatus"], "FAILED");
     assert!(ds["contexts"][0]["message"].as_str().unwrap().contains("secondary source lib"), "{ds}");
 }
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn the_rust_sdk_drives_a_build() {
+    use aws_sdk_codebuild::types::{
+        ArtifactsType, ComputeType, EnvironmentType, ProjectArtifacts, ProjectEnvironment, ProjectSource,
+        SourceType, StatusType,
+    };
+    let s = Server::start(&[]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let config = aws_sdk_codebuild::Config::builder()
+            .behavior_version(aws_sdk_codebuild::config::BehaviorVersion::latest())
+            .region(aws_sdk_codebuild::config::Region::new("us-east-1"))
+            .endpoint_url(&s.url)
+            .credentials_provider(aws_sdk_codebuild::config::Credentials::new(
+                KEY_ID, SECRET, None, None, "test",
+            ))
+            .build();
+        let cb = aws_sdk_codebuild::Client::from_conf(config);
+        cb.create_project()
+            .name("sdk")
+            .service_role("r")
+            .source(
+                ProjectSource::builder()
+                    .r#type(SourceType::NoSource)
+                    .buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo from-sdk\n")
+                    .build()
+                    .unwrap(),
+            )
+            .artifacts(ProjectArtifacts::builder().r#type(ArtifactsType::NoArtifacts).build().unwrap())
+            .environment(
+                ProjectEnvironment::builder()
+                    .r#type(EnvironmentType::LinuxContainer)
+                    .image("runspec/host")
+                    .compute_type(ComputeType::BuildGeneral1Small)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let started = cb.start_build().project_name("sdk").send().await.unwrap();
+        let build = started.build_value().unwrap();
+        assert_eq!(build.build_number(), Some(1));
+        assert!(build.start_time().is_some(), "epoch seconds parse as a DateTime");
+        let id = build.id().unwrap().to_string();
+        let end = Instant::now() + Duration::from_secs(30);
+        let done = loop {
+            let got = cb.batch_get_builds().ids(&id).send().await.unwrap();
+            let b = got.builds()[0].clone();
+            if b.build_complete() {
+                break b;
+            }
+            assert!(Instant::now() < end);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(done.build_status(), Some(&StatusType::Succeeded));
+        let phases: Vec<String> =
+            done.phases().iter().map(|p| p.phase_type().unwrap().as_str().to_string()).collect();
+        assert_eq!(phases.first().map(String::as_str), Some("SUBMITTED"));
+        assert_eq!(phases.last().map(String::as_str), Some("COMPLETED"));
+        assert!(done.end_time().unwrap().secs() >= done.start_time().unwrap().secs());
+        // An AWS error, typed.
+        let err = cb.start_build().project_name("missing").send().await.unwrap_err();
+        assert!(err.into_service_error().is_resource_not_found_exception());
+    });
+}
