@@ -15,6 +15,7 @@ pub mod env;
 pub mod exec;
 pub mod image;
 pub mod log;
+pub mod plugin_model;
 pub mod plugins;
 pub mod project;
 pub mod reports;

@@ -126,10 +126,10 @@ impl Step {
 /// `- plugin: REF` with its `with:`, `allow:` and `timeout:`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginStep {
-    /// As written; it parses as a [`crate::plugins::PluginRef`].
+    /// As written; it parses as a [`crate::plugin_model::PluginRef`].
     pub plugin: Spanned<String>,
-    pub with: Vec<(String, crate::plugins::ArgValue)>,
-    pub allow: crate::plugins::Grants,
+    pub with: Vec<(String, crate::plugin_model::ArgValue)>,
+    pub allow: crate::plugin_model::Grants,
     pub timeout: Option<std::time::Duration>,
     pub span: Span,
 }

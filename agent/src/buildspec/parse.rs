@@ -1188,11 +1188,7 @@ pub fn parse_on_failure(text: &str) -> Result<OnFailure, String> {
     Ok(OnFailure::Retry { count, pattern: pattern.map(str::to_string) })
 }
 
-pub fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+pub use crate::plugin_model::is_identifier;
 
 fn is_identifier_like(name: &str) -> bool {
     !name.is_empty() && name.len() < 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::issue::Issue;
 use super::model::{PluginStep, Spanned};
 use super::yaml::{Node, NodeKind, Span, Style};
-use crate::plugins::{ArgValue, Grants, reference};
+use crate::plugin_model::{ArgValue, Grants, reference};
 
 const STEP_KEYS: &[&str] = &["plugin", "with", "allow", "timeout"];
 const ALLOW_KEYS: &[&str] = &["write", "env", "export", "network", "memory"];
@@ -136,7 +136,7 @@ fn grants(v: &Node, issues: &mut Vec<Issue>) -> Grants {
                 )),
             },
             "env" => g.env = names(v, issues, "env", Grants::check_env),
-            "export" => g.export = names(v, issues, "export", crate::plugins::exports::check_grant),
+            "export" => g.export = names(v, issues, "export", crate::plugin_model::exports::check_grant),
             "network" => g.network = names(v, issues, "network", Grants::check_network),
             "memory" => match v.as_scalar().map(parse_size) {
                 Some(Ok(bytes)) => g.memory = Some(bytes),

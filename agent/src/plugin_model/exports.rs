@@ -179,7 +179,7 @@ pub fn denied(name: &str) -> Option<&'static str> {
 
 /// Checks a grant list entry (`allow.export`): a variable name a step may grant.
 pub fn check_grant(name: &str) -> Result<(), String> {
-    if !crate::buildspec::parse::is_identifier(name) {
+    if !super::is_identifier(name) {
         return Err("not a variable name".into());
     }
     match denied(name) {
@@ -198,7 +198,7 @@ pub fn check(exported: &[(String, String)], granted: &[String]) -> Result<(), St
     }
     let mut total = 0usize;
     for (name, value) in exported {
-        if !crate::buildspec::parse::is_identifier(name) {
+        if !super::is_identifier(name) {
             return Err(format!(
                 "`{}` is not a valid variable name",
                 crate::log::escape::one_line(name, 200)
