@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use super::dispatch::Service;
+use super::dispatch::{Dispatch, Service};
 use super::logs;
 use super::request;
 use super::store::{BuildRow, StoreError, now_s};

@@ -22,6 +22,38 @@ use crate::engine::{BuildPhase, BuildReport, PhaseRecord, Status};
 use crate::log::CodeBuildLog;
 use crate::result::{self, BuildIdentity, Times};
 
+/// How queued builds reach a machine and how a running one is reached. Here: threads of this
+/// process ([`Service`]); a fleet puts a shared queue and leases behind the same calls.
+pub trait Dispatch: Send + Sync {
+    /// Something changed (a build was queued or ended): look at the queue.
+    fn wake(&self);
+    /// Whether the build is running under this dispatcher.
+    fn is_running(&self, id: &str) -> bool;
+    /// Asks a running build to stop (its commands' process groups are killed, it ends
+    /// STOPPED); `false` when it is not running here.
+    fn stop(&self, id: &str) -> bool;
+}
+
+impl Dispatch for Service {
+    fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    fn is_running(&self, id: &str) -> bool {
+        self.running().contains_key(id)
+    }
+
+    fn stop(&self, id: &str) -> bool {
+        match self.running().get(id) {
+            Some(r) => {
+                let _ = r.stop.send(true);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// What the queue and the running builds share with the API.
 pub struct Service {
     pub store: Arc<dyn Store>,
@@ -66,33 +98,12 @@ impl Service {
         self.state_dir.join("logs")
     }
 
-    /// Something changed (a build was queued or ended): look at the queue.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn is_running(&self, id: &str) -> bool {
-        self.running().contains_key(id)
-    }
-
     pub fn running_count(&self) -> usize {
         self.running().len()
-    }
-
-    /// Asks a running build to stop (its commands' process groups are killed, it ends
-    /// STOPPED); `false` when it is not running here.
-    pub fn stop(&self, id: &str) -> bool {
-        match self.running().get(id) {
-            Some(r) => {
-                let _ = r.stop.send(true);
-                true
-            }
-            None => false,
-        }
     }
 
     /// Stops every running build and waits for each to record how it ended.

@@ -591,12 +591,22 @@ fn stop_build_ends_a_running_build_quickly() {
     }
     let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
     assert_eq!(s.build(&id)["currentPhase"], "BUILD");
-    let t = Instant::now();
-    s.aws(&["codebuild", "stop-build", "--id", &id]);
-    let b = s.wait(&id, Duration::from_secs(5));
-    // The CLI itself takes a few hundred milliseconds per call.
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
-    assert_eq!(b["buildStatus"], "STOPPED", "{b}");
+    // Timed from boto3 (the AWS CLI alone takes a few hundred milliseconds to start).
+    let v = s.python(&format!(
+        r#"
+t0 = time.time()
+cb.stop_build(id={id:?})
+while True:
+    b = cb.batch_get_builds(ids=[{id:?}])['builds'][0]
+    if b['buildComplete'] or time.time() - t0 > 5:
+        break
+    time.sleep(0.02)
+print(json.dumps({{'status': b['buildStatus'], 'seconds': time.time() - t0}}))
+"#
+    ));
+    assert_eq!(v["status"], "STOPPED", "{v}");
+    assert!(v["seconds"].as_f64().unwrap() < 1.0, "STOPPED within 1 s: {v}");
+    let b = s.build(&id);
     let stopped_at = b["endTime"].as_f64().unwrap();
     let asked_at =
         b["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == "BUILD").unwrap()["startTime"]
@@ -779,23 +789,31 @@ fn project_limits_and_queue_timeouts() {
     let s = Server::start(&["--concurrency", "2"]);
     s.create_project(
         "one",
-        "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 0.5\n",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 1.5\n",
         &["--concurrent-build-limit", "1"],
     );
-    s.create_project("other", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 0.5\n", &[]);
-    let start = |p: &str| {
-        s.aws(&["codebuild", "start-build", "--project-name", p])["build"]["id"].as_str().unwrap().to_string()
-    };
-    let (a, b, c) = (start("one"), start("one"), start("other"));
-    let (a, b, c) = (
-        s.wait(&a, Duration::from_secs(30)),
-        s.wait(&b, Duration::from_secs(30)),
-        s.wait(&c, Duration::from_secs(30)),
+    s.create_project("other", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 1.5\n", &[]);
+    // Submitted together (boto3), so only the limits decide who waits.
+    let v = s.python(
+        r#"
+ids = [cb.start_build(projectName=p)['build']['id'] for p in ['one', 'one', 'other']]
+while True:
+    builds = cb.batch_get_builds(ids=ids)['builds']
+    if all(b['buildComplete'] for b in builds):
+        break
+    time.sleep(0.1)
+by_id = {b['id']: b for b in builds}
+def span(b):
+    ph = {p['phaseType']: p for p in b['phases']}
+    return [ph['PROVISIONING']['startTime'].timestamp(), ph['FINALIZING']['endTime'].timestamp()]
+print(json.dumps([span(by_id[i]) for i in ids]))
+"#,
     );
-    let (ia, ib, ic) = (interval(&a), interval(&b), interval(&c));
+    let span = |i: usize| (v[i][0].as_f64().unwrap(), v[i][1].as_f64().unwrap());
+    let (ia, ib, ic) = (span(0), span(1), span(2));
     // The project's two builds one after the other; the other project's beside them.
     assert!(ib.0 >= ia.1 - 0.01 || ia.0 >= ib.1 - 0.01, "{ia:?} {ib:?}");
-    assert!(ic.0 < ia.1.max(ib.1) && ic.1 > ia.0.min(ib.0), "{ic:?} ran beside them");
+    assert!(ic.0 < ia.1.max(ib.1) && ic.1 > ia.0.min(ib.0), "{ic:?} ran beside {ia:?} {ib:?}");
 
     // A build queued past its queuedTimeoutInMinutes ends TIMED_OUT without running (the
     // override is fractional here; botocore's own check of it is off).
@@ -1074,4 +1092,56 @@ fn the_rust_sdk_drives_a_build() {
         let err = cb.start_build().project_name("missing").send().await.unwrap_err();
         assert!(err.into_service_error().is_resource_not_found_exception());
     });
+}
+
+#[test]
+#[ignore = "needs docker: run scripts/test.sh"]
+fn a_projects_image_runs_the_build_in_docker() {
+    let image = std::env::var("RUNSPEC_TEST_DOCKER_IMAGE").expect("needs docker: run scripts/test.sh");
+    let s = Server::start(&[]);
+    let source = json!({"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - test -f /bin/busybox && echo in-busybox\n      - echo \"src=$CODEBUILD_SRC_DIR image=$CODEBUILD_BUILD_IMAGE\"\n"}).to_string();
+    let environment = format!("type=LINUX_CONTAINER,image={image},computeType=BUILD_GENERAL1_SMALL");
+    s.aws(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        "boxed",
+        "--source",
+        &source,
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        &environment,
+        "--service-role",
+        "r",
+    ]);
+    let id = s.aws(&["codebuild", "start-build", "--project-name", "boxed"])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = s.wait(&id, Duration::from_secs(60));
+    assert_eq!(b["buildStatus"], "SUCCEEDED", "{b}\n{:?}", s.log(&b));
+    let log = s.log(&b);
+    assert!(log.iter().any(|l| l == "in-busybox"), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("src=/codebuild/output/src") && l.ends_with(&format!("image={image}"))),
+        "{log:?}"
+    );
+    assert_eq!(b["environment"]["image"], image.as_str());
+    // An image that does not exist fails PROVISIONING, as on CodeBuild.
+    let id = s.aws(&[
+        "codebuild",
+        "start-build",
+        "--project-name",
+        "boxed",
+        "--image-override",
+        "runspec-test:no-such-image",
+    ])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = s.wait(&id, Duration::from_secs(60));
+    assert_eq!(b["buildStatus"], "FAILED");
+    assert!(phases(&b).contains(&"PROVISIONING=FAILED".to_string()), "{b}");
 }
