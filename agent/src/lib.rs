@@ -5,6 +5,7 @@
 
 pub mod artifacts;
 pub mod aws;
+pub mod batch;
 pub mod build;
 pub mod buildspec;
 pub mod cache;

@@ -452,6 +452,11 @@ fn git_facts(dir: &Path) -> (Option<String>, Option<String>) {
     (git(&["rev-parse", "HEAD"]), git(&["config", "--get", "remote.origin.url"]))
 }
 
+/// The buildspec a request names, read from its source (for a batch, before any build runs).
+pub fn read_buildspec(req: &BuildRequest, notices: &dyn Notices) -> Result<Buildspec, String> {
+    load_buildspec(req.buildspec.as_deref(), &req.project, &req.primary, notices).0.map_err(|f| f.message)
+}
+
 /// A per-project build counter under the user's state directory (CODEBUILD_BUILD_NUMBER).
 pub fn next_build_number(project: &str) -> Option<u64> {
     let base = crate::dirs::state()?;

@@ -219,12 +219,70 @@ pub struct ReportGroup {
     pub file_format: String,
 }
 
-/// `batch` is validated but only matters for batch builds, which runspec does not run (R-BATCH-03).
+/// The `batch` section (R-BATCH-01): used by batch builds (`runspec run --batch`,
+/// StartBuildBatch); an ordinary build ignores it (R-BATCH-03).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Batch {
     pub fast_fail: bool,
-    /// Which of build-list / build-matrix / build-graph / build-fanout is present.
-    pub kind: Option<String>,
+    /// `None` when the section names none of the four kinds (`check` says so).
+    pub kind: Option<BatchKind>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchKind {
+    /// `build-list`: the tasks run in parallel.
+    List(Vec<BatchTask>),
+    /// `build-graph`: a task runs once its `depend-on` tasks completed.
+    Graph(Vec<BatchTask>),
+    /// `build-matrix`: one build per combination of `dynamic` (R-BATCH-07).
+    Matrix { settings: TaskSettings, dynamic: MatrixDynamic },
+    /// `build-fanout`: `parallelism` identical builds (R-BATCH-08).
+    Fanout { parallelism: u32, settings: TaskSettings },
+}
+
+impl BatchKind {
+    pub fn key(&self) -> &'static str {
+        match self {
+            BatchKind::List(_) => "build-list",
+            BatchKind::Graph(_) => "build-graph",
+            BatchKind::Matrix { .. } => "build-matrix",
+            BatchKind::Fanout { .. } => "build-fanout",
+        }
+    }
+}
+
+/// One task of a build-list or build-graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchTask {
+    pub identifier: Spanned<String>,
+    /// Another buildspec for this build, relative to the source root (R-BATCH-04).
+    pub buildspec: Option<String>,
+    pub depend_on: Vec<Spanned<String>>,
+    pub settings: TaskSettings,
+}
+
+/// What a task may change for its build.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TaskSettings {
+    pub ignore_failure: bool,
+    pub debug_session: bool,
+    pub variables: Vec<(String, String)>,
+    pub image: Option<String>,
+    pub privileged_mode: Option<bool>,
+    /// Recorded, not acted on (one machine).
+    pub compute_type: Option<String>,
+    pub env_type: Option<String>,
+    pub fleet: Option<String>,
+}
+
+/// `build-matrix/dynamic`: lists whose every combination is a build.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MatrixDynamic {
+    pub buildspecs: Vec<String>,
+    pub images: Vec<String>,
+    pub compute_types: Vec<String>,
+    /// Variable → its values, in file order.
+    pub variables: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

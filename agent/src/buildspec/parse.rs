@@ -648,20 +648,254 @@ impl Cx<'_> {
                 .help("a batch holds exactly one of build-list, build-matrix, build-graph or build-fanout"),
             );
         }
-        for kind in ["build-list", "build-graph"] {
-            if let Some((_, v)) = keyed.get(kind) {
-                self.list(v, kind);
+        let fast_fail = keyed.get("fast-fail").is_some_and(|(_, v)| self.yes_no(v, "fast-fail"));
+        let kind = match present.first().map(|k| **k) {
+            Some(k @ ("build-list" | "build-graph")) => {
+                let (_, v) = keyed.get(k)?;
+                let graph = k == "build-graph";
+                let tasks = self.batch_tasks(v, k, graph);
+                Some(if graph { BatchKind::Graph(tasks) } else { BatchKind::List(tasks) })
+            }
+            Some("build-matrix") => keyed.get("build-matrix").map(|(_, v)| self.batch_matrix(v)),
+            Some("build-fanout") => keyed.get("build-fanout").map(|(_, v)| self.batch_fanout(v)),
+            _ => None,
+        };
+        Some(Batch { fast_fail, kind })
+    }
+
+    /// The tasks of a build-list or build-graph; identifiers as CodeBuild accepts them
+    /// (R-BATCH-10), unique, and for a graph every `depend-on` known and no cycle.
+    fn batch_tasks(&mut self, v: &Node, what: &str, graph: bool) -> Vec<BatchTask> {
+        let mut tasks: Vec<BatchTask> = Vec::new();
+        let allowed: &[&str] = if graph {
+            &["identifier", "buildspec", "debug-session", "depend-on", "env", "ignore-failure"]
+        } else {
+            &["identifier", "buildspec", "debug-session", "env", "ignore-failure"]
+        };
+        for item in self.list(v, what) {
+            let entries = self.map(item, &format!("each task of `{what}`"));
+            let keyed = self.keys(entries, allowed, &format!("`{what}` task key"), &[], "batch");
+            let Some((_, id_node)) = keyed.get("identifier") else {
+                self.error(
+                    Issue::error(
+                        "batch-identifier",
+                        format!("a `{what}` task has no `identifier`"),
+                        item.span,
+                        "no identifier",
+                    )
+                    .help("give each task an `identifier` of letters, digits and `_`"),
+                );
+                continue;
+            };
+            let Some(identifier) = self.string(id_node, "`identifier`") else { continue };
+            if !valid_batch_identifier(&identifier) {
+                self.error(
+                    Issue::error(
+                        "batch-identifier",
+                        format!("task identifier `{}` must be letters, digits and `_`, under 128 characters", identifier.value),
+                        identifier.span,
+                        "not a valid identifier",
+                    )
+                    .help("CodeBuild rejects the batch: use `_` instead of `-`")
+                    .codebuild("BATCH_SPEC_VALIDATION_ERROR: BatchSpec has invalid values.. Build Identifiers must contain only alphanumeric characters and underscores and be less than 128 characters in length."),
+                );
+                continue;
+            }
+            if tasks.iter().any(|t| t.identifier.value == identifier.value) {
+                self.error(Issue::error(
+                    "batch-identifier",
+                    format!("task identifier `{}` is used twice", identifier.value),
+                    identifier.span,
+                    "used again",
+                ));
+                continue;
+            }
+            let buildspec =
+                keyed.get("buildspec").and_then(|(_, v)| self.string(v, "`buildspec`")).map(|s| s.value);
+            let depend_on =
+                keyed.get("depend-on").map(|(_, v)| self.string_list(v, "`depend-on`")).unwrap_or_default();
+            let mut settings = match keyed.get("env") {
+                Some((_, v)) => self.task_env(v),
+                None => TaskSettings::default(),
+            };
+            settings.ignore_failure =
+                keyed.get("ignore-failure").is_some_and(|(_, v)| self.yes_no(v, "ignore-failure"));
+            settings.debug_session =
+                keyed.get("debug-session").is_some_and(|(_, v)| self.yes_no(v, "debug-session"));
+            tasks.push(BatchTask { identifier, buildspec, depend_on, settings });
+        }
+        if graph {
+            let names: Vec<String> = tasks.iter().map(|t| t.identifier.value.clone()).collect();
+            for t in &tasks {
+                for d in &t.depend_on {
+                    if !names.contains(&d.value) {
+                        let mut issue = Issue::error(
+                            "batch-depend-on",
+                            format!("`{}` depends on `{}`, which is not a task", t.identifier.value, d.value),
+                            d.span,
+                            "no such task",
+                        );
+                        if let Some(s) =
+                            suggest(&d.value, &names.iter().map(String::as_str).collect::<Vec<_>>())
+                        {
+                            issue = issue.help(format!("did you mean `{s}`?"));
+                        }
+                        self.error(issue);
+                    }
+                }
+            }
+            if let Some(cycle) = batch_cycle(&tasks) {
+                let at = tasks.iter().find(|t| t.identifier.value == cycle[0]).map(|t| t.identifier.span);
+                if let Some(span) = at {
+                    self.error(Issue::error(
+                        "batch-cycle",
+                        format!("the build graph has a cycle: {}", cycle.join(" → ")),
+                        span,
+                        "part of a cycle",
+                    ));
+                }
             }
         }
-        for kind in ["build-matrix", "build-fanout"] {
-            if let Some((_, v)) = keyed.get(kind) {
-                self.map(v, kind);
+        tasks
+    }
+
+    fn task_env(&mut self, v: &Node) -> TaskSettings {
+        let entries = self.map(v, "a task's `env`");
+        let keyed = self.keys(
+            entries,
+            &["compute-type", "fleet", "image", "privileged-mode", "type", "variables"],
+            "task `env` key",
+            &[],
+            "batch",
+        );
+        let text = |cx: &mut Self, key: &str| {
+            keyed.get(key).and_then(|(_, v)| cx.string(v, &format!("`{key}`"))).map(|s| s.value)
+        };
+        TaskSettings {
+            variables: keyed
+                .get("variables")
+                .map(|(_, v)| self.vars(v, "a task's `env/variables`"))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| (e.name.value, e.value.value))
+                .collect(),
+            image: text(self, "image"),
+            privileged_mode: keyed.get("privileged-mode").map(|(_, v)| self.yes_no(v, "privileged-mode")),
+            compute_type: text(self, "compute-type"),
+            env_type: text(self, "type"),
+            fleet: text(self, "fleet"),
+            ..Default::default()
+        }
+    }
+
+    fn batch_matrix(&mut self, v: &Node) -> BatchKind {
+        let entries = self.map(v, "`build-matrix`");
+        let keyed = self.keys(entries, &["static", "dynamic"], "`build-matrix` key", &[], "batch");
+        let mut settings = TaskSettings::default();
+        if let Some((_, st)) = keyed.get("static") {
+            let entries = self.map(st, "`build-matrix/static`");
+            let sk =
+                self.keys(entries, &["ignore-failure", "env", "debug-session"], "`static` key", &[], "batch");
+            if let Some((_, e)) = sk.get("env") {
+                settings = self.task_env(e);
+            }
+            settings.ignore_failure =
+                sk.get("ignore-failure").is_some_and(|(_, v)| self.yes_no(v, "ignore-failure"));
+            settings.debug_session =
+                sk.get("debug-session").is_some_and(|(_, v)| self.yes_no(v, "debug-session"));
+        }
+        let mut dynamic = MatrixDynamic::default();
+        if let Some((_, d)) = keyed.get("dynamic") {
+            let entries = self.map(d, "`build-matrix/dynamic`");
+            let dk = self.keys(entries, &["buildspec", "env"], "`dynamic` key", &[], "batch");
+            if let Some((_, b)) = dk.get("buildspec") {
+                dynamic.buildspecs =
+                    self.string_list(b, "`dynamic/buildspec`").into_iter().map(|s| s.value).collect();
+            }
+            if let Some((_, e)) = dk.get("env") {
+                let entries = self.map(e, "`dynamic/env`");
+                let ek = self.keys(
+                    entries,
+                    &["compute-type", "image", "variables", "fleet"],
+                    "`dynamic/env` key",
+                    &[],
+                    "batch",
+                );
+                if let Some((_, i)) = ek.get("image") {
+                    dynamic.images =
+                        self.string_list(i, "`dynamic/env/image`").into_iter().map(|s| s.value).collect();
+                }
+                if let Some((_, c)) = ek.get("compute-type") {
+                    dynamic.compute_types = self
+                        .string_list(c, "`dynamic/env/compute-type`")
+                        .into_iter()
+                        .map(|s| s.value)
+                        .collect();
+                }
+                if let Some((_, vars)) = ek.get("variables") {
+                    for (k, vals) in self.map(vars, "`dynamic/env/variables`") {
+                        let Some(name) = self.string(k, "a variable name") else { continue };
+                        if !is_identifier(&name) {
+                            self.error(Issue::error(
+                                "bad-variable-name",
+                                format!("`{}` is not a valid variable name", name.value),
+                                k.span,
+                                "not a shell name",
+                            ));
+                            continue;
+                        }
+                        let values = self
+                            .string_list(vals, &format!("`{}`", name.value))
+                            .into_iter()
+                            .map(|s| s.value)
+                            .collect();
+                        dynamic.variables.push((name.value, values));
+                    }
+                }
             }
         }
-        Some(Batch {
-            fast_fail: keyed.get("fast-fail").is_some_and(|(_, v)| self.yes_no(v, "fast-fail")),
-            kind: present.first().map(|s| s.to_string()),
-        })
+        BatchKind::Matrix { settings, dynamic }
+    }
+
+    fn batch_fanout(&mut self, v: &Node) -> BatchKind {
+        let entries = self.map(v, "`build-fanout`");
+        let keyed =
+            self.keys(entries, &["parallelism", "ignore-failure"], "`build-fanout` key", &[], "batch");
+        let parallelism = match keyed.get("parallelism") {
+            Some((_, p)) => {
+                match p.as_scalar().and_then(|t| t.parse::<u32>().ok()).filter(|n| (1..=100).contains(n)) {
+                    Some(n) => n,
+                    None => {
+                        self.error(
+                            Issue::error(
+                                "batch-parallelism",
+                                "`parallelism` must be a whole number from 1 to 100",
+                                p.span,
+                                "not a count",
+                            )
+                            .help("write e.g. `parallelism: 4`"),
+                        );
+                        1
+                    }
+                }
+            }
+            None => {
+                self.error(Issue::error(
+                    "batch-parallelism",
+                    "`build-fanout` needs `parallelism`",
+                    v.span,
+                    "no parallelism",
+                ));
+                1
+            }
+        };
+        let settings = TaskSettings {
+            ignore_failure: keyed
+                .get("ignore-failure")
+                .is_some_and(|(_, v)| self.yes_no(v, "ignore-failure")),
+            ..Default::default()
+        };
+        BatchKind::Fanout { parallelism, settings }
     }
 
     fn phases(&mut self, v: &Node) -> Vec<Phase> {
@@ -1189,6 +1423,48 @@ pub fn parse_on_failure(text: &str) -> Result<OnFailure, String> {
 }
 
 pub use crate::plugin_model::is_identifier;
+
+/// R-BATCH-10: letters, digits and `_`, under 128 characters.
+fn valid_batch_identifier(id: &str) -> bool {
+    !id.is_empty() && id.len() < 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A cycle of `depend-on`, as identifiers from a task back to itself.
+fn batch_cycle(tasks: &[BatchTask]) -> Option<Vec<String>> {
+    fn visit<'a>(
+        t: &'a str,
+        tasks: &'a [BatchTask],
+        path: &mut Vec<&'a str>,
+        done: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| *p == t) {
+            let mut cycle: Vec<String> = path[at..].iter().map(|s| s.to_string()).collect();
+            cycle.push(t.to_string());
+            return Some(cycle);
+        }
+        if done.contains(&t) {
+            return None;
+        }
+        path.push(t);
+        if let Some(task) = tasks.iter().find(|x| x.identifier.value == t) {
+            for d in &task.depend_on {
+                if let Some(c) = visit(&d.value, tasks, path, done) {
+                    return Some(c);
+                }
+            }
+        }
+        path.pop();
+        done.push(t);
+        None
+    }
+    let mut done = Vec::new();
+    for t in tasks {
+        if let Some(c) = visit(&t.identifier.value, tasks, &mut Vec::new(), &mut done) {
+            return Some(c);
+        }
+    }
+    None
+}
 
 fn is_identifier_like(name: &str) -> bool {
     !name.is_empty() && name.len() < 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -200,6 +200,17 @@ pub struct RunArgs {
     /// version managers found on this machine otherwise (see `runspec runtimes`).
     #[arg(long, value_name = "RUNTIMES.yml")]
     pub runtimes: Option<PathBuf>,
+
+    /// Run the buildspec's `batch` section as a batch build on this machine: one child build
+    /// per task (build-list, build-graph, build-matrix, build-fanout), output prefixed with the
+    /// task's identifier. --result gets {"buildBatch": …, "builds": […]}; --artifacts DIR
+    /// gets each child's artifacts in DIR/<identifier>.
+    #[arg(long)]
+    pub batch: bool,
+
+    /// With --batch: how many child builds run at once (default: the number of cores).
+    #[arg(short = 'j', long, value_name = "N", requires = "batch")]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -32,6 +32,9 @@ impl Notices for Stderr {
 
 pub fn run(args: RunArgs) -> Result<u8, UsageError> {
     let mut request = resolve(&args)?;
+    if args.batch {
+        return batch(&args, request);
+    }
     let runtime = super::runtime()?;
     let result_path = args.result.clone();
     // A panic inside the engine is already a FAULT build (the ledger); one before or after it
@@ -69,14 +72,8 @@ pub fn run(args: RunArgs) -> Result<u8, UsageError> {
     }
 }
 
-/// The build, stopped by Ctrl-C or SIGTERM, logged to stdout.
-async fn build(request: BuildRequest, result: Option<&Path>) -> Result<u8, UsageError> {
-    // Debug builds only: the tests check that a panic before the engine starts still leaves a
-    // FAULT result (see `engine::run` for one inside it).
-    #[cfg(debug_assertions)]
-    if std::env::var("RUNSPEC_TEST_PANIC_AT").is_ok_and(|at| at == "(start)") {
-        panic!("injected by RUNSPEC_TEST_PANIC_AT");
-    }
+/// Turns true on Ctrl-C or SIGTERM.
+fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -86,6 +83,60 @@ async fn build(request: BuildRequest, result: Option<&Path>) -> Result<u8, Usage
         }
         let _ = stop_tx.send(true);
     });
+    stop_rx
+}
+
+/// `--batch`: the buildspec's batch section, its children at most `--jobs` at a time.
+fn batch(args: &RunArgs, request: BuildRequest) -> Result<u8, UsageError> {
+    let spec =
+        crate::build::read_buildspec(&request, &Stderr).map_err(|e| usage(format!("the buildspec: {e}")))?;
+    let Some(batch) = spec.batch else {
+        return Err(usage("the buildspec has no `batch` section; run it without --batch"));
+    };
+    let jobs =
+        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    // The signal handlers need a runtime; the children run on runtimes of their own.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
+    let stop = runtime.block_on(async { stop_signal() });
+    let out: crate::batch::local::Output = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    let outcome = crate::batch::local::run(&request, &batch, jobs, stop, out, &Stderr).map_err(usage)?;
+    if let Some(path) = &args.result {
+        let text = serde_json::to_string_pretty(&outcome.json).unwrap_or_default() + "\n";
+        if let Err(e) = fs::write(path, text) {
+            eprintln!("error: cannot write the result to `{}`: {e}", path.display());
+        }
+    }
+    let groups = outcome.json["buildBatch"]["buildGroups"].as_array().cloned().unwrap_or_default();
+    if std::io::stderr().is_terminal() {
+        let summary: Vec<String> = groups
+            .iter()
+            .skip(1)
+            .map(|g| {
+                format!(
+                    "{} {}",
+                    g["identifier"].as_str().unwrap_or(""),
+                    g["currentBuildSummary"]["buildStatus"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        eprintln!("Batch {}: {}", outcome.status, summary.join(", "));
+    }
+    Ok(if outcome.status == Status::Succeeded { exit::OK } else { exit::FAILED })
+}
+
+/// The build, stopped by Ctrl-C or SIGTERM, logged to stdout.
+async fn build(request: BuildRequest, result: Option<&Path>) -> Result<u8, UsageError> {
+    // Debug builds only: the tests check that a panic before the engine starts still leaves a
+    // FAULT result (see `engine::run` for one inside it).
+    #[cfg(debug_assertions)]
+    if std::env::var("RUNSPEC_TEST_PANIC_AT").is_ok_and(|at| at == "(start)") {
+        panic!("injected by RUNSPEC_TEST_PANIC_AT");
+    }
+    let stop_rx = stop_signal();
     let stdout = std::io::stdout()
         .as_fd()
         .try_clone_to_owned()

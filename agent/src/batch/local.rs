@@ -1,0 +1,303 @@
+//! `runspec run --batch`: a batch build on this machine. The children run at most `jobs` at a
+//! time, each on a thread of its own through [`crate::build::run`], their output prefixed with
+//! their identifier; the result is the batch shaped like one element of
+//! `aws codebuild batch-get-build-batches` plus every child as a CodeBuild Build carrying
+//! `buildBatchArn` (R-BATCH-09).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::plan::{self, Child};
+use super::schedule::{Action, Schedule, State};
+use crate::build::{BuildRequest, Finished, Notices};
+use crate::buildspec::Batch;
+use crate::engine::Status;
+use crate::engine::upload::Destination;
+use crate::log::CodeBuildLog;
+use crate::result::iso;
+
+/// Where the children's output goes: one stream, each line whole and prefixed.
+pub type Output = Arc<Mutex<dyn Write + Send>>;
+
+/// A writer that prefixes each complete line with `[identifier] `.
+struct Prefixed {
+    prefix: String,
+    out: Output,
+    partial: Vec<u8>,
+}
+
+impl Write for Prefixed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.partial.extend_from_slice(buf);
+        if let Some(last) = self.partial.iter().rposition(|b| *b == b'\n') {
+            let complete: Vec<u8> = self.partial.drain(..=last).collect();
+            let mut text = Vec::with_capacity(complete.len() + 16);
+            for line in complete.split_inclusive(|b| *b == b'\n') {
+                text.extend_from_slice(self.prefix.as_bytes());
+                text.extend_from_slice(line);
+            }
+            let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+            out.write_all(&text)?;
+            out.flush()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Prefixed {
+    fn drop(&mut self) {
+        if !self.partial.is_empty() {
+            self.partial.push(b'\n');
+            let rest = std::mem::take(&mut self.partial);
+            let _ = self.write(&rest);
+        }
+    }
+}
+
+/// Warnings of one child, prefixed, on the caller's notices.
+struct ChildNotices<'a> {
+    prefix: String,
+    inner: &'a (dyn Notices + Send + Sync),
+}
+
+impl Notices for ChildNotices<'_> {
+    fn warning(&self, message: &str) {
+        self.inner.warning(&format!("{}{message}", self.prefix));
+    }
+
+    fn diagnostics(&self, rendered: &str) {
+        self.inner.diagnostics(rendered);
+    }
+}
+
+/// How a batch ended.
+pub struct BatchOutcome {
+    pub status: Status,
+    /// `{"buildBatch": …, "builds": [ … ]}`.
+    pub json: Value,
+}
+
+/// The request one child runs: the batch's, with the task's buildspec, image, variables and
+/// `CODEBUILD_BATCH_BUILD_IDENTIFIER` (R-BATCH-02, R-BATCH-04), and its artifacts in a place
+/// of its own.
+fn child_request(template: &BuildRequest, child: &Child, batch_arn: &str) -> BuildRequest {
+    let mut req = template.clone();
+    let mut overrides: Vec<(String, String)> = child.settings.variables.clone();
+    overrides.extend(template.overrides.iter().cloned());
+    overrides.push(("CODEBUILD_BATCH_BUILD_IDENTIFIER".into(), child.identifier.clone()));
+    overrides.push(("CODEBUILD_BATCH_BUILD_ARN".into(), batch_arn.to_string()));
+    if let Some((index, count)) = child.shard {
+        overrides.push(("RUNSPEC_SHARD_INDEX".into(), index.to_string()));
+        overrides.push(("RUNSPEC_SHARD_COUNT".into(), count.to_string()));
+    }
+    req.overrides = overrides;
+    if let Some(path) = &child.buildspec {
+        req.buildspec = Some(template.primary.join(path.trim_start_matches("./")));
+    }
+    if let Some(image) = &child.settings.image {
+        req.image = Some(image.clone());
+    }
+    if let Some(p) = child.settings.privileged_mode {
+        req.privileged = p;
+    }
+    let own_place = |d: &mut Destination| match d {
+        Destination::Local(dir) => *dir = dir.join(&child.identifier),
+        Destination::S3 { path, .. } => {
+            *path = Some(match path.as_deref() {
+                Some(p) if !p.is_empty() => format!("{p}/{}", child.identifier),
+                _ => child.identifier.clone(),
+            })
+        }
+        Destination::Nowhere => {}
+    };
+    own_place(&mut req.artifacts.primary.destination);
+    for (_, t) in &mut req.artifacts.secondary {
+        own_place(&mut t.destination);
+    }
+    if let Some(t) = &mut req.artifacts.other_secondary {
+        own_place(&mut t.destination);
+    }
+    req.uuid = None;
+    req.build_number = crate::build::next_build_number(&template.project_name);
+    req
+}
+
+/// Runs the batch until every child ended or `stopped` turns true.
+pub fn run(
+    template: &BuildRequest,
+    batch: &Batch,
+    jobs: usize,
+    mut stopped: watch::Receiver<bool>,
+    out: Output,
+    notices: &(dyn Notices + Send + Sync),
+) -> Result<BatchOutcome, String> {
+    let kind = batch.kind.as_ref().ok_or(
+        "the buildspec's `batch` names none of build-list, build-graph, build-matrix or build-fanout",
+    )?;
+    let children = plan::plan(kind);
+    if children.is_empty() {
+        return Err("the batch has no builds".into());
+    }
+    let index = |id: &str| children.iter().position(|c| c.identifier == id);
+    let deps: Vec<Vec<usize>> =
+        children.iter().map(|c| c.depends_on.iter().filter_map(|d| index(d)).collect()).collect();
+    let ignore: Vec<bool> = children.iter().map(|c| c.settings.ignore_failure).collect();
+    let mut schedule = Schedule::new(deps, ignore, batch.fast_fail, jobs);
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let region = template.project.region.clone().unwrap_or_else(|| "us-east-1".into());
+    let account = template.project.account.clone().unwrap_or_else(|| "000000000000".into());
+    let batch_id = format!("{}:{uuid}", template.project_name);
+    let batch_arn = format!("arn:aws:codebuild:{region}:{account}:build-batch/{batch_id}");
+    let submitted = SystemTime::now();
+
+    let (ended_tx, ended_rx) = mpsc::channel::<(usize, Result<Finished, String>)>();
+    let mut stops: Vec<Option<watch::Sender<bool>>> = (0..children.len()).map(|_| None).collect();
+    let mut requested: Vec<Option<SystemTime>> = vec![None; children.len()];
+    let mut finished: Vec<Option<Result<Finished, String>>> = (0..children.len()).map(|_| None).collect();
+    let mut outside_stop = false;
+    std::thread::scope(|scope| {
+        let mut act = |actions: Vec<Action>, stops: &mut Vec<Option<watch::Sender<bool>>>| {
+            for a in actions {
+                match a {
+                    Action::Start(i) => {
+                        let (tx, rx) = watch::channel(false);
+                        stops[i] = Some(tx);
+                        requested[i] = Some(SystemTime::now());
+                        let req = child_request(template, &children[i], &batch_arn);
+                        let prefix = format!("[{}] ", children[i].identifier);
+                        let out = Arc::clone(&out);
+                        let ended = ended_tx.clone();
+                        scope.spawn(move || {
+                            let sink = CodeBuildLog::new(Prefixed {
+                                prefix: prefix.clone(),
+                                out,
+                                partial: Vec::new(),
+                            });
+                            let child_notices = ChildNotices { prefix, inner: notices };
+                            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                tokio::runtime::Builder::new_current_thread()
+                                    .enable_all()
+                                    .build()
+                                    .map_err(|e| e.to_string())
+                                    .and_then(|rt| {
+                                        rt.block_on(crate::build::run(req, sink, rx, &child_notices))
+                                            .map_err(|e| e.0)
+                                    })
+                            }))
+                            .unwrap_or_else(|p| {
+                                Err(format!(
+                                    "runspec failed unexpectedly: {}",
+                                    crate::engine::ledger::panic_message(&*p)
+                                ))
+                            });
+                            let _ = ended.send((i, ran));
+                        });
+                    }
+                    Action::Stop(i) => {
+                        if let Some(tx) = &stops[i] {
+                            let _ = tx.send(true);
+                        }
+                    }
+                }
+            }
+        };
+        act(schedule.next(), &mut stops);
+        while !schedule.done() {
+            if !outside_stop && *stopped.borrow_and_update() {
+                outside_stop = true;
+                act(schedule.stop(), &mut stops);
+            }
+            match ended_rx.recv_timeout(Duration::from_millis(50)) {
+                Ok((i, ran)) => {
+                    let status = match &ran {
+                        Ok(f) => f.report.status,
+                        Err(_) => Status::Fault,
+                    };
+                    if let Err(e) = &ran {
+                        notices
+                            .warning(&format!("[{}] the build could not start: {e}", children[i].identifier));
+                    }
+                    finished[i] = Some(ran);
+                    let more = schedule.ended(i, status);
+                    act(more, &mut stops);
+                    act(schedule.next(), &mut stops);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    });
+    let status = schedule.status();
+    let end = SystemTime::now();
+    let mut builds = Vec::new();
+    let mut groups = vec![json!({
+        "identifier": "DOWNLOAD_SOURCE",
+        "ignoreFailure": false,
+        "currentBuildSummary": {"requestedOn": iso(submitted), "buildStatus": "SUCCEEDED"},
+    })];
+    for (i, child) in children.iter().enumerate() {
+        let mut summary = json!({"requestedOn": iso(requested[i].unwrap_or(submitted))});
+        match (&finished[i], schedule.states[i]) {
+            (Some(Ok(f)), _) => {
+                let mut b = f.json();
+                b["buildBatchArn"] = json!(batch_arn);
+                summary["arn"] = b["arn"].clone();
+                summary["buildStatus"] = b["buildStatus"].clone();
+                let location = b["artifacts"]["location"].as_str().unwrap_or("");
+                summary["primaryArtifact"] = if location.is_empty() {
+                    json!({"type": "no_artifacts", "identifier": child.identifier})
+                } else {
+                    json!({"type": if location.starts_with("arn:aws:s3") { "s3" } else { "local" }, "location": location, "identifier": child.identifier})
+                };
+                builds.push(b);
+            }
+            (Some(Err(_)), _) => summary["buildStatus"] = json!("FAULT"),
+            (None, State::Skipped) | (None, _) => summary["buildStatus"] = json!("STOPPED"),
+        }
+        let deps: Vec<&str> = child.depends_on.iter().map(String::as_str).collect();
+        groups.push(json!({
+            "identifier": child.identifier,
+            "dependsOn": deps,
+            "ignoreFailure": child.settings.ignore_failure,
+            "currentBuildSummary": summary,
+        }));
+    }
+    let final_phase = match status {
+        Status::Succeeded => "SUCCEEDED",
+        Status::Stopped => "STOPPED",
+        _ => "FAILED",
+    };
+    let mut phases = vec![
+        json!({"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": iso(submitted), "endTime": iso(submitted), "durationInSeconds": 0}),
+        json!({"phaseType": "DOWNLOAD_BATCHSPEC", "phaseStatus": "SUCCEEDED", "startTime": iso(submitted), "endTime": iso(submitted), "durationInSeconds": 0}),
+        json!({"phaseType": "IN_PROGRESS", "phaseStatus": final_phase, "startTime": iso(submitted), "endTime": iso(end), "durationInSeconds": end.duration_since(submitted).map(|d| d.as_secs()).unwrap_or(0)}),
+    ];
+    if status == Status::Succeeded {
+        phases.push(json!({"phaseType": "COMBINE_ARTIFACTS", "phaseStatus": "SUCCEEDED", "startTime": iso(end), "endTime": iso(end), "durationInSeconds": 0}));
+    }
+    phases.push(json!({"phaseType": final_phase, "startTime": iso(end)}));
+    let batch_json = json!({
+        "id": batch_id,
+        "arn": batch_arn,
+        "startTime": iso(submitted),
+        "endTime": iso(end),
+        "currentPhase": final_phase,
+        "buildBatchStatus": status.as_str(),
+        "projectName": template.project_name,
+        "phases": phases,
+        "source": {"type": "NO_SOURCE"},
+        "complete": true,
+        "initiator": std::env::var("USER").unwrap_or_else(|_| "runspec".into()),
+        "buildBatchConfig": {"restrictions": {"maximumBuildsAllowed": 100}, "timeoutInMins": template.timeout.map(|t| t.as_secs() / 60).unwrap_or(480)},
+        "buildGroups": groups,
+    });
+    Ok(BatchOutcome { status, json: json!({"buildBatch": batch_json, "builds": builds}) })
+}
