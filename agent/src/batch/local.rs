@@ -209,7 +209,7 @@ pub fn run(
                 }
             }
         };
-        act(schedule.next(), &mut stops);
+        act(schedule.advance(), &mut stops);
         while !schedule.done() {
             if !outside_stop && *stopped.borrow_and_update() {
                 outside_stop = true;
@@ -228,7 +228,7 @@ pub fn run(
                     finished[i] = Some(ran);
                     let more = schedule.ended(i, status);
                     act(more, &mut stops);
-                    act(schedule.next(), &mut stops);
+                    act(schedule.advance(), &mut stops);
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,

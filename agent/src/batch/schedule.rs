@@ -60,7 +60,7 @@ impl Schedule {
     }
 
     /// What to do now; the caller starts and stops what it is told and reports each end.
-    pub fn next(&mut self) -> Vec<Action> {
+    pub fn advance(&mut self) -> Vec<Action> {
         let mut actions = Vec::new();
         // Children whose dependencies cannot succeed any more never run (to a fixed point).
         loop {
@@ -157,7 +157,7 @@ mod tests {
         let mut started = Vec::new();
         let mut running: Vec<usize> = Vec::new();
         loop {
-            for a in s.next() {
+            for a in s.advance() {
                 if let Action::Start(i) = a {
                     started.push(i);
                     running.push(i);
@@ -239,10 +239,10 @@ mod tests {
     #[test]
     fn a_stop_from_outside() {
         let mut s = Schedule::new(vec![vec![]; 3], vec![false; 3], false, 1);
-        assert_eq!(s.next(), [Action::Start(0)]);
+        assert_eq!(s.advance(), [Action::Start(0)]);
         assert_eq!(s.stop(), [Action::Stop(0)]);
         s.ended(0, Stopped);
-        assert!(s.next().is_empty());
+        assert!(s.advance().is_empty());
         assert!(s.done());
         assert_eq!(s.status(), Stopped);
     }

@@ -340,19 +340,23 @@ fn cache_location(
     })
 }
 
-/// `codebuild-hash-files` for the build's PATH: a shim that calls this runspec.
+/// CodeBuild's helper commands for the build's PATH (`codebuild-hash-files`,
+/// `codebuild-tests-run`, `codebuild-glob-search`): shims that call this runspec.
 fn helper_bin(root: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let dir = root.join("bin");
     fs::create_dir_all(&dir)?;
     let exe = std::env::current_exe()?;
-    let script = format!(
-        "#!/bin/sh\nexec {} hash-files \"$@\"\n",
-        crate::exec::wrapper::sh_quote(&exe.to_string_lossy())
-    );
-    let path = dir.join("codebuild-hash-files");
-    fs::write(&path, script)?;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+    let exe = crate::exec::wrapper::sh_quote(&exe.to_string_lossy());
+    for (name, sub) in [
+        ("codebuild-hash-files", "hash-files"),
+        ("codebuild-tests-run", "tests-run"),
+        ("codebuild-glob-search", "glob-search"),
+    ] {
+        let path = dir.join(name);
+        fs::write(&path, format!("#!/bin/sh\nexec {exe} {sub} \"$@\"\n"))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+    }
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
     Ok(dir)
 }

@@ -44,6 +44,13 @@ pub enum Command {
     /// SHA-256 of the files matching glob patterns (relative to the current directory), for
     /// cache keys. Builds have it on their PATH as `codebuild-hash-files`, as on CodeBuild.
     HashFiles(HashFilesArgs),
+    /// Runs the tests of this fanout shard: the files `--files-search` prints, split across the
+    /// batch's builds, appended to `--test-command` (and in CODEBUILD_CURRENT_SHARD_FILES).
+    /// Builds have it on their PATH as `codebuild-tests-run`, as on CodeBuild.
+    TestsRun(TestsRunArgs),
+    /// Prints the files under the current directory matching glob patterns (`*` stays within a
+    /// directory, `**` crosses them). Builds have it as `codebuild-glob-search`.
+    GlobSearch(GlobSearchArgs),
     /// WebAssembly step plugins: run one, inspect one, or start a new one.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -100,6 +107,26 @@ pub struct RuntimesArgs {
 }
 
 pub use crate::build::EcrLogin;
+
+#[derive(Debug, clap::Args)]
+pub struct TestsRunArgs {
+    /// The command the shard's files are appended to, e.g. `pytest`.
+    #[arg(long, value_name = "COMMAND")]
+    pub test_command: String,
+    /// A command printing the test files, one per line, e.g. `codebuild-glob-search 'tests/**/*.py'`.
+    #[arg(long, value_name = "COMMAND")]
+    pub files_search: String,
+    /// How files are split: equal-distribution (sorted, equal runs) or stability (by a hash of
+    /// the name, so a file stays in its shard when others are added).
+    #[arg(long, default_value = "equal-distribution", value_name = "STRATEGY")]
+    pub sharding_strategy: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GlobSearchArgs {
+    #[arg(required = true, value_name = "PATTERN")]
+    pub patterns: Vec<String>,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct HashFilesArgs {
@@ -297,6 +324,73 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
     Ok(exit::OK)
 }
 
+/// `codebuild-glob-search`: files only, relative to the current directory, sorted.
+fn glob_search(args: &GlobSearchArgs) -> Result<u8, UsageError> {
+    let mut builder = globset::GlobSetBuilder::new();
+    for p in &args.patterns {
+        let glob = globset::GlobBuilder::new(p.trim_start_matches("./"))
+            .literal_separator(true)
+            .build()
+            .map_err(|e| usage(format!("`{p}`: {e}")))?;
+        builder.add(glob);
+    }
+    let set = builder.build().map_err(|e| usage(e.to_string()))?;
+    let mut found: Vec<String> = walkdir::WalkDir::new(".")
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.path().strip_prefix(".").ok().map(|p| p.to_string_lossy().into_owned()))
+        .filter(|p| set.is_match(p))
+        .collect();
+    found.sort();
+    for f in found {
+        println!("{f}");
+    }
+    Ok(exit::OK)
+}
+
+/// `codebuild-tests-run`: this shard's files (RUNSPEC_SHARD_INDEX of RUNSPEC_SHARD_COUNT, set in
+/// fanout builds; all files otherwise) appended to the test command, run by `sh`.
+fn tests_run(args: &TestsRunArgs) -> Result<u8, UsageError> {
+    let strategy = crate::batch::shard::Strategy::parse(&args.sharding_strategy).map_err(usage)?;
+    let listed = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&args.files_search)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| usage(format!("cannot run --files-search: {e}")))?;
+    if !listed.status.success() {
+        return Err(usage(format!("--files-search `{}` failed: {}", args.files_search, listed.status)));
+    }
+    let files: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let number = |var: &str, default: u32| {
+        std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(default)
+    };
+    let (index, count) = (number("RUNSPEC_SHARD_INDEX", 0), number("RUNSPEC_SHARD_COUNT", 1).max(1));
+    let mine = crate::batch::shard::pick(&files, index, count, strategy);
+    eprintln!(
+        "codebuild-tests-run: shard {} of {count}: {} of {} test files",
+        index + 1,
+        mine.len(),
+        files.len()
+    );
+    if mine.is_empty() {
+        return Ok(exit::OK);
+    }
+    let quoted: Vec<String> = mine.iter().map(|f| crate::exec::wrapper::sh_quote(f)).collect();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{} {}", args.test_command, quoted.join(" ")))
+        .env("CODEBUILD_CURRENT_SHARD_FILES", mine.join("\n"))
+        .status()
+        .map_err(|e| usage(format!("cannot run --test-command: {e}")))?;
+    Ok(status.code().map_or(exit::FAILED, |c| c.clamp(0, 255) as u8))
+}
+
 fn hash_files(args: &HashFilesArgs) -> Result<u8, UsageError> {
     let cwd =
         std::env::current_dir().map_err(|e| usage(format!("cannot read the current directory: {e}")))?;
@@ -337,6 +431,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(&args),
         Command::HashFiles(args) => hash_files(&args),
+        Command::TestsRun(args) => tests_run(&args),
+        Command::GlobSearch(args) => glob_search(&args),
         Command::Plugin(cmd) => plugin::main(cmd),
         Command::Image(cmd) => image::main(cmd),
         Command::Runtimes(args) => runtimes(&args),

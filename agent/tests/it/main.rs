@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod aws;
+mod batch;
 mod cache;
 mod cli;
 mod codebuild_lines;
