@@ -63,8 +63,27 @@ pub struct Project {
     pub secondary_artifacts: Vec<ProjectArtifacts>,
     pub timeout_minutes: Option<u64>,
     pub cache: Option<ProjectCache>,
+    /// `buildBatchConfig`: what a batch build may do.
+    pub batch: BatchConfig,
     /// Fields present in the file that runspec does not honour (yet).
     pub ignored: Vec<String>,
+}
+
+/// A project's `buildBatchConfig` (its service role is not needed here).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchConfig {
+    /// Put every child's primary artifact into one ZIP.
+    pub combine_artifacts: bool,
+    /// `restrictions.maximumBuildsAllowed` (CodeBuild's default: 100).
+    pub maximum_builds: u32,
+    /// `timeoutInMins` for the whole batch (CodeBuild's default: 480).
+    pub timeout_minutes: f64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { combine_artifacts: false, maximum_builds: 100, timeout_minutes: 480.0 }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,8 +96,16 @@ pub enum ProjectError {
     Field { field: String, problem: String },
 }
 
-const HONOURED: &[&str] =
-    &["name", "arn", "environment", "source", "artifacts", "secondaryArtifacts", "timeoutInMinutes"];
+const HONOURED: &[&str] = &[
+    "name",
+    "arn",
+    "environment",
+    "source",
+    "artifacts",
+    "secondaryArtifacts",
+    "timeoutInMinutes",
+    "buildBatchConfig",
+];
 /// Fields that describe the service, not the build; ignored without a warning.
 const DESCRIPTIVE: &[&str] = &[
     "description",
@@ -181,6 +208,15 @@ pub fn parse(text: &str) -> Result<Project, ProjectError> {
         };
     }
     p.timeout_minutes = v.get("timeoutInMinutes").and_then(Value::as_u64);
+    if let Some(b) = v.get("buildBatchConfig").filter(|b| b.is_object()) {
+        p.batch.combine_artifacts = b["combineArtifacts"].as_bool().unwrap_or(false);
+        if let Some(n) = b["restrictions"]["maximumBuildsAllowed"].as_u64() {
+            p.batch.maximum_builds = n.min(u32::MAX as u64) as u32;
+        }
+        if let Some(t) = b["timeoutInMins"].as_f64().filter(|t| *t > 0.0) {
+            p.batch.timeout_minutes = t;
+        }
+    }
     Ok(p)
 }
 

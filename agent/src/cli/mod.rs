@@ -238,6 +238,11 @@ pub struct RunArgs {
     /// With --batch: how many child builds run at once (default: the number of cores).
     #[arg(short = 'j', long, value_name = "N", requires = "batch")]
     pub jobs: Option<usize>,
+
+    /// With --batch: also put every child's primary artifact into one ZIP, each under its
+    /// identifier (like the project's buildBatchConfig.combineArtifacts).
+    #[arg(long, requires = "batch")]
+    pub combine_artifacts: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

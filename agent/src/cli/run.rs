@@ -102,8 +102,15 @@ fn batch(args: &RunArgs, request: BuildRequest) -> Result<u8, UsageError> {
         .build()
         .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
     let stop = runtime.block_on(async { stop_signal() });
-    let out: crate::batch::local::Output = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
-    let outcome = crate::batch::local::run(&request, &batch, jobs, stop, out, &Stderr).map_err(usage)?;
+    // On a terminal: a status line per child, the output printed above them.
+    let status_lines = std::io::stdout().is_terminal().then(indicatif::MultiProgress::new);
+    let out: crate::batch::local::Output = match &status_lines {
+        Some(mp) => std::sync::Arc::new(std::sync::Mutex::new(AboveBars(mp.clone()))),
+        None => std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout())),
+    };
+    let options =
+        crate::batch::local::Options { jobs, combine_artifacts: args.combine_artifacts, status_lines };
+    let outcome = crate::batch::local::run(&request, &batch, &options, stop, out, &Stderr).map_err(usage)?;
     if let Some(path) = &args.result {
         let text = serde_json::to_string_pretty(&outcome.json).unwrap_or_default() + "\n";
         if let Err(e) = fs::write(path, text) {
@@ -126,6 +133,23 @@ fn batch(args: &RunArgs, request: BuildRequest) -> Result<u8, UsageError> {
         eprintln!("Batch {}: {}", outcome.status, summary.join(", "));
     }
     Ok(if outcome.status == Status::Succeeded { exit::OK } else { exit::FAILED })
+}
+
+/// Complete lines printed above a terminal's status lines.
+struct AboveBars(indicatif::MultiProgress);
+
+impl std::io::Write for AboveBars {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        for line in text.strip_suffix('\n').unwrap_or(&text).split('\n') {
+            self.0.println(line)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The build, stopped by Ctrl-C or SIGTERM, logged to stdout.

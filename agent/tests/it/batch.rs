@@ -304,3 +304,46 @@ fn a_batch_needs_a_valid_batch_section() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("BATCH_SPEC_VALIDATION_ERROR"), "{}", run.stderr);
 }
+
+#[test]
+fn combined_artifacts_restrictions_and_the_batch_timeout() {
+    // combine-artifacts: every child's primary artifact in one ZIP, each under its identifier.
+    let ctx = Ctx::new(
+        "version: 0.2\nbatch:\n  build-list:\n    - identifier: one\n      env:\n        compute-type: BUILD_GENERAL1_LARGE\n    - identifier: two\nphases:\n  build:\n    commands:\n      - echo \"$CODEBUILD_BATCH_BUILD_IDENTIFIER\" > out.txt\nartifacts:\n  files: [out.txt]\n",
+    );
+    let run = ctx.run_artifacts(&["--batch", "--combine-artifacts"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let combined = run.out.join("artifacts.zip");
+    let mut z = zip::ZipArchive::new(std::fs::File::open(&combined).unwrap()).unwrap();
+    let mut names: Vec<String> =
+        (0..z.len()).map(|i| z.by_index(i).unwrap().name().unwrap().to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["one/out.txt", "two/out.txt"]);
+    assert!(run.build["buildBatch"]["artifacts"]["location"].as_str().unwrap().ends_with("/artifacts.zip"));
+    assert_eq!(child(&run, "one")["environment"]["computeType"], "BUILD_GENERAL1_LARGE", "recorded");
+
+    // maximumBuildsAllowed: a batch making more builds does not start.
+    let ctx = Ctx::new(
+        "version: 0.2\nbatch:\n  build-fanout:\n    parallelism: 3\nphases:\n  build:\n    commands: [echo hi]\n",
+    );
+    ctx.write(
+        "project.json",
+        r#"{"name": "limited", "buildBatchConfig": {"restrictions": {"maximumBuildsAllowed": 2}}}"#,
+    );
+    let project = ctx.src.path().join("project.json");
+    let run = batch(&ctx, &["--project", project.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("the batch makes 3 builds; the project allows 2"), "{}", run.stderr);
+
+    // timeoutInMins for the whole batch (fractional here, to keep the test short).
+    let ctx = Ctx::new(
+        "version: 0.2\nbatch:\n  build-list:\n    - identifier: slow\nphases:\n  build:\n    commands: [sleep 30]\n",
+    );
+    ctx.write("project.json", r#"{"name": "short", "buildBatchConfig": {"timeoutInMins": 0.02}}"#);
+    let project = ctx.src.path().join("project.json");
+    let t = Instant::now();
+    let run = batch(&ctx, &["--project", project.to_str().unwrap()]);
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    assert_eq!(run.build["buildBatch"]["buildBatchStatus"], "TIMED_OUT", "{}", run.stderr);
+    assert_eq!(groups(&run)["slow"], "STOPPED");
+}
