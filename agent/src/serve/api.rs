@@ -66,6 +66,16 @@ pub fn call(service: &Arc<Service>, target: &str, body: &Value, caller: &str) ->
             api.list_builds(body, Some(&name))
         }
         Some(("codebuild", "BatchDeleteBuilds")) => api.batch_delete_builds(body),
+        Some(("codebuild", "StartBuildBatch")) => api.start_build_batch(body),
+        Some(("codebuild", "BatchGetBuildBatches")) => api.batch_get_build_batches(body),
+        Some(("codebuild", "StopBuildBatch")) => api.stop_build_batch(body),
+        Some(("codebuild", "RetryBuildBatch")) => api.retry_build_batch(body),
+        Some(("codebuild", "ListBuildBatches")) => api.list_build_batches(body, None),
+        Some(("codebuild", "ListBuildBatchesForProject")) => {
+            let name = api.project_name(body, "projectName")?;
+            api.list_build_batches(body, Some(&name))
+        }
+        Some(("codebuild", "DeleteBuildBatch")) => api.delete_build_batch(body),
         Some(("logs", "GetLogEvents")) => api.get_log_events(body),
         Some(("logs", "FilterLogEvents")) => api.filter_log_events(body),
         Some(("logs", "DescribeLogStreams")) => api.describe_log_streams(body),
@@ -249,6 +259,12 @@ impl Api<'_> {
     fn start_build(&self, body: &Value) -> Result<Value, ApiError> {
         let name = self.project_name(body, "projectName")?;
         let project = self.project(&name)?;
+        // Only the batch coordinator marks a build as a batch's child.
+        let mut body = body.clone();
+        if let Some(o) = body.as_object_mut() {
+            o.remove("buildBatchArn");
+        }
+        let body = &body;
         let row = self.submit(&name, &project, body, body["idempotencyToken"].as_str())?;
         Ok(json!({"build": row.build}))
     }
@@ -323,6 +339,9 @@ impl Api<'_> {
             });
             if let Some(role) = effective["serviceRole"].as_str() {
                 build["serviceRole"] = json!(role);
+            }
+            if let Some(arn) = start.get("buildBatchArn").filter(|a| a.is_string()) {
+                build["buildBatchArn"] = arn.clone();
             }
             BuildRow {
                 id,
@@ -420,6 +439,153 @@ impl Api<'_> {
             }
         }
         Ok(json!({"buildsDeleted": deleted, "buildsNotDeleted": not_deleted}))
+    }
+
+    fn start_build_batch(&self, body: &Value) -> Result<Value, ApiError> {
+        let name = self.project_name(body, "projectName")?;
+        let project = self.project(&name)?;
+        let mut start = body.clone();
+        if let Some(o) = start.as_object_mut() {
+            o.remove("buildBatchArn");
+        }
+        let mut effective = request::effective_project(&project, &start).map_err(invalid)?;
+        if let Some(c) = start.get("buildBatchConfigOverride").filter(|c| c.is_object()) {
+            effective["buildBatchConfig"] = c.clone();
+        }
+        request::source(&effective).map_err(invalid)?;
+        let submitted = now_s();
+        let (region, account) = (self.service.region.clone(), self.service.account.clone());
+        let caller = self.caller.to_string();
+        let (row, new) = self.service.store.insert_batch(
+            &name,
+            start["idempotencyToken"].as_str(),
+            5.0 * 60.0,
+            &mut |number| {
+                let id = format!("{name}:{}", uuid::Uuid::new_v4());
+                let arn = format!("arn:aws:codebuild:{region}:{account}:build-batch/{id}");
+                let extra = json!({
+                    "source": effective["source"],
+                    "sourceVersion": effective["sourceVersion"],
+                    "environment": effective["environment"],
+                    "buildBatchConfig": effective["buildBatchConfig"],
+                    "serviceRole": effective["serviceRole"],
+                    "initiator": caller,
+                });
+                let mut row = super::store::BatchRow {
+                    id,
+                    arn,
+                    project: name.clone(),
+                    number,
+                    status: "IN_PROGRESS".into(),
+                    batch: Value::Null,
+                    request: start.clone(),
+                    submitted,
+                };
+                row.batch = super::batches::batch_json(
+                    &row,
+                    vec![json!({"phaseType": "SUBMITTED", "startTime": submitted})],
+                    "IN_PROGRESS",
+                    false,
+                    Vec::new(),
+                    &extra,
+                );
+                row
+            },
+        )?;
+        if new {
+            super::batches::spawn(self.service, row.clone(), None);
+        }
+        Ok(json!({"buildBatch": row.batch}))
+    }
+
+    fn batch(&self, id: &str) -> Result<super::store::BatchRow, ApiError> {
+        let id = id.rsplit_once(":build-batch/").map_or(id, |(_, id)| id);
+        self.service.store.batch(id)?.ok_or_else(|| not_found(format!("Build batch {id} cannot be found")))
+    }
+
+    fn batch_get_build_batches(&self, body: &Value) -> Result<Value, ApiError> {
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for given in ids_of(body, "ids")? {
+            match self.batch(&given) {
+                Ok(row) => found.push(row.batch),
+                Err(_) => missing.push(given),
+            }
+        }
+        Ok(json!({"buildBatches": found, "buildBatchesNotFound": missing}))
+    }
+
+    fn stop_build_batch(&self, body: &Value) -> Result<Value, ApiError> {
+        let row = self.batch(str_of(body, "id")?)?;
+        if super::batches::stop(self.service.batch_stops(), &row.id) {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while std::time::Instant::now() < deadline && self.batch(&row.id)?.status == "IN_PROGRESS" {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+        }
+        Ok(json!({"buildBatch": self.batch(&row.id)?.batch}))
+    }
+
+    fn retry_build_batch(&self, body: &Value) -> Result<Value, ApiError> {
+        let row = self.batch(str_of(body, "id")?)?;
+        if row.status == "IN_PROGRESS" {
+            return Err(invalid(format!("Build batch {} is still in progress", row.id)));
+        }
+        let failed_only = match body["retryType"].as_str().unwrap_or("RETRY_ALL_BUILDS") {
+            "RETRY_ALL_BUILDS" => false,
+            "RETRY_FAILED_BUILDS" => true,
+            other => {
+                return Err(invalid(format!(
+                    "unknown retryType `{other}`; use RETRY_ALL_BUILDS or RETRY_FAILED_BUILDS"
+                )));
+            }
+        };
+        let old = row.batch.clone();
+        let mut again = row.clone();
+        again.status = "IN_PROGRESS".into();
+        again.batch["buildBatchStatus"] = json!("IN_PROGRESS");
+        again.batch["complete"] = json!(false);
+        self.service.store.update_batch(&row.id, "IN_PROGRESS", &again.batch)?;
+        super::batches::spawn(self.service, again.clone(), Some((old, failed_only)));
+        Ok(json!({"buildBatch": again.batch}))
+    }
+
+    fn list_build_batches(&self, body: &Value, project: Option<&str>) -> Result<Value, ApiError> {
+        if let Some(p) = project {
+            self.project(p)?;
+        }
+        page(self.service.store.batch_ids(project, body["sortOrder"] == "ASCENDING")?, body)
+    }
+
+    fn delete_build_batch(&self, body: &Value) -> Result<Value, ApiError> {
+        let row = self.batch(str_of(body, "id")?)?;
+        if row.status == "IN_PROGRESS" {
+            return Err(invalid(format!("Build batch {} is still in progress; stop it first", row.id)));
+        }
+        let mut deleted = Vec::new();
+        let mut kept = Vec::new();
+        for g in row.batch["buildGroups"].as_array().into_iter().flatten() {
+            let Some(id) = g["currentBuildSummary"]["arn"]
+                .as_str()
+                .and_then(|a| a.rsplit_once(":build/"))
+                .map(|(_, id)| id.to_string())
+            else {
+                continue;
+            };
+            match self.service.store.build(&id)? {
+                Some(b) if b.status != "IN_PROGRESS" => {
+                    self.service.store.delete_build(&id)?;
+                    if let Some(uuid) = b.build["logs"]["streamName"].as_str() {
+                        let _ = std::fs::remove_file(logs::path(&self.service.logs_dir(), uuid));
+                    }
+                    deleted.push(json!(id));
+                }
+                Some(_) => kept.push(json!({"id": id, "statusCode": "BUILD_IN_PROGRESS"})),
+                None => {}
+            }
+        }
+        self.service.store.delete_batch(&row.id)?;
+        Ok(json!({"statusCode": "BATCH_DELETED", "buildsDeleted": deleted, "buildsNotDeleted": kept}))
     }
 
     /// The streams of a log group: the builds of `/aws/codebuild/<project>`.
@@ -605,6 +771,32 @@ fn pattern_terms(pattern: &str) -> Vec<String> {
     }
     terms.retain(|t| !t.is_empty());
     terms
+}
+
+/// Queues one child of a batch as an ordinary build; its id.
+pub(super) fn submit_child(
+    service: &Arc<Service>,
+    batch: &super::store::BatchRow,
+    child: &crate::batch::plan::Child,
+    project: &Value,
+) -> Result<String, ApiError> {
+    let caller = batch.batch["initiator"].as_str().unwrap_or("runspec").to_string();
+    let api = Api { service, caller: &caller };
+    let start = super::batches::child_start(&batch.request, child, &batch.arn);
+    Ok(api.submit(&batch.project, project, &start, None)?.id)
+}
+
+/// Stops a build wherever it is: running here, or still queued.
+pub(super) fn stop_any(service: &Arc<Service>, id: &str) {
+    if service.stop(id) {
+        return;
+    }
+    if let Ok(Some(row)) = service.store.build(id)
+        && row.status == "IN_PROGRESS"
+        && row.build["currentPhase"] == "QUEUED"
+    {
+        let _ = service.end_queued(&row, Status::Stopped, "BUILD_STOPPED", "Build was stopped");
+    }
 }
 
 #[cfg(test)]

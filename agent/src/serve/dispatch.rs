@@ -65,6 +65,7 @@ pub struct Service {
     pub host: bool,
     wake: Notify,
     running: Mutex<HashMap<String, Running>>,
+    batch_stops: super::batches::Stops,
 }
 
 struct Running {
@@ -91,7 +92,38 @@ impl Service {
             host,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
+            batch_stops: Default::default(),
         }
+    }
+
+    /// The stop flags of the batches coordinated here.
+    pub fn batch_stops(&self) -> &super::batches::Stops {
+        &self.batch_stops
+    }
+
+    /// At start-up: batches whose coordinator went away with the server end FAULT (their
+    /// running children were ended FAULT by [`Self::recover`]).
+    pub fn recover_batches(&self) -> Result<usize, super::store::StoreError> {
+        let mut ended = 0;
+        for row in self.store.unfinished_batches()? {
+            let mut b = row.batch.clone();
+            let now = json!(super::store::now_s());
+            if let Some(phases) = b["phases"].as_array_mut() {
+                if let Some(last) = phases.last_mut() {
+                    last["phaseStatus"] = json!("FAULT");
+                    last["endTime"] = now.clone();
+                    last["contexts"] = json!([{"statusCode": "CLIENT_ERROR", "message": "The batch was running when runspec serve stopped; it did not finish"}]);
+                }
+                phases.push(json!({"phaseType": "FAILED", "startTime": now.clone()}));
+            }
+            b["buildBatchStatus"] = json!("FAULT");
+            b["currentPhase"] = json!("FAILED");
+            b["complete"] = json!(true);
+            b["endTime"] = now;
+            self.store.update_batch(&row.id, "FAULT", &b)?;
+            ended += 1;
+        }
+        Ok(ended)
     }
 
     pub fn logs_dir(&self) -> PathBuf {
@@ -322,9 +354,15 @@ fn identity_of(row: &BuildRow, build: &Value) -> BuildIdentity {
 /// Fields the service sets at submission that the writer does not know: the source, the
 /// source version asked for, logs, queue timeout.
 pub fn carry_over(build: &mut Value, from: &Value) {
-    for key in
-        ["source", "secondarySources", "sourceVersion", "logs", "queuedTimeoutInMinutes", "serviceRole"]
-    {
+    for key in [
+        "source",
+        "secondarySources",
+        "sourceVersion",
+        "logs",
+        "queuedTimeoutInMinutes",
+        "serviceRole",
+        "buildBatchArn",
+    ] {
         if let Some(v) = from.get(key).filter(|v| !v.is_null()) {
             build[key] = v.clone();
         }
@@ -534,6 +572,41 @@ fn run_one(
             fail(BuildPhase::Provisioning, "CLIENT_ERROR", e.0)
         }
     }
+}
+
+/// DOWNLOAD_BATCHSPEC: the buildspec of a batch, read from its source fetched once.
+pub fn read_batchspec(
+    service: &Service,
+    effective: &Value,
+    batch_id: &str,
+) -> Result<crate::buildspec::Buildspec, String> {
+    let uuid = batch_id.rsplit_once(':').map_or(batch_id, |(_, u)| u);
+    let dir = service.state_dir.join("sources").join(format!("{uuid}-batchspec"));
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let fetched = request::source(effective).and_then(|spec| prepare(spec, &dir, &runtime));
+    let read = fetched.and_then(|(src, _)| {
+        let given = effective["source"]["buildspec"].as_str().filter(|b| !b.is_empty());
+        let (name, text) = match given {
+            Some(inline) if inline.contains('\n') => ("buildspec".to_string(), inline.to_string()),
+            Some(path) => (
+                path.to_string(),
+                std::fs::read_to_string(src.join(path))
+                    .map_err(|e| format!("cannot read the buildspec {path}: {e}"))?,
+            ),
+            None => (
+                "buildspec.yml".to_string(),
+                std::fs::read_to_string(src.join("buildspec.yml"))
+                    .map_err(|e| format!("cannot read buildspec.yml: {e}"))?,
+            ),
+        };
+        let parsed = crate::buildspec::parse(&name, &text);
+        parsed.buildspec.ok_or_else(|| {
+            parsed.diagnostics.codebuild_message().unwrap_or_else(|| "invalid buildspec".into())
+        })
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    read
 }
 
 /// A source on this machine: the directory and whether to build in it (a clone or download

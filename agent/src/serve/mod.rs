@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod batches;
 pub mod dispatch;
 pub mod logs;
 pub mod request;
@@ -89,6 +90,12 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         options.host,
     ));
     let ended = service.recover().map_err(|e| e.to_string())?;
+    let batches = service.recover_batches().map_err(|e| e.to_string())?;
+    if batches > 0 {
+        tracing::warn!(
+            "{batches} batch(es) were running when the server last stopped; they are recorded as FAULT"
+        );
+    }
     if ended > 0 {
         tracing::warn!(
             "{ended} build(s) were running when the server last stopped; they are recorded as FAULT"

@@ -28,6 +28,19 @@ pub struct BuildRow {
     pub submitted: f64,
 }
 
+/// A batch build as stored: the `BuildBatch` object and the StartBuildBatch input.
+#[derive(Debug, Clone)]
+pub struct BatchRow {
+    pub id: String,
+    pub arn: String,
+    pub project: String,
+    pub number: u64,
+    pub status: String,
+    pub batch: Value,
+    pub request: Value,
+    pub submitted: f64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0}")]
@@ -72,6 +85,21 @@ pub trait Store: Send + Sync {
     fn delete_build(&self, id: &str) -> Result<bool, StoreError>;
     /// The newest builds of all projects, for the web page.
     fn recent(&self, limit: usize) -> Result<Vec<BuildRow>, StoreError>;
+
+    /// Stores a new batch, numbered per project like builds (with idempotency tokens).
+    fn insert_batch(
+        &self,
+        project: &str,
+        token: Option<&str>,
+        token_window_s: f64,
+        make: &mut dyn FnMut(u64) -> BatchRow,
+    ) -> Result<(BatchRow, bool), StoreError>;
+    fn update_batch(&self, id: &str, status: &str, batch: &Value) -> Result<(), StoreError>;
+    fn batch(&self, id: &str) -> Result<Option<BatchRow>, StoreError>;
+    /// Ids, newest first unless `ascending`.
+    fn batch_ids(&self, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError>;
+    fn unfinished_batches(&self) -> Result<Vec<BatchRow>, StoreError>;
+    fn delete_batch(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 pub struct SqliteStore {
@@ -99,6 +127,18 @@ CREATE TABLE IF NOT EXISTS builds (
 CREATE INDEX IF NOT EXISTS builds_by_project ON builds (project, number);
 CREATE INDEX IF NOT EXISTS builds_by_status ON builds (status, seq);
 CREATE INDEX IF NOT EXISTS builds_by_token ON builds (project, token);
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    project TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    json TEXT NOT NULL,
+    request TEXT NOT NULL,
+    token TEXT,
+    submitted REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_by_project ON batches (project, number);
 CREATE TABLE IF NOT EXISTS counters (
     project TEXT PRIMARY KEY,
     number INTEGER NOT NULL
@@ -136,6 +176,20 @@ fn to_build(t: (String, String, u64, String, String, String, f64)) -> Result<Bui
 }
 
 const BUILD_COLUMNS: &str = "id, project, number, status, json, request, submitted";
+
+fn to_batch(t: (String, String, u64, String, String, String, f64)) -> Result<BatchRow, StoreError> {
+    let batch: Value = serde_json::from_str(&t.4)?;
+    Ok(BatchRow {
+        arn: batch["arn"].as_str().unwrap_or_default().to_string(),
+        id: t.0,
+        project: t.1,
+        number: t.2,
+        status: t.3,
+        batch,
+        request: serde_json::from_str(&t.5)?,
+        submitted: t.6,
+    })
+}
 
 impl Store for SqliteStore {
     fn create_project(&self, name: &str, project: &Value) -> Result<(), StoreError> {
@@ -286,6 +340,101 @@ impl Store for SqliteStore {
         let mut q = db.prepare(&format!("SELECT {BUILD_COLUMNS} FROM builds ORDER BY seq DESC LIMIT ?1"))?;
         let rows = q.query_map(params![limit as i64], row)?.collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(to_build).collect()
+    }
+
+    fn insert_batch(
+        &self,
+        project: &str,
+        token: Option<&str>,
+        token_window_s: f64,
+        make: &mut dyn FnMut(u64) -> BatchRow,
+    ) -> Result<(BatchRow, bool), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        if let Some(token) = token {
+            let seen = tx
+                .query_row(
+                    &format!("SELECT {BUILD_COLUMNS} FROM batches WHERE project = ?1 AND token = ?2 AND submitted >= ?3 ORDER BY seq DESC LIMIT 1"),
+                    params![project, token, now_s() - token_window_s],
+                    row,
+                )
+                .optional()?;
+            if let Some(seen) = seen {
+                return Ok((to_batch(seen)?, false));
+            }
+        }
+        let number: u64 = tx.query_row(
+            "INSERT INTO counters (project, number) VALUES (?1, 1)
+             ON CONFLICT (project) DO UPDATE SET number = number + 1 RETURNING number",
+            params![format!("batch:{project}")],
+            |r| r.get(0),
+        )?;
+        let b = make(number);
+        tx.execute(
+            "INSERT INTO batches (id, project, number, status, json, request, token, submitted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                b.id,
+                b.project,
+                b.number,
+                b.status,
+                b.batch.to_string(),
+                b.request.to_string(),
+                token,
+                b.submitted
+            ],
+        )?;
+        tx.commit()?;
+        Ok((b, true))
+    }
+
+    fn update_batch(&self, id: &str, status: &str, batch: &Value) -> Result<(), StoreError> {
+        let done = self.db().execute(
+            "UPDATE batches SET status = ?2, json = ?3 WHERE id = ?1",
+            params![id, status, batch.to_string()],
+        )?;
+        if done == 0 {
+            return Err(StoreError::NotFound(format!("Build batch {id} cannot be found")));
+        }
+        Ok(())
+    }
+
+    fn batch(&self, id: &str) -> Result<Option<BatchRow>, StoreError> {
+        let found = self
+            .db()
+            .query_row(&format!("SELECT {BUILD_COLUMNS} FROM batches WHERE id = ?1"), params![id], row)
+            .optional()?;
+        found.map(to_batch).transpose()
+    }
+
+    fn batch_ids(&self, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError> {
+        let order = if ascending { "ASC" } else { "DESC" };
+        let db = self.db();
+        let ids = match project {
+            Some(p) => {
+                let mut q = db
+                    .prepare(&format!("SELECT id FROM batches WHERE project = ?1 ORDER BY number {order}"))?;
+                q.query_map(params![p], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?
+            }
+            None => {
+                let mut q = db.prepare(&format!("SELECT id FROM batches ORDER BY seq {order}"))?;
+                q.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?
+            }
+        };
+        Ok(ids)
+    }
+
+    fn unfinished_batches(&self) -> Result<Vec<BatchRow>, StoreError> {
+        let db = self.db();
+        let mut q = db.prepare(&format!(
+            "SELECT {BUILD_COLUMNS} FROM batches WHERE status = 'IN_PROGRESS' ORDER BY seq"
+        ))?;
+        let rows = q.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(to_batch).collect()
+    }
+
+    fn delete_batch(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.db().execute("DELETE FROM batches WHERE id = ?1", params![id])? > 0)
     }
 }
 

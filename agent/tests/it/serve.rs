@@ -1145,3 +1145,83 @@ fn a_projects_image_runs_the_build_in_docker() {
     assert_eq!(b["buildStatus"], "FAILED");
     assert!(phases(&b).contains(&"PROVISIONING=FAILED".to_string()), "{b}");
 }
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn batch_builds_through_the_api() {
+    let s = Server::start(&["--concurrency", "4"]);
+    let marker = s.state.parent().unwrap().join("fail-left");
+    std::fs::write(&marker, "").unwrap();
+    s.create_project(
+        "graph",
+        &format!(
+            "version: 0.2\nbatch:\n  build-graph:\n    - identifier: first\n    - identifier: left\n      depend-on: [first]\n      env:\n        variables: {{SIDE: left}}\n    - identifier: right\n      depend-on: [first]\n    - identifier: last\n      depend-on: [left, right]\nphases:\n  build:\n    commands:\n      - echo \"child $CODEBUILD_BATCH_BUILD_IDENTIFIER\"\n      - 'if [ \"$SIDE\" = left ] && [ -f {} ]; then exit 1; fi'\n",
+            marker.display()
+        ),
+        &[],
+    );
+    let v = s.python(
+        r#"
+def wait(bid):
+    while True:
+        b = cb.batch_get_build_batches(ids=[bid])['buildBatches'][0]
+        if b['complete']:
+            return b
+        time.sleep(0.1)
+def summary(b):
+    return {g['identifier']: g['currentBuildSummary']['buildStatus'] for g in b['buildGroups']}
+first = cb.start_build_batch(projectName='graph')['buildBatch']
+b = wait(first['id'])
+out = {'first_status': b['buildBatchStatus'], 'first_groups': summary(b), 'phases': [p['phaseType'] for p in b['phases']]}
+arns = [g['currentBuildSummary']['arn'] for g in b['buildGroups'] if 'arn' in g['currentBuildSummary'] and g['identifier'] != 'DOWNLOAD_SOURCE']
+children = cb.batch_get_builds(ids=[a.split(':build/')[1] for a in arns])['builds']
+out['children_batch_arns'] = sorted(set(c['buildBatchArn'] for c in children))
+out['batch_arn'] = b['arn']
+import os
+os.remove(sys.argv[1] if len(sys.argv) > 1 else MARKER)
+r = cb.retry_build_batch(id=b['id'], retryType='RETRY_FAILED_BUILDS')['buildBatch']
+b2 = wait(b['id'])
+out['retry_status'] = b2['buildBatchStatus']
+out['retry_groups'] = summary(b2)
+out['prior'] = {g['identifier']: len(g.get('priorBuildSummaryList', [])) for g in b2['buildGroups']}
+# A running batch stopped.
+cb.create_project(name='slowbatch', source={'type': 'NO_SOURCE', 'buildspec': 'version: 0.2\nbatch:\n  build-list:\n    - identifier: a\n    - identifier: b\nphases:\n  build:\n    commands:\n      - sleep 30\n'},
+                  artifacts={'type': 'NO_ARTIFACTS'}, environment={'type': 'LINUX_CONTAINER', 'image': 'runspec/host', 'computeType': 'BUILD_GENERAL1_SMALL'}, serviceRole='r')
+slow = cb.start_build_batch(projectName='slowbatch')['buildBatch']
+while True:
+    g = summary(cb.batch_get_build_batches(ids=[slow['id']])['buildBatches'][0])
+    if g.get('a') == 'IN_PROGRESS' and g.get('b') == 'IN_PROGRESS':
+        break
+    time.sleep(0.1)
+t0 = time.time()
+cb.stop_build_batch(id=slow['id'])
+sb = wait(slow['id'])
+out['stopped'] = [sb['buildBatchStatus'], summary(sb), round(time.time() - t0, 1)]
+out['listed'] = cb.list_build_batches()['ids']
+out['for_project'] = cb.list_build_batches_for_project(projectName='graph')['ids']
+d = cb.delete_build_batch(id=slow['id'])
+out['deleted'] = [d['statusCode'], len(d['buildsDeleted'])]
+out['after_delete'] = cb.list_build_batches()['ids']
+print(json.dumps(out))
+"#
+        .replace("MARKER", &format!("{:?}", marker.display().to_string()))
+        .as_str(),
+    );
+    assert_eq!(v["first_status"], "FAILED", "{v}");
+    assert_eq!(v["first_groups"]["left"], "FAILED");
+    assert_eq!(v["first_groups"]["right"], "SUCCEEDED");
+    assert_eq!(v["first_groups"]["last"], "STOPPED", "a dependent of a failed task never runs");
+    assert_eq!(v["phases"], serde_json::json!(["SUBMITTED", "DOWNLOAD_BATCHSPEC", "IN_PROGRESS", "FAILED"]));
+    assert_eq!(v["children_batch_arns"], serde_json::json!([v["batch_arn"]]));
+    assert_eq!(v["retry_status"], "SUCCEEDED", "{v}");
+    assert_eq!(v["retry_groups"]["last"], "SUCCEEDED");
+    assert_eq!(v["prior"]["left"], 1, "the failed attempt is kept: {v}");
+    assert_eq!(v["prior"]["first"], 0, "succeeded builds are not run again");
+    assert_eq!(v["stopped"][0], "STOPPED", "{v}");
+    assert_eq!(v["stopped"][1]["a"], "STOPPED");
+    assert!(v["stopped"][2].as_f64().unwrap() < 3.0, "{v}");
+    assert_eq!(v["listed"].as_array().unwrap().len(), 2);
+    assert_eq!(v["for_project"].as_array().unwrap().len(), 1);
+    assert_eq!(v["deleted"], serde_json::json!(["BATCH_DELETED", 2]));
+    assert_eq!(v["after_delete"].as_array().unwrap().len(), 1);
+}
