@@ -171,6 +171,20 @@ pub(super) async fn index(
                 esc(b["resolvedSourceVersion"].as_str().or(b["sourceVersion"].as_str()).unwrap_or("")),
             ));
         }
+        html.push_str("</table><h2>Recent batches</h2><table><tr><th>Batch</th><th>Status</th><th>Builds</th></tr>");
+        let batch_ids = store.batch_ids(None, false).map_err(|e| e.to_string())?;
+        for id in batch_ids.iter().take(20) {
+            let Some(b) = store.batch(id).map_err(|e| e.to_string())? else { continue };
+            let groups = b.batch["buildGroups"].as_array().map_or(0, |g| g.len().saturating_sub(1));
+            html.push_str(&format!(
+                "<tr><td><a href=\"/batches/{}\">{} batch #{}</a></td><td class=\"{}\">{}</td><td>{groups}</td></tr>",
+                url_part(&b.id),
+                esc(&b.project),
+                b.number,
+                esc(&b.status),
+                esc(&b.status),
+            ));
+        }
         html.push_str("</table>");
         Ok(page("runspec serve", &html))
     })
@@ -247,6 +261,74 @@ pub(super) async fn build(
         esc(&id),
     );
     Html(page(&format!("{} #{}", row.project, row.number), &html)).into_response()
+}
+
+/// A batch as its graph of children: one column per depth of `depend-on`, each child a box
+/// with its status, linking to its build.
+pub(super) async fn batch(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    if let Some(r) = gate(&app, &headers, &q, &format!("/batches/{}", url_part(&id))) {
+        return r;
+    }
+    let Ok(Some(row)) = app.service.store.batch(&id) else {
+        return (StatusCode::NOT_FOUND, Html(page("not found", &format!("<p>No batch {}.</p>", esc(&id)))))
+            .into_response();
+    };
+    let groups: Vec<&Value> = row.batch["buildGroups"].as_array().into_iter().flatten().skip(1).collect();
+    let name = |g: &Value| g["identifier"].as_str().unwrap_or("").to_string();
+    // Depth: 0 without dependencies, else one more than the deepest dependency.
+    let mut depth: std::collections::BTreeMap<String, usize> = Default::default();
+    for _ in 0..groups.len() {
+        for g in &groups {
+            let d = g["dependsOn"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str())
+                .map(|d| depth.get(d).copied().unwrap_or(0) + 1)
+                .max()
+                .unwrap_or(0);
+            depth.insert(name(g), d);
+        }
+    }
+    let levels = depth.values().copied().max().map_or(0, |m| m + 1);
+    let mut html = format!(
+        "<p><a href=\"/\">runspec serve</a></p><h1>{} batch #{}</h1><p>Status: <b id=\"status\" class=\"{s}\">{s}</b></p><div id=\"graph\" style=\"display:flex;gap:2em;align-items:flex-start\">",
+        esc(&row.project),
+        row.number,
+        s = esc(&row.status),
+    );
+    for level in 0..levels {
+        html.push_str("<div style=\"display:flex;flex-direction:column;gap:.8em\">");
+        for g in groups.iter().filter(|g| depth.get(&name(g)) == Some(&level)) {
+            let status = g["currentBuildSummary"]["buildStatus"].as_str().unwrap_or("");
+            let link = g["currentBuildSummary"]["arn"]
+                .as_str()
+                .and_then(|a| a.rsplit_once(":build/"))
+                .map(|(_, id)| id.to_string());
+            let deps: Vec<&str> =
+                g["dependsOn"].as_array().into_iter().flatten().filter_map(|d| d.as_str()).collect();
+            let label = match &link {
+                Some(id) => format!("<a href=\"/builds/{}\">{}</a>", url_part(id), esc(&name(g))),
+                None => esc(&name(g)),
+            };
+            html.push_str(&format!(
+                "<div class=\"child\" style=\"border:1px solid #999;border-radius:6px;padding:.5em 1em\"><b>{label}</b><br><span class=\"{st}\">{st}</span>{}</div>",
+                if deps.is_empty() { String::new() } else { format!("<br><small>after {}</small>", esc(&deps.join(", "))) },
+                st = esc(status),
+            ));
+        }
+        html.push_str("</div>");
+    }
+    html.push_str("</div>");
+    if row.status == "IN_PROGRESS" {
+        html.push_str("<script>setTimeout(() => location.reload(), 1000)</script>");
+    }
+    Html(page(&format!("{} batch #{}", row.project, row.number), &html)).into_response()
 }
 
 /// New log text from byte `from`, with the build's status, for the page's script.

@@ -1197,6 +1197,11 @@ t0 = time.time()
 cb.stop_build_batch(id=slow['id'])
 sb = wait(slow['id'])
 out['stopped'] = [sb['buildBatchStatus'], summary(sb), round(time.time() - t0, 1)]
+import urllib.request, http.cookiejar, urllib.parse
+jar = http.cookiejar.CookieJar()
+web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+web.open(PAGE).read()
+out['page'] = web.open(cb.meta.endpoint_url + '/batches/' + urllib.parse.quote(b['id'], safe='')).read().decode()
 out['listed'] = cb.list_build_batches()['ids']
 out['for_project'] = cb.list_build_batches_for_project(projectName='graph')['ids']
 d = cb.delete_build_batch(id=slow['id'])
@@ -1205,6 +1210,7 @@ out['after_delete'] = cb.list_build_batches()['ids']
 print(json.dumps(out))
 "#
         .replace("MARKER", &format!("{:?}", marker.display().to_string()))
+        .replace("PAGE", &format!("{:?}", s.page))
         .as_str(),
     );
     assert_eq!(v["first_status"], "FAILED", "{v}");
@@ -1224,4 +1230,9 @@ print(json.dumps(out))
     assert_eq!(v["for_project"].as_array().unwrap().len(), 1);
     assert_eq!(v["deleted"], serde_json::json!(["BATCH_DELETED", 2]));
     assert_eq!(v["after_delete"].as_array().unwrap().len(), 1);
+    // The page draws the graph: a column per depth, first → left/right → last.
+    let page = v["page"].as_str().unwrap();
+    assert_eq!(page.matches("class=\"child\"").count(), 4, "{page}");
+    let at = |id: &str| page.find(&format!(">{id}</a>")).unwrap_or_else(|| panic!("{id} in {page}"));
+    assert!(at("first") < at("left") && at("left") < at("last") && at("right") < at("last"));
 }
