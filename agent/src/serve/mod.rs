@@ -15,6 +15,7 @@ pub mod api;
 pub mod auth;
 pub mod batches;
 pub mod dispatch;
+pub mod dynamo;
 pub mod logs;
 pub mod request;
 pub mod sources;

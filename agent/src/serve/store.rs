@@ -51,6 +51,8 @@ pub enum StoreError {
     Db(#[from] rusqlite::Error),
     #[error("the build store holds a record that is not JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("the shared build store failed: {0}")]
+    Remote(String),
 }
 
 /// What the service needs from its store.

@@ -12,6 +12,7 @@ mod docker;
 mod env;
 mod example;
 mod faults;
+mod fleet;
 mod hardening;
 mod image;
 mod lifecycle;

@@ -1,0 +1,707 @@
+//! The [`Store`] on DynamoDB, for many machines: one table (`pk`, `sk`), two indexes
+//! (`byProject`: a project's builds by number; `all`: everything of a kind by time), atomic
+//! per-project counters, and builds that carry a lease: `attempt` (the fencing token), `owner`
+//! and `leaseUntil`. A worker claims a QUEUED build with a conditional write, renews the lease
+//! with another, and every write it makes about the build is conditional on owner + attempt, so
+//! a worker that lost its lease can write nothing (scale-out.md §C.3).
+//!
+//! The trait is synchronous (the SQLite store is); calls run on a small runtime of the store's
+//! own, from any thread, inside another runtime or not.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ReturnValue, ScalarAttributeType,
+};
+use serde_json::Value;
+
+use super::store::{BatchRow, BuildRow, Store, StoreError, now_s};
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// Why a fenced write did not happen.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fence {
+    /// Another claim or the reaper took the build: this worker must stop it and write nothing.
+    Lost,
+}
+
+/// A heartbeat's answer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Beat {
+    /// StopBuild was asked for, on any server.
+    pub stop_requested: bool,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn text(item: &Item, key: &str) -> Option<String> {
+    item.get(key).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn num(item: &Item, key: &str) -> Option<f64> {
+    item.get(key).and_then(|v| v.as_n().ok()).and_then(|t| t.parse().ok())
+}
+
+fn db<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Remote(e.to_string())
+}
+
+fn sdk<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Remote(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
+}
+
+fn build_row(item: &Item) -> Result<BuildRow, StoreError> {
+    Ok(BuildRow {
+        id: text(item, "id").unwrap_or_default(),
+        project: text(item, "project").unwrap_or_default(),
+        number: num(item, "number").unwrap_or(0.0) as u64,
+        status: text(item, "status").unwrap_or_default(),
+        build: serde_json::from_str(&text(item, "json").unwrap_or_else(|| "null".into()))?,
+        request: serde_json::from_str(&text(item, "request").unwrap_or_else(|| "null".into()))?,
+        submitted: num(item, "submitted").unwrap_or(0.0),
+    })
+}
+
+fn batch_row(item: &Item) -> Result<BatchRow, StoreError> {
+    let batch: Value = serde_json::from_str(&text(item, "json").unwrap_or_else(|| "null".into()))?;
+    Ok(BatchRow {
+        arn: batch["arn"].as_str().unwrap_or_default().to_string(),
+        id: text(item, "id").unwrap_or_default(),
+        project: text(item, "project").unwrap_or_default(),
+        number: num(item, "number").unwrap_or(0.0) as u64,
+        status: text(item, "status").unwrap_or_default(),
+        batch,
+        request: serde_json::from_str(&text(item, "request").unwrap_or_else(|| "null".into()))?,
+        submitted: num(item, "submitted").unwrap_or(0.0),
+    })
+}
+
+impl DynamoStore {
+    /// Connects (the standard credential chain and `AWS_ENDPOINT_URL`) and creates the table
+    /// when it does not exist.
+    pub fn open(table: &str, region: &str) -> Result<DynamoStore, StoreError> {
+        let runtime = DynamoStore::runtime()?;
+        let config = runtime.block_on(crate::aws::sdk_config(region, None));
+        DynamoStore::with_client(Client::new(&config), table, runtime)
+    }
+
+    /// With a client made elsewhere (tests point one at moto).
+    pub fn with_client(
+        client: Client,
+        table: &str,
+        runtime: tokio::runtime::Runtime,
+    ) -> Result<DynamoStore, StoreError> {
+        let store = DynamoStore { client, table: table.to_string(), runtime };
+        store.create_table()?;
+        Ok(store)
+    }
+
+    /// The store's own runtime for its calls.
+    pub fn runtime() -> Result<tokio::runtime::Runtime, StoreError> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("dynamodb")
+            .enable_all()
+            .build()
+            .map_err(db)
+    }
+
+    fn run<F: Future + Send>(&self, f: F) -> F::Output
+    where
+        F::Output: Send,
+    {
+        // A thread of its own: the caller may be inside another runtime.
+        std::thread::scope(|scope| scope.spawn(|| self.runtime.block_on(f)).join())
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    }
+
+    fn create_table(&self) -> Result<(), StoreError> {
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(db)
+        };
+        let attr = |name: &str, t: ScalarAttributeType| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(t).build().map_err(db)
+        };
+        let index = |name: &str, hash: &str, range: &str| -> Result<GlobalSecondaryIndex, StoreError> {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(hash, KeyType::Hash)?)
+                .key_schema(key(range, KeyType::Range)?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(db)
+        };
+        let exists = self.run(self.client.describe_table().table_name(&self.table).send());
+        if exists.is_ok() {
+            return Ok(());
+        }
+        let created = self.run(
+            self.client
+                .create_table()
+                .table_name(&self.table)
+                .billing_mode(BillingMode::PayPerRequest)
+                .key_schema(key("pk", KeyType::Hash)?)
+                .key_schema(key("sk", KeyType::Range)?)
+                .attribute_definitions(attr("pk", ScalarAttributeType::S)?)
+                .attribute_definitions(attr("sk", ScalarAttributeType::S)?)
+                .attribute_definitions(attr("gpk", ScalarAttributeType::S)?)
+                .attribute_definitions(attr("gsk", ScalarAttributeType::N)?)
+                .attribute_definitions(attr("apk", ScalarAttributeType::S)?)
+                .attribute_definitions(attr("ask", ScalarAttributeType::N)?)
+                .global_secondary_indexes(index("byProject", "gpk", "gsk")?)
+                .global_secondary_indexes(index("all", "apk", "ask")?)
+                .send(),
+        );
+        match created {
+            Ok(_) => Ok(()),
+            // Another server made it at the same time.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .run(
+                self.client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", s(pk))
+                    .key("sk", s(sk))
+                    .consistent_read(true)
+                    .send(),
+            )
+            .map_err(sdk)?;
+        Ok(out.item().cloned())
+    }
+
+    /// Every item of an index partition, in key order.
+    fn query(&self, index: &str, hash: &str, value: &str, ascending: bool) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .run(
+                    self.client
+                        .query()
+                        .table_name(&self.table)
+                        .index_name(index)
+                        .key_condition_expression("#h = :v")
+                        .expression_attribute_names("#h", hash)
+                        .expression_attribute_values(":v", s(value))
+                        .scan_index_forward(ascending)
+                        .set_exclusive_start_key(start.take())
+                        .send(),
+                )
+                .map_err(sdk)?;
+            out.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    fn next_number(&self, counter: &str) -> Result<u64, StoreError> {
+        let out = self
+            .run(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("C#{counter}")))
+                    .key("sk", s("C"))
+                    .update_expression("ADD n :one")
+                    .expression_attribute_values(":one", n(1))
+                    .return_values(ReturnValue::UpdatedNew)
+                    .send(),
+            )
+            .map_err(sdk)?;
+        Ok(out.attributes().and_then(|a| num(a, "n")).unwrap_or(1.0) as u64)
+    }
+
+    /// Claims a QUEUED build for `owner` with a lease of `lease_s` seconds; its new attempt, or
+    /// `None` when someone else has it (a duplicate message, another worker).
+    pub fn claim(&self, id: &str, owner: &str, lease_s: f64) -> Result<Option<u64>, StoreError> {
+        let out = self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("B#{id}")))
+                .key("sk", s("B"))
+                .update_expression("SET #o = :o, leaseUntil = :l ADD attempt :one")
+                .condition_expression("attribute_exists(pk) AND #st = :ip AND attribute_not_exists(#o)")
+                .expression_attribute_names("#o", "owner")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":o", s(owner))
+                .expression_attribute_values(":l", n(now_s() + lease_s))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":ip", s("IN_PROGRESS"))
+                .return_values(ReturnValue::UpdatedNew)
+                .send(),
+        );
+        match out {
+            Ok(o) => Ok(o.attributes().and_then(|a| num(a, "attempt")).map(|a| a as u64)),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(None)
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    /// Renews the lease, if this worker still holds it; says whether StopBuild was asked for.
+    pub fn heartbeat(
+        &self,
+        id: &str,
+        owner: &str,
+        attempt: u64,
+        lease_s: f64,
+    ) -> Result<Result<Beat, Fence>, StoreError> {
+        let out = self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("B#{id}")))
+                .key("sk", s("B"))
+                .update_expression("SET leaseUntil = :l")
+                .condition_expression("#o = :o AND attempt = :a")
+                .expression_attribute_names("#o", "owner")
+                .expression_attribute_values(":o", s(owner))
+                .expression_attribute_values(":a", n(attempt))
+                .expression_attribute_values(":l", n(now_s() + lease_s))
+                .return_values(ReturnValue::AllNew)
+                .send(),
+        );
+        match out {
+            Ok(o) => Ok(Ok(Beat {
+                stop_requested: o
+                    .attributes()
+                    .and_then(|a| a.get("stopRequested"))
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(Err(Fence::Lost))
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    /// A write about a build by the worker that holds it: refused once the lease is lost.
+    pub fn update_build_as(
+        &self,
+        id: &str,
+        owner: &str,
+        attempt: u64,
+        status: &str,
+        build: &Value,
+    ) -> Result<Result<(), Fence>, StoreError> {
+        let out = self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("B#{id}")))
+                .key("sk", s("B"))
+                .update_expression("SET #st = :s, #j = :j")
+                .condition_expression("#o = :o AND attempt = :a")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_names("#j", "json")
+                .expression_attribute_names("#o", "owner")
+                .expression_attribute_values(":s", s(status))
+                .expression_attribute_values(":j", s(build.to_string()))
+                .expression_attribute_values(":o", s(owner))
+                .expression_attribute_values(":a", n(attempt))
+                .send(),
+        );
+        match out {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(Err(Fence::Lost))
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    /// StopBuild from any server: the build's worker reads it in its next heartbeat.
+    pub fn request_stop(&self, id: &str) -> Result<(), StoreError> {
+        self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("B#{id}")))
+                .key("sk", s("B"))
+                .update_expression("SET stopRequested = :t")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":t", AttributeValue::Bool(true))
+                .send(),
+        )
+        .map_err(sdk)?;
+        Ok(())
+    }
+
+    /// The reaper's write: a build whose lease ran out is taken from its worker (the attempt
+    /// moves on, so the lost worker's writes fail) and recorded as `build`. `false` when its
+    /// lease was renewed meanwhile or someone else reaped it.
+    pub fn reap(&self, id: &str, attempt: u64, build: &Value) -> Result<bool, StoreError> {
+        let out = self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("B#{id}")))
+                .key("sk", s("B"))
+                .update_expression("SET #st = :s, #j = :j, attempt = :next REMOVE #o")
+                .condition_expression("attempt = :a AND leaseUntil < :now")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_names("#j", "json")
+                .expression_attribute_names("#o", "owner")
+                .expression_attribute_values(":s", s(build["buildStatus"].as_str().unwrap_or("FAULT")))
+                .expression_attribute_values(":j", s(build.to_string()))
+                .expression_attribute_values(":a", n(attempt))
+                .expression_attribute_values(":next", n(attempt + 1))
+                .expression_attribute_values(":now", n(now_s()))
+                .send(),
+        );
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    /// Running builds whose lease ran out: (row, attempt).
+    pub fn expired(&self) -> Result<Vec<(BuildRow, u64)>, StoreError> {
+        let now = now_s();
+        let mut out = Vec::new();
+        for item in self.query("all", "apk", "ALLB", true)? {
+            let running =
+                text(&item, "status").as_deref() == Some("IN_PROGRESS") && item.contains_key("owner");
+            if running && num(&item, "leaseUntil").is_some_and(|l| l < now) {
+                out.push((build_row(&item)?, num(&item, "attempt").unwrap_or(0.0) as u64));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Store for DynamoStore {
+    fn create_project(&self, name: &str, project: &Value) -> Result<(), StoreError> {
+        let out = self.run(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(format!("P#{name}")))
+                .item("sk", s("P"))
+                .item("apk", s("ALLP"))
+                .item("ask", n(now_s()))
+                .item("name", s(name))
+                .item("json", s(project.to_string()))
+                .condition_expression("attribute_not_exists(pk)")
+                .send(),
+        );
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::AlreadyExists(format!("Project already exists: {name}")))
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    fn update_project(&self, name: &str, project: &Value) -> Result<(), StoreError> {
+        let out = self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("P#{name}")))
+                .key("sk", s("P"))
+                .update_expression("SET #j = :j")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#j", "json")
+                .expression_attribute_values(":j", s(project.to_string()))
+                .send(),
+        );
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound(format!("Project cannot be found: {name}")))
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    fn project(&self, name: &str) -> Result<Option<Value>, StoreError> {
+        match self.get(&format!("P#{name}"), "P")? {
+            Some(item) => {
+                Ok(Some(serde_json::from_str(&text(&item, "json").unwrap_or_else(|| "null".into()))?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn project_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> =
+            self.query("all", "apk", "ALLP", true)?.iter().filter_map(|i| text(i, "name")).collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn delete_project(&self, name: &str) -> Result<bool, StoreError> {
+        let out = self
+            .run(
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("P#{name}")))
+                    .key("sk", s("P"))
+                    .return_values(ReturnValue::AllOld)
+                    .send(),
+            )
+            .map_err(sdk)?;
+        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    fn insert_build(
+        &self,
+        project: &str,
+        token: Option<&str>,
+        token_window_s: f64,
+        make: &mut dyn FnMut(u64) -> BuildRow,
+    ) -> Result<(BuildRow, bool), StoreError> {
+        if let Some(t) = token
+            && let Some(seen) = self.get(&format!("T#{project}#{t}"), "T")?
+            && num(&seen, "submitted").is_some_and(|at| at >= now_s() - token_window_s)
+            && let Some(row) = text(&seen, "id").map(|id| self.build(&id)).transpose()?.flatten()
+        {
+            return Ok((row, false));
+        }
+        let number = self.next_number(project)?;
+        let b = make(number);
+        self.run(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(format!("B#{}", b.id)))
+                .item("sk", s("B"))
+                .item("gpk", s(format!("BP#{}", b.project)))
+                .item("gsk", n(b.number))
+                .item("apk", s("ALLB"))
+                .item("ask", n(b.submitted))
+                .item("id", s(&b.id))
+                .item("project", s(&b.project))
+                .item("number", n(b.number))
+                .item("status", s(&b.status))
+                .item("json", s(b.build.to_string()))
+                .item("request", s(b.request.to_string()))
+                .item("submitted", n(b.submitted))
+                .item("attempt", n(0))
+                .condition_expression("attribute_not_exists(pk)")
+                .send(),
+        )
+        .map_err(sdk)?;
+        if let Some(t) = token {
+            self.run(
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item("pk", s(format!("T#{project}#{t}")))
+                    .item("sk", s("T"))
+                    .item("id", s(&b.id))
+                    .item("submitted", n(b.submitted))
+                    .send(),
+            )
+            .map_err(sdk)?;
+        }
+        Ok((b, true))
+    }
+
+    fn update_build(&self, id: &str, status: &str, build: &Value) -> Result<(), StoreError> {
+        let out = self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("B#{id}")))
+                .key("sk", s("B"))
+                .update_expression("SET #st = :s, #j = :j")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_names("#j", "json")
+                .expression_attribute_values(":s", s(status))
+                .expression_attribute_values(":j", s(build.to_string()))
+                .send(),
+        );
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound(format!("Build {id} cannot be found")))
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    fn build(&self, id: &str) -> Result<Option<BuildRow>, StoreError> {
+        self.get(&format!("B#{id}"), "B")?.map(|i| build_row(&i)).transpose()
+    }
+
+    fn build_ids(&self, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError> {
+        let items = match project {
+            Some(p) => self.query("byProject", "gpk", &format!("BP#{p}"), ascending)?,
+            None => self.query("all", "apk", "ALLB", ascending)?,
+        };
+        Ok(items.iter().filter_map(|i| text(i, "id")).collect())
+    }
+
+    fn unfinished(&self) -> Result<Vec<BuildRow>, StoreError> {
+        self.query("all", "apk", "ALLB", true)?
+            .iter()
+            .filter(|i| text(i, "status").as_deref() == Some("IN_PROGRESS"))
+            .map(build_row)
+            .collect()
+    }
+
+    fn delete_build(&self, id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .run(
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("B#{id}")))
+                    .key("sk", s("B"))
+                    .return_values(ReturnValue::AllOld)
+                    .send(),
+            )
+            .map_err(sdk)?;
+        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    fn recent(&self, limit: usize) -> Result<Vec<BuildRow>, StoreError> {
+        self.query("all", "apk", "ALLB", false)?.iter().take(limit).map(build_row).collect()
+    }
+
+    fn insert_batch(
+        &self,
+        project: &str,
+        token: Option<&str>,
+        token_window_s: f64,
+        make: &mut dyn FnMut(u64) -> BatchRow,
+    ) -> Result<(BatchRow, bool), StoreError> {
+        if let Some(t) = token
+            && let Some(seen) = self.get(&format!("TB#{project}#{t}"), "T")?
+            && num(&seen, "submitted").is_some_and(|at| at >= now_s() - token_window_s)
+            && let Some(row) = text(&seen, "id").map(|id| self.batch(&id)).transpose()?.flatten()
+        {
+            return Ok((row, false));
+        }
+        let number = self.next_number(&format!("batch:{project}"))?;
+        let b = make(number);
+        self.run(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(format!("BB#{}", b.id)))
+                .item("sk", s("BB"))
+                .item("gpk", s(format!("BBP#{}", b.project)))
+                .item("gsk", n(b.number))
+                .item("apk", s("ALLBB"))
+                .item("ask", n(b.submitted))
+                .item("id", s(&b.id))
+                .item("project", s(&b.project))
+                .item("number", n(b.number))
+                .item("status", s(&b.status))
+                .item("json", s(b.batch.to_string()))
+                .item("request", s(b.request.to_string()))
+                .item("submitted", n(b.submitted))
+                .send(),
+        )
+        .map_err(sdk)?;
+        if let Some(t) = token {
+            self.run(
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item("pk", s(format!("TB#{project}#{t}")))
+                    .item("sk", s("T"))
+                    .item("id", s(&b.id))
+                    .item("submitted", n(b.submitted))
+                    .send(),
+            )
+            .map_err(sdk)?;
+        }
+        Ok((b, true))
+    }
+
+    fn update_batch(&self, id: &str, status: &str, batch: &Value) -> Result<(), StoreError> {
+        self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("BB#{id}")))
+                .key("sk", s("BB"))
+                .update_expression("SET #st = :s, #j = :j")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_names("#j", "json")
+                .expression_attribute_values(":s", s(status))
+                .expression_attribute_values(":j", s(batch.to_string()))
+                .send(),
+        )
+        .map_err(sdk)?;
+        Ok(())
+    }
+
+    fn batch(&self, id: &str) -> Result<Option<BatchRow>, StoreError> {
+        self.get(&format!("BB#{id}"), "BB")?.map(|i| batch_row(&i)).transpose()
+    }
+
+    fn batch_ids(&self, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError> {
+        let items = match project {
+            Some(p) => self.query("byProject", "gpk", &format!("BBP#{p}"), ascending)?,
+            None => self.query("all", "apk", "ALLBB", ascending)?,
+        };
+        Ok(items.iter().filter_map(|i| text(i, "id")).collect())
+    }
+
+    fn unfinished_batches(&self) -> Result<Vec<BatchRow>, StoreError> {
+        self.query("all", "apk", "ALLBB", true)?
+            .iter()
+            .filter(|i| text(i, "status").as_deref() == Some("IN_PROGRESS"))
+            .map(batch_row)
+            .collect()
+    }
+
+    fn delete_batch(&self, id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .run(
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("BB#{id}")))
+                    .key("sk", s("BB"))
+                    .return_values(ReturnValue::AllOld)
+                    .send(),
+            )
+            .map_err(sdk)?;
+        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+    }
+}
