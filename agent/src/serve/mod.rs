@@ -19,6 +19,7 @@ pub mod dynamo;
 pub mod logs;
 pub mod request;
 pub mod sources;
+pub mod sqs;
 pub mod store;
 pub mod web;
 

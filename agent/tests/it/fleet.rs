@@ -109,3 +109,38 @@ fn leases_fence_a_lost_worker() {
     assert_eq!(now.status, "FAULT");
     assert_eq!(s.claim(&b.id, "worker-3", 0.5).unwrap(), None, "an ended build is never claimed again");
 }
+
+fn queue(name: &str) -> runspec::serve::sqs::Queue {
+    let moto = std::env::var("RUNSPEC_TEST_MOTO_URL").expect("needs moto: run scripts/test.sh");
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .endpoint_url(moto)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    runspec::serve::sqs::Queue::ensure(aws_sdk_sqs::Client::from_conf(config), name).unwrap()
+}
+
+#[test]
+#[ignore = "needs moto: run scripts/test.sh"]
+fn the_queue_wakes_workers_and_poison_goes_to_the_dead_letters() {
+    let q = queue(&format!("runspec-q-{}", std::process::id()));
+    q.send("app:1234").unwrap();
+    let got = q.receive(&q.url, 1, 30).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].build.as_deref(), Some("app:1234"));
+    q.delete(&got[0].receipt).unwrap();
+    assert!(q.receive(&q.url, 0, 30).unwrap().is_empty(), "deleted");
+    // A body no worker can use is received, not deleted, and after MAX_RECEIVES goes to the DLQ.
+    q.send_raw("{not a build").unwrap();
+    for _ in 0..runspec::serve::sqs::MAX_RECEIVES {
+        let got = q.receive(&q.url, 1, 0).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].build, None);
+    }
+    assert!(q.receive(&q.url, 1, 0).unwrap().is_empty(), "moved on");
+    let dlq = q.dead_letters().unwrap();
+    let dead = q.receive(&dlq, 1, 30).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "{not a build");
+}
