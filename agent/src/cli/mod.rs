@@ -97,6 +97,11 @@ pub struct ServeArgs {
     /// a project's image runs in Docker, and the image `runspec/host` on the host).
     #[arg(long)]
     pub host: bool,
+
+    /// Hand this server's AWS credentials and region (the standard chain) to every build, as
+    /// CodeBuild hands a build its service role's; their values are masked in the logs.
+    #[arg(short = 'c', long)]
+    pub aws_credentials: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -314,6 +319,7 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
         region: args.region,
         account: args.account,
         host: args.host,
+        aws_credentials: args.aws_credentials,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -63,6 +63,8 @@ pub struct Service {
     pub account: String,
     /// Run every build on this machine's shell, whatever image its project names.
     pub host: bool,
+    /// Builds get the server's AWS credentials (masked in their logs).
+    pub aws_credentials: bool,
     wake: Notify,
     running: Mutex<HashMap<String, Running>>,
     batch_stops: super::batches::Stops,
@@ -90,6 +92,7 @@ impl Service {
             region,
             account,
             host,
+            aws_credentials: false,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             batch_stops: Default::default(),
@@ -547,6 +550,7 @@ fn run_one(
         project,
         uuid: Some(uuid.clone()),
         build_number: Some(row.number),
+        aws_credentials: service.aws_credentials,
         initiator: Some(identity.initiator.clone()),
         ..Default::default()
     };

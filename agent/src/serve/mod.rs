@@ -48,6 +48,9 @@ pub struct Options {
     pub account: String,
     /// Every build on the host shell, whatever its image.
     pub host: bool,
+    /// Hand the server's AWS credentials to every build (as CodeBuild hands a build its
+    /// service role's).
+    pub aws_credentials: bool,
 }
 
 /// The largest request body read (CodeBuild's inputs are small; a buildspec override is the
@@ -83,14 +86,16 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         }
     };
     let store = store::SqliteStore::open(&options.state_dir.join("runspec.db")).map_err(|e| e.to_string())?;
-    let service = Arc::new(Service::new(
+    let mut service = Service::new(
         Arc::new(store),
         options.state_dir.clone(),
         options.concurrency.max(1),
         options.region.clone(),
         options.account.clone(),
         options.host,
-    ));
+    );
+    service.aws_credentials = options.aws_credentials;
+    let service = Arc::new(service);
     let ended = service.recover().map_err(|e| e.to_string())?;
     let batches = service.recover_batches().map_err(|e| e.to_string())?;
     if batches > 0 {

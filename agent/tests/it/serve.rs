@@ -36,6 +36,11 @@ impl Server {
 
     /// A server whose state and credentials live in `dir` (which outlives it).
     fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_env(dir, extra, &[])
+    }
+
+    /// With extra environment variables for the server process.
+    fn start_env(dir: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let state = dir.join("state");
         let creds = dir.join("credentials");
         std::fs::write(
@@ -57,6 +62,7 @@ impl Server {
             .arg("--credentials")
             .arg(&server_creds)
             .args(extra)
+            .envs(envs.iter().copied())
             .env("RUNSPEC_CACHE_DIR", concat!(env!("CARGO_TARGET_TMPDIR"), "/runspec-cache"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -1235,4 +1241,33 @@ print(json.dumps(out))
     assert_eq!(page.matches("class=\"child\"").count(), 4, "{page}");
     let at = |id: &str| page.find(&format!(">{id}</a>")).unwrap_or_else(|| panic!("{id} in {page}"));
     assert!(at("first") < at("left") && at("left") < at("last") && at("right") < at("last"));
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn aws_credentials_reach_builds_only_when_asked_and_stay_masked() {
+    let spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - test \"$AWS_ACCESS_KEY_ID\" = AKIDSERVERKEY12345 && echo has-key || echo no-key\n      - echo \"secret=$AWS_SECRET_ACCESS_KEY\"\n";
+    let envs = [
+        ("AWS_ACCESS_KEY_ID", "AKIDSERVERKEY12345"),
+        ("AWS_SECRET_ACCESS_KEY", "server-secret-value-987"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    for (flag, expect) in [(true, "has-key"), (false, "no-key")] {
+        let dir = tempfile::tempdir().unwrap();
+        let extra: &[&str] = if flag { &["--aws-credentials"] } else { &[] };
+        let s = Server::start_env(dir.path(), extra, &envs);
+        s.create_project("creds", spec, &[]);
+        let id = s.aws(&["codebuild", "start-build", "--project-name", "creds"])["build"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let b = s.wait(&id, Duration::from_secs(30));
+        let log = s.log(&b);
+        assert!(log.iter().any(|l| l == expect), "{flag}: {log:?}");
+        assert!(!log.iter().any(|l| l.contains("server-secret-value-987")), "never in the log: {log:?}");
+        if flag {
+            assert!(log.iter().any(|l| l == "secret=***"), "{log:?}");
+        }
+        assert!(!b.to_string().contains("server-secret-value-987"), "never in the API: {b}");
+    }
 }
