@@ -161,11 +161,11 @@ impl SqliteStore {
     }
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, u64, String, String, String, f64)> {
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
-fn to_build(t: (String, String, u64, String, String, String, f64)) -> Result<BuildRow, StoreError> {
+fn to_build(t: Raw) -> Result<BuildRow, StoreError> {
     Ok(BuildRow {
         id: t.0,
         project: t.1,
@@ -179,7 +179,110 @@ fn to_build(t: (String, String, u64, String, String, String, f64)) -> Result<Bui
 
 const BUILD_COLUMNS: &str = "id, project, number, status, json, request, submitted";
 
-fn to_batch(t: (String, String, u64, String, String, String, f64)) -> Result<BatchRow, StoreError> {
+/// A row of `builds` or `batches` as stored: id, project, number, status, json, request, submitted.
+type Raw = (String, String, u64, String, String, String, f64);
+
+impl SqliteStore {
+    /// Inserts into `builds` or `batches`: a token seen within the window gives back that row
+    /// (`false`); otherwise `make` gets the next number of `counter` and its row is stored.
+    fn insert_row(
+        &self,
+        table: &str,
+        counter: &str,
+        project: &str,
+        token: Option<&str>,
+        token_window_s: f64,
+        make: &mut dyn FnMut(u64) -> Raw,
+    ) -> Result<(Raw, bool), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        if let Some(token) = token {
+            let seen = tx
+                .query_row(
+                    &format!(
+                        "SELECT {BUILD_COLUMNS} FROM {table} WHERE project = ?1 AND token = ?2 AND submitted >= ?3 ORDER BY seq DESC LIMIT 1"
+                    ),
+                    params![project, token, now_s() - token_window_s],
+                    row,
+                )
+                .optional()?;
+            if let Some(seen) = seen {
+                return Ok((seen, false));
+            }
+        }
+        let number: u64 = tx.query_row(
+            "INSERT INTO counters (project, number) VALUES (?1, 1)
+             ON CONFLICT (project) DO UPDATE SET number = number + 1 RETURNING number",
+            params![counter],
+            |r| r.get(0),
+        )?;
+        let r = make(number);
+        tx.execute(
+            &format!(
+                "INSERT INTO {table} (id, project, number, status, json, request, token, submitted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ),
+            params![r.0, r.1, r.2, r.3, r.4, r.5, token, r.6],
+        )?;
+        tx.commit()?;
+        Ok((r, true))
+    }
+
+    /// Ids of `builds` or `batches`, by number within a project, else by submission.
+    fn ids(&self, table: &str, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError> {
+        let order = if ascending { "ASC" } else { "DESC" };
+        let db = self.db();
+        let ids = match project {
+            Some(p) => {
+                let mut q = db.prepare(&format!(
+                    "SELECT id FROM {table} WHERE project = ?1 ORDER BY number {order}, seq {order}"
+                ))?;
+                q.query_map(params![p], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?
+            }
+            None => {
+                let mut q = db.prepare(&format!("SELECT id FROM {table} ORDER BY seq {order}"))?;
+                q.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?
+            }
+        };
+        Ok(ids)
+    }
+
+    /// Rows of `builds` or `batches` still IN_PROGRESS, oldest first.
+    fn in_progress(&self, table: &str) -> Result<Vec<Raw>, StoreError> {
+        let db = self.db();
+        let mut q = db.prepare(&format!(
+            "SELECT {BUILD_COLUMNS} FROM {table} WHERE status = 'IN_PROGRESS' ORDER BY seq"
+        ))?;
+        let rows = q.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}
+
+fn raw_build(b: &BuildRow) -> Raw {
+    (
+        b.id.clone(),
+        b.project.clone(),
+        b.number,
+        b.status.clone(),
+        b.build.to_string(),
+        b.request.to_string(),
+        b.submitted,
+    )
+}
+
+fn raw_batch(b: &BatchRow) -> Raw {
+    (
+        b.id.clone(),
+        b.project.clone(),
+        b.number,
+        b.status.clone(),
+        b.batch.to_string(),
+        b.request.to_string(),
+        b.submitted,
+    )
+}
+
+fn to_batch(t: Raw) -> Result<BatchRow, StoreError> {
     let batch: Value = serde_json::from_str(&t.4)?;
     Ok(BatchRow {
         arn: batch["arn"].as_str().unwrap_or_default().to_string(),
@@ -245,46 +348,17 @@ impl Store for SqliteStore {
         token_window_s: f64,
         make: &mut dyn FnMut(u64) -> BuildRow,
     ) -> Result<(BuildRow, bool), StoreError> {
-        let mut db = self.db();
-        let tx = db.transaction()?;
-        if let Some(token) = token {
-            let now = now_s();
-            let seen = tx
-                .query_row(
-                    &format!(
-                        "SELECT {BUILD_COLUMNS} FROM builds WHERE project = ?1 AND token = ?2 AND submitted >= ?3 ORDER BY seq DESC LIMIT 1"
-                    ),
-                    params![project, token, now - token_window_s],
-                    row,
-                )
-                .optional()?;
-            if let Some(seen) = seen {
-                return Ok((to_build(seen)?, false));
-            }
+        let mut made = None;
+        let (raw, new) = self.insert_row("builds", project, project, token, token_window_s, &mut |n| {
+            let b = make(n);
+            let raw = raw_build(&b);
+            made = Some(b);
+            raw
+        })?;
+        match made {
+            Some(b) if new => Ok((b, true)),
+            _ => Ok((to_build(raw)?, false)),
         }
-        let number: u64 = tx.query_row(
-            "INSERT INTO counters (project, number) VALUES (?1, 1)
-             ON CONFLICT (project) DO UPDATE SET number = number + 1 RETURNING number",
-            params![project],
-            |r| r.get(0),
-        )?;
-        let b = make(number);
-        tx.execute(
-            "INSERT INTO builds (id, project, number, status, json, request, token, submitted)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                b.id,
-                b.project,
-                b.number,
-                b.status,
-                b.build.to_string(),
-                b.request.to_string(),
-                token,
-                b.submitted
-            ],
-        )?;
-        tx.commit()?;
-        Ok((b, true))
     }
 
     fn update_build(&self, id: &str, status: &str, build: &Value) -> Result<(), StoreError> {
@@ -307,30 +381,11 @@ impl Store for SqliteStore {
     }
 
     fn build_ids(&self, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError> {
-        let order = if ascending { "ASC" } else { "DESC" };
-        let db = self.db();
-        let ids = match project {
-            Some(p) => {
-                let mut q = db.prepare(&format!(
-                    "SELECT id FROM builds WHERE project = ?1 ORDER BY number {order}, seq {order}"
-                ))?;
-                q.query_map(params![p], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?
-            }
-            None => {
-                let mut q = db.prepare(&format!("SELECT id FROM builds ORDER BY seq {order}"))?;
-                q.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?
-            }
-        };
-        Ok(ids)
+        self.ids("builds", project, ascending)
     }
 
     fn unfinished(&self) -> Result<Vec<BuildRow>, StoreError> {
-        let db = self.db();
-        let mut q = db.prepare(&format!(
-            "SELECT {BUILD_COLUMNS} FROM builds WHERE status = 'IN_PROGRESS' ORDER BY seq"
-        ))?;
-        let rows = q.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(to_build).collect()
+        self.in_progress("builds")?.into_iter().map(to_build).collect()
     }
 
     fn delete_build(&self, id: &str) -> Result<bool, StoreError> {
@@ -351,43 +406,18 @@ impl Store for SqliteStore {
         token_window_s: f64,
         make: &mut dyn FnMut(u64) -> BatchRow,
     ) -> Result<(BatchRow, bool), StoreError> {
-        let mut db = self.db();
-        let tx = db.transaction()?;
-        if let Some(token) = token {
-            let seen = tx
-                .query_row(
-                    &format!("SELECT {BUILD_COLUMNS} FROM batches WHERE project = ?1 AND token = ?2 AND submitted >= ?3 ORDER BY seq DESC LIMIT 1"),
-                    params![project, token, now_s() - token_window_s],
-                    row,
-                )
-                .optional()?;
-            if let Some(seen) = seen {
-                return Ok((to_batch(seen)?, false));
-            }
+        let mut made = None;
+        let counter = format!("batch:{project}");
+        let (raw, new) = self.insert_row("batches", &counter, project, token, token_window_s, &mut |n| {
+            let b = make(n);
+            let raw = raw_batch(&b);
+            made = Some(b);
+            raw
+        })?;
+        match made {
+            Some(b) if new => Ok((b, true)),
+            _ => Ok((to_batch(raw)?, false)),
         }
-        let number: u64 = tx.query_row(
-            "INSERT INTO counters (project, number) VALUES (?1, 1)
-             ON CONFLICT (project) DO UPDATE SET number = number + 1 RETURNING number",
-            params![format!("batch:{project}")],
-            |r| r.get(0),
-        )?;
-        let b = make(number);
-        tx.execute(
-            "INSERT INTO batches (id, project, number, status, json, request, token, submitted)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                b.id,
-                b.project,
-                b.number,
-                b.status,
-                b.batch.to_string(),
-                b.request.to_string(),
-                token,
-                b.submitted
-            ],
-        )?;
-        tx.commit()?;
-        Ok((b, true))
     }
 
     fn update_batch(&self, id: &str, status: &str, batch: &Value) -> Result<(), StoreError> {
@@ -410,29 +440,11 @@ impl Store for SqliteStore {
     }
 
     fn batch_ids(&self, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError> {
-        let order = if ascending { "ASC" } else { "DESC" };
-        let db = self.db();
-        let ids = match project {
-            Some(p) => {
-                let mut q = db
-                    .prepare(&format!("SELECT id FROM batches WHERE project = ?1 ORDER BY number {order}"))?;
-                q.query_map(params![p], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?
-            }
-            None => {
-                let mut q = db.prepare(&format!("SELECT id FROM batches ORDER BY seq {order}"))?;
-                q.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?
-            }
-        };
-        Ok(ids)
+        self.ids("batches", project, ascending)
     }
 
     fn unfinished_batches(&self) -> Result<Vec<BatchRow>, StoreError> {
-        let db = self.db();
-        let mut q = db.prepare(&format!(
-            "SELECT {BUILD_COLUMNS} FROM batches WHERE status = 'IN_PROGRESS' ORDER BY seq"
-        ))?;
-        let rows = q.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(to_batch).collect()
+        self.in_progress("batches")?.into_iter().map(to_batch).collect()
     }
 
     fn delete_batch(&self, id: &str) -> Result<bool, StoreError> {
