@@ -70,6 +70,13 @@ where
     StoreError::Remote(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
 }
 
+/// DynamoDB refused a conditional write (the condition did not hold).
+fn refused<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    e: &aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> bool {
+    e.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
 fn build_row(item: &Item) -> Result<BuildRow, StoreError> {
     Ok(BuildRow {
         id: text(item, "id").unwrap_or_default(),
@@ -130,9 +137,7 @@ impl DynamoStore {
     where
         F::Output: Send,
     {
-        // A thread of its own: the caller may be inside another runtime.
-        std::thread::scope(|scope| scope.spawn(|| self.runtime.block_on(f)).join())
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        super::block_on_own(&self.runtime, f)
     }
 
     fn create_table(&self) -> Result<(), StoreError> {
@@ -193,6 +198,46 @@ impl DynamoStore {
             )
             .map_err(sdk)?;
         Ok(out.item().cloned())
+    }
+
+    /// Deletes an item; whether it was there.
+    fn delete(&self, pk: &str, sk: &str) -> Result<bool, StoreError> {
+        let out = self
+            .run(
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", s(pk))
+                    .key("sk", s(sk))
+                    .return_values(ReturnValue::AllOld)
+                    .send(),
+            )
+            .map_err(sdk)?;
+        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    /// The id an idempotency token named within the window, if any.
+    fn token(&self, key: &str, token_window_s: f64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get(key, "T")?
+            .filter(|seen| num(seen, "submitted").is_some_and(|at| at >= now_s() - token_window_s))
+            .and_then(|seen| text(&seen, "id")))
+    }
+
+    /// Remembers which id an idempotency token made.
+    fn remember_token(&self, key: &str, id: &str, submitted: f64) -> Result<(), StoreError> {
+        self.run(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(key))
+                .item("sk", s("T"))
+                .item("id", s(id))
+                .item("submitted", n(submitted))
+                .send(),
+        )
+        .map_err(sdk)?;
+        Ok(())
     }
 
     /// Every item of an index partition, in key order.
@@ -261,9 +306,7 @@ impl DynamoStore {
         );
         match out {
             Ok(o) => Ok(o.attributes().and_then(|a| num(a, "attempt")).map(|a| a as u64)),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(None)
-            }
+            Err(e) if refused(&e) => Ok(None),
             Err(e) => Err(sdk(e)),
         }
     }
@@ -300,9 +343,7 @@ impl DynamoStore {
                     .copied()
                     .unwrap_or(false),
             })),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(Err(Fence::Lost))
-            }
+            Err(e) if refused(&e) => Ok(Err(Fence::Lost)),
             Err(e) => Err(sdk(e)),
         }
     }
@@ -335,9 +376,7 @@ impl DynamoStore {
         );
         match out {
             Ok(_) => Ok(Ok(())),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(Err(Fence::Lost))
-            }
+            Err(e) if refused(&e) => Ok(Err(Fence::Lost)),
             Err(e) => Err(sdk(e)),
         }
     }
@@ -383,9 +422,7 @@ impl DynamoStore {
         );
         match out {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(false)
-            }
+            Err(e) if refused(&e) => Ok(false),
             Err(e) => Err(sdk(e)),
         }
     }
@@ -422,7 +459,7 @@ impl Store for DynamoStore {
         );
         match out {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(e) if refused(&e) => {
                 Err(StoreError::AlreadyExists(format!("Project already exists: {name}")))
             }
             Err(e) => Err(sdk(e)),
@@ -444,9 +481,7 @@ impl Store for DynamoStore {
         );
         match out {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::NotFound(format!("Project cannot be found: {name}")))
-            }
+            Err(e) if refused(&e) => Err(StoreError::NotFound(format!("Project cannot be found: {name}"))),
             Err(e) => Err(sdk(e)),
         }
     }
@@ -468,18 +503,7 @@ impl Store for DynamoStore {
     }
 
     fn delete_project(&self, name: &str) -> Result<bool, StoreError> {
-        let out = self
-            .run(
-                self.client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .key("pk", s(format!("P#{name}")))
-                    .key("sk", s("P"))
-                    .return_values(ReturnValue::AllOld)
-                    .send(),
-            )
-            .map_err(sdk)?;
-        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+        self.delete(&format!("P#{name}"), "P")
     }
 
     fn insert_build(
@@ -489,10 +513,10 @@ impl Store for DynamoStore {
         token_window_s: f64,
         make: &mut dyn FnMut(u64) -> BuildRow,
     ) -> Result<(BuildRow, bool), StoreError> {
-        if let Some(t) = token
-            && let Some(seen) = self.get(&format!("T#{project}#{t}"), "T")?
-            && num(&seen, "submitted").is_some_and(|at| at >= now_s() - token_window_s)
-            && let Some(row) = text(&seen, "id").map(|id| self.build(&id)).transpose()?.flatten()
+        let key = token.map(|t| format!("T#{project}#{t}"));
+        if let Some(key) = &key
+            && let Some(row) =
+                self.token(key, token_window_s)?.map(|id| self.build(&id)).transpose()?.flatten()
         {
             return Ok((row, false));
         }
@@ -520,18 +544,8 @@ impl Store for DynamoStore {
                 .send(),
         )
         .map_err(sdk)?;
-        if let Some(t) = token {
-            self.run(
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .item("pk", s(format!("T#{project}#{t}")))
-                    .item("sk", s("T"))
-                    .item("id", s(&b.id))
-                    .item("submitted", n(b.submitted))
-                    .send(),
-            )
-            .map_err(sdk)?;
+        if let Some(key) = &key {
+            self.remember_token(key, &b.id, b.submitted)?;
         }
         Ok((b, true))
     }
@@ -553,9 +567,7 @@ impl Store for DynamoStore {
         );
         match out {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::NotFound(format!("Build {id} cannot be found")))
-            }
+            Err(e) if refused(&e) => Err(StoreError::NotFound(format!("Build {id} cannot be found"))),
             Err(e) => Err(sdk(e)),
         }
     }
@@ -581,18 +593,7 @@ impl Store for DynamoStore {
     }
 
     fn delete_build(&self, id: &str) -> Result<bool, StoreError> {
-        let out = self
-            .run(
-                self.client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .key("pk", s(format!("B#{id}")))
-                    .key("sk", s("B"))
-                    .return_values(ReturnValue::AllOld)
-                    .send(),
-            )
-            .map_err(sdk)?;
-        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+        self.delete(&format!("B#{id}"), "B")
     }
 
     fn recent(&self, limit: usize) -> Result<Vec<BuildRow>, StoreError> {
@@ -606,10 +607,10 @@ impl Store for DynamoStore {
         token_window_s: f64,
         make: &mut dyn FnMut(u64) -> BatchRow,
     ) -> Result<(BatchRow, bool), StoreError> {
-        if let Some(t) = token
-            && let Some(seen) = self.get(&format!("TB#{project}#{t}"), "T")?
-            && num(&seen, "submitted").is_some_and(|at| at >= now_s() - token_window_s)
-            && let Some(row) = text(&seen, "id").map(|id| self.batch(&id)).transpose()?.flatten()
+        let key = token.map(|t| format!("TB#{project}#{t}"));
+        if let Some(key) = &key
+            && let Some(row) =
+                self.token(key, token_window_s)?.map(|id| self.batch(&id)).transpose()?.flatten()
         {
             return Ok((row, false));
         }
@@ -635,18 +636,8 @@ impl Store for DynamoStore {
                 .send(),
         )
         .map_err(sdk)?;
-        if let Some(t) = token {
-            self.run(
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .item("pk", s(format!("TB#{project}#{t}")))
-                    .item("sk", s("T"))
-                    .item("id", s(&b.id))
-                    .item("submitted", n(b.submitted))
-                    .send(),
-            )
-            .map_err(sdk)?;
+        if let Some(key) = &key {
+            self.remember_token(key, &b.id, b.submitted)?;
         }
         Ok((b, true))
     }
@@ -691,17 +682,6 @@ impl Store for DynamoStore {
     }
 
     fn delete_batch(&self, id: &str) -> Result<bool, StoreError> {
-        let out = self
-            .run(
-                self.client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .key("pk", s(format!("BB#{id}")))
-                    .key("sk", s("BB"))
-                    .return_values(ReturnValue::AllOld)
-                    .send(),
-            )
-            .map_err(sdk)?;
-        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+        self.delete(&format!("BB#{id}"), "BB")
     }
 }

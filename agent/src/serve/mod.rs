@@ -36,6 +36,19 @@ use serde_json::{Value, json};
 use api::ApiError;
 use dispatch::Service;
 
+/// Runs `f` to its end on `runtime` from a thread of its own, so a synchronous store call works
+/// from anywhere, inside another runtime too (the DynamoDB store and the SQS queue).
+pub(crate) fn block_on_own<F: std::future::Future + Send>(
+    runtime: &tokio::runtime::Runtime,
+    f: F,
+) -> F::Output
+where
+    F::Output: Send,
+{
+    std::thread::scope(|scope| scope.spawn(|| runtime.block_on(f)).join())
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
 /// What `runspec serve` was told.
 #[derive(Debug, Clone)]
 pub struct Options {

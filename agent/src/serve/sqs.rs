@@ -86,8 +86,7 @@ impl Queue {
     where
         F::Output: Send,
     {
-        std::thread::scope(|scope| scope.spawn(|| self.runtime.block_on(f)).join())
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        super::block_on_own(&self.runtime, f)
     }
 
     /// The URL of the dead-letter queue.
