@@ -76,11 +76,7 @@ pub fn run(args: RunArgs) -> Result<u8, UsageError> {
 fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        }
+        crate::exec::stop_requested().await;
         let _ = stop_tx.send(true);
     });
     stop_rx

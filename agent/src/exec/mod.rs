@@ -187,6 +187,15 @@ pub async fn expand_if_needed<S: Session>(session: &mut S, text: &str) -> Result
     session.expand(text).await
 }
 
+/// Completes on Ctrl-C or SIGTERM: how `runspec run` and `runspec serve` are asked to stop.
+pub async fn stop_requested() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
 /// A build's place to run commands: created once per build, closed at the end.
 #[allow(async_fn_in_trait, reason = "used with concrete types only; no Send bound needed")]
 pub trait Session {

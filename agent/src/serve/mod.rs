@@ -140,14 +140,10 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(app);
     ready(Ready { addr, keys: &key_file, page });
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        }
-    };
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(crate::exec::stop_requested())
+        .await
+        .map_err(|e| e.to_string())?;
     let stopping = Arc::clone(&service);
     let _ = tokio::task::spawn_blocking(move || stopping.stop_all()).await;
     Ok(())
