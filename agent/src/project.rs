@@ -121,6 +121,7 @@ const DESCRIPTIVE: &[&str] = &[
     "queuedTimeoutInMinutes",
     "logsConfig",
     "concurrentBuildLimit",
+    "autoRetryLimit",
     "resourceAccessRole",
     "publicProjectAlias",
     "vpcConfig",

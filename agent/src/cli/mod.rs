@@ -66,6 +66,56 @@ pub enum Command {
     /// GetLogEvents / FilterLogEvents) at --listen. Requests must be signed with a key from
     /// --credentials. Runs until SIGTERM or Ctrl-C.
     Serve(ServeArgs),
+    /// One machine of a fleet: takes builds from the SQS queue that `runspec serve --store
+    /// ... --queue ...` fills, runs them as `runspec run` does, and keeps their state and logs
+    /// in the DynamoDB table every server reads. Runs until SIGTERM or Ctrl-C, then finishes
+    /// its running builds and exits.
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// The shared store: dynamodb://TABLE (created when missing). Credentials, region and
+    /// endpoint come from the standard AWS chain (AWS_PROFILE, AWS_ENDPOINT_URL, ...).
+    #[arg(long, value_name = "dynamodb://TABLE")]
+    pub store: String,
+
+    /// The work queue: sqs://QUEUE or its URL (QUEUE and its dead-letter queue QUEUE-dlq are
+    /// created when missing).
+    #[arg(long, value_name = "sqs://QUEUE")]
+    pub queue: String,
+
+    /// Where sources and logs of running builds are kept.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// How many builds run at once on this machine (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Seconds a claimed build stays this worker's without a heartbeat; heartbeats (which
+    /// also bring StopBuild) come every third of it. A worker silent longer loses the build:
+    /// it ends FAULT and is auto-retried.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub lease: f64,
+
+    /// Longest SQS long poll, in seconds (0-20).
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    pub poll: i32,
+
+    /// The region and account in the ARNs (of auto-retried builds).
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    #[arg(long, default_value = "000000000000")]
+    pub account: String,
+
+    /// Run every build in this machine's shell, whatever image its project names.
+    #[arg(long)]
+    pub host: bool,
+
+    /// Hand this worker's AWS credentials to every build (masked in the logs).
+    #[arg(short = 'c', long)]
+    pub aws_credentials: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,9 +133,24 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
 
-    /// How many builds run at once (default: the number of cores).
+    /// How many builds run at once (default: the number of cores). With --store: across the
+    /// whole fleet (default: no limit beyond each worker's own).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+
+    /// Many machines: keep projects, builds and logs in this DynamoDB table
+    /// (dynamodb://TABLE, created when missing) instead of SQLite; builds are run by `runspec
+    /// worker`s, never by this server. Needs --queue. Any number of servers may share it.
+    #[arg(long, value_name = "dynamodb://TABLE", requires = "queue")]
+    pub store: Option<String>,
+
+    /// With --store: the SQS queue (sqs://QUEUE or its URL) that hands builds to workers.
+    #[arg(long, value_name = "sqs://QUEUE", requires = "store")]
+    pub queue: Option<String>,
+
+    /// With --store: the workers' lease, in seconds; the reaper here looks every third of it.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub lease: f64,
 
     /// The region and account in the ARNs the service hands out.
     #[arg(long, default_value = "us-east-1")]
@@ -320,7 +385,17 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
         account: args.account,
         host: args.host,
         aws_credentials: args.aws_credentials,
+        fleet: args.store.map(|store| crate::serve::FleetOptions {
+            store,
+            queue: args.queue.unwrap_or_default(),
+            lease_s: args.lease,
+            limit: args.concurrency.map(|c| c as u64),
+        }),
     };
+    if let Some(f) = &options.fleet {
+        crate::serve::fleet::table_of(&f.store).map_err(usage)?;
+        crate::serve::fleet::queue_of(&f.queue).map_err(usage)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -332,6 +407,40 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
             eprintln!("runspec serve: web page at {}", ready.page);
         }))
         .map_err(usage)?;
+    Ok(exit::OK)
+}
+
+fn worker(args: WorkerArgs) -> Result<u8, UsageError> {
+    crate::serve::fleet::table_of(&args.store).map_err(usage)?;
+    crate::serve::fleet::queue_of(&args.queue).map_err(usage)?;
+    if !(args.lease.is_finite() && args.lease >= 1.0) {
+        return Err(usage("--lease must be at least 1 second"));
+    }
+    let state_dir = match args.state_dir {
+        Some(d) => d,
+        None => crate::dirs::state()
+            .map(|d| d.join("worker"))
+            .ok_or_else(|| usage("cannot find a state directory: pass --state-dir"))?,
+    };
+    let queue = args.queue.clone();
+    let options = crate::serve::worker::Options {
+        store: args.store,
+        queue: args.queue,
+        state_dir,
+        concurrency: args
+            .concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        lease_s: args.lease,
+        wait_s: args.poll,
+        region: args.region,
+        account: args.account,
+        host: args.host,
+        aws_credentials: args.aws_credentials,
+    };
+    crate::serve::worker::run(options, |owner| {
+        eprintln!("runspec worker: {owner} taking builds from {queue}");
+    })
+    .map_err(usage)?;
     Ok(exit::OK)
 }
 
@@ -448,6 +557,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Image(cmd) => image::main(cmd),
         Command::Runtimes(args) => runtimes(&args),
         Command::Serve(args) => serve(args),
+        Command::Worker(args) => worker(args),
     };
     let code = code.unwrap_or_else(|e| {
         eprintln!("error: {e}");

@@ -343,6 +343,15 @@ impl Api<'_> {
             if let Some(arn) = start.get("buildBatchArn").filter(|a| a.is_string()) {
                 build["buildBatchArn"] = arn.clone();
             }
+            let retry = &start[AUTO_RETRY];
+            let limit = effective["autoRetryLimit"].as_u64().unwrap_or(0);
+            let retry_number = retry["number"].as_u64().unwrap_or(0);
+            if limit > 0 || retry_number > 0 {
+                build["autoRetryConfig"] = json!({"autoRetryLimit": limit, "autoRetryNumber": retry_number});
+                if let Some(previous) = retry["previous"].as_str() {
+                    build["autoRetryConfig"]["previousAutoRetry"] = json!(previous);
+                }
+            }
             BuildRow {
                 id,
                 project: name.to_string(),
@@ -357,7 +366,7 @@ impl Api<'_> {
             }
         })?;
         if new {
-            self.service.wake();
+            self.service.submitted(&row.id);
         }
         Ok(row)
     }
@@ -396,9 +405,14 @@ impl Api<'_> {
             return Ok(json!({"build": now.build}));
         }
         if row.build["currentPhase"] == "QUEUED" {
-            let build =
-                self.service.end_queued(&row, Status::Stopped, "BUILD_STOPPED", "Build was stopped")?;
-            return Ok(json!({"build": build}));
+            match self.service.end_queued(&row, Status::Stopped, "BUILD_STOPPED", "Build was stopped")? {
+                Some(build) => return Ok(json!({"build": build})),
+                // A worker took it meanwhile: it stops at its next heartbeat.
+                None => {
+                    self.service.stop(id);
+                    return Ok(json!({"build": self.build(id)?.build}));
+                }
+            }
         }
         Ok(json!({"build": row.build}))
     }
@@ -408,7 +422,11 @@ impl Api<'_> {
         let old = self.build(id)?;
         let project = self.project(&old.project)?;
         let token = body["idempotencyToken"].as_str();
-        let row = self.submit(&old.project, &project, &old.request, token)?;
+        let mut request = old.request.clone();
+        if let Some(o) = request.as_object_mut() {
+            o.remove(AUTO_RETRY);
+        }
+        let row = self.submit(&old.project, &project, &request, token)?;
         Ok(json!({"build": row.build}))
     }
 
@@ -613,7 +631,7 @@ impl Api<'_> {
         if !self.streams(group)?.iter().any(|(s, _)| s == stream) {
             return Err(not_found("The specified log stream does not exist."));
         }
-        let path = logs::path(&self.service.logs_dir(), stream);
+        let path = self.service.log_file(stream)?;
         let limit = body["limit"].as_u64().unwrap_or(10_000).clamp(1, 10_000) as usize;
         let token = body["nextToken"].as_str();
         let io = |e: std::io::Error| ApiError {
@@ -683,7 +701,7 @@ impl Api<'_> {
             {
                 continue;
             }
-            let path = logs::path(&self.service.logs_dir(), &stream);
+            let path = self.service.log_file(&stream)?;
             let from = offsets.get(&stream).copied().unwrap_or(0);
             let read = logs::read(&path, from, usize::MAX).map_err(|e| ApiError {
                 status: 500,
@@ -731,7 +749,7 @@ impl Api<'_> {
                 continue;
             }
             let created = (row.submitted * 1000.0) as u64;
-            let last = logs::tail(&logs::path(&self.service.logs_dir(), &stream), 1)
+            let last = logs::tail(&self.service.log_file(&stream)?, 1)
                 .ok()
                 .and_then(|(_, e)| e.last().map(|e| e.timestamp));
             let mut s = json!({
@@ -786,6 +804,46 @@ pub(super) fn submit_child(
     Ok(api.submit(&batch.project, project, &start, None)?.id)
 }
 
+/// Where an automatic retry's StartBuild input records which retry it is and of what.
+const AUTO_RETRY: &str = "runspec:autoRetry";
+
+/// CodeBuild's auto-retry: a build that ended FAILED, FAULT or TIMED_OUT with retries left
+/// (`autoRetryLimit`) is retried as a new build, as RetryBuild would; the two are linked by
+/// `autoRetryConfig.nextAutoRetry` / `previousAutoRetry`. Called once per build, by whoever
+/// recorded its end.
+pub(super) fn auto_retry(service: &Arc<Service>, row: &BuildRow, ended: &Value) {
+    let status = ended["buildStatus"].as_str().unwrap_or_default();
+    let config = &ended["autoRetryConfig"];
+    let number = config["autoRetryNumber"].as_u64().unwrap_or(0);
+    if !matches!(status, "FAILED" | "FAULT" | "TIMED_OUT")
+        || number >= config["autoRetryLimit"].as_u64().unwrap_or(0)
+    {
+        return;
+    }
+    let project = match service.store.project(&row.project) {
+        Ok(Some(p)) => p,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!("cannot auto-retry {}: {e}", row.id);
+            return;
+        }
+    };
+    let mut start = row.request.clone();
+    start[AUTO_RETRY] = json!({"number": number + 1, "previous": row.id});
+    let caller = ended["initiator"].as_str().unwrap_or("runspec").to_string();
+    let api = Api { service, caller: &caller };
+    match api.submit(&row.project, &project, &start, None) {
+        Ok(next) => {
+            let mut linked = ended.clone();
+            linked["autoRetryConfig"]["nextAutoRetry"] = json!(next.id);
+            if let Err(e) = service.store.update_build(&row.id, status, &linked) {
+                tracing::warn!("cannot link {} to its retry {}: {e}", row.id, next.id);
+            }
+        }
+        Err(e) => tracing::warn!("cannot auto-retry {}: {}", row.id, e.message),
+    }
+}
+
 /// Stops a build wherever it is: running here, or still queued.
 pub(super) fn stop_any(service: &Arc<Service>, id: &str) {
     if service.stop(id) {
@@ -794,8 +852,9 @@ pub(super) fn stop_any(service: &Arc<Service>, id: &str) {
     if let Ok(Some(row)) = service.store.build(id)
         && row.status == "IN_PROGRESS"
         && row.build["currentPhase"] == "QUEUED"
+        && let Ok(None) = service.end_queued(&row, Status::Stopped, "BUILD_STOPPED", "Build was stopped")
     {
-        let _ = service.end_queued(&row, Status::Stopped, "BUILD_STOPPED", "Build was stopped");
+        service.stop(id);
     }
 }
 

@@ -23,33 +23,66 @@ use crate::log::CodeBuildLog;
 use crate::result::{self, BuildIdentity, Times};
 
 /// How queued builds reach a machine and how a running one is reached. Here: threads of this
-/// process ([`Service`]); a fleet puts a shared queue and leases behind the same calls.
+/// process ([`Service`]); a fleet ([`super::fleet`]) puts SQS and DynamoDB leases behind the
+/// same calls.
 pub trait Dispatch: Send + Sync {
-    /// Something changed (a build was queued or ended): look at the queue.
+    /// A build was queued: hand it to a machine.
+    fn submitted(&self, id: &str);
+    /// Something changed (a build ended): look at the queue.
     fn wake(&self);
-    /// Whether the build is running under this dispatcher.
+    /// Whether the build is running (here, or on any worker of the fleet).
     fn is_running(&self, id: &str) -> bool;
     /// Asks a running build to stop (its commands' process groups are killed, it ends
-    /// STOPPED); `false` when it is not running here.
+    /// STOPPED); `false` when it is not running.
     fn stop(&self, id: &str) -> bool;
 }
 
 impl Dispatch for Service {
+    fn submitted(&self, id: &str) {
+        match &self.fleet {
+            Some(fleet) => fleet.submitted(self, id),
+            None => self.wake.notify_one(),
+        }
+    }
+
     fn wake(&self) {
         self.wake.notify_one();
     }
 
     fn is_running(&self, id: &str) -> bool {
-        self.running().contains_key(id)
+        match &self.fleet {
+            Some(fleet) => fleet.is_running(id),
+            None => self.running().contains_key(id),
+        }
     }
 
     fn stop(&self, id: &str) -> bool {
+        if let Some(fleet) = &self.fleet {
+            return fleet.stop(id);
+        }
         match self.running().get(id) {
             Some(r) => {
                 let _ = r.stop.send(true);
                 true
             }
             None => false,
+        }
+    }
+}
+
+/// Where a running build's progress and end are written: the store here; on a worker, the
+/// store under the worker's lease (a write that is refused stops the build).
+pub trait Recorder: Send + Sync {
+    fn record(&self, id: &str, status: &str, build: &Value);
+}
+
+/// Writes straight to the store (one machine: nobody else can hold the build).
+pub struct StoreRecorder<'a>(pub &'a dyn Store);
+
+impl Recorder for StoreRecorder<'_> {
+    fn record(&self, id: &str, status: &str, build: &Value) {
+        if let Err(e) = self.0.update_build(id, status, build) {
+            tracing::warn!("cannot record the progress of {id}: {e}");
         }
     }
 }
@@ -65,6 +98,8 @@ pub struct Service {
     pub host: bool,
     /// Builds get the server's AWS credentials (masked in their logs).
     pub aws_credentials: bool,
+    /// Many machines: the shared queue and leases (`None`: builds run in this process).
+    pub fleet: Option<Arc<super::fleet::Fleet>>,
     wake: Notify,
     running: Mutex<HashMap<String, Running>>,
     batch_stops: super::batches::Stops,
@@ -93,6 +128,7 @@ impl Service {
             account,
             host,
             aws_credentials: false,
+            fleet: None,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             batch_stops: Default::default(),
@@ -131,6 +167,16 @@ impl Service {
 
     pub fn logs_dir(&self) -> PathBuf {
         self.state_dir.join("logs")
+    }
+
+    /// The log file of a build's stream, up to date: a fleet's logs are brought in from the
+    /// shared store first, so any server reads any build's log while it runs.
+    pub fn log_file(&self, stream: &str) -> Result<PathBuf, super::store::StoreError> {
+        let path = logs::path(&self.logs_dir(), stream);
+        if let Some(fleet) = &self.fleet {
+            fleet.sync_log(&path, stream)?;
+        }
+        Ok(path)
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
@@ -199,14 +245,15 @@ impl Service {
         Ok(())
     }
 
-    /// Ends a build that never left the queue (stopped, or timed out there).
+    /// Ends a build that never left the queue (stopped, or timed out there); `None` when a
+    /// worker of the fleet claimed it meanwhile.
     pub fn end_queued(
         &self,
         row: &BuildRow,
         status: Status,
         code: &str,
         message: &str,
-    ) -> Result<Value, super::store::StoreError> {
+    ) -> Result<Option<Value>, super::store::StoreError> {
         let submitted = from_s(row.submitted);
         let mut report = BuildReport::in_progress(submitted, (BuildPhase::Queued, submitted));
         report.status = status;
@@ -220,25 +267,11 @@ impl Service {
         if let Some(queued) = build["phases"].as_array_mut().and_then(|p| p.get_mut(1)) {
             queued["contexts"] = json!([{"statusCode": code, "message": message}]);
         }
-        self.store.update_build(&row.id, status.as_str(), &build)?;
-        Ok(build)
+        Ok(self.store.end_unclaimed(&row.id, status.as_str(), &build)?.then_some(build))
     }
 
     fn start(self: &Arc<Self>, row: BuildRow, effective: Value) -> Result<(), super::store::StoreError> {
-        let dispatched = SystemTime::now();
-        let submitted = from_s(row.submitted);
-        let identity = {
-            let mut i = identity_of(&row, &row.build);
-            i.submitted = Some(submitted);
-            i.dispatched = Some(dispatched);
-            i
-        };
-        let mut build = result::build_json_with(
-            &identity,
-            &BuildReport::in_progress(submitted, (BuildPhase::Provisioning, dispatched)),
-            Times::Epoch,
-        );
-        carry_over(&mut build, &row.build);
+        let (identity, build) = provisioning(&row);
         self.store.update_build(&row.id, "IN_PROGRESS", &build)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let service = Arc::clone(self);
@@ -247,29 +280,17 @@ impl Service {
         // The entry exists before the thread can end and remove it.
         let mut running = self.running();
         let thread = std::thread::Builder::new().name(format!("build {id}")).spawn(move || {
-            let template = build.clone();
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run_one(&service, &row, &effective, identity.clone(), template.clone(), stop_rx)
-            }));
-            let final_build = match outcome {
-                Ok(b) => b,
-                Err(panic) => {
-                    let why = crate::engine::ledger::panic_message(&*panic);
-                    failed_build(
-                        &identity,
-                        &template,
-                        BuildPhase::Provisioning,
-                        Status::Fault,
-                        "CLIENT_ERROR",
-                        &format!("runspec failed unexpectedly: {why}"),
-                    )
-                }
-            };
+            let recorder = StoreRecorder(&*service.store);
+            let final_build = execute(&service, &row, &effective, identity, build, stop_rx, &recorder);
             let status = final_build["buildStatus"].as_str().unwrap_or("FAULT").to_string();
-            if let Err(e) = service.store.update_build(&row.id, &status, &final_build) {
+            let recorded = service.store.update_build(&row.id, &status, &final_build);
+            if let Err(e) = &recorded {
                 tracing::error!("cannot record the end of {}: {e}", row.id);
             }
             service.running().remove(&row.id);
+            if recorded.is_ok() {
+                super::api::auto_retry(&service, &row, &final_build);
+            }
             service.wake();
         });
         match thread {
@@ -292,30 +313,87 @@ impl Service {
             if row.build["currentPhase"] == "QUEUED" {
                 continue;
             }
-            let phase = row.build["currentPhase"]
-                .as_str()
-                .and_then(BuildPhase::parse)
-                .unwrap_or(BuildPhase::Provisioning);
-            let mut build = row.build.clone();
-            let now = json!(super::store::now_s());
-            if let Some(last) = build["phases"].as_array_mut().and_then(|p| p.last_mut()) {
-                let start = last["startTime"].as_f64().unwrap_or(row.submitted);
-                last["phaseStatus"] = json!("FAULT");
-                last["endTime"] = now.clone();
-                last["durationInSeconds"] = json!((super::store::now_s() - start).max(0.0) as u64);
-                last["contexts"] = json!([{"statusCode": "CLIENT_ERROR", "message": format!("The build was running in {} when runspec serve stopped; it did not finish", phase.as_str())}]);
-            }
-            if let Some(phases) = build["phases"].as_array_mut() {
-                phases.push(json!({"phaseType": "COMPLETED", "startTime": now.clone()}));
-            }
-            build["buildStatus"] = json!("FAULT");
-            build["currentPhase"] = json!("COMPLETED");
-            build["buildComplete"] = json!(true);
-            build["endTime"] = now;
+            let phase = row.build["currentPhase"].as_str().unwrap_or("PROVISIONING").to_string();
+            let build = ended_in_flight(
+                &row,
+                "CLIENT_ERROR",
+                &format!("The build was running in {phase} when runspec serve stopped; it did not finish"),
+            );
             self.store.update_build(&row.id, "FAULT", &build)?;
             ended += 1;
         }
         Ok(ended)
+    }
+}
+
+/// A running build that will not finish (its machine went away): its current phase ends
+/// FAULT with `code` and `message`, and the build ends FAULT.
+pub fn ended_in_flight(row: &BuildRow, code: &str, message: &str) -> Value {
+    let mut build = row.build.clone();
+    let now = super::store::now_s();
+    if let Some(last) = build["phases"].as_array_mut().and_then(|p| p.last_mut()) {
+        let start = last["startTime"].as_f64().unwrap_or(row.submitted);
+        last["phaseStatus"] = json!("FAULT");
+        last["endTime"] = json!(now);
+        last["durationInSeconds"] = json!((now - start).max(0.0) as u64);
+        last["contexts"] = json!([{"statusCode": code, "message": message}]);
+    }
+    if let Some(phases) = build["phases"].as_array_mut() {
+        phases.push(json!({"phaseType": "COMPLETED", "startTime": now}));
+    }
+    build["buildStatus"] = json!("FAULT");
+    build["currentPhase"] = json!("COMPLETED");
+    build["buildComplete"] = json!(true);
+    build["endTime"] = json!(now);
+    build
+}
+
+/// A build leaving the queue: its identity, and its object in PROVISIONING.
+pub fn provisioning(row: &BuildRow) -> (BuildIdentity, Value) {
+    let identity = BuildIdentity {
+        submitted: Some(from_s(row.submitted)),
+        dispatched: Some(SystemTime::now()),
+        ..identity_of(row, &row.build)
+    };
+    let mut build = result::build_json_with(
+        &identity,
+        &BuildReport::in_progress(
+            from_s(row.submitted),
+            (BuildPhase::Provisioning, identity.dispatched.unwrap_or_else(SystemTime::now)),
+        ),
+        Times::Epoch,
+    );
+    carry_over(&mut build, &row.build);
+    (identity, build)
+}
+
+/// Runs a build that left the queue, start to end, on this thread; its progress goes to
+/// `recorder`, and its final `Build` object is returned (not written). A panic ends it FAULT.
+pub fn execute(
+    service: &Service,
+    row: &BuildRow,
+    effective: &Value,
+    identity: BuildIdentity,
+    template: Value,
+    stop: watch::Receiver<bool>,
+    recorder: &dyn Recorder,
+) -> Value {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_one(service, row, effective, identity.clone(), template.clone(), stop, recorder)
+    }));
+    match outcome {
+        Ok(b) => b,
+        Err(panic) => {
+            let why = crate::engine::ledger::panic_message(&*panic);
+            failed_build(
+                &identity,
+                &template,
+                BuildPhase::Provisioning,
+                Status::Fault,
+                "CLIENT_ERROR",
+                &format!("runspec failed unexpectedly: {why}"),
+            )
+        }
     }
 }
 
@@ -365,6 +443,7 @@ pub fn carry_over(build: &mut Value, from: &Value) {
         "queuedTimeoutInMinutes",
         "serviceRole",
         "buildBatchArn",
+        "autoRetryConfig",
     ] {
         if let Some(v) = from.get(key).filter(|v| !v.is_null()) {
             build[key] = v.clone();
@@ -447,7 +526,7 @@ impl LogNotices {
 /// time one starts or ends.
 struct Live<'a> {
     ledger: Ledger<CodeBuildLog<StampedLines>>,
-    service: &'a Service,
+    recorder: &'a dyn Recorder,
     identity: BuildIdentity,
     template: Value,
     start: SystemTime,
@@ -461,9 +540,7 @@ impl EventSink for Live<'_> {
             let mut build =
                 result::build_json_with(&self.identity, &self.ledger.snapshot(self.start), Times::Epoch);
             carry_over(&mut build, &self.template);
-            if let Err(e) = self.service.store.update_build(&self.identity.id, "IN_PROGRESS", &build) {
-                tracing::warn!("cannot record the progress of {}: {e}", self.identity.id);
-            }
+            self.recorder.record(&self.identity.id, "IN_PROGRESS", &build);
         }
     }
 
@@ -480,6 +557,7 @@ fn run_one(
     identity: BuildIdentity,
     template: Value,
     stop: watch::Receiver<bool>,
+    recorder: &dyn Recorder,
 ) -> Value {
     let uuid = row.id.rsplit_once(':').map(|(_, u)| u.to_string()).unwrap_or_else(|| row.id.clone());
     let log_path = logs::path(&service.logs_dir(), &uuid);
@@ -556,7 +634,7 @@ fn run_one(
     };
     let live = Live {
         ledger: Ledger::new(CodeBuildLog::new(log)),
-        service,
+        recorder,
         identity: identity.clone(),
         template: template.clone(),
         start: SystemTime::now(),

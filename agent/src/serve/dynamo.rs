@@ -12,9 +12,10 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ReturnValue, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem, Update,
 };
 use serde_json::Value;
 
@@ -31,6 +32,26 @@ pub struct DynamoStore {
 pub enum Fence {
     /// Another claim or the reaper took the build: this worker must stop it and write nothing.
     Lost,
+}
+
+/// What a claim got.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This worker holds the build now, under this attempt (the fencing token).
+    Won(u64),
+    /// Another worker has it, or it ended (a duplicate message).
+    Taken,
+    /// Its project or the fleet runs as many builds as allowed: try again later.
+    Throttled,
+}
+
+/// Who holds a build.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    pub owner: String,
+    pub attempt: u64,
+    /// Epoch seconds.
+    pub until: f64,
 }
 
 /// A heartbeat's answer.
@@ -108,7 +129,7 @@ impl DynamoStore {
     /// when it does not exist.
     pub fn open(table: &str, region: &str) -> Result<DynamoStore, StoreError> {
         let runtime = DynamoStore::runtime()?;
-        let config = runtime.block_on(crate::aws::sdk_config(region, None));
+        let config = super::block_on_own(&runtime, crate::aws::sdk_config(region, None));
         DynamoStore::with_client(Client::new(&config), table, runtime)
     }
 
@@ -284,31 +305,137 @@ impl DynamoStore {
         Ok(out.attributes().and_then(|a| num(a, "n")).unwrap_or(1.0) as u64)
     }
 
-    /// Claims a QUEUED build for `owner` with a lease of `lease_s` seconds; its new attempt, or
-    /// `None` when someone else has it (a duplicate message, another worker).
-    pub fn claim(&self, id: &str, owner: &str, lease_s: f64) -> Result<Option<u64>, StoreError> {
-        let out = self.run(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("B#{id}")))
-                .key("sk", s("B"))
-                .update_expression("SET #o = :o, leaseUntil = :l ADD attempt :one")
-                .condition_expression("attribute_exists(pk) AND #st = :ip AND attribute_not_exists(#o)")
-                .expression_attribute_names("#o", "owner")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_values(":o", s(owner))
-                .expression_attribute_values(":l", n(now_s() + lease_s))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":ip", s("IN_PROGRESS"))
-                .return_values(ReturnValue::UpdatedNew)
-                .send(),
-        );
-        match out {
-            Ok(o) => Ok(o.attributes().and_then(|a| num(a, "attempt")).map(|a| a as u64)),
-            Err(e) if refused(&e) => Ok(None),
-            Err(e) => Err(sdk(e)),
+    /// One update of a transaction.
+    fn update(
+        &self,
+        pk: String,
+        sk: &str,
+        expression: &str,
+        condition: Option<&str>,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut u = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_string));
+        for (k, v) in names {
+            u = u.expression_attribute_names(*k, *v);
         }
+        for (k, v) in values {
+            u = u.expression_attribute_values(k, v);
+        }
+        Ok(TransactWriteItem::builder().update(u.build().map_err(db)?).build())
+    }
+
+    /// Writes all or nothing; `Some(i)`: nothing was written because the condition of write
+    /// `i` did not hold.
+    fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Option<usize>, StoreError> {
+        let out = self.run(self.client.transact_write_items().set_transact_items(Some(items)).send());
+        match out {
+            Ok(_) => Ok(None),
+            Err(e) => {
+                let failed = e.as_service_error().and_then(|se| match se {
+                    TransactWriteItemsError::TransactionCanceledException(c) => c
+                        .cancellation_reasons()
+                        .iter()
+                        .position(|r| r.code() == Some("ConditionalCheckFailed")),
+                    _ => None,
+                });
+                match failed {
+                    Some(i) => Ok(Some(i)),
+                    None => Err(sdk(e)),
+                }
+            }
+        }
+    }
+
+    /// The running-builds counters a build of `project` counts in: the project's and the
+    /// fleet's. `limits` caps them (a claim); `delta` -1 releases.
+    fn counters(
+        &self,
+        project: &str,
+        delta: i64,
+        limits: [Option<u64>; 2],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut out = Vec::new();
+        for (key, limit) in [format!("R#{project}"), "R#*".to_string()].into_iter().zip(limits) {
+            let mut values = vec![(":d", n(delta))];
+            let condition = limit.map(|l| {
+                values.push((":max", n(l)));
+                "attribute_not_exists(running) OR running < :max"
+            });
+            out.push(self.update(key, "R", "ADD running :d", condition, &[], values)?);
+        }
+        Ok(out)
+    }
+
+    /// How many builds of `project` (`None`: of the fleet) are claimed and not ended.
+    pub fn running(&self, project: Option<&str>) -> Result<u64, StoreError> {
+        let key = format!("R#{}", project.unwrap_or("*"));
+        Ok(self.get(&key, "R")?.and_then(|i| num(&i, "running")).unwrap_or(0.0).max(0.0) as u64)
+    }
+
+    /// The fleet-wide limit on running builds (`runspec serve --concurrency`), if one is set.
+    pub fn fleet_limit(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self.get("CFG", "CFG")?.and_then(|i| num(&i, "fleetLimit")).map(|l| l as u64))
+    }
+
+    pub fn set_fleet_limit(&self, limit: Option<u64>) -> Result<(), StoreError> {
+        let mut put =
+            self.client.put_item().table_name(&self.table).item("pk", s("CFG")).item("sk", s("CFG"));
+        if let Some(l) = limit {
+            put = put.item("fleetLimit", n(l));
+        }
+        self.run(put.send()).map_err(sdk)?;
+        Ok(())
+    }
+
+    /// Claims a QUEUED build for `owner` with a lease of `lease_s` seconds, counting it
+    /// against the project's and the fleet's running builds (at most `limits`).
+    pub fn claim(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_s: f64,
+        limits: [Option<u64>; 2],
+    ) -> Result<Claim, StoreError> {
+        let project = id.split_once(':').map_or(id, |(p, _)| p);
+        let mut items = vec![self.update(
+            format!("B#{id}"),
+            "B",
+            "SET #o = :o, leaseUntil = :l, claimedAt = :now ADD attempt :one",
+            Some("attribute_exists(pk) AND #st = :ip AND attribute_not_exists(#o)"),
+            &[("#o", "owner"), ("#st", "status")],
+            vec![
+                (":o", s(owner)),
+                (":l", n(now_s() + lease_s)),
+                (":now", n(now_s())),
+                (":one", n(1)),
+                (":ip", s("IN_PROGRESS")),
+            ],
+        )?];
+        items.extend(self.counters(project, 1, limits)?);
+        match self.transact(items)? {
+            None => {}
+            Some(0) => return Ok(Claim::Taken),
+            Some(_) => return Ok(Claim::Throttled),
+        }
+        let attempt = self.lease(id)?.map_or(1, |l| l.attempt);
+        Ok(Claim::Won(attempt))
+    }
+
+    /// Who holds a build, if anyone.
+    pub fn lease(&self, id: &str) -> Result<Option<Lease>, StoreError> {
+        Ok(self.get(&format!("B#{id}"), "B")?.and_then(|item| {
+            Some(Lease {
+                owner: text(&item, "owner")?,
+                attempt: num(&item, "attempt").unwrap_or(0.0) as u64,
+                until: num(&item, "leaseUntil").unwrap_or(0.0),
+            })
+        }))
     }
 
     /// Renews the lease, if this worker still holds it; says whether StopBuild was asked for.
@@ -348,7 +475,8 @@ impl DynamoStore {
         }
     }
 
-    /// A write about a build by the worker that holds it: refused once the lease is lost.
+    /// A write about a build by the worker that holds it: refused once the lease is lost. The
+    /// write that ends the build also takes it off the running counts.
     pub fn update_build_as(
         &self,
         id: &str,
@@ -357,27 +485,97 @@ impl DynamoStore {
         status: &str,
         build: &Value,
     ) -> Result<Result<(), Fence>, StoreError> {
-        let out = self.run(
-            self.client
-                .update_item()
+        let project = id.split_once(':').map_or(id, |(p, _)| p);
+        let mut items = vec![self.update(
+            format!("B#{id}"),
+            "B",
+            "SET #st = :s, #j = :j",
+            Some("#o = :o AND attempt = :a AND #st = :ip"),
+            &[("#st", "status"), ("#j", "json"), ("#o", "owner")],
+            vec![
+                (":s", s(status)),
+                (":j", s(build.to_string())),
+                (":o", s(owner)),
+                (":a", n(attempt)),
+                (":ip", s("IN_PROGRESS")),
+            ],
+        )?];
+        if status != "IN_PROGRESS" {
+            items.extend(self.counters(project, -1, [None, None])?);
+        }
+        match self.transact(items)? {
+            None => Ok(Ok(())),
+            Some(_) => Ok(Err(Fence::Lost)),
+        }
+    }
+
+    /// Appends chunk `seq` of a build's log file (`<ms>\t<line>` lines; a chunk may end
+    /// inside a line, the next one goes on with it), as the worker that holds the build:
+    /// refused once the lease is lost.
+    pub fn append_log_as(
+        &self,
+        id: &str,
+        owner: &str,
+        attempt: u64,
+        seq: u64,
+        data: &[u8],
+    ) -> Result<Result<(), Fence>, StoreError> {
+        let uuid = id.rsplit_once(':').map_or(id, |(_, u)| u);
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("B#{id}")))
+            .key("sk", s("B"))
+            .condition_expression("#o = :o AND attempt = :a")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":o", s(owner))
+            .expression_attribute_values(":a", n(attempt))
+            .build()
+            .map_err(db)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(format!("L#{uuid}")))
+            .item("sk", s(format!("{seq:012}")))
+            .item("data", AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(data)))
+            .build()
+            .map_err(db)?;
+        let items = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        match self.transact(items)? {
+            None => Ok(Ok(())),
+            Some(_) => Ok(Err(Fence::Lost)),
+        }
+    }
+
+    /// The log chunks of a build after chunk `after` (`None`: all), in order: (seq, bytes).
+    pub fn log_chunks(&self, uuid: &str, after: Option<u64>) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
                 .table_name(&self.table)
-                .key("pk", s(format!("B#{id}")))
-                .key("sk", s("B"))
-                .update_expression("SET #st = :s, #j = :j")
-                .condition_expression("#o = :o AND attempt = :a")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_names("#j", "json")
-                .expression_attribute_names("#o", "owner")
-                .expression_attribute_values(":s", s(status))
-                .expression_attribute_values(":j", s(build.to_string()))
-                .expression_attribute_values(":o", s(owner))
-                .expression_attribute_values(":a", n(attempt))
-                .send(),
-        );
-        match out {
-            Ok(_) => Ok(Ok(())),
-            Err(e) if refused(&e) => Ok(Err(Fence::Lost)),
-            Err(e) => Err(sdk(e)),
+                .expression_attribute_values(":p", s(format!("L#{uuid}")));
+            q = match after {
+                Some(a) => q
+                    .key_condition_expression("pk = :p AND sk > :from")
+                    .expression_attribute_values(":from", s(format!("{a:012}"))),
+                None => q.key_condition_expression("pk = :p"),
+            };
+            let page = self
+                .run(q.consistent_read(true).set_exclusive_start_key(start.take()).send())
+                .map_err(sdk)?;
+            for item in page.items() {
+                let seq = text(item, "sk").and_then(|k| k.parse().ok()).unwrap_or(0);
+                let data = item.get("data").and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec());
+                out.push((seq, data.unwrap_or_default()));
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(out),
+            }
         }
     }
 
@@ -399,46 +597,54 @@ impl DynamoStore {
     }
 
     /// The reaper's write: a build whose lease ran out is taken from its worker (the attempt
-    /// moves on, so the lost worker's writes fail) and recorded as `build`. `false` when its
-    /// lease was renewed meanwhile or someone else reaped it.
+    /// moves on, so the lost worker's writes fail), recorded as `build` and taken off the
+    /// running counts. `false` when its lease was renewed meanwhile or someone else reaped it.
     pub fn reap(&self, id: &str, attempt: u64, build: &Value) -> Result<bool, StoreError> {
-        let out = self.run(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("B#{id}")))
-                .key("sk", s("B"))
-                .update_expression("SET #st = :s, #j = :j, attempt = :next REMOVE #o")
-                .condition_expression("attempt = :a AND leaseUntil < :now")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_names("#j", "json")
-                .expression_attribute_names("#o", "owner")
-                .expression_attribute_values(":s", s(build["buildStatus"].as_str().unwrap_or("FAULT")))
-                .expression_attribute_values(":j", s(build.to_string()))
-                .expression_attribute_values(":a", n(attempt))
-                .expression_attribute_values(":next", n(attempt + 1))
-                .expression_attribute_values(":now", n(now_s()))
-                .send(),
-        );
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) if refused(&e) => Ok(false),
-            Err(e) => Err(sdk(e)),
-        }
+        let project = id.split_once(':').map_or(id, |(p, _)| p);
+        let mut items = vec![self.update(
+            format!("B#{id}"),
+            "B",
+            "SET #st = :s, #j = :j, attempt = :next REMOVE #o",
+            Some("attempt = :a AND leaseUntil < :now AND #st = :ip"),
+            &[("#st", "status"), ("#j", "json"), ("#o", "owner")],
+            vec![
+                (":s", s(build["buildStatus"].as_str().unwrap_or("FAULT"))),
+                (":j", s(build.to_string())),
+                (":a", n(attempt)),
+                (":next", n(attempt + 1)),
+                (":now", n(now_s())),
+                (":ip", s("IN_PROGRESS")),
+            ],
+        )?];
+        items.extend(self.counters(project, -1, [None, None])?);
+        Ok(self.transact(items)?.is_none())
     }
 
-    /// Running builds whose lease ran out: (row, attempt).
-    pub fn expired(&self) -> Result<Vec<(BuildRow, u64)>, StoreError> {
+    /// Running builds whose lease ran out: (row, lease).
+    pub fn expired(&self) -> Result<Vec<(BuildRow, Lease)>, StoreError> {
         let now = now_s();
         let mut out = Vec::new();
         for item in self.query("all", "apk", "ALLB", true)? {
-            let running =
-                text(&item, "status").as_deref() == Some("IN_PROGRESS") && item.contains_key("owner");
-            if running && num(&item, "leaseUntil").is_some_and(|l| l < now) {
-                out.push((build_row(&item)?, num(&item, "attempt").unwrap_or(0.0) as u64));
+            if text(&item, "status").as_deref() != Some("IN_PROGRESS") {
+                continue;
+            }
+            let Some(owner) = text(&item, "owner") else { continue };
+            let until = num(&item, "leaseUntil").unwrap_or(0.0);
+            if until < now {
+                let attempt = num(&item, "attempt").unwrap_or(0.0) as u64;
+                out.push((build_row(&item)?, Lease { owner, attempt, until }));
             }
         }
         Ok(out)
+    }
+
+    /// Queued builds no worker holds, oldest first.
+    pub fn unclaimed(&self) -> Result<Vec<BuildRow>, StoreError> {
+        self.query("all", "apk", "ALLB", true)?
+            .iter()
+            .filter(|i| text(i, "status").as_deref() == Some("IN_PROGRESS") && !i.contains_key("owner"))
+            .map(build_row)
+            .collect()
     }
 }
 
@@ -572,6 +778,30 @@ impl Store for DynamoStore {
         }
     }
 
+    fn end_unclaimed(&self, id: &str, status: &str, build: &Value) -> Result<bool, StoreError> {
+        let out = self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("B#{id}")))
+                .key("sk", s("B"))
+                .update_expression("SET #st = :s, #j = :j")
+                .condition_expression("#st = :ip AND attribute_not_exists(#o)")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_names("#j", "json")
+                .expression_attribute_names("#o", "owner")
+                .expression_attribute_values(":s", s(status))
+                .expression_attribute_values(":j", s(build.to_string()))
+                .expression_attribute_values(":ip", s("IN_PROGRESS"))
+                .send(),
+        );
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if refused(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
     fn build(&self, id: &str) -> Result<Option<BuildRow>, StoreError> {
         self.get(&format!("B#{id}"), "B")?.map(|i| build_row(&i)).transpose()
     }
@@ -593,6 +823,10 @@ impl Store for DynamoStore {
     }
 
     fn delete_build(&self, id: &str) -> Result<bool, StoreError> {
+        let uuid = id.rsplit_once(':').map_or(id, |(_, u)| u);
+        for (seq, _) in self.log_chunks(uuid, None)? {
+            self.delete(&format!("L#{uuid}"), &format!("{seq:012}"))?;
+        }
         self.delete(&format!("B#{id}"), "B")
     }
 

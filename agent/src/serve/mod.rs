@@ -9,19 +9,23 @@
 //! - [`store`]: projects and builds in SQLite, behind a trait;
 //! - [`dispatch`]: the queue, the concurrency limits, one thread per running build;
 //! - [`request`]: StartBuild overrides on a project (pure); [`sources`]: git and S3 sources;
-//! - [`logs`]: the build logs, stamped per line.
+//! - [`logs`]: the build logs, stamped per line;
+//! - many machines: [`fleet`] (what servers and workers share), [`dynamo`] (the store on
+//!   DynamoDB, with leases), [`sqs`] (the work queue), [`worker`] (`runspec worker`).
 
 pub mod api;
 pub mod auth;
 pub mod batches;
 pub mod dispatch;
 pub mod dynamo;
+pub mod fleet;
 pub mod logs;
 pub mod request;
 pub mod sources;
 pub mod sqs;
 pub mod store;
 pub mod web;
+pub mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,6 +68,19 @@ pub struct Options {
     /// Hand the server's AWS credentials to every build (as CodeBuild hands a build its
     /// service role's).
     pub aws_credentials: bool,
+    /// Many machines: the shared store and queue (`None`: SQLite, and builds run here).
+    pub fleet: Option<FleetOptions>,
+}
+
+/// `runspec serve --store dynamodb://TABLE --queue sqs://QUEUE`.
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    pub store: String,
+    pub queue: String,
+    /// How often the reaper looks (a third of this), in seconds.
+    pub lease_s: f64,
+    /// The fleet-wide limit on running builds, when given.
+    pub limit: Option<u64>,
 }
 
 /// The largest request body read (CodeBuild's inputs are small; a buildspec override is the
@@ -98,9 +115,25 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
             (keys, path)
         }
     };
-    let store = store::SqliteStore::open(&options.state_dir.join("runspec.db")).map_err(|e| e.to_string())?;
+    let fleet = match &options.fleet {
+        Some(f) => {
+            let (f, region) = (f.clone(), options.region.clone());
+            let fleet =
+                tokio::task::spawn_blocking(move || fleet::Fleet::connect(&f.store, &f.queue, &region))
+                    .await
+                    .map_err(|e| e.to_string())??;
+            Some(Arc::new(fleet))
+        }
+        None => None,
+    };
+    let store: Arc<dyn store::Store> = match &fleet {
+        Some(f) => Arc::clone(&f.store) as Arc<dyn store::Store>,
+        None => Arc::new(
+            store::SqliteStore::open(&options.state_dir.join("runspec.db")).map_err(|e| e.to_string())?,
+        ),
+    };
     let mut service = Service::new(
-        Arc::new(store),
+        store,
         options.state_dir.clone(),
         options.concurrency.max(1),
         options.region.clone(),
@@ -108,24 +141,43 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         options.host,
     );
     service.aws_credentials = options.aws_credentials;
+    service.fleet = fleet.clone();
     let service = Arc::new(service);
-    let ended = service.recover().map_err(|e| e.to_string())?;
-    let batches = service.recover_batches().map_err(|e| e.to_string())?;
-    if batches > 0 {
-        tracing::warn!(
-            "{batches} batch(es) were running when the server last stopped; they are recorded as FAULT"
-        );
-    }
-    if ended > 0 {
-        tracing::warn!(
-            "{ended} build(s) were running when the server last stopped; they are recorded as FAULT"
-        );
+    if let (Some(fleet), Some(f)) = (&fleet, &options.fleet) {
+        // Builds run on workers; this server answers the API and runs the reaper.
+        if f.limit.is_some() {
+            let (fleet, limit) = (Arc::clone(fleet), f.limit);
+            tokio::task::spawn_blocking(move || fleet.store.set_fleet_limit(limit))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        }
+        let (service, fleet, lease_s) = (Arc::clone(&service), Arc::clone(fleet), f.lease_s);
+        std::thread::Builder::new()
+            .name("reaper".into())
+            .spawn(move || {
+                worker::reap_until(&service, &fleet, lease_s, &std::sync::atomic::AtomicBool::new(false))
+            })
+            .map_err(|e| e.to_string())?;
+    } else {
+        let ended = service.recover().map_err(|e| e.to_string())?;
+        let batches = service.recover_batches().map_err(|e| e.to_string())?;
+        if batches > 0 {
+            tracing::warn!(
+                "{batches} batch(es) were running when the server last stopped; they are recorded as FAULT"
+            );
+        }
+        if ended > 0 {
+            tracing::warn!(
+                "{ended} build(s) were running when the server last stopped; they are recorded as FAULT"
+            );
+        }
+        tokio::spawn(Arc::clone(&service).dispatch());
     }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(Arc::clone(&service).dispatch());
     let web_token = web::token(&options.state_dir)?;
     let page = format!("http://{addr}/?token={web_token}");
     let app = Arc::new(App { service: Arc::clone(&service), keys, web_token });

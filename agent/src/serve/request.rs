@@ -75,6 +75,9 @@ pub fn effective_project(project: &Value, start: &Value) -> Result<Value, Invali
     if let Some(t) = get("queuedTimeoutInMinutesOverride") {
         p["queuedTimeoutInMinutes"] = t.clone();
     }
+    if let Some(n) = get("autoRetryLimitOverride") {
+        p["autoRetryLimit"] = n.clone();
+    }
     if let Some(a) = get("artifactsOverride") {
         p["artifacts"] = a.clone();
     }

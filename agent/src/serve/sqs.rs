@@ -137,6 +137,22 @@ impl Queue {
         Ok(())
     }
 
+    /// Leaves a received message on the queue, to be received again in `after_s` seconds
+    /// (a build that must wait for a free slot; a message no worker can use, which reaches
+    /// the dead-letter queue after [`MAX_RECEIVES`] receives).
+    pub fn retry_later(&self, receipt: &str, after_s: i32) -> Result<(), StoreError> {
+        self.run(
+            self.client
+                .change_message_visibility()
+                .queue_url(&self.url)
+                .receipt_handle(receipt)
+                .visibility_timeout(after_s)
+                .send(),
+        )
+        .map_err(sdk)?;
+        Ok(())
+    }
+
     /// Sends a raw body (tests send poison messages with it).
     pub fn send_raw(&self, body: &str) -> Result<(), StoreError> {
         self.run(self.client.send_message().queue_url(&self.url).message_body(body).send()).map_err(sdk)?;

@@ -79,6 +79,11 @@ pub trait Store: Send + Sync {
     ) -> Result<(BuildRow, bool), StoreError>;
     /// Replaces a build's object and status.
     fn update_build(&self, id: &str, status: &str, build: &Value) -> Result<(), StoreError>;
+    /// Ends a build no machine has claimed (stopped or timed out in the queue); `false` when
+    /// one has claimed it meanwhile (a shared store; here the queue is this process's own).
+    fn end_unclaimed(&self, id: &str, status: &str, build: &Value) -> Result<bool, StoreError> {
+        self.update_build(id, status, build).map(|()| true)
+    }
     fn build(&self, id: &str) -> Result<Option<BuildRow>, StoreError>;
     /// Ids, newest first unless `ascending`; all projects when `project` is `None`.
     fn build_ids(&self, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError>;

@@ -345,9 +345,12 @@ pub(super) async fn log(
         return StatusCode::NOT_FOUND.into_response();
     };
     let stream = row.build["logs"]["streamName"].as_str().unwrap_or_default().to_string();
-    let (text, next) =
-        super::logs::text(&super::logs::path(&app.service.logs_dir(), &stream), q.from.unwrap_or(0))
-            .unwrap_or_default();
+    let (text, next) = app
+        .service
+        .log_file(&stream)
+        .ok()
+        .and_then(|path| super::logs::text(&path, q.from.unwrap_or(0)).ok())
+        .unwrap_or_default();
     let complete = row.build["buildComplete"] == true;
     let shown = if complete {
         row.status.clone()

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use runspec::serve::dynamo::{DynamoStore, Fence};
+use runspec::serve::dynamo::{Claim, DynamoStore, Fence};
 use runspec::serve::store::{BuildRow, Store, StoreError, now_s};
 use serde_json::json;
 
@@ -83,8 +83,8 @@ fn leases_fence_a_lost_worker() {
     let s = store(&table);
     let (b, _) = s.insert_build("p", None, 300.0, &mut |n| row("p", n)).unwrap();
     // One claim wins; a duplicate message claims nothing.
-    assert_eq!(s.claim(&b.id, "worker-1", 0.5).unwrap(), Some(1));
-    assert_eq!(s.claim(&b.id, "worker-2", 0.5).unwrap(), None);
+    assert_eq!(s.claim(&b.id, "worker-1", 0.5, NO_LIMITS).unwrap(), Claim::Won(1));
+    assert_eq!(s.claim(&b.id, "worker-2", 0.5, NO_LIMITS).unwrap(), Claim::Taken);
     assert_eq!(
         s.heartbeat(&b.id, "worker-1", 1, 0.5).unwrap(),
         Ok(runspec::serve::dynamo::Beat { stop_requested: false })
@@ -99,7 +99,11 @@ fn leases_fence_a_lost_worker() {
     // The worker goes quiet past its lease: the reaper takes the build.
     std::thread::sleep(Duration::from_millis(700));
     let expired = s.expired().unwrap();
-    assert_eq!(expired.iter().map(|(r, a)| (r.id.clone(), *a)).collect::<Vec<_>>(), [(b.id.clone(), 1)]);
+    assert_eq!(
+        expired.iter().map(|(r, l)| (r.id.clone(), l.owner.clone(), l.attempt)).collect::<Vec<_>>(),
+        [(b.id.clone(), "worker-1".to_string(), 1)]
+    );
+    assert_eq!(s.running(Some("p")).unwrap(), 1);
     assert!(s.reap(&b.id, 1, &json!({"buildStatus": "FAULT"})).unwrap());
     assert!(!s.reap(&b.id, 1, &json!({"buildStatus": "FAULT"})).unwrap(), "a second reaper does nothing");
     // Its late writes are refused.
@@ -107,7 +111,54 @@ fn leases_fence_a_lost_worker() {
     assert_eq!(s.update_build_as(&b.id, "worker-1", 1, "SUCCEEDED", &json!({})).unwrap(), Err(Fence::Lost));
     let now = s.build(&b.id).unwrap().unwrap();
     assert_eq!(now.status, "FAULT");
-    assert_eq!(s.claim(&b.id, "worker-3", 0.5).unwrap(), None, "an ended build is never claimed again");
+    assert_eq!(
+        s.claim(&b.id, "worker-3", 0.5, NO_LIMITS).unwrap(),
+        Claim::Taken,
+        "an ended build is never claimed again"
+    );
+    assert_eq!(s.running(Some("p")).unwrap(), 0, "the reaper took it off the count");
+}
+
+const NO_LIMITS: [Option<u64>; 2] = [None, None];
+
+/// A project's `concurrentBuildLimit` and the fleet's limit are counters taken with the claim:
+/// a claim over either waits, and an ended build frees its place.
+#[test]
+#[ignore = "needs moto: run scripts/test.sh"]
+fn limits_hold_across_workers() {
+    let table = format!("runspec-limits-{}", std::process::id());
+    let s = store(&table);
+    let ids: Vec<String> =
+        (0..3).map(|_| s.insert_build("lim", None, 300.0, &mut |n| row("lim", n)).unwrap().0.id).collect();
+    let project_limit = [Some(1), None];
+    assert_eq!(s.claim(&ids[0], "w1", 30.0, project_limit).unwrap(), Claim::Won(1));
+    assert_eq!(s.claim(&ids[1], "w2", 30.0, project_limit).unwrap(), Claim::Throttled);
+    assert!(s.lease(&ids[1]).unwrap().is_none(), "a throttled claim wrote nothing");
+    assert_eq!(s.update_build_as(&ids[0], "w1", 1, "SUCCEEDED", &json!({})).unwrap(), Ok(()));
+    assert_eq!(s.running(Some("lim")).unwrap(), 0);
+    assert_eq!(s.claim(&ids[1], "w2", 30.0, project_limit).unwrap(), Claim::Won(1));
+    // The fleet's limit counts every project.
+    s.set_fleet_limit(Some(1)).unwrap();
+    assert_eq!(s.fleet_limit().unwrap(), Some(1));
+    let before = s.running(None).unwrap();
+    let fleet_limit = [None, Some(before)];
+    assert_eq!(s.claim(&ids[2], "w3", 30.0, fleet_limit).unwrap(), Claim::Throttled);
+    assert_eq!(s.claim(&ids[2], "w3", 30.0, [None, Some(before + 1)]).unwrap(), Claim::Won(1));
+    // A write that ends a build is refused to anyone but its holder, and only once.
+    assert_eq!(s.update_build_as(&ids[1], "w3", 1, "SUCCEEDED", &json!({})).unwrap(), Err(Fence::Lost));
+    assert_eq!(s.update_build_as(&ids[1], "w2", 1, "SUCCEEDED", &json!({})).unwrap(), Ok(()));
+    assert_eq!(s.update_build_as(&ids[1], "w2", 1, "FAILED", &json!({})).unwrap(), Err(Fence::Lost));
+    // Log chunks: in order, fenced like every other write.
+    assert_eq!(s.append_log_as(&ids[2], "w3", 1, 0, b"1\tone\n2\ttw").unwrap(), Ok(()));
+    assert_eq!(s.append_log_as(&ids[2], "w3", 1, 1, b"o\n").unwrap(), Ok(()));
+    assert_eq!(s.append_log_as(&ids[2], "w1", 1, 2, b"x\n").unwrap(), Err(Fence::Lost));
+    let uuid = ids[2].rsplit_once(':').unwrap().1;
+    let chunks = s.log_chunks(uuid, None).unwrap();
+    assert_eq!(chunks, [(0, b"1\tone\n2\ttw".to_vec()), (1, b"o\n".to_vec())]);
+    assert_eq!(s.log_chunks(uuid, Some(0)).unwrap().len(), 1);
+    assert!(s.delete_build(&ids[2]).unwrap());
+    assert!(s.log_chunks(uuid, None).unwrap().is_empty(), "a deleted build's log goes with it");
+    s.set_fleet_limit(None).unwrap();
 }
 
 fn queue(name: &str) -> runspec::serve::sqs::Queue {
@@ -143,4 +194,331 @@ fn the_queue_wakes_workers_and_poison_goes_to_the_dead_letters() {
     let dead = q.receive(&dlq, 1, 30).unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "{not a build");
+}
+
+// ---- The fleet end to end: `runspec serve --store --queue` and `runspec worker` processes,
+// driven through the AWS CLI, on moto's DynamoDB and SQS.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use crate::serve::{Server, phases, venv};
+use serde_json::Value;
+
+/// The lease every process of these tests uses: heartbeats every second.
+const LEASE: &str = "3";
+
+fn moto() -> String {
+    std::env::var("RUNSPEC_TEST_MOTO_URL").expect("needs moto: run scripts/test.sh")
+}
+
+fn aws_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+    ]
+}
+
+/// A fleet: its table and queue, named for this test.
+struct Fleet {
+    store: String,
+    queue: String,
+    dir: tempfile::TempDir,
+}
+
+impl Fleet {
+    fn new(name: &str) -> Fleet {
+        let tag = format!("{name}-{}", std::process::id());
+        Fleet {
+            store: format!("dynamodb://rs-{tag}"),
+            queue: format!("sqs://rs-{tag}"),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn server(&self, name: &str) -> Server {
+        let dir = self.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let env = aws_env();
+        let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Server::start_env(&dir, &["--store", &self.store, "--queue", &self.queue, "--lease", LEASE], &envs)
+    }
+
+    fn worker(&self, name: &str) -> Worker {
+        let dir = self.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("stderr");
+        let child = Command::new(env!("CARGO_BIN_EXE_runspec"))
+            .args(["worker", "--store", &self.store, "--queue", &self.queue, "--lease", LEASE])
+            .args(["--poll", "1", "--host", "--concurrency", "2", "--state-dir"])
+            .arg(dir.join("state"))
+            .envs(aws_env())
+            .env("RUNSPEC_CACHE_DIR", concat!(env!("CARGO_TARGET_TMPDIR"), "/runspec-cache"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let w = Worker { child, log };
+        w.wait_for("taking builds from", Duration::from_secs(30));
+        w
+    }
+
+    /// `aws sqs ...` against moto.
+    fn sqs(&self, args: &[&str]) -> Value {
+        let out = Command::new(venv().join("bin/aws"))
+            .args(["--endpoint-url", &moto(), "--output", "json", "sqs"])
+            .args(args)
+            .envs(aws_env())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "aws sqs {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+}
+
+struct Worker {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Worker {
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_for(&self, text: &str, within: Duration) {
+        let end = Instant::now() + within;
+        while !self.stderr().contains(text) {
+            assert!(Instant::now() < end, "the worker never said `{text}`: {}", self.stderr());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(s: &Server, project: &str, extra: &[&str]) -> String {
+    let mut args = vec!["codebuild", "start-build", "--project-name", project];
+    args.extend_from_slice(extra);
+    s.aws(&args)["build"]["id"].as_str().unwrap().to_string()
+}
+
+/// Which of `workers` claimed the build (they say so on stderr); waits for one to.
+fn owner_of<'w>(workers: &'w [Worker], id: &str, within: Duration) -> &'w Worker {
+    let end = Instant::now() + within;
+    loop {
+        if let Some(w) = workers.iter().find(|w| w.stderr().contains(&format!("{id} claimed"))) {
+            return w;
+        }
+        assert!(Instant::now() < end, "no worker claimed {id}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Polls until the build is in `phase` (or past it, complete).
+fn wait_phase(s: &Server, id: &str, phase: &str, within: Duration) -> Value {
+    let end = Instant::now() + within;
+    loop {
+        let b = s.build(id);
+        if b["currentPhase"] == phase {
+            return b;
+        }
+        assert!(Instant::now() < end, "{id} never reached {phase}: {b}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How a build ended, following its auto-retries: (the last build, the chain of ids).
+fn last_retry(s: &Server, id: &str, within: Duration) -> (Value, Vec<String>) {
+    let mut chain = vec![id.to_string()];
+    loop {
+        let b = s.wait(chain.last().unwrap(), within);
+        match b["autoRetryConfig"]["nextAutoRetry"].as_str() {
+            Some(next) => chain.push(next.to_string()),
+            None => return (b, chain),
+        }
+    }
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Two API servers and three workers on one table and queue: 30 builds through the AWS CLI,
+/// half through each server, all end; a worker killed with SIGKILL while it runs a long build
+/// loses it (FAULT, WORKER_LOST) and the auto-retry succeeds elsewhere; each build is claimed
+/// once; a server killed with SIGKILL leaves the other serving every build and its log.
+#[test]
+#[ignore = "needs moto and the test venv: run scripts/test.sh"]
+fn a_fleet_shares_builds_and_survives_a_dead_worker_and_a_dead_server() {
+    let fleet = Fleet::new("thirty");
+    let (a, b) = (fleet.server("a"), fleet.server("b"));
+    let workers: Vec<Worker> = ["w1", "w2", "w3"].iter().map(|n| fleet.worker(n)).collect();
+    a.create_project(
+        "quick",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"hello from $CODEBUILD_BUILD_ID\"\n",
+        &["--auto-retry-limit", "2"],
+    );
+    b.create_project(
+        "long",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - 'if [ \"$CODEBUILD_BUILD_NUMBER\" = 1 ]; then sleep 60; fi'\n      - echo finished\n",
+        &["--auto-retry-limit", "1"],
+    );
+    let long = start(&a, "long", &[]);
+    let ids: Vec<String> = (0..30).map(|i| start(if i % 2 == 0 { &a } else { &b }, "quick", &[])).collect();
+    let numbers: std::collections::BTreeSet<u64> =
+        ids.iter().map(|id| a.build(id)["buildNumber"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (1..=30).collect(), "one counter for both servers");
+
+    // The long build's worker dies.
+    let victim = owner_of(&workers, &long, Duration::from_secs(30));
+    wait_phase(&b, &long, "BUILD", Duration::from_secs(30));
+    victim.signal(nix::sys::signal::Signal::SIGKILL);
+    let killed_at = Instant::now();
+    let lost = b.wait(&long, Duration::from_secs(20));
+    assert_eq!(lost["buildStatus"], "FAULT", "{lost}");
+    let build_phase = lost["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == "BUILD").unwrap();
+    assert_eq!(build_phase["phaseStatus"], "FAULT");
+    assert_eq!(build_phase["contexts"][0]["statusCode"], "WORKER_LOST", "{lost}");
+    assert!(killed_at.elapsed() < Duration::from_secs(10), "the lease is 3 s: {:?}", killed_at.elapsed());
+    let (retried, chain) = last_retry(&a, &long, Duration::from_secs(60));
+    assert_eq!(chain.len(), 2, "one auto-retry: {chain:?}");
+    assert_eq!(retried["buildStatus"], "SUCCEEDED", "{retried}");
+    assert_eq!(retried["autoRetryConfig"]["previousAutoRetry"], long.as_str());
+    assert_eq!(retried["autoRetryConfig"]["autoRetryNumber"], 1);
+    assert_eq!(retried["autoRetryConfig"]["autoRetryLimit"], 1);
+    assert!(b.log(&retried).iter().any(|l| l == "finished"), "{:?}", b.log(&retried));
+
+    // Every quick build ends, SUCCEEDED or (if the dead worker had it) retried to SUCCEEDED.
+    for id in &ids {
+        let (last, chain) = last_retry(&b, id, Duration::from_secs(90));
+        assert_eq!(last["buildStatus"], "SUCCEEDED", "{chain:?}: {last}");
+        let first = b.build(id);
+        if chain.len() > 1 {
+            assert!(phases(&first).iter().any(|p| p.ends_with("=FAULT")), "{first}");
+        }
+        let log = a.log(&last);
+        let hello = format!("hello from {}", last["id"].as_str().unwrap());
+        assert!(log.contains(&hello), "the log through either server: {log:?}");
+    }
+
+    // No build was claimed twice.
+    let mut claims = std::collections::HashMap::<String, usize>::new();
+    for w in &workers {
+        for line in w.stderr().lines() {
+            if let Some(rest) = line.strip_prefix("runspec worker: ")
+                && let Some((id, _)) = rest.split_once(" claimed")
+            {
+                *claims.entry(id.to_string()).or_default() += 1;
+            }
+        }
+    }
+    assert!(claims.values().all(|n| *n == 1), "{claims:?}");
+    assert!(claims.len() >= 32, "30 quick, the long one and its retry: {}", claims.len());
+
+    // Server a dies; b serves every build and its log.
+    let mut a = a;
+    a.child.kill().unwrap();
+    let _ = a.child.wait();
+    let all = b.aws(&["codebuild", "list-builds-for-project", "--project-name", "quick"]);
+    assert!(all["ids"].as_array().unwrap().len() >= 30);
+    let first = b.build(&ids[0]);
+    assert_eq!(first["id"], ids[0].as_str());
+    assert!(!b.log(&first).is_empty());
+    drop(workers);
+}
+
+/// StopBuild sent to the server that did not start the build reaches its worker within one
+/// heartbeat; a worker stopped (SIGSTOP) past its lease is fenced off when it wakes (its writes
+/// are refused, it stops its build, the retry ran elsewhere); a message no worker can use ends
+/// in the dead-letter queue.
+#[test]
+#[ignore = "needs moto and the test venv: run scripts/test.sh"]
+fn stop_through_any_server_fencing_and_poison() {
+    let fleet = Fleet::new("fence");
+    let (a, b) = (fleet.server("a"), fleet.server("b"));
+    let workers: Vec<Worker> = ["w1", "w2"].iter().map(|n| fleet.worker(n)).collect();
+    a.create_project("sleepy", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 60\n", &[]);
+
+    // StopBuild through the other server.
+    let id = start(&a, "sleepy", &[]);
+    wait_phase(&a, &id, "BUILD", Duration::from_secs(30));
+    let asked = now_s();
+    b.aws(&["codebuild", "stop-build", "--id", &id]);
+    let stopped = a.wait(&id, Duration::from_secs(10));
+    assert_eq!(stopped["buildStatus"], "STOPPED", "{stopped}");
+    // Asked to ended: one heartbeat (1 s) and the time to stop the commands.
+    let took = stopped["endTime"].as_f64().unwrap() - asked;
+    assert!(took < 1.6, "one heartbeat is 1 s; it took {took:.2} s");
+
+    // A worker that sleeps past its lease.
+    let marks = fleet.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    b.create_project(
+        "paused",
+        &format!(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - 'if [ \"$CODEBUILD_BUILD_NUMBER\" = 1 ]; then sleep 12; fi'\n      - touch {}/$CODEBUILD_BUILD_NUMBER\n",
+            path_str(&marks)
+        ),
+        &["--auto-retry-limit", "1"],
+    );
+    let id = start(&b, "paused", &[]);
+    let paused = owner_of(&workers, &id, Duration::from_secs(30));
+    wait_phase(&b, &id, "BUILD", Duration::from_secs(30));
+    paused.signal(nix::sys::signal::Signal::SIGSTOP);
+    let lost = a.wait(&id, Duration::from_secs(20));
+    assert_eq!(lost["buildStatus"], "FAULT", "{lost}");
+    let (retried, _) = last_retry(&a, &id, Duration::from_secs(30));
+    assert_eq!(retried["buildStatus"], "SUCCEEDED");
+    paused.signal(nix::sys::signal::Signal::SIGCONT);
+    paused.wait_for(&format!("{id}: the lease was lost"), Duration::from_secs(5));
+    paused.wait_for(&format!("{id}: ended"), Duration::from_secs(10));
+    assert!(paused.stderr().contains("not recorded"), "{}", paused.stderr());
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(a.build(&id)["buildStatus"], "FAULT", "the late writes were refused");
+    assert!(marks.join("2").exists(), "the retry ran");
+    assert!(!marks.join("1").exists(), "the fenced worker stopped its build");
+    let log = b.log(&lost);
+    assert!(
+        !log.iter().any(|l| l.contains("Phase complete: BUILD")),
+        "nothing written after the loss: {log:?}"
+    );
+
+    // Poison: not a build's message.
+    let url =
+        fleet.sqs(&["get-queue-url", "--queue-name", fleet.queue.trim_start_matches("sqs://")])["QueueUrl"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    fleet.sqs(&["send-message", "--queue-url", &url, "--message-body", "{\"not\": \"a build\"}"]);
+    let dlq = fleet.sqs(&[
+        "get-queue-url",
+        "--queue-name",
+        &format!("{}-dlq", fleet.queue.trim_start_matches("sqs://")),
+    ])["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let end = Instant::now() + Duration::from_secs(40);
+    loop {
+        let got = fleet.sqs(&["receive-message", "--queue-url", &dlq, "--wait-time-seconds", "1"]);
+        if let Some(m) = got["Messages"].as_array().and_then(|m| m.first()) {
+            assert_eq!(m["Body"], "{\"not\": \"a build\"}");
+            break;
+        }
+        assert!(Instant::now() < end, "the poison message never reached the dead-letter queue");
+    }
+    assert!(workers.iter().any(|w| w.stderr().contains("a message no worker can use")));
 }

@@ -12,13 +12,13 @@ use serde_json::{Value, json};
 const KEY_ID: &str = "AKIDRUNSPECTEST";
 const SECRET: &str = "runspec-test-secret-key-0123456789";
 
-fn venv() -> PathBuf {
+pub(crate) fn venv() -> PathBuf {
     PathBuf::from(std::env::var("RUNSPEC_TEST_VENV").expect("needs the test venv: run scripts/test.sh"))
 }
 
-struct Server {
-    child: Child,
-    url: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) url: String,
     /// The web page's address with its token.
     page: String,
     state: PathBuf,
@@ -40,7 +40,7 @@ impl Server {
     }
 
     /// With extra environment variables for the server process.
-    fn start_env(dir: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Server {
+    pub(crate) fn start_env(dir: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let state = dir.join("state");
         let creds = dir.join("credentials");
         std::fs::write(
@@ -88,7 +88,7 @@ impl Server {
     }
 
     /// `aws <args>` as profile `test`; (exit code, parsed stdout, stderr).
-    fn aws_as(&self, profile: &str, args: &[&str]) -> (i32, Value, String) {
+    pub(crate) fn aws_as(&self, profile: &str, args: &[&str]) -> (i32, Value, String) {
         let out = Command::new(venv().join("bin/aws"))
             .args(["--endpoint-url", &self.url, "--output", "json"])
             .args(args)
@@ -106,7 +106,7 @@ impl Server {
         (out.status.code().unwrap_or(-1), value, String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
-    fn aws(&self, args: &[&str]) -> Value {
+    pub(crate) fn aws(&self, args: &[&str]) -> Value {
         let (code, v, err) = self.aws_as("test", args);
         assert_eq!(code, 0, "aws {args:?}: {err}");
         v
@@ -128,7 +128,7 @@ impl Server {
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
     }
 
-    fn create_project(&self, name: &str, buildspec: &str, extra: &[&str]) {
+    pub(crate) fn create_project(&self, name: &str, buildspec: &str, extra: &[&str]) {
         let source = json!({"type": "NO_SOURCE", "buildspec": buildspec}).to_string();
         let mut args = vec![
             "codebuild",
@@ -148,12 +148,12 @@ impl Server {
         self.aws(&args);
     }
 
-    fn build(&self, id: &str) -> Value {
+    pub(crate) fn build(&self, id: &str) -> Value {
         self.aws(&["codebuild", "batch-get-builds", "--ids", id])["builds"][0].clone()
     }
 
     /// Polls until the build is complete.
-    fn wait(&self, id: &str, within: Duration) -> Value {
+    pub(crate) fn wait(&self, id: &str, within: Duration) -> Value {
         let end = Instant::now() + within;
         loop {
             let b = self.build(id);
@@ -165,7 +165,7 @@ impl Server {
         }
     }
 
-    fn log(&self, build: &Value) -> Vec<String> {
+    pub(crate) fn log(&self, build: &Value) -> Vec<String> {
         let v = self.aws(&[
             "logs",
             "get-log-events",
@@ -197,7 +197,7 @@ impl Drop for Server {
     }
 }
 
-fn phases(build: &Value) -> Vec<String> {
+pub(crate) fn phases(build: &Value) -> Vec<String> {
     build["phases"]
         .as_array()
         .unwrap()
