@@ -1,9 +1,13 @@
-//! The [`Store`] on DynamoDB, for many machines: one table (`pk`, `sk`), two indexes
-//! (`byProject`: a project's builds by number; `all`: everything of a kind by time), atomic
-//! per-project counters, and builds that carry a lease: `attempt` (the fencing token), `owner`
-//! and `leaseUntil`. A worker claims a QUEUED build with a conditional write, renews the lease
-//! with another, and every write it makes about the build is conditional on owner + attempt, so
-//! a worker that lost its lease can write nothing (scale-out.md §C.3).
+//! The [`Store`] on DynamoDB, for many machines: one table (`pk`, `sk`), four indexes
+//! (`byProject`: a project's builds by number; `all`: everything of a kind by time; and two
+//! sparse ones that hold only what the reaper reads: `queued`, builds no worker has claimed,
+//! and `leases`, claimed builds by lease expiry), atomic per-project counters, and builds that
+//! carry a lease: `attempt` (the fencing token), `owner` and `leaseUntil`. A worker claims a
+//! QUEUED build with a conditional write, renews the lease with another, and every write it
+//! makes about the build (log chunks included) is conditional on owner + attempt, so a worker
+//! that lost its lease can write nothing. Running-build counters (per project, and for the
+//! fleet) change in the same transactions as the claim and the end, so limits hold however
+//! many workers race.
 //!
 //! The trait is synchronous (the SQLite store is); calls run on a small runtime of the store's
 //! own, from any thread, inside another runtime or not.
@@ -194,8 +198,13 @@ impl DynamoStore {
                 .attribute_definitions(attr("gsk", ScalarAttributeType::N)?)
                 .attribute_definitions(attr("apk", ScalarAttributeType::S)?)
                 .attribute_definitions(attr("ask", ScalarAttributeType::N)?)
+                .attribute_definitions(attr("qpk", ScalarAttributeType::S)?)
+                .attribute_definitions(attr("rpk", ScalarAttributeType::S)?)
+                .attribute_definitions(attr("leaseUntil", ScalarAttributeType::N)?)
                 .global_secondary_indexes(index("byProject", "gpk", "gsk")?)
                 .global_secondary_indexes(index("all", "apk", "ask")?)
+                .global_secondary_indexes(index("queued", "qpk", "ask")?)
+                .global_secondary_indexes(index("leases", "rpk", "leaseUntil")?)
                 .send(),
         );
         match created {
@@ -263,6 +272,19 @@ impl DynamoStore {
 
     /// Every item of an index partition, in key order.
     fn query(&self, index: &str, hash: &str, value: &str, ascending: bool) -> Result<Vec<Item>, StoreError> {
+        self.query_where(index, &format!("{hash} = :v"), vec![(":v", s(value))], ascending)
+    }
+
+    /// The items of an index that `condition` (a key condition) selects, in key order.
+    fn query_where(
+        &self,
+        index: &str,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+        ascending: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let values: HashMap<String, AttributeValue> =
+            values.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -272,9 +294,8 @@ impl DynamoStore {
                         .query()
                         .table_name(&self.table)
                         .index_name(index)
-                        .key_condition_expression("#h = :v")
-                        .expression_attribute_names("#h", hash)
-                        .expression_attribute_values(":v", s(value))
+                        .key_condition_expression(condition)
+                        .set_expression_attribute_values(Some(values.clone()))
                         .scan_index_forward(ascending)
                         .set_exclusive_start_key(start.take())
                         .send(),
@@ -406,7 +427,7 @@ impl DynamoStore {
         let mut items = vec![self.update(
             format!("B#{id}"),
             "B",
-            "SET #o = :o, leaseUntil = :l, claimedAt = :now ADD attempt :one",
+            "SET #o = :o, leaseUntil = :l, claimedAt = :now, rpk = :r ADD attempt :one REMOVE qpk",
             Some("attribute_exists(pk) AND #st = :ip AND attribute_not_exists(#o)"),
             &[("#o", "owner"), ("#st", "status")],
             vec![
@@ -415,6 +436,7 @@ impl DynamoStore {
                 (":now", n(now_s())),
                 (":one", n(1)),
                 (":ip", s("IN_PROGRESS")),
+                (":r", s("R")),
             ],
         )?];
         items.extend(self.counters(project, 1, limits)?);
@@ -486,10 +508,11 @@ impl DynamoStore {
         build: &Value,
     ) -> Result<Result<(), Fence>, StoreError> {
         let project = id.split_once(':').map_or(id, |(p, _)| p);
+        let ends = status != "IN_PROGRESS";
         let mut items = vec![self.update(
             format!("B#{id}"),
             "B",
-            "SET #st = :s, #j = :j",
+            if ends { "SET #st = :s, #j = :j REMOVE rpk" } else { "SET #st = :s, #j = :j" },
             Some("#o = :o AND attempt = :a AND #st = :ip"),
             &[("#st", "status"), ("#j", "json"), ("#o", "owner")],
             vec![
@@ -500,7 +523,7 @@ impl DynamoStore {
                 (":ip", s("IN_PROGRESS")),
             ],
         )?];
-        if status != "IN_PROGRESS" {
+        if ends {
             items.extend(self.counters(project, -1, [None, None])?);
         }
         match self.transact(items)? {
@@ -604,7 +627,7 @@ impl DynamoStore {
         let mut items = vec![self.update(
             format!("B#{id}"),
             "B",
-            "SET #st = :s, #j = :j, attempt = :next REMOVE #o",
+            "SET #st = :s, #j = :j, attempt = :next REMOVE #o, rpk",
             Some("attempt = :a AND leaseUntil < :now AND #st = :ip"),
             &[("#st", "status"), ("#j", "json"), ("#o", "owner")],
             vec![
@@ -620,27 +643,28 @@ impl DynamoStore {
         Ok(self.transact(items)?.is_none())
     }
 
-    /// Running builds whose lease ran out: (row, lease).
+    /// Running builds whose lease ran out: (row, lease). From the sparse index of claimed
+    /// builds, so the reaper reads only those.
     pub fn expired(&self) -> Result<Vec<(BuildRow, Lease)>, StoreError> {
-        let now = now_s();
+        let items = self.query_where(
+            "leases",
+            "rpk = :r AND leaseUntil < :now",
+            vec![(":r", s("R")), (":now", n(now_s()))],
+            true,
+        )?;
         let mut out = Vec::new();
-        for item in self.query("all", "apk", "ALLB", true)? {
-            if text(&item, "status").as_deref() != Some("IN_PROGRESS") {
-                continue;
-            }
+        for item in items {
             let Some(owner) = text(&item, "owner") else { continue };
             let until = num(&item, "leaseUntil").unwrap_or(0.0);
-            if until < now {
-                let attempt = num(&item, "attempt").unwrap_or(0.0) as u64;
-                out.push((build_row(&item)?, Lease { owner, attempt, until }));
-            }
+            let attempt = num(&item, "attempt").unwrap_or(0.0) as u64;
+            out.push((build_row(&item)?, Lease { owner, attempt, until }));
         }
         Ok(out)
     }
 
-    /// Queued builds no worker holds, oldest first.
+    /// Queued builds no worker holds, oldest first (the sparse index of queued builds).
     pub fn unclaimed(&self) -> Result<Vec<BuildRow>, StoreError> {
-        self.query("all", "apk", "ALLB", true)?
+        self.query("queued", "qpk", "Q", true)?
             .iter()
             .filter(|i| text(i, "status").as_deref() == Some("IN_PROGRESS") && !i.contains_key("owner"))
             .map(build_row)
@@ -746,6 +770,7 @@ impl Store for DynamoStore {
                 .item("request", s(b.request.to_string()))
                 .item("submitted", n(b.submitted))
                 .item("attempt", n(0))
+                .item("qpk", s("Q"))
                 .condition_expression("attribute_not_exists(pk)")
                 .send(),
         )
@@ -785,7 +810,7 @@ impl Store for DynamoStore {
                 .table_name(&self.table)
                 .key("pk", s(format!("B#{id}")))
                 .key("sk", s("B"))
-                .update_expression("SET #st = :s, #j = :j")
+                .update_expression("SET #st = :s, #j = :j REMOVE qpk")
                 .condition_expression("#st = :ip AND attribute_not_exists(#o)")
                 .expression_attribute_names("#st", "status")
                 .expression_attribute_names("#j", "json")

@@ -522,3 +522,46 @@ fn stop_through_any_server_fencing_and_poison() {
     }
     assert!(workers.iter().any(|w| w.stderr().contains("a message no worker can use")));
 }
+
+/// `serve --store ... --concurrency 1` caps the whole fleet: two workers with two slots each
+/// run one build at a time; a build queued past its `queuedTimeoutInMinutes` ends TIMED_OUT.
+#[test]
+#[ignore = "needs moto and the test venv: run scripts/test.sh"]
+fn a_fleet_wide_limit_and_queue_timeouts() {
+    let fleet = Fleet::new("limit");
+    let dir = fleet.dir.path().join("a");
+    std::fs::create_dir_all(&dir).unwrap();
+    let env = aws_env();
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = Server::start_env(
+        &dir,
+        &["--store", &fleet.store, "--queue", &fleet.queue, "--lease", LEASE, "--concurrency", "1"],
+        &envs,
+    );
+    let _workers: Vec<Worker> = ["w1", "w2"].iter().map(|n| fleet.worker(n)).collect();
+    a.create_project("slow", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 1.5\n", &[]);
+    let v = a.python(
+        r#"
+from botocore.config import Config
+loose = session.client('codebuild', endpoint_url=cb.meta.endpoint_url, config=Config(parameter_validation=False))
+ids = [cb.start_build(projectName='slow')['build']['id'] for _ in range(2)]
+late = loose.start_build(projectName='slow', queuedTimeoutInMinutesOverride=0.003)['build']['id']
+deadline = time.time() + 60
+while time.time() < deadline:
+    builds = cb.batch_get_builds(ids=ids + [late])['builds']
+    if all(b['buildComplete'] for b in builds):
+        break
+    time.sleep(0.2)
+def span(b):
+    ph = {p['phaseType']: p for p in b['phases']}
+    return [ph['PROVISIONING']['startTime'].timestamp(), ph['FINALIZING']['endTime'].timestamp()]
+print(json.dumps({'spans': [span(b) for b in builds[:2]], 'statuses': [b['buildStatus'] for b in builds],
+                  'late': [[p['phaseType'], p.get('phaseStatus')] for p in builds[2]['phases']]}))
+"#,
+    );
+    assert_eq!(v["statuses"], json!(["SUCCEEDED", "SUCCEEDED", "TIMED_OUT"]), "{v}");
+    let span = |i: usize| (v["spans"][i][0].as_f64().unwrap(), v["spans"][i][1].as_f64().unwrap());
+    let (x, y) = (span(0), span(1));
+    assert!(y.0 >= x.1 - 0.01 || x.0 >= y.1 - 0.01, "one at a time across the fleet: {x:?} {y:?}");
+    assert_eq!(v["late"], json!([["SUBMITTED", "SUCCEEDED"], ["QUEUED", "TIMED_OUT"], ["COMPLETED", null]]));
+}

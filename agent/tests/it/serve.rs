@@ -113,7 +113,7 @@ impl Server {
     }
 
     /// A boto3 script with `cb` (CodeBuild) and `logs` clients for this server.
-    fn python(&self, script: &str) -> Value {
+    pub(crate) fn python(&self, script: &str) -> Value {
         let prelude = format!(
             "import boto3, json, sys, time, threading\nsession = boto3.session.Session(aws_access_key_id={KEY_ID:?}, aws_secret_access_key={SECRET:?}, region_name='us-east-1')\ncb = session.client('codebuild', endpoint_url={:?})\nlogs = session.client('logs', endpoint_url={:?})\n",
             self.url, self.url
@@ -844,6 +844,71 @@ print(json.dumps({'status': b['buildStatus'], 'phases': [[p['phaseType'], p.get(
         json!([["SUBMITTED", "SUCCEEDED"], ["QUEUED", "TIMED_OUT"], ["COMPLETED", null]])
     );
     assert_eq!(v["context"][0]["statusCode"], "BUILD_TIMED_OUT");
+}
+
+/// CodeBuild's auto-retry on one machine: a build that FAILED with `autoRetryLimit` left is
+/// retried as a new build (as RetryBuild would), linked both ways; the retries stop at the limit
+/// or at the first success; StartBuild's `autoRetryLimitOverride` wins; a manual RetryBuild is
+/// not an auto-retry.
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn failed_builds_are_auto_retried_up_to_the_limit() {
+    let s = Server::start(&[]);
+    // Fails until build number 3.
+    s.create_project(
+        "flaky",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - test \"$CODEBUILD_BUILD_NUMBER\" -ge 3\n",
+        &["--auto-retry-limit", "5"],
+    );
+    let first = s.aws(&["codebuild", "start-build", "--project-name", "flaky"])["build"].clone();
+    assert_eq!(first["autoRetryConfig"], json!({"autoRetryLimit": 5, "autoRetryNumber": 0}));
+    let mut chain = vec![first["id"].as_str().unwrap().to_string()];
+    let last = loop {
+        let b = s.wait(chain.last().unwrap(), Duration::from_secs(30));
+        match b["autoRetryConfig"]["nextAutoRetry"].as_str() {
+            Some(next) => chain.push(next.to_string()),
+            None => break b,
+        }
+    };
+    assert_eq!(chain.len(), 3, "two failures, then a success: {chain:?}");
+    assert_eq!(last["buildStatus"], "SUCCEEDED");
+    let second = s.build(&chain[1]);
+    assert_eq!(second["buildStatus"], "FAILED");
+    assert_eq!(
+        second["autoRetryConfig"],
+        json!({"autoRetryLimit": 5, "autoRetryNumber": 1, "previousAutoRetry": chain[0], "nextAutoRetry": chain[2]})
+    );
+    assert_eq!(last["autoRetryConfig"]["autoRetryNumber"], 2);
+    // The override caps it: one retry, both failed (numbers 4 and 5 pass, so make it fail).
+    s.aws(&[
+        "codebuild",
+        "update-project",
+        "--name",
+        "flaky",
+        "--source",
+        &json!({"type": "NO_SOURCE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands:\n      - exit 1\n"}).to_string(),
+    ]);
+    let id = s.aws(&[
+        "codebuild",
+        "start-build",
+        "--project-name",
+        "flaky",
+        "--auto-retry-limit-override",
+        "1",
+    ])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = s.wait(&id, Duration::from_secs(30));
+    let retry = b["autoRetryConfig"]["nextAutoRetry"].as_str().unwrap().to_string();
+    let r = s.wait(&retry, Duration::from_secs(30));
+    assert_eq!(r["buildStatus"], "FAILED");
+    assert_eq!(r["autoRetryConfig"]["autoRetryNumber"], 1);
+    assert!(r["autoRetryConfig"].get("nextAutoRetry").is_none(), "the limit is reached: {r}");
+    // A manual retry starts over.
+    let manual = s.aws(&["codebuild", "retry-build", "--id", &retry])["build"].clone();
+    assert_eq!(manual["autoRetryConfig"]["autoRetryNumber"], 0, "{manual}");
+    assert!(manual["autoRetryConfig"].get("previousAutoRetry").is_none());
 }
 
 #[test]
