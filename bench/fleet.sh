@@ -17,8 +17,9 @@ VENV=${VENV:-$PWD/target/tools/venv}
 cargo build --release -p runspec -q
 BIN=$PWD/target/release/runspec
 WORK=$(mktemp -d)
+echo "work: $WORK" >&2
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 MOTO_PORT=$(free_port)
