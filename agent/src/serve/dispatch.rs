@@ -40,7 +40,7 @@ pub trait Dispatch: Send + Sync {
 impl Dispatch for Service {
     fn submitted(&self, id: &str) {
         match &self.fleet {
-            Some(fleet) => fleet.submitted(self, id),
+            Some(fleet) => fleet.submitted(id),
             None => self.wake.notify_one(),
         }
     }

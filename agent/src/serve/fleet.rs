@@ -89,7 +89,7 @@ impl Fleet {
 
     /// A build was queued: a worker is woken through the queue. When the message cannot be
     /// sent the reaper sends it again later.
-    pub fn submitted(&self, _service: &Service, id: &str) {
+    pub fn submitted(&self, id: &str) {
         if let Err(e) = self.queue.send(id) {
             tracing::warn!("cannot queue {id} (it is sent again within {RESEND_AFTER_S} s): {e}");
         }

@@ -152,13 +152,9 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
         }
-        let (service, fleet, lease_s) = (Arc::clone(&service), Arc::clone(fleet), f.lease_s);
-        std::thread::Builder::new()
-            .name("reaper".into())
-            .spawn(move || {
-                worker::reap_until(&service, &fleet, lease_s, &std::sync::atomic::AtomicBool::new(false))
-            })
-            .map_err(|e| e.to_string())?;
+        // Runs for the life of the process.
+        let never = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        worker::spawn_reaper(&service, fleet, f.lease_s, &never)?;
     } else {
         let ended = service.recover().map_err(|e| e.to_string())?;
         let batches = service.recover_batches().map_err(|e| e.to_string())?;

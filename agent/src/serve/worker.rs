@@ -122,7 +122,8 @@ pub fn run(options: Options, ready: impl FnOnce(&str)) -> Result<(), String> {
     Ok(())
 }
 
-fn spawn_reaper(
+/// Starts the reaper on a thread of its own, until `stopping` is set (workers and servers).
+pub fn spawn_reaper(
     service: &Arc<Service>,
     fleet: &Arc<Fleet>,
     lease_s: f64,
@@ -136,8 +137,8 @@ fn spawn_reaper(
         .map_err(|e| e.to_string())
 }
 
-/// The reaper's loop (workers and servers): a pass every third of the lease.
-pub fn reap_until(service: &Arc<Service>, fleet: &Fleet, lease_s: f64, stopping: &AtomicBool) {
+/// The reaper's loop: a pass every third of the lease.
+fn reap_until(service: &Arc<Service>, fleet: &Fleet, lease_s: f64, stopping: &AtomicBool) {
     let period = Duration::from_secs_f64((lease_s / 3.0).max(0.2));
     while !stopping.load(Ordering::SeqCst) {
         if let Err(e) = fleet.reap(service) {
