@@ -37,14 +37,14 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/st
 fleet() {
   local name=$1 n=$2
   "$BIN" serve --listen 127.0.0.1:0 --state-dir "$WORK/$name-serve" --credentials "$WORK/creds" \
-    --store "dynamodb://$name" --queue "sqs://$name" 2>"$WORK/$name-serve.log" &
+    --store "dynamodb://$name" --queue "sqs://$name" >/dev/null 2>"$WORK/$name-serve.log" &
   pids+=($!)
   for _ in $(seq 200); do grep -q 'web page at' "$WORK/$name-serve.log" 2>/dev/null && break; sleep 0.05; done
   URL=$(sed -n 's/^runspec serve: listening on //p' "$WORK/$name-serve.log")
   WORKER_PIDS=()
   for i in $(seq "$n"); do
     "$BIN" worker --store "dynamodb://$name" --queue "sqs://$name" --host --concurrency 2 \
-      --state-dir "$WORK/$name-w$i" 2>"$WORK/$name-w$i.log" &
+      --state-dir "$WORK/$name-w$i" >/dev/null 2>"$WORK/$name-w$i.log" &
     pids+=($!)
     WORKER_PIDS+=($!)
   done
@@ -53,7 +53,9 @@ fleet() {
   done
 }
 
-# many NAME WORKERS: BUILDS builds of `true`; prints "seconds moto_cpu workers_cpu statuses".
+# many NAME WORKERS: BUILDS builds of `true`; sets MANY to "seconds moto_cpu workers_cpu statuses".
+# Not called in $(...): the daemons it starts must stay in this shell (their pids, and no
+# inherited pipe for the substitution to wait on).
 many() {
   fleet "$1" "$2"
   local m0 w0=0 w1=0 p
@@ -84,7 +86,8 @@ PY
   local m1
   m1=$(cpu_s "$MOTO_PID")
   for p in "${WORKER_PIDS[@]}"; do w1=$(echo "$w1 + $(cpu_s "$p")" | bc -l); done
-  echo "${out% *} $(echo "$m1 - $m0" | bc -l) $(echo "$w1 - $w0" | bc -l) ${out##* }"
+  MANY="${out% *} $(echo "$m1 - $m0" | bc -l) $(echo "$w1 - $w0" | bc -l) ${out##* }"
+  for p in "${WORKER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 }
 
 command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
@@ -128,8 +131,11 @@ print(json.dumps({'claimed': statistics.median(claimed), 'running': statistics.m
 PY
 )
 calls1=$(grep -c '" 200 ' "$WORK/moto.log" || true)
-read -r s3 m3 w3 st3 <<<"$(many three 3)"
-read -r s1 m1 w1 st1 <<<"$(many one 1)"
+for p in "${WORKER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+many three 3
+read -r s3 m3 w3 st3 <<<"$MANY"
+many one 1
+read -r s1 m1 w1 st1 <<<"$MANY"
 python3 - "$lat" "$RUNS" "$BUILDS" "$((calls1 - calls0))" "$s3" "$m3" "$w3" "$st3" "$s1" "$m1" "$w1" "$st1" <<'PY'
 import json, sys
 lat = json.loads(sys.argv[1]); runs = int(sys.argv[2]); n = sys.argv[3]; calls = int(sys.argv[4])
