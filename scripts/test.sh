@@ -17,6 +17,8 @@ command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
+# A real terminal for the breakpoint and --debug tests (send-keys, capture-pane).
+command -v tmux >/dev/null || need_apt+=(tmux)
 # A real headless browser for the `runspec serve` web page test (WebDriver).
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)

@@ -61,6 +61,9 @@ pub struct BuildRequest {
     pub initiator: Option<String>,
     /// A progress bar for S3 uploads (only on a terminal).
     pub progress: bool,
+    /// runspec's terminal: breakpoints open a shell there, and with `on_failure` (`--debug`)
+    /// the build stops at a failing command. `None`: breakpoints are logged and skipped.
+    pub terminal: Option<crate::exec::debug::Terminal>,
 }
 
 /// When a build gets an ECR login.
@@ -342,19 +345,26 @@ fn cache_location(
 
 /// CodeBuild's helper commands for the build's PATH (`codebuild-hash-files`,
 /// `codebuild-tests-run`, `codebuild-glob-search`): shims that call this runspec.
-fn helper_bin(root: &Path) -> std::io::Result<PathBuf> {
+fn helper_bin(root: &Path, on_host: bool, state_in_build: &str) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let dir = root.join("bin");
     fs::create_dir_all(&dir)?;
-    let exe = std::env::current_exe()?;
-    let exe = crate::exec::wrapper::sh_quote(&exe.to_string_lossy());
-    for (name, sub) in [
-        ("codebuild-hash-files", "hash-files"),
-        ("codebuild-tests-run", "tests-run"),
-        ("codebuild-glob-search", "glob-search"),
-    ] {
+    let mut scripts =
+        vec![("codebuild-breakpoint".to_string(), crate::exec::debug::breakpoint_script(state_in_build))];
+    if on_host {
+        let exe = std::env::current_exe()?;
+        let exe = crate::exec::wrapper::sh_quote(&exe.to_string_lossy());
+        for (name, sub) in [
+            ("codebuild-hash-files", "hash-files"),
+            ("codebuild-tests-run", "tests-run"),
+            ("codebuild-glob-search", "glob-search"),
+        ] {
+            scripts.push((name.to_string(), format!("#!/bin/sh\nexec {exe} {sub} \"$@\"\n")));
+        }
+    }
+    for (name, text) in scripts {
         let path = dir.join(name);
-        fs::write(&path, format!("#!/bin/sh\nexec {exe} {sub} \"$@\"\n"))?;
+        fs::write(&path, text)?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
     }
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
@@ -577,11 +587,18 @@ pub async fn run<S: EventSink>(
         project: &s.project.variables,
         overrides: &overrides,
     });
-    if docker.is_none() {
-        // The helper shim runs this very runspec binary, which only exists on the host.
-        let helpers = helper_bin(workspace.root())
-            .map_err(|e| prepare(format!("cannot prepare the build's helper commands: {e}")))?;
-        environment.prepend_path(&helpers.to_string_lossy());
+    // CodeBuild's helper commands, first on the build's PATH. In a container only
+    // `codebuild-breakpoint` (a shell script): the others run this very runspec binary, which
+    // exists on the host only.
+    let state_in_build = match &docker {
+        Some(_) => crate::exec::docker::STATE_DIR.to_string(),
+        None => workspace.state_dir.display().to_string(),
+    };
+    let helpers = helper_bin(workspace.root(), docker.is_none(), &state_in_build)
+        .map_err(|e| prepare(format!("cannot prepare the build's helper commands: {e}")))?;
+    match &docker {
+        Some((_, _, root)) => environment.prepend_path(&format!("{root}/bin")),
+        None => environment.prepend_path(&helpers.to_string_lossy()),
     }
     let mut artifacts = s.artifacts.clone();
     artifacts.build_id = facts.build_id();
@@ -676,7 +693,8 @@ pub async fn run<S: EventSink>(
             };
             let mut session = DockerSession::start(docker, &info, layout, shell, save, &environment.pairs())
                 .await
-                .map_err(|e| prepare(e.to_string()))?;
+                .map_err(|e| prepare(e.to_string()))?
+                .with_terminal(req.terminal);
             if s.runtimes.is_none() && !wanted.is_empty() {
                 runtimes = match session.read_text_file(crate::runtimes::IMAGE_CATALOG, 1 << 20).await {
                     Ok(None) => crate::runtimes::Source::Unsupported,
@@ -703,7 +721,8 @@ pub async fn run<S: EventSink>(
                 workspace.root(),
                 &environment.pairs(),
             )
-            .map_err(|e| prepare(e.to_string()))?,
+            .map_err(|e| prepare(e.to_string()))?
+            .with_terminal(req.terminal),
         ),
     };
 
@@ -739,6 +758,7 @@ pub async fn run<S: EventSink>(
         )),
         images: Some(crate::image::Pusher::default()),
         runtimes,
+        debug: req.terminal.filter(|t| t.on_failure),
     };
     // A panic inside the engine ends the build as FAULT (with a result file), not runspec.
     let ran = match session {

@@ -298,6 +298,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "RUNTIMES.yml")]
     pub runtimes: Option<PathBuf>,
 
+    /// Stop at the first failing command, on a terminal: open a shell in the build's state
+    /// (its directory and variables; inside the container for Docker builds), run the command
+    /// again, continue as if it passed or with its failure, or abort. `codebuild-breakpoint`
+    /// in a command opens such a shell with or without --debug whenever runspec has a
+    /// terminal; without one, breakpoints are logged and skipped.
+    #[arg(long, conflicts_with = "batch")]
+    pub debug: bool,
+
     /// Run the buildspec's `batch` section as a batch build on this machine: one child build
     /// per task (build-list, build-graph, build-matrix, build-fanout), output prefixed with the
     /// task's identifier. --result gets {"buildBatch": …, "builds": […]}; --artifacts DIR

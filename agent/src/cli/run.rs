@@ -76,7 +76,13 @@ pub fn run(args: RunArgs) -> Result<u8, UsageError> {
 fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        crate::exec::stop_requested().await;
+        loop {
+            crate::exec::stop_requested().await;
+            // Ctrl-C in a debug shell is that shell's (it shares runspec's terminal).
+            if !crate::exec::debug::shell_open() {
+                break;
+            }
+        }
         let _ = stop_tx.send(true);
     });
     stop_rx
@@ -230,6 +236,7 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         build_number: None,
         initiator: None,
         progress: std::io::stderr().is_terminal(),
+        terminal: terminal(args),
         primary,
         secondary,
         project,
@@ -240,6 +247,19 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         image,
         privileged,
     })
+}
+
+/// runspec's terminal for breakpoints and `--debug`; a batch's children run side by side and
+/// never stop.
+fn terminal(args: &RunArgs) -> Option<crate::exec::debug::Terminal> {
+    if args.batch {
+        return None;
+    }
+    let terminal = crate::exec::debug::Terminal::detect(args.debug);
+    if args.debug && terminal.is_none() {
+        warn("--debug needs a terminal (stdin and stderr); failing commands fail the build as usual");
+    }
+    terminal
 }
 
 fn warn(message: &str) {

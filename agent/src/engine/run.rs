@@ -44,6 +44,8 @@ pub struct BuildInput {
     pub images: Option<crate::image::Pusher>,
     /// The runtime catalog `install/runtime-versions` selects from (R-PH-02).
     pub runtimes: crate::runtimes::Source,
+    /// `run --debug` on a terminal: a failing command pauses the build for a decision.
+    pub debug: Option<crate::exec::debug::Terminal>,
 }
 
 /// One phase as the result JSON reports it.
@@ -145,6 +147,7 @@ pub struct Engine<'a, S: Session> {
     images: Option<crate::image::Pusher>,
     pushed: Vec<crate::image::Pushed>,
     src_dir: PathBuf,
+    debug: Option<crate::exec::debug::Terminal>,
 }
 
 impl<'a, S: Session> Engine<'a, S> {
@@ -159,6 +162,7 @@ impl<'a, S: Session> Engine<'a, S> {
             images: None,
             pushed: Vec::new(),
             src_dir: PathBuf::new(),
+            debug: None,
         }
     }
 
@@ -192,6 +196,7 @@ impl<'a, S: Session> Engine<'a, S> {
         self.plugins = input.plugins.take();
         self.images = input.images.take();
         self.src_dir = input.src_dir.clone();
+        self.debug = input.debug;
         self.note(&input.runner);
         let mut exported_names = Vec::new();
         let mut next = self.download_source(&input).await;
@@ -454,6 +459,7 @@ impl<'a, S: Session> Engine<'a, S> {
                     images: &mut self.images,
                     pushed: &mut self.pushed,
                     src_dir: &self.src_dir,
+                    debug: self.debug,
                 };
                 end = steps.command(command, None, true).await.map_err(fault)?;
                 if !matches!(end, StepEnd::Ok) {
@@ -529,6 +535,7 @@ impl<'a, S: Session> Engine<'a, S> {
                         images: &mut self.images,
                         pushed: &mut self.pushed,
                         src_dir: &self.src_dir,
+                        debug: self.debug,
                     };
                     match steps.run(phase, run_as, succeeding).await {
                         Ok(a) => a,
@@ -612,6 +619,7 @@ struct Steps<'e, S: Session> {
     images: &'e mut Option<crate::image::Pusher>,
     pushed: &'e mut Vec<crate::image::Pushed>,
     src_dir: &'e Path,
+    debug: Option<crate::exec::debug::Terminal>,
 }
 
 /// How one step ended, for the phase.
@@ -706,7 +714,57 @@ impl<S: Session> Steps<'_, S> {
         let spec = CommandSpec { text, run_as, build_succeeding };
         let outcome = self.session.run(spec, self.sink, self.stop).await?;
         self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
+        let failed = matches!(outcome, CommandOutcome::Exited(c) if c != 0)
+            || matches!(outcome, CommandOutcome::Signaled(_));
+        if failed && self.debug.is_some() {
+            return self.debug_failure(spec, outcome).await;
+        }
         Ok(command_end(text, outcome))
+    }
+
+    /// `run --debug`: the build waits at a failed command until the person at the terminal
+    /// says what to do (a shell in its state, a re-run, go on, or abort).
+    async fn debug_failure(
+        &mut self,
+        spec: CommandSpec<'_>,
+        mut outcome: CommandOutcome,
+    ) -> Result<StepEnd, ExecError> {
+        use crate::exec::debug::{self, Choice, ShellAt};
+        let text = spec.text;
+        loop {
+            match debug::ask(text, &outcome, self.stop).await {
+                Choice::Shell => {
+                    if let Err(e) = self.session.debug_shell(ShellAt::Current).await {
+                        eprintln!("[runspec --debug] no shell: {e}");
+                    }
+                }
+                Choice::Rerun => {
+                    self.sink.event(BuildEvent::Note(&format!(
+                        "Running the failed command again (--debug): {text}"
+                    )));
+                    self.sink.event(BuildEvent::CommandStarted(text));
+                    outcome = self.session.run(spec, self.sink, self.stop).await?;
+                    self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
+                    if !matches!(outcome, CommandOutcome::Exited(c) if c != 0)
+                        && !matches!(outcome, CommandOutcome::Signaled(_))
+                    {
+                        return Ok(command_end(text, outcome));
+                    }
+                }
+                Choice::Pass => {
+                    self.sink.event(BuildEvent::Note(&format!(
+                        "Continuing as if the command had passed (--debug): {text}"
+                    )));
+                    return Ok(StepEnd::Ok);
+                }
+                Choice::Fail => return Ok(command_end(text, outcome)),
+                Choice::Abort => {
+                    self.sink
+                        .event(BuildEvent::Note("The build was aborted at the failed command (--debug)"));
+                    return Ok(StepEnd::Stopped(StopReason::Stopped));
+                }
+            }
+        }
     }
 
     /// A plugin step: `Running plugin …`, its output, `Plugin … succeeded` or why not.
@@ -966,6 +1024,7 @@ mod tests {
             plugins: None,
             images: None,
             runtimes: Default::default(),
+            debug: None,
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let report = rt.block_on(Engine::new(&mut session, &mut sink, Stop::new(None, rx)).run(input));

@@ -22,7 +22,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio::net::unix::pipe;
 
-use super::output::OutputPipe;
+use super::debug::{self, Breakpoints, ShellAt, Terminal};
+use super::output::{OutputPipe, Streamed};
 use super::state::ShellState;
 use super::wrapper::{self, AgentVars};
 use super::{CommandOutcome, CommandSpec, ExecError, Session, Stop};
@@ -125,6 +126,8 @@ pub struct DockerSession {
     workspace_root: PathBuf,
     /// `run-as` users, resolved in the container: name → (uid, gid).
     users: HashMap<String, (u32, u32)>,
+    breakpoints: Breakpoints,
+    terminal: Option<Terminal>,
 }
 
 /// How a Docker build session is laid out.
@@ -222,6 +225,8 @@ impl DockerSession {
             closed: false,
             workspace_root: layout.workspace_root.to_path_buf(),
             users: HashMap::new(),
+            breakpoints: Breakpoints::create(layout.state_dir)?,
+            terminal: None,
         };
         if let Err(e) = session.docker.start_container(&session.container, None).await {
             let mut s = session;
@@ -231,7 +236,13 @@ impl DockerSession {
         Ok(session)
     }
 
-    /// The container's id, for tests and diagnostics.
+    /// Breakpoints open a shell in the container on this terminal (without one they are logged
+    /// and skipped).
+    pub fn with_terminal(mut self, terminal: Option<Terminal>) -> Self {
+        self.terminal = terminal;
+        self
+    }
+
     /// A small text file of the build image (through the Docker archive API), following
     /// symbolic links; `None` when it does not exist. Longer than `cap` bytes is an error.
     pub async fn read_text_file(&mut self, path: &str, cap: usize) -> Result<Option<String>, ExecError> {
@@ -293,6 +304,7 @@ impl DockerSession {
         Err(ExecError::Docker(format!("{path} in the build image: too many symbolic links")))
     }
 
+    /// The container's id, for tests and diagnostics.
     pub fn container_id(&self) -> &str {
         &self.container
     }
@@ -386,8 +398,18 @@ impl Session for DockerSession {
             workdir: self.src_in_container.clone(),
         };
         let exec = target.run(argv, spec.run_as.map(str::to_string), false);
-        let waited = self.output.stream_until(exec, sink, stop).await;
-        let outcome = match waited? {
+        tokio::pin!(exec);
+        let waited = loop {
+            match self.output.stream_until(&mut exec, sink, stop, Some(&mut self.breakpoints)).await? {
+                Streamed::Done(result) => break Ok(result),
+                Streamed::Stopped(reason) => break Err(reason),
+                Streamed::Breakpoint(count) => {
+                    debug::pause(self, self.terminal, spec.text, sink).await;
+                    self.breakpoints.resume(count)?;
+                }
+            }
+        };
+        let outcome = match waited {
             Ok(result) => {
                 let (code, early_errors) = result?;
                 sink.output(&early_errors);
@@ -474,6 +496,28 @@ impl Session for DockerSession {
 
     fn absolute_paths_staging(&self, staging: &Path) -> PathBuf {
         staging.to_path_buf()
+    }
+
+    /// `docker exec -it` into the build's container (the Docker CLI does the terminal's raw
+    /// mode, resizing and signals), as root, in the build's directory and variables.
+    async fn debug_shell(&mut self, at: ShellAt) -> Result<(), ExecError> {
+        fs::write(self.state_dir.join(debug::RC_FILE), debug::rc_file(STATE_DIR, at, debug::banner(at)))?;
+        let docker = super::host::which("docker").ok_or_else(|| {
+            ExecError::Debug(
+                "a shell in the build's container needs the Docker CLI (`docker`) on the PATH".into(),
+            )
+        })?;
+        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
+        let _open = debug::ShellOpen::mark();
+        let status = tokio::process::Command::new(&docker)
+            .args(["exec", "-it", "-e", &format!("TERM={term}"), "-w", &self.src_in_container])
+            .arg(&self.container)
+            .args(["/bin/sh", "-c", &debug::shell_command(STATE_DIR)])
+            .status()
+            .await
+            .map_err(|source| ExecError::Spawn { program: docker.display().to_string(), source })?;
+        tracing::debug!(?status, "debug shell ended");
+        Ok(())
     }
 
     /// Puts what the cache unpacked into `staging` in place in the container, as one tar

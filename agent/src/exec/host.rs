@@ -18,7 +18,8 @@ use nix::unistd::{Pid, Uid, User, chown};
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
-use super::output::OutputPipe;
+use super::debug::{self, Breakpoints, ShellAt, Terminal};
+use super::output::{OutputPipe, Streamed};
 use super::state::ShellState;
 use super::wrapper::{self, AgentVars};
 use super::{CommandOutcome, CommandSpec, ExecError, Session, Stop};
@@ -42,6 +43,8 @@ pub struct HostSession {
     users: HashMap<String, User>,
     /// Process groups started by this build, killed when it ends.
     groups: Vec<Pid>,
+    breakpoints: Breakpoints,
+    terminal: Option<Terminal>,
 }
 
 impl HostSession {
@@ -73,7 +76,15 @@ impl HostSession {
             last_exit: 0,
             users: HashMap::new(),
             groups: Vec::new(),
+            breakpoints: Breakpoints::create(state_dir)?,
+            terminal: None,
         })
+    }
+
+    /// Breakpoints open a shell on this terminal (without one they are logged and skipped).
+    pub fn with_terminal(mut self, terminal: Option<Terminal>) -> Self {
+        self.terminal = terminal;
+        self
     }
 
     fn user(&mut self, name: &str) -> Result<User, ExecError> {
@@ -192,7 +203,20 @@ impl Session for HostSession {
         }
         let cmd = self.command(&script_path, user.as_ref())?;
         let mut child = self.spawn(cmd)?;
-        let waited = self.output.stream_until(child.wait(), sink, stop).await?;
+        let waited = {
+            let wait = child.wait();
+            tokio::pin!(wait);
+            loop {
+                match self.output.stream_until(&mut wait, sink, stop, Some(&mut self.breakpoints)).await? {
+                    Streamed::Done(status) => break Ok(status),
+                    Streamed::Stopped(reason) => break Err(reason),
+                    Streamed::Breakpoint(count) => {
+                        debug::pause(self, self.terminal, spec.text, sink).await;
+                        self.breakpoints.resume(count)?;
+                    }
+                }
+            }
+        };
         let outcome = match waited {
             Ok(status) => exit_outcome(status?),
             Err(reason) => {
@@ -225,6 +249,25 @@ impl Session for HostSession {
 
     async fn restore_state(&mut self) -> Result<(), ExecError> {
         Ok(self.state.restore()?)
+    }
+
+    /// `sh` (bash when there is one) on runspec's own terminal, in runspec's process group so
+    /// the terminal is its; Ctrl-C there is the shell's, not the build's.
+    async fn debug_shell(&mut self, at: ShellAt) -> Result<(), ExecError> {
+        let state = self.state_dir.to_string_lossy().into_owned();
+        fs::write(self.state_dir.join(debug::RC_FILE), debug::rc_file(&state, at, debug::banner(at)))?;
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c").arg(debug::shell_command(&state)).env_clear().current_dir(&self.src_dir);
+        for name in ["TERM", "PATH", "HOME", "LANG"] {
+            if let Some(v) = std::env::var_os(name) {
+                cmd.env(name, v);
+            }
+        }
+        let _open = debug::ShellOpen::mark();
+        let status =
+            cmd.status().await.map_err(|source| ExecError::Spawn { program: "/bin/sh".into(), source })?;
+        tracing::debug!(?status, "debug shell ended");
+        Ok(())
     }
 }
 

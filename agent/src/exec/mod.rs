@@ -1,6 +1,7 @@
 //! Where commands run. [`Session`] is the seam: the host shell ([`host`]) today, a Docker build
 //! image later. The per-command script is built by [`wrapper`] and is the same everywhere.
 
+pub mod debug;
 pub mod docker;
 pub mod host;
 pub mod output;
@@ -174,6 +175,8 @@ pub enum ExecError {
     Docker(String),
     #[error("{0}")]
     Expansion(String),
+    #[error("{0}")]
+    Debug(String),
     #[error("i/o error while running a command: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -233,6 +236,12 @@ pub trait Session {
         _staging: &Path,
     ) -> Result<PathBuf, ExecError> {
         Ok(PathBuf::from("/"))
+    }
+
+    /// Opens an interactive shell on runspec's terminal in the build's state (`run --debug`,
+    /// `codebuild-breakpoint`) and waits until it is left.
+    async fn debug_shell(&mut self, _at: debug::ShellAt) -> Result<(), ExecError> {
+        Err(ExecError::Debug("this executor cannot open a shell".into()))
     }
 
     /// Where the cache should unpack absolute paths on this machine (`/` on the host).

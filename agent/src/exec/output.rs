@@ -11,7 +11,16 @@ use std::io;
 
 use tokio::net::unix::pipe;
 
+use super::debug::Breakpoints;
 use super::{Stop, StopReason};
+
+/// How [`OutputPipe::stream_until`] ended.
+pub enum Streamed<T> {
+    Done(T),
+    Stopped(StopReason),
+    /// This many commands are waiting in `codebuild-breakpoint`.
+    Breakpoint(usize),
+}
 use crate::engine::events::EventSink;
 
 /// Bytes read from the pipe at once.
@@ -54,13 +63,16 @@ impl OutputPipe {
         self.drain(sink, self.capacity + READ_CHUNK);
     }
 
-    /// Streams output until `done` resolves (the command exited) or `stop` fires.
+    /// Streams output until `done` resolves (the command exited), `stop` fires, or a command
+    /// reaches `codebuild-breakpoint` (when `breaks` is given). After a breakpoint, call again
+    /// with the same (pinned) `done` to go on.
     pub async fn stream_until<T>(
         &mut self,
         done: impl Future<Output = T>,
         sink: &mut dyn EventSink,
         stop: &mut Stop,
-    ) -> io::Result<Result<T, StopReason>> {
+        mut breaks: Option<&mut Breakpoints>,
+    ) -> io::Result<Streamed<T>> {
         tokio::pin!(done);
         loop {
             tokio::select! {
@@ -71,9 +83,19 @@ impl OutputPipe {
                 }
                 value = &mut done => {
                     self.drain_after_exit(sink);
-                    return Ok(Ok(value));
+                    return Ok(Streamed::Done(value));
                 }
-                reason = stop.wait() => return Ok(Err(reason)),
+                reason = stop.wait() => return Ok(Streamed::Stopped(reason)),
+                count = async {
+                    match breaks.as_deref_mut() {
+                        Some(b) => b.requested().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    // What the command printed before it paused comes first.
+                    self.drain(sink, self.capacity);
+                    return Ok(Streamed::Breakpoint(count?));
+                }
             }
         }
     }

@@ -8,6 +8,7 @@ mod batch;
 mod cache;
 mod cli;
 mod codebuild_lines;
+mod debug;
 mod docker;
 mod env;
 mod example;
