@@ -19,6 +19,7 @@ pub mod log;
 pub mod plugin_model;
 pub mod plugins;
 pub mod project;
+pub mod replay;
 pub mod reports;
 pub mod result;
 pub mod runtimes;

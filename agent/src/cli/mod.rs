@@ -4,6 +4,7 @@
 mod check;
 mod image;
 mod plugin;
+mod replay;
 mod run;
 
 use std::path::PathBuf;
@@ -39,6 +40,13 @@ pub enum Command {
     /// Run a build: DOWNLOAD_SOURCE, INSTALL … POST_BUILD, UPLOAD_ARTIFACTS, in a fresh copy of
     /// the source. The build log goes to stdout in CodeBuild's format.
     Run(RunArgs),
+    /// Run a CodeBuild build again on this machine: its record and project are read through
+    /// the CodeBuild API (real CodeBuild, or any endpoint AWS_ENDPOINT_URL names, such as
+    /// `runspec serve`), then the same buildspec runs with the same source version, variables
+    /// (Parameter Store and Secrets Manager values fetched with your credentials), image,
+    /// privileged mode, timeout and cache. At the end: both builds phase by phase and the first
+    /// phase where they differ. What cannot be reproduced is listed before the build starts.
+    Replay(ReplayArgs),
     /// Validate a buildspec without running anything; every problem with file:line:col.
     Check(CheckArgs),
     /// SHA-256 of the files matching glob patterns (relative to the current directory), for
@@ -71,6 +79,58 @@ pub enum Command {
     /// in the DynamoDB table every server reads. Runs until SIGTERM or Ctrl-C, then finishes
     /// its running builds and exits.
     Worker(WorkerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The build: PROJECT:UUID (as `aws codebuild list-builds` prints it) or its ARN (whose
+    /// region is then used).
+    #[arg(value_name = "BUILD_ID | BUILD_ARN")]
+    pub build: String,
+
+    /// A local clone of the build's repository: the build's commit (resolvedSourceVersion) is
+    /// checked out of it, fetched from its `origin` when missing; ID=DIR for a secondary
+    /// source. A directory for a source that is not git is used as it is. Without it, the
+    /// source is fetched from where the build fetched it.
+    #[arg(short = 's', long = "source", value_name = "DIR | ID=DIR")]
+    pub sources: Vec<String>,
+
+    /// Where artifacts go: a directory or s3://bucket/prefix (default: a directory under
+    /// runspec's state directory, printed before the build).
+    #[arg(short = 'a', long, value_name = "DIR | s3://BUCKET/PREFIX")]
+    pub artifacts: Option<String>,
+
+    /// Upload artifacts where the project sends them (its S3 location), as the original did.
+    #[arg(long, conflicts_with = "artifacts")]
+    pub original_artifacts: bool,
+
+    /// Run in this image instead of the build's.
+    #[arg(short = 'i', long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// Run on this machine's shell instead of the build's image.
+    #[arg(long, conflicts_with = "image")]
+    pub host: bool,
+
+    /// Cache location instead of the build's: a directory or s3://bucket/prefix.
+    #[arg(long, value_name = "DIR | s3://BUCKET/PREFIX")]
+    pub cache: Option<String>,
+
+    /// Pass your AWS credentials into the build (it ran with its service role on CodeBuild).
+    #[arg(short = 'c', long)]
+    pub aws_credentials: bool,
+
+    /// AWS profile for the CodeBuild calls, the secrets and --aws-credentials.
+    #[arg(short = 'p', long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// Write this run as a CodeBuild `Build` JSON object to this file.
+    #[arg(long, value_name = "BUILD.json")]
+    pub result: Option<PathBuf>,
+
+    /// Stop at the first failing command for a shell in its state (see `runspec run --debug`).
+    #[arg(long)]
+    pub debug: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -557,6 +617,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, UsageError> {
 pub fn main(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Replay(args) => replay::replay(args),
         Command::Check(args) => check::check(&args),
         Command::HashFiles(args) => hash_files(&args),
         Command::TestsRun(args) => tests_run(&args),

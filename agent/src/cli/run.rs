@@ -18,7 +18,7 @@ use crate::project::{self, Project};
 use crate::workspace::Source;
 
 /// Warnings and buildspec diagnostics on stderr.
-struct Stderr;
+pub(super) struct Stderr;
 
 impl Notices for Stderr {
     fn warning(&self, message: &str) {
@@ -162,25 +162,33 @@ async fn build(request: BuildRequest, result: Option<&Path>) -> Result<u8, Usage
     if std::env::var("RUNSPEC_TEST_PANIC_AT").is_ok_and(|at| at == "(start)") {
         panic!("injected by RUNSPEC_TEST_PANIC_AT");
     }
+    let finished = logged(request).await?;
+    write_result(&finished, result);
+    if std::io::stderr().is_terminal() {
+        eprintln!("{}", crate::result::summary(&finished.report));
+    }
+    Ok(if finished.report.status == Status::Succeeded { exit::OK } else { exit::FAILED })
+}
+
+/// One build with the CodeBuild log on stdout, stopped by Ctrl-C or SIGTERM.
+pub(super) async fn logged(request: BuildRequest) -> Result<crate::build::Finished, UsageError> {
     let stop_rx = stop_signal();
     let stdout = std::io::stdout()
         .as_fd()
         .try_clone_to_owned()
         .map(fs::File::from)
         .map_err(|e| usage(format!("cannot write to stdout: {e}")))?;
-    let finished = crate::build::run(request, CodeBuildLog::new(stdout), stop_rx, &Stderr)
-        .await
-        .map_err(|e| usage(e.0))?;
-    if let Some(path) = result {
+    crate::build::run(request, CodeBuildLog::new(stdout), stop_rx, &Stderr).await.map_err(|e| usage(e.0))
+}
+
+/// `--result FILE`: the build as a CodeBuild `Build` object.
+pub(super) fn write_result(finished: &crate::build::Finished, path: Option<&Path>) {
+    if let Some(path) = path {
         let text = serde_json::to_string_pretty(&finished.json()).unwrap_or_default() + "\n";
         if let Err(e) = fs::write(path, text) {
             eprintln!("error: cannot write the result to `{}`: {e}", path.display());
         }
     }
-    if std::io::stderr().is_terminal() {
-        eprintln!("{}", crate::result::summary(&finished.report));
-    }
-    Ok(if finished.report.status == Status::Succeeded { exit::OK } else { exit::FAILED })
 }
 
 fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
@@ -255,8 +263,13 @@ fn terminal(args: &RunArgs) -> Option<crate::exec::debug::Terminal> {
     if args.batch {
         return None;
     }
-    let terminal = crate::exec::debug::Terminal::detect(args.debug);
-    if args.debug && terminal.is_none() {
+    debug_terminal(args.debug)
+}
+
+/// runspec's terminal, with `--debug` or without.
+pub(super) fn debug_terminal(debug: bool) -> Option<crate::exec::debug::Terminal> {
+    let terminal = crate::exec::debug::Terminal::detect(debug);
+    if debug && terminal.is_none() {
         warn("--debug needs a terminal (stdin and stderr); failing commands fail the build as usual");
     }
     terminal
@@ -267,7 +280,7 @@ fn warn(message: &str) {
 }
 
 /// `--source DIR` (primary) and `--source ID=DIR` (secondary, R-LOC-02).
-fn sources(values: &[String]) -> Result<(PathBuf, Vec<Source>), UsageError> {
+pub(super) fn sources(values: &[String]) -> Result<(PathBuf, Vec<Source>), UsageError> {
     let mut primary: Option<PathBuf> = None;
     let mut secondary = Vec::new();
     for v in values {

@@ -318,6 +318,12 @@ impl Api<'_> {
             if let Some(v) = effective["sourceVersion"].as_str() {
                 build["sourceVersion"] = json!(v);
             }
+            // What a replay of this build needs to run it the same way.
+            for key in ["secondarySourceVersions", "cache"] {
+                if let Some(v) = effective.get(key).filter(|v| !v.is_null()) {
+                    build[key] = v.clone();
+                }
+            }
             let env = &effective["environment"];
             build["environment"] = json!({
                 "type": env["type"].as_str().unwrap_or("LINUX_CONTAINER"),

@@ -444,6 +444,8 @@ pub fn carry_over(build: &mut Value, from: &Value) {
         "serviceRole",
         "buildBatchArn",
         "autoRetryConfig",
+        "secondarySourceVersions",
+        "cache",
     ] {
         if let Some(v) = from.get(key).filter(|v| !v.is_null()) {
             build[key] = v.clone();

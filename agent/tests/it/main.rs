@@ -19,6 +19,7 @@ mod image;
 mod lifecycle;
 mod plugin_sources;
 mod plugins;
+mod replay;
 mod reports;
 mod runtimes;
 mod s3;

@@ -1,0 +1,194 @@
+//! A replay's sources on this machine: a commit checked out of the user's own clone (fetched
+//! from its `origin` when the clone lacks it), or fetched as the build fetched it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::plan::Fetch;
+
+/// A source ready to build: its directory and whether to build in it (a checkout made for the
+/// replay) or in a copy (the user's own directory).
+#[derive(Debug)]
+pub struct Ready {
+    pub dir: PathBuf,
+    pub build_in_place: bool,
+    /// How it was obtained, for the user.
+    pub how: String,
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// `version` of the clone at `repo`, checked out into `dest` (a clone that shares `repo`'s
+/// objects; `repo` itself is not touched, except that a missing commit is fetched into it).
+/// `url` is the build's source location, recorded as the checkout's `origin`.
+pub fn from_clone(
+    repo: &Path,
+    version: Option<&str>,
+    url: Option<&str>,
+    dest: &Path,
+) -> Result<Ready, String> {
+    if git(repo, &["rev-parse", "--git-dir"]).is_err() {
+        return Err(format!(
+            "{} is not a git repository: give --source a clone of the build's repository",
+            repo.display()
+        ));
+    }
+    let wanted = version.unwrap_or("HEAD");
+    let probe = format!("{wanted}^{{commit}}");
+    let mut how = String::new();
+    let commit = match git(repo, &["rev-parse", "--verify", "--quiet", &probe]) {
+        Ok(c) => c,
+        Err(_) => {
+            // Not here: ask the clone's origin for it, as `git fetch origin <sha>` would.
+            let fetched = git(repo, &["fetch", "--quiet", "origin", wanted]);
+            let found = match &fetched {
+                Ok(_) => git(repo, &["rev-parse", "--verify", "--quiet", &probe])
+                    .or_else(|_| git(repo, &["rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"])),
+                Err(e) => Err(e.clone()),
+            };
+            match found {
+                Ok(c) => {
+                    how = " (fetched from its origin)".into();
+                    c
+                }
+                Err(_) => {
+                    let why = match fetched {
+                        Err(e) if !e.is_empty() => format!("`git fetch origin {wanted}` failed: {e}"),
+                        _ => format!("`git fetch origin {wanted}` did not bring it"),
+                    };
+                    return Err(format!(
+                        "the build's source version {wanted} is not in {} and {why}. Fetch it into that clone (git fetch <remote> {wanted}), or give --source a clone that has it",
+                        repo.display()
+                    ));
+                }
+            }
+        }
+    };
+    let dest_s = dest.to_string_lossy();
+    let repo_s = repo.to_string_lossy();
+    git(Path::new("."), &["clone", "--quiet", "--shared", "--no-checkout", &repo_s, &dest_s])
+        .map_err(|e| format!("cannot check out {commit} from {}: {e}", repo.display()))?;
+    git(dest, &["checkout", "--quiet", "--detach", &commit])
+        .map_err(|e| format!("cannot check out {commit}: {e}"))?;
+    if let Some(url) = url.filter(|u| !u.is_empty()) {
+        let _ = git(dest, &["remote", "set-url", "origin", url]);
+    }
+    Ok(Ready {
+        dir: dest.to_path_buf(),
+        build_in_place: true,
+        how: format!("commit {commit} of your clone {}{how}", repo.display()),
+    })
+}
+
+/// A source with no directory given: fetched as the build fetched it.
+pub async fn fetch(fetch: &Fetch, dest: &Path, what: &str) -> Result<Ready, String> {
+    let ready = |how: String| Ready { dir: dest.to_path_buf(), build_in_place: true, how };
+    match fetch {
+        Fetch::Empty => {
+            std::fs::create_dir_all(dest).map_err(|e| format!("cannot make {}: {e}", dest.display()))?;
+            Ok(ready("no source (NO_SOURCE)".into()))
+        }
+        Fetch::Git { url, commit, depth } => {
+            let url_owned = url.clone();
+            let commit_owned = commit.clone();
+            let depth = *depth;
+            let dir = dest.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                crate::serve::sources::git(&url_owned, commit_owned.as_deref(), depth, &dir)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{e}. Give --source{} a local clone instead", id_hint(what)))?;
+            Ok(ready(format!("{url} at {}", commit.as_deref().unwrap_or("its default branch"))))
+        }
+        Fetch::S3 { bucket, key } => {
+            crate::serve::sources::s3(bucket, key, dest).await?;
+            Ok(ready(format!("s3://{bucket}/{key}")))
+        }
+        Fetch::Local(path) => {
+            let p = PathBuf::from(path);
+            if !p.is_dir() {
+                return Err(format!(
+                    "{what} was the directory {path} on the machine that ran the build, and it is not here: give --source{} DIR",
+                    id_hint(what)
+                ));
+            }
+            Ok(Ready { dir: p, build_in_place: false, how: format!("the directory {path} (copied)") })
+        }
+        Fetch::Unsupported(kind) => Err(format!(
+            "{what} is of type {kind}, which runspec cannot fetch: give --source{} DIR with its files",
+            id_hint(what)
+        )),
+    }
+}
+
+/// ` ID=` for a secondary source's flag (`secondary source ID` → ` ID=`), nothing for the primary.
+fn id_hint(what: &str) -> String {
+    match what.strip_prefix("secondary source ") {
+        Some(id) => format!(" {id}="),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(dir: &Path, script: &str) -> String {
+        let out = Command::new("sh").arg("-c").arg(script).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    const IDENT: &str = "git -c user.name=t -c user.email=t@t";
+
+    #[test]
+    fn a_commit_is_checked_out_of_the_clone_or_fetched_from_its_origin() {
+        let dir = tempfile::tempdir().unwrap();
+        let upstream = dir.path().join("upstream");
+        std::fs::create_dir(&upstream).unwrap();
+        let first = sh(
+            &upstream,
+            &format!(
+                "git init -q . && echo one > f && git add f && {IDENT} commit -qm one && git rev-parse HEAD"
+            ),
+        );
+        sh(dir.path(), "git clone -q upstream clone");
+        let second = sh(&upstream, &format!("echo two > f && {IDENT} commit -qam two && git rev-parse HEAD"));
+        let clone = dir.path().join("clone");
+
+        // In the clone already.
+        let r = from_clone(&clone, Some(&first), Some("https://example.com/r.git"), &dir.path().join("a"))
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(r.dir.join("f")).unwrap(), "one\n");
+        assert_eq!(sh(&r.dir, "git remote get-url origin"), "https://example.com/r.git");
+        // Only upstream has it: fetched.
+        let r = from_clone(&clone, Some(&second), None, &dir.path().join("b")).unwrap();
+        assert_eq!(std::fs::read_to_string(r.dir.join("f")).unwrap(), "two\n");
+        assert!(r.how.contains("fetched"), "{}", r.how);
+        // Nowhere: says which commit and what to do.
+        let e =
+            from_clone(&clone, Some("0123456789abcdef0123456789abcdef01234567"), None, &dir.path().join("c"))
+                .unwrap_err();
+        assert!(e.contains("0123456789abcdef0123456789abcdef01234567 is not in"), "{e}");
+        assert!(e.contains("git fetch"), "{e}");
+        // The user's clone is not checked out elsewhere.
+        assert_eq!(sh(&clone, "git rev-parse HEAD"), first);
+        let e = from_clone(dir.path(), None, None, &dir.path().join("d")).unwrap_err();
+        assert!(e.contains("is not a git repository"), "{e}");
+    }
+}
