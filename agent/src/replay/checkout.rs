@@ -2,9 +2,9 @@
 //! from its `origin` when the clone lacks it), or fetched as the build fetched it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::plan::Fetch;
+use crate::serve::sources::run_git as git;
 
 /// A source ready to build: its directory and whether to build in it (a checkout made for the
 /// replay) or in a copy (the user's own directory).
@@ -14,22 +14,6 @@ pub struct Ready {
     pub build_in_place: bool,
     /// How it was obtained, for the user.
     pub how: String,
-}
-
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
 }
 
 /// `version` of the clone at `repo`, checked out into `dest` (a clone that shares `repo`'s
@@ -147,6 +131,7 @@ fn id_hint(what: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     fn sh(dir: &Path, script: &str) -> String {
         let out = Command::new("sh").arg("-c").arg(script).current_dir(dir).output().unwrap();

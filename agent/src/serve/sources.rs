@@ -4,28 +4,29 @@
 use std::path::Path;
 use std::process::Command;
 
+/// Runs `git -C dir ARGS` without a terminal to prompt on: its stdout, or its stderr as the error.
+pub fn run_git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
 /// Clones `url` into `dir` at `version` (a branch, tag, commit or ref; the default branch when
 /// `None`), `depth` commits deep when given.
 pub fn git(url: &str, version: Option<&str>, depth: Option<u64>, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
     let run = |args: &[&str]| -> Result<(), String> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run git: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "git {} failed: {}",
-                args.first().unwrap_or(&""),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
+        run_git(dir, args).map(|_| ()).map_err(|e| format!("git {} failed: {e}", args.first().unwrap_or(&"")))
     };
     let depth_arg = depth.map(|d| format!("--depth={d}"));
     run(&["init", "-q"])?;
