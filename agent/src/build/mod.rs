@@ -688,6 +688,7 @@ pub async fn run<S: EventSink>(
                 workspace_root: workspace.root(),
                 state_dir: &workspace.state_dir,
                 container_root: &root,
+                source: &workspace.src_dir,
                 label: &facts.build_id(),
                 privileged: s.privileged,
             };

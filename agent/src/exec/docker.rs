@@ -136,6 +136,9 @@ pub struct DockerLayout<'a> {
     pub state_dir: &'a Path,
     /// `/codebuild/output/src<digits>`.
     pub container_root: &'a str,
+    /// The primary source on the host: `workspace_root/src`, or a directory built in place
+    /// (`--mount-source`, a clone made for the build), which is then mounted at `…/src`.
+    pub source: &'a Path,
     pub label: &'a str,
     /// CodeBuild's privileged mode, for what builds use it for (Docker): the agent's Docker
     /// engine at `/var/run/docker.sock` (see [`engine_socket`]). The container itself gets no
@@ -188,6 +191,9 @@ impl DockerSession {
             format!("{}:{}", layout.workspace_root.display(), layout.container_root),
             format!("{}:{}", layout.state_dir.display(), STATE_DIR),
         ];
+        if !layout.source.starts_with(layout.workspace_root) {
+            binds.push(format!("{}:{src_in_container}", layout.source.display()));
+        }
         if layout.privileged {
             let socket = engine_socket().ok_or_else(|| {
                 ExecError::Docker(

@@ -160,3 +160,18 @@ fn images_without_a_passwd_file_run_as_their_default_user() {
     assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.output(), ["0"]);
 }
+
+#[test]
+#[ignore = "needs docker: run scripts/test.sh"]
+fn mount_source_builds_in_the_source_inside_the_container() {
+    // A source built in place (--mount-source; `runspec serve`'s clones) is the container's
+    // CODEBUILD_SRC_DIR too, not an empty directory.
+    let ctx = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - cat here.txt\n      - echo made > made.txt\n",
+    );
+    ctx.write("here.txt", "from-the-host\n");
+    let run = run(&ctx, &["--mount-source"]);
+    assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.output(), ["from-the-host"]);
+    assert_eq!(std::fs::read_to_string(ctx.src.path().join("made.txt")).unwrap(), "made\n");
+}

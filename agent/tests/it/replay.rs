@@ -269,3 +269,52 @@ fn a_moto_codebuild_build_is_replayed_from_its_record() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("Give --source a local clone instead"), "{}", r.stderr);
 }
+
+#[test]
+#[ignore = "needs docker, moto and the test venv: run scripts/test.sh"]
+fn the_build_image_is_used_when_this_machine_has_it() {
+    // The record names CodeBuild's image; give this machine's engine an image of that name.
+    let test_image = std::env::var("RUNSPEC_TEST_DOCKER_IMAGE").expect("needs docker: run scripts/test.sh");
+    let recorded = "aws/codebuild/amazonlinux2-x86_64-standard:3.0";
+    let tagged = Command::new("docker").args(["tag", &test_image, recorded]).status().unwrap();
+    assert!(tagged.success());
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = dir.path().join("upstream");
+    std::fs::create_dir(&upstream).unwrap();
+    let (first, _) = repo(
+        &upstream,
+        "buildspec/stuff.yaml",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"in $CODEBUILD_BUILD_IMAGE at $(cat version.txt) busybox:$(test -x /bin/busybox && echo yes)\"\n",
+    );
+    let project = format!("imaged-{}", std::process::id());
+    aws_moto(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        &project,
+        "--source",
+        "type=CODECOMMIT,location=https://git-codecommit.eu-west-2.amazonaws.com/v1/repos/testing",
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        &format!("type=LINUX_CONTAINER,image={recorded},computeType=BUILD_GENERAL1_SMALL"),
+        "--service-role",
+        "arn:aws:iam::123456789012:role/cb",
+    ]);
+    let id = aws_moto(&["codebuild", "start-build", "--project-name", &project, "--source-version", &first])
+        ["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let moto_url = moto();
+    let env = [
+        ("AWS_ENDPOINT_URL", moto_url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let r = replay(&id, &["--source", upstream.to_str().unwrap()], &env, &dir.path().join("state"));
+    let _ = Command::new("docker").args(["rmi", recorded]).status();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.output_lines(), [format!("in {recorded} at one busybox:yes")], "{}", r.stdout);
+    assert!(r.stderr.contains(&format!("image: {recorded}")), "{}", r.stderr);
+}
