@@ -93,6 +93,9 @@ fn a_runspec_serve_build_is_replayed_at_its_commit_with_its_overrides_and_secret
         "buildspec.yml",
         "version: 0.2\nphases:\n  build:\n    commands:\n      - echo not-the-override\n",
     );
+    let lib = dir.path().join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    let (lib_first, _) = repo(&lib, "README", "a library\n");
     let secret = format!("replay-token-{}", std::process::id());
     aws_moto(&["secretsmanager", "create-secret", "--name", &secret, "--secret-string", "tok-5e3c"]);
     let marker = dir.path().join("marker");
@@ -115,6 +118,9 @@ fn a_runspec_serve_build_is_replayed_at_its_commit_with_its_overrides_and_secret
         ]
     })
     .to_string();
+    let secondary =
+        json!([{"type": "GITHUB", "location": lib.display().to_string(), "sourceIdentifier": "lib"}])
+            .to_string();
     server.aws(&[
         "codebuild",
         "create-project",
@@ -122,6 +128,8 @@ fn a_runspec_serve_build_is_replayed_at_its_commit_with_its_overrides_and_secret
         "app",
         "--source",
         &source,
+        "--secondary-sources",
+        &secondary,
         "--artifacts",
         "type=NO_ARTIFACTS",
         "--environment",
@@ -129,7 +137,7 @@ fn a_runspec_serve_build_is_replayed_at_its_commit_with_its_overrides_and_secret
         "--service-role",
         "arn:aws:iam::000000000000:role/build",
     ]);
-    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - cat version.txt\n      - echo \"plain=$PLAIN token-ok=$(test \"$TOKEN\" = tok-5e3c && echo yes)\"\n      - test ! -e \"$MARKER\"\n";
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - cat version.txt\n      - echo \"plain=$PLAIN token-ok=$(test \"$TOKEN\" = tok-5e3c && echo yes)\"\n      - echo \"lib-$(cat $CODEBUILD_SRC_DIR_lib/version.txt)\"\n      - test ! -e \"$MARKER\"\n";
     let id = server.aws(&[
         "codebuild",
         "start-build",
@@ -141,17 +149,24 @@ fn a_runspec_serve_build_is_replayed_at_its_commit_with_its_overrides_and_secret
         "name=PLAIN,value=overridden,type=PLAINTEXT",
         "--buildspec-override",
         buildspec,
+        "--secondary-sources-version-override",
+        &format!("sourceIdentifier=lib,sourceVersion={lib_first}"),
     ])["build"]["id"]
         .as_str()
         .unwrap()
         .to_string();
     let original = server.wait(&id, Duration::from_secs(60));
     assert_eq!(original["buildStatus"], "SUCCEEDED", "{original}");
-    assert!(server.log(&original).iter().any(|l| l == "plain=overridden token-ok=yes"));
+    let log = server.log(&original);
+    assert!(
+        log.iter().any(|l| l == "plain=overridden token-ok=yes") && log.iter().any(|l| l == "lib-one"),
+        "{log:?}"
+    );
 
     // The user's clone: made before the build, so it has the commit.
-    sh(dir.path(), "git clone -q upstream clone");
+    sh(dir.path(), "git clone -q upstream clone && git clone -q lib lib-clone");
     let clone = dir.path().join("clone");
+    let lib_source = format!("lib={}", dir.path().join("lib-clone").display());
     let creds = [
         ("AWS_ENDPOINT_URL_CODEBUILD", server.url.as_str()),
         ("AWS_ENDPOINT_URL", moto_url.as_str()),
@@ -163,13 +178,26 @@ fn a_runspec_serve_build_is_replayed_at_its_commit_with_its_overrides_and_secret
     let arn = original["arn"].as_str().unwrap().to_string();
     let r = replay(
         &arn,
-        &["--source", clone.to_str().unwrap(), "--artifacts", artifacts.to_str().unwrap()],
+        &[
+            "--source",
+            clone.to_str().unwrap(),
+            "--source",
+            &lib_source,
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+        ],
         &creds,
         &state,
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     // The old commit, the override buildspec, the override variable and the secret, fetched.
-    assert_eq!(r.output_lines(), ["one", "plain=overridden token-ok=yes"], "{}", r.stdout);
+    // The secondary source at its version too.
+    assert_eq!(r.output_lines(), ["one", "plain=overridden token-ok=yes", "lib-one"], "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!("secondary source lib: commit {lib_first} of your clone")),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stdout.contains("tok-5e3c"));
     assert!(r.stderr.contains(&format!("source: commit {first} of your clone")), "{}", r.stderr);
     assert!(r.stderr.contains("service role arn:aws:iam::000000000000:role/build"), "{}", r.stderr);
