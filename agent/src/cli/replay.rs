@@ -142,7 +142,15 @@ async fn replay_build(args: &ReplayArgs, id: &str, region: Option<&str>) -> Resu
         project,
         ..Default::default()
     };
-    let finished = super::run::logged(request).await?;
+    let image = plan.image.clone();
+    let finished = super::run::logged(request).await.map_err(|e| match image {
+        // CodeBuild's own images are rarely on a laptop (nor Docker, always): say how to go on.
+        Some(image) => usage(format!(
+            "{}\n  the build ran in {image}: pull it (or an image like it) and pass --image IMAGE, or run on this machine's shell with --host",
+            e.message
+        )),
+        None => e,
+    })?;
     super::run::write_result(&finished, args.result.as_deref());
     let here = finished.json();
     let comparison = compare::compare(&build, &here);

@@ -304,8 +304,7 @@ fn the_build_image_is_used_when_this_machine_has_it() {
     // The record names CodeBuild's image; give this machine's engine an image of that name.
     let test_image = std::env::var("RUNSPEC_TEST_DOCKER_IMAGE").expect("needs docker: run scripts/test.sh");
     let recorded = "aws/codebuild/amazonlinux2-x86_64-standard:3.0";
-    let tagged = Command::new("docker").args(["tag", &test_image, recorded]).status().unwrap();
-    assert!(tagged.success());
+    let _ = Command::new("docker").args(["rmi", recorded]).output();
     let dir = tempfile::tempdir().unwrap();
     let upstream = dir.path().join("upstream");
     std::fs::create_dir(&upstream).unwrap();
@@ -340,6 +339,17 @@ fn the_build_image_is_used_when_this_machine_has_it() {
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
     ];
+    // Without --host, the recorded image must be here (it is not): said, with the ways on.
+    let r = replay(&id, &["--source", upstream.to_str().unwrap()], &env, &dir.path().join("state"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the build ran in aws/codebuild/amazonlinux2-x86_64-standard:3.0: pull it (or an image like it) and pass --image IMAGE, or run on this machine's shell with --host"),
+        "{}",
+        r.stderr
+    );
+
+    let tagged = Command::new("docker").args(["tag", &test_image, recorded]).status().unwrap();
+    assert!(tagged.success());
     let r = replay(&id, &["--source", upstream.to_str().unwrap()], &env, &dir.path().join("state"));
     let _ = Command::new("docker").args(["rmi", recorded]).status();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
