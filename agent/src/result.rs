@@ -64,6 +64,11 @@ pub fn build_json(id: &BuildIdentity, report: &BuildReport) -> Value {
     build_json_with(id, report, Times::Iso)
 }
 
+/// The UUID of a build or batch id (`PROJECT:UUID`); the whole id when it has no project part.
+pub fn uuid_of(id: &str) -> &str {
+    id.rsplit_once(':').map_or(id, |(_, uuid)| uuid)
+}
+
 /// The build as CodeBuild shows it: SUBMITTED, QUEUED and PROVISIONING (with the service's queue
 /// times), the phases that ran, then FINALIZING and COMPLETED once it ended; a running build
 /// ends with the phase it is in (no status), as `batch-get-builds` shows one.

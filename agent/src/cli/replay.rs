@@ -91,7 +91,7 @@ async fn replay_build(args: &ReplayArgs, id: &str, region: Option<&str>) -> Resu
         (_, true) => None,
         (Some(a), false) => Some(a.clone()),
         (None, false) => {
-            let uuid = plan.build_id.rsplit_once(':').map_or(plan.build_id.as_str(), |(_, u)| u);
+            let uuid = crate::result::uuid_of(&plan.build_id);
             let base = crate::dirs::state().unwrap_or_else(std::env::temp_dir);
             Some(base.join("replays").join(uuid).join("artifacts").display().to_string())
         }

@@ -561,7 +561,7 @@ fn run_one(
     stop: watch::Receiver<bool>,
     recorder: &dyn Recorder,
 ) -> Value {
-    let uuid = row.id.rsplit_once(':').map(|(_, u)| u.to_string()).unwrap_or_else(|| row.id.clone());
+    let uuid = result::uuid_of(&row.id).to_string();
     let log_path = logs::path(&service.logs_dir(), &uuid);
     let fail = |phase, code: &str, message: String| {
         failed_build(&identity, &template, phase, Status::Failed, code, &message)
@@ -664,7 +664,7 @@ pub fn read_batchspec(
     effective: &Value,
     batch_id: &str,
 ) -> Result<crate::buildspec::Buildspec, String> {
-    let uuid = batch_id.rsplit_once(':').map_or(batch_id, |(_, u)| u);
+    let uuid = result::uuid_of(batch_id);
     let dir = service.state_dir.join("sources").join(format!("{uuid}-batchspec"));
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;

@@ -128,6 +128,20 @@ fn batch_row(item: &Item) -> Result<BatchRow, StoreError> {
     })
 }
 
+/// The condition of a status write, and what else it removes.
+struct Guard {
+    /// Appended to the `SET` expression (` REMOVE qpk`).
+    remove: &'static str,
+    condition: &'static str,
+    names: &'static [(&'static str, &'static str)],
+    values: &'static [(&'static str, &'static str)],
+}
+
+impl Guard {
+    /// The item exists: a plain update.
+    const EXISTS: Guard = Guard { remove: "", condition: "attribute_exists(pk)", names: &[], values: &[] };
+}
+
 impl DynamoStore {
     /// Connects (the standard credential chain and `AWS_ENDPOINT_URL`) and creates the table
     /// when it does not exist.
@@ -163,6 +177,41 @@ impl DynamoStore {
         F::Output: Send,
     {
         super::block_on_own(&self.runtime, f)
+    }
+
+    /// Sets an item's `status` and `json` when `guard`'s condition holds; `Ok(false)` when it
+    /// does not (the item is gone, or someone else owns the build).
+    fn set_status(
+        &self,
+        pk: &str,
+        sk: &str,
+        status: &str,
+        json: &Value,
+        guard: Guard,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression(format!("SET #st = :s, #j = :j{}", guard.remove))
+            .condition_expression(guard.condition)
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#j", "json")
+            .expression_attribute_values(":s", s(status))
+            .expression_attribute_values(":j", s(json.to_string()));
+        for (name, attribute) in guard.names {
+            update = update.expression_attribute_names(*name, *attribute);
+        }
+        for (name, value) in guard.values {
+            update = update.expression_attribute_values(*name, s(*value));
+        }
+        match self.run(update.send()) {
+            Ok(_) => Ok(true),
+            Err(e) if refused(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
     }
 
     fn create_table(&self) -> Result<(), StoreError> {
@@ -543,7 +592,7 @@ impl DynamoStore {
         seq: u64,
         data: &[u8],
     ) -> Result<Result<(), Fence>, StoreError> {
-        let uuid = id.rsplit_once(':').map_or(id, |(_, u)| u);
+        let uuid = crate::result::uuid_of(id);
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .key("pk", s(format!("B#{id}")))
@@ -782,49 +831,20 @@ impl Store for DynamoStore {
     }
 
     fn update_build(&self, id: &str, status: &str, build: &Value) -> Result<(), StoreError> {
-        let out = self.run(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("B#{id}")))
-                .key("sk", s("B"))
-                .update_expression("SET #st = :s, #j = :j")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_names("#j", "json")
-                .expression_attribute_values(":s", s(status))
-                .expression_attribute_values(":j", s(build.to_string()))
-                .send(),
-        );
-        match out {
-            Ok(_) => Ok(()),
-            Err(e) if refused(&e) => Err(StoreError::NotFound(format!("Build {id} cannot be found"))),
-            Err(e) => Err(sdk(e)),
+        match self.set_status(&format!("B#{id}"), "B", status, build, Guard::EXISTS)? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound(format!("Build {id} cannot be found"))),
         }
     }
 
     fn end_unclaimed(&self, id: &str, status: &str, build: &Value) -> Result<bool, StoreError> {
-        let out = self.run(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("B#{id}")))
-                .key("sk", s("B"))
-                .update_expression("SET #st = :s, #j = :j REMOVE qpk")
-                .condition_expression("#st = :ip AND attribute_not_exists(#o)")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_names("#j", "json")
-                .expression_attribute_names("#o", "owner")
-                .expression_attribute_values(":s", s(status))
-                .expression_attribute_values(":j", s(build.to_string()))
-                .expression_attribute_values(":ip", s("IN_PROGRESS"))
-                .send(),
-        );
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) if refused(&e) => Ok(false),
-            Err(e) => Err(sdk(e)),
-        }
+        let guard = Guard {
+            remove: " REMOVE qpk",
+            condition: "#st = :ip AND attribute_not_exists(#o)",
+            names: &[("#o", "owner")],
+            values: &[(":ip", "IN_PROGRESS")],
+        };
+        self.set_status(&format!("B#{id}"), "B", status, build, guard)
     }
 
     fn build(&self, id: &str) -> Result<Option<BuildRow>, StoreError> {
@@ -848,7 +868,7 @@ impl Store for DynamoStore {
     }
 
     fn delete_build(&self, id: &str) -> Result<bool, StoreError> {
-        let uuid = id.rsplit_once(':').map_or(id, |(_, u)| u);
+        let uuid = crate::result::uuid_of(id);
         for (seq, _) in self.log_chunks(uuid, None)? {
             self.delete(&format!("L#{uuid}"), &format!("{seq:012}"))?;
         }
@@ -902,22 +922,10 @@ impl Store for DynamoStore {
     }
 
     fn update_batch(&self, id: &str, status: &str, batch: &Value) -> Result<(), StoreError> {
-        self.run(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("BB#{id}")))
-                .key("sk", s("BB"))
-                .update_expression("SET #st = :s, #j = :j")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_names("#j", "json")
-                .expression_attribute_values(":s", s(status))
-                .expression_attribute_values(":j", s(batch.to_string()))
-                .send(),
-        )
-        .map_err(sdk)?;
-        Ok(())
+        match self.set_status(&format!("BB#{id}"), "BB", status, batch, Guard::EXISTS)? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound(format!("Batch {id} cannot be found"))),
+        }
     }
 
     fn batch(&self, id: &str) -> Result<Option<BatchRow>, StoreError> {

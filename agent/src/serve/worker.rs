@@ -308,7 +308,7 @@ fn run_claimed(service: &Arc<Service>, fleet: &Fleet, row: BuildRow, effective: 
     let (stop_tx, stop_rx) = watch::channel(false);
     let fenced = Fenced { store: &fleet.store, held: &held, lost: AtomicBool::new(false), stop: stop_tx };
     fenced.record(&row.id, "IN_PROGRESS", &build);
-    let uuid = row.id.rsplit_once(':').map_or(row.id.as_str(), |(_, u)| u).to_string();
+    let uuid = crate::result::uuid_of(&row.id).to_string();
     let log_path = logs::path(&service.logs_dir(), &uuid);
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let final_build = std::thread::scope(|scope| {
