@@ -494,6 +494,8 @@ impl DynamoStore {
             Some(0) => return Ok(Claim::Taken),
             Some(_) => return Ok(Claim::Throttled),
         }
+        // TransactWriteItems returns no attributes: the attempt it set is read back, with a
+        // consistent read, from the item only this worker can now change.
         let attempt = self.lease(id)?.map_or(1, |l| l.attempt);
         Ok(Claim::Won(attempt))
     }
