@@ -96,6 +96,12 @@ async fn replay_build(args: &ReplayArgs, id: &str, region: Option<&str>) -> Resu
             Some(base.join("replays").join(uuid).join("artifacts").display().to_string())
         }
     };
+    if args.original_artifacts && project.artifacts.is_none() {
+        plan.not_reproduced.push(
+            "--original-artifacts: the project (gone, or unreadable) does not say where artifacts went; none are kept"
+                .into(),
+        );
+    }
     let artifacts = crate::build::artifact_settings(artifacts_dir.as_deref(), &project, &super::run::Stderr)
         .map_err(|e| usage(e.0))?;
 

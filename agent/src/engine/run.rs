@@ -734,7 +734,7 @@ impl<S: Session> Steps<'_, S> {
         loop {
             match debug::ask(text, &outcome, self.stop).await {
                 Choice::Shell => {
-                    if let Err(e) = self.session.debug_shell(ShellAt::Current).await {
+                    if let Err(e) = self.session.debug_shell(ShellAt::Current, spec.run_as).await {
                         eprintln!("[runspec --debug] no shell: {e}");
                     }
                 }

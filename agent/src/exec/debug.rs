@@ -183,9 +183,10 @@ impl Breakpoints {
 pub async fn pause<S: Session>(
     session: &mut S,
     terminal: Option<Terminal>,
-    command: &str,
+    command: &super::CommandSpec<'_>,
     sink: &mut dyn EventSink,
 ) {
+    let (run_as, command) = (command.run_as, command.text);
     if terminal.is_none() {
         sink.event(BuildEvent::Note(&format!(
             "Breakpoint in command {command}: skipped, runspec has no terminal to open a shell on"
@@ -195,7 +196,7 @@ pub async fn pause<S: Session>(
     sink.event(BuildEvent::Note(&format!(
         "Breakpoint in command {command}: the build is paused; leave the shell (exit or codebuild-resume) to resume"
     )));
-    if let Err(e) = session.debug_shell(ShellAt::Breakpoint).await {
+    if let Err(e) = session.debug_shell(ShellAt::Breakpoint, run_as).await {
         sink.event(BuildEvent::Warning(&format!("no shell at the breakpoint: {e}")));
     }
     sink.event(BuildEvent::Note("Resuming the build after the breakpoint"));

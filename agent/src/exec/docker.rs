@@ -410,7 +410,7 @@ impl Session for DockerSession {
                 Streamed::Done(result) => break Ok(result),
                 Streamed::Stopped(reason) => break Err(reason),
                 Streamed::Breakpoint(count) => {
-                    debug::pause(self, self.terminal, spec.text, sink).await;
+                    debug::pause(self, self.terminal, &spec, sink).await;
                     self.breakpoints.resume(count)?;
                 }
             }
@@ -505,8 +505,9 @@ impl Session for DockerSession {
     }
 
     /// `docker exec -it` into the build's container (the Docker CLI does the terminal's raw
-    /// mode, resizing and signals), as root, in the build's directory and variables.
-    async fn debug_shell(&mut self, at: ShellAt) -> Result<(), ExecError> {
+    /// mode, resizing and signals), as the container's user or the command's `run-as` user, in
+    /// the build's directory and variables.
+    async fn debug_shell(&mut self, at: ShellAt, run_as: Option<&str>) -> Result<(), ExecError> {
         fs::write(self.state_dir.join(debug::RC_FILE), debug::rc_file(STATE_DIR, at, debug::banner(at)))?;
         let docker = super::host::which("docker").ok_or_else(|| {
             ExecError::Debug(
@@ -514,9 +515,13 @@ impl Session for DockerSession {
             )
         })?;
         let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
+        let mut exec = tokio::process::Command::new(&docker);
+        exec.args(["exec", "-it", "-e", &format!("TERM={term}"), "-w", &self.src_in_container]);
+        if let Some((uid, gid)) = run_as.and_then(|u| self.users.get(u)) {
+            exec.args(["-u", &format!("{uid}:{gid}")]);
+        }
         let _open = debug::ShellOpen::mark();
-        let status = tokio::process::Command::new(&docker)
-            .args(["exec", "-it", "-e", &format!("TERM={term}"), "-w", &self.src_in_container])
+        let status = exec
             .arg(&self.container)
             .args(["/bin/sh", "-c", &debug::shell_command(STATE_DIR)])
             .status()

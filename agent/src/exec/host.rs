@@ -211,7 +211,7 @@ impl Session for HostSession {
                     Streamed::Done(status) => break Ok(status),
                     Streamed::Stopped(reason) => break Err(reason),
                     Streamed::Breakpoint(count) => {
-                        debug::pause(self, self.terminal, spec.text, sink).await;
+                        debug::pause(self, self.terminal, &spec, sink).await;
                         self.breakpoints.resume(count)?;
                     }
                 }
@@ -252,11 +252,24 @@ impl Session for HostSession {
     }
 
     /// `sh` (bash when there is one) on runspec's own terminal, in runspec's process group so
-    /// the terminal is its; Ctrl-C there is the shell's, not the build's.
-    async fn debug_shell(&mut self, at: ShellAt) -> Result<(), ExecError> {
+    /// the terminal is its; Ctrl-C there is the shell's, not the build's. As the command's
+    /// `run-as` user when it has one.
+    async fn debug_shell(&mut self, at: ShellAt, run_as: Option<&str>) -> Result<(), ExecError> {
         let state = self.state_dir.to_string_lossy().into_owned();
         fs::write(self.state_dir.join(debug::RC_FILE), debug::rc_file(&state, at, debug::banner(at)))?;
-        let mut cmd = Command::new("/bin/sh");
+        let user = run_as.map(|u| self.user(u)).transpose()?.filter(|u| u.uid != Uid::effective());
+        let mut cmd = match &user {
+            Some(u) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={}", u.uid))
+                    .arg(format!("--regid={}", u.gid))
+                    .arg("--init-groups")
+                    .arg("--")
+                    .arg("/bin/sh");
+                c
+            }
+            None => Command::new("/bin/sh"),
+        };
         cmd.arg("-c").arg(debug::shell_command(&state)).env_clear().current_dir(&self.src_dir);
         for name in ["TERM", "PATH", "HOME", "LANG"] {
             if let Some(v) = std::env::var_os(name) {

@@ -240,7 +240,8 @@ pub trait Session {
 
     /// Opens an interactive shell on runspec's terminal in the build's state (`run --debug`,
     /// `codebuild-breakpoint`) and waits until it is left.
-    async fn debug_shell(&mut self, _at: debug::ShellAt) -> Result<(), ExecError> {
+    /// `run_as` is the command's `run-as` user: the shell is that user's too.
+    async fn debug_shell(&mut self, _at: debug::ShellAt, _run_as: Option<&str>) -> Result<(), ExecError> {
         Err(ExecError::Debug("this executor cannot open a shell".into()))
     }
 

@@ -271,3 +271,20 @@ fn a_breakpoint_in_a_docker_build_opens_the_shell_in_the_container() {
     assert_eq!(pane.exit_code(), 0, "{}", pane.screen());
     assert_eq!(result(&ctx)["buildStatus"], "SUCCEEDED", "{}", pane.screen());
 }
+
+#[test]
+#[ignore = "needs tmux and root: run scripts/test.sh"]
+fn the_shell_of_a_run_as_command_is_that_users() {
+    // R-SH-12: the breakpoint's shell runs as the command's run-as user, as the command did.
+    let ctx = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    run-as: nobody\n    commands:\n      - cd sub && codebuild-breakpoint\n",
+    );
+    ctx.write("sub/keep", "");
+    let pane = Pane::start(&ctx, &[]);
+    pane.wait_for("(runspec debug) $", 1);
+    pane.type_line("echo \"who:$(id -un) in:$(basename \"$PWD\")\"");
+    let screen = pane.wait_for("who:", 2);
+    assert!(screen.contains("who:nobody in:sub"), "{screen}");
+    pane.type_line("exit");
+    assert_eq!(pane.exit_code(), 0, "{}", pane.screen());
+}
