@@ -9,6 +9,7 @@ use super::events::{BuildEvent, EventSink};
 use super::transitions::{self, BuildPhase, Completed, Next, PhaseVerdict, Status};
 use super::upload::{self, ArtifactRecord, ArtifactSettings};
 use crate::buildspec::{Buildspec, OnFailure, Phase, PhaseName, Step};
+use crate::exec::state::Snapshot;
 use crate::exec::{CommandOutcome, CommandSpec, ExecError, Session, Stop, StopReason};
 use crate::plugins::PluginEvent;
 use crate::plugins::invocation::{self, Invocation};
@@ -513,7 +514,7 @@ impl<'a, S: Session> Engine<'a, S> {
         let run_as = spec.run_as(name);
         let t = SystemTime::now();
         let retrying = matches!(on_failure, Some(OnFailure::Retry { .. }));
-        if retrying && let Err(e) = self.session.save_state().await {
+        if retrying && let Err(e) = self.session.save_state(Snapshot::Phase).await {
             return self.fault(phase_type, t, &e);
         }
         let mut retries_done = 0;
@@ -575,7 +576,7 @@ impl<'a, S: Session> Engine<'a, S> {
                     _ => 0,
                 };
                 self.sink.event(BuildEvent::PhaseRetrying { phase: phase_type, retry: retries_done, of });
-                if let Err(e) = self.session.restore_state().await {
+                if let Err(e) = self.session.restore_state(Snapshot::Phase).await {
                     return self.fault(phase_type, t, &e);
                 }
                 continue;
@@ -712,6 +713,10 @@ impl<S: Session> Steps<'_, S> {
             panic!("injected by RUNSPEC_TEST_PANIC_AT");
         }
         let spec = CommandSpec { text, run_as, build_succeeding };
+        if self.debug.is_some() {
+            // A re-run starts where this command started, not where its failure left off.
+            self.session.save_state(Snapshot::Command).await?;
+        }
         let outcome = self.session.run(spec, self.sink, self.stop).await?;
         self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
         let failed = matches!(outcome, CommandOutcome::Exited(c) if c != 0)
@@ -742,6 +747,7 @@ impl<S: Session> Steps<'_, S> {
                     self.sink.event(BuildEvent::Note(&format!(
                         "Running the failed command again (--debug): {text}"
                     )));
+                    self.session.restore_state(Snapshot::Command).await?;
                     self.sink.event(BuildEvent::CommandStarted(text));
                     outcome = self.session.run(spec, self.sink, self.stop).await?;
                     self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
@@ -997,11 +1003,11 @@ mod tests {
         async fn add_vars(&mut self, _: &[(String, String)]) -> Result<(), ExecError> {
             Ok(())
         }
-        async fn save_state(&mut self) -> Result<(), ExecError> {
+        async fn save_state(&mut self, _: crate::exec::state::Snapshot) -> Result<(), ExecError> {
             self.saves += 1;
             Ok(())
         }
-        async fn restore_state(&mut self) -> Result<(), ExecError> {
+        async fn restore_state(&mut self, _: crate::exec::state::Snapshot) -> Result<(), ExecError> {
             self.restores += 1;
             Ok(())
         }

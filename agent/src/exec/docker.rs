@@ -448,12 +448,12 @@ impl Session for DockerSession {
         Ok(self.state.append(vars)?)
     }
 
-    async fn save_state(&mut self) -> Result<(), ExecError> {
-        Ok(self.state.save()?)
+    async fn save_state(&mut self, slot: super::state::Snapshot) -> Result<(), ExecError> {
+        Ok(self.state.save(slot)?)
     }
 
-    async fn restore_state(&mut self) -> Result<(), ExecError> {
-        Ok(self.state.restore()?)
+    async fn restore_state(&mut self, slot: super::state::Snapshot) -> Result<(), ExecError> {
+        Ok(self.state.restore(slot)?)
     }
 
     /// Copies the container's `roots` into `staging` (through the Docker archive API, streamed

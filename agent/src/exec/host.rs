@@ -243,12 +243,12 @@ impl Session for HostSession {
         Ok(self.state.append(vars)?)
     }
 
-    async fn save_state(&mut self) -> Result<(), ExecError> {
-        Ok(self.state.save()?)
+    async fn save_state(&mut self, slot: super::state::Snapshot) -> Result<(), ExecError> {
+        Ok(self.state.save(slot)?)
     }
 
-    async fn restore_state(&mut self) -> Result<(), ExecError> {
-        Ok(self.state.restore()?)
+    async fn restore_state(&mut self, slot: super::state::Snapshot) -> Result<(), ExecError> {
+        Ok(self.state.restore(slot)?)
     }
 
     /// `sh` (bash when there is one) on runspec's own terminal, in runspec's process group so

@@ -222,10 +222,10 @@ pub trait Session {
     /// Adds variables to the build's state (fetched secrets, set before INSTALL).
     async fn add_vars(&mut self, vars: &[(String, String)]) -> Result<(), ExecError>;
 
-    /// Remembers the current shell state, so [`Session::restore_state`] can return to it.
-    async fn save_state(&mut self) -> Result<(), ExecError>;
+    /// Remembers the current shell state in `slot`, so [`Session::restore_state`] can return to it.
+    async fn save_state(&mut self, slot: state::Snapshot) -> Result<(), ExecError>;
 
-    async fn restore_state(&mut self) -> Result<(), ExecError>;
+    async fn restore_state(&mut self, slot: state::Snapshot) -> Result<(), ExecError>;
 
     /// For the cache: makes the build's files under the absolute directories `roots` readable
     /// on this machine and says where `/` of the build is here. The host's own files need

@@ -54,11 +54,29 @@ impl ShellState {
         f.write_all(wrapper::initial_state(pairs).as_bytes())
     }
 
-    pub fn save(&self) -> io::Result<()> {
-        fs::copy(self.env_file(), self.dir.join("env.saved")).map(|_| ())
+    pub fn save(&self, slot: Snapshot) -> io::Result<()> {
+        fs::copy(self.env_file(), self.dir.join(slot.file())).map(|_| ())
     }
 
-    pub fn restore(&self) -> io::Result<()> {
-        fs::copy(self.dir.join("env.saved"), self.env_file()).map(|_| ())
+    pub fn restore(&self, slot: Snapshot) -> io::Result<()> {
+        fs::copy(self.dir.join(slot.file()), self.env_file()).map(|_| ())
+    }
+}
+
+/// Where a copy of the shell state is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Snapshot {
+    /// Before a phase with a RETRY `on-failure`: each attempt starts from it.
+    Phase,
+    /// Before a command under `--debug`: a re-run starts from it.
+    Command,
+}
+
+impl Snapshot {
+    fn file(self) -> &'static str {
+        match self {
+            Snapshot::Phase => "env.saved",
+            Snapshot::Command => "env.before",
+        }
     }
 }

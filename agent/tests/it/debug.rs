@@ -173,22 +173,23 @@ fn a_breakpoint_opens_a_shell_in_the_build_state_and_resumes() {
 #[ignore = "needs tmux: run scripts/test.sh"]
 fn debug_stops_at_a_failing_command_for_a_fix_and_a_rerun() {
     let ctx = Ctx::new(
-        "version: 0.2\nphases:\n  build:\n    commands:\n      - cd sub && export STEP=one\n      - test -f fixed\n      - echo fixed-and-on-$STEP\n      - exit 3\n      - echo after-passing\n",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - export STEP=one\n      - cd sub && test -f fixed\n      - echo fixed-and-on-$STEP-in-$(basename $PWD)\n      - exit 3\n      - echo after-passing\n",
     );
     ctx.write("sub/keep", "");
     let pane = Pane::start(&ctx, &["--mount-source", "--debug"]);
     pane.wait_for("what now? [s/r/c/f/a]", 1);
     let screen = pane.screen();
-    assert!(screen.contains("`test -f fixed` failed (exit status 1)"), "{screen}");
+    assert!(screen.contains("`cd sub && test -f fixed` failed (exit status 1)"), "{screen}");
     // A shell in the state after the failed command: its directory and variables.
     pane.type_line("s");
     pane.wait_for("(runspec debug) $", 1);
     pane.type_line("echo \"in:$(pwd) $STEP\"; touch fixed; exit");
     pane.wait_for("what now? [s/r/c/f/a]", 2);
     assert!(pane.screen().contains(&format!("in:{}/sub one", ctx.src.path().display())), "{}", pane.screen());
-    // The re-run passes now; the build goes on to the next failure.
+    // The re-run starts where the command started (not in `sub`, where its failure left the
+    // shell), so its `cd sub` works again; it passes now, and the build goes on.
     pane.type_line("r");
-    pane.wait_for("fixed-and-on-one", 1);
+    pane.wait_for("fixed-and-on-one-in-sub", 1);
     pane.wait_for("`exit 3` failed (exit status 3)", 1);
     // Continue as if it had passed.
     pane.type_line("c");
@@ -196,7 +197,10 @@ fn debug_stops_at_a_failing_command_for_a_fix_and_a_rerun() {
     let screen = pane.screen();
     assert!(screen.contains("after-passing"), "{screen}");
     assert!(screen.contains("Continuing as if the command had passed (--debug): exit 3"), "{screen}");
-    assert!(screen.contains("Running the failed command again (--debug): test -f fixed"), "{screen}");
+    assert!(
+        screen.contains("Running the failed command again (--debug): cd sub && test -f fixed"),
+        "{screen}"
+    );
     assert_eq!(result(&ctx)["buildStatus"], "SUCCEEDED");
 }
 
