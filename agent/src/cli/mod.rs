@@ -84,9 +84,14 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
     /// The build: PROJECT:UUID (as `aws codebuild list-builds` prints it) or its ARN (whose
-    /// region is then used).
-    #[arg(value_name = "BUILD_ID | BUILD_ARN")]
-    pub build: String,
+    /// region is then used). With --record, which of the builds in the file (default: the first).
+    #[arg(value_name = "BUILD_ID | BUILD_ARN", required_unless_present = "record")]
+    pub build: Option<String>,
+
+    /// Replay from a saved record instead of asking CodeBuild: a Build object, or what
+    /// `aws codebuild batch-get-builds` printed. Secrets are still fetched when the build runs.
+    #[arg(long, value_name = "BUILD.json")]
+    pub record: Option<PathBuf>,
 
     /// A local clone of the build's repository: the build's commit (resolvedSourceVersion) is
     /// checked out of it, fetched from its `origin` when missing; ID=DIR for a secondary

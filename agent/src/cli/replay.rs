@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde_json::Value;
+
 use super::{ReplayArgs, UsageError, exit, usage};
 use crate::build::BuildRequest;
 use crate::engine::Status;
@@ -15,13 +17,65 @@ use crate::replay::plan::{self, Fetch, SourcePlan};
 use crate::workspace::Source;
 
 pub fn replay(args: ReplayArgs) -> Result<u8, UsageError> {
-    let (id, region) = client::parse_build_ref(&args.build).map_err(usage)?;
     let runtime = super::runtime()?;
-    runtime.block_on(replay_build(&args, &id, region.as_deref()))
+    runtime.block_on(replay_build(&args))
 }
 
-async fn replay_build(args: &ReplayArgs, id: &str, region: Option<&str>) -> Result<u8, UsageError> {
-    let cb = CodeBuild::connect(region, args.profile.as_deref()).await.map_err(usage)?;
+/// The build's record and its project (if it can be read), the region, and where they came from.
+struct Record {
+    build: Value,
+    project: Option<Value>,
+    region: String,
+    origin: String,
+    notes: Vec<String>,
+}
+
+/// From `--record FILE`: a `Build` object, or what `aws codebuild batch-get-builds` printed.
+fn read_record(path: &Path, wanted: Option<&str>) -> Result<Record, UsageError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read `{}`: {e}", path.display())))?;
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| usage(format!("`{}` is not JSON: {e}", path.display())))?;
+    let builds: Vec<Value> = match value.get("builds").and_then(Value::as_array) {
+        Some(list) => list.clone(),
+        None => vec![value],
+    };
+    let build = match wanted {
+        Some(id) => builds.into_iter().find(|b| b["id"] == id || b["arn"] == id),
+        None => builds.into_iter().next(),
+    }
+    .filter(|b| b["id"].is_string())
+    .ok_or_else(|| {
+        usage(format!(
+            "`{}` holds no build{}: give a Build object or the output of `aws codebuild batch-get-builds`",
+            path.display(),
+            wanted.map(|w| format!(" {w}")).unwrap_or_default()
+        ))
+    })?;
+    let region = build["arn"]
+        .as_str()
+        .and_then(|arn| client::parse_build_ref(arn).ok())
+        .and_then(|(_, r)| r)
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".into());
+    Ok(Record {
+        build,
+        project: None,
+        region,
+        origin: format!("from the record {}", path.display()),
+        notes: vec![
+            "the project is not read with --record: artifact names and packaging are runspec's defaults"
+                .into(),
+        ],
+    })
+}
+
+/// Through the CodeBuild API: BatchGetBuilds, then BatchGetProjects.
+async fn fetch_record(args: &ReplayArgs, given: &str) -> Result<Record, UsageError> {
+    let (id, region) = client::parse_build_ref(given).map_err(usage)?;
+    let id = id.as_str();
+    let cb = CodeBuild::connect(region.as_deref(), args.profile.as_deref()).await.map_err(usage)?;
     let build = match cb.build(id).await {
         Ok(Some(b)) => b,
         Ok(None) => {
@@ -42,20 +96,40 @@ async fn replay_build(args: &ReplayArgs, id: &str, region: Option<&str>) -> Resu
     };
     let name =
         build["projectName"].as_str().or(id.split_once(':').map(|(p, _)| p)).unwrap_or_default().to_string();
-    let mut unread_project = None;
+    let mut notes = Vec::new();
     let project = match cb.project(&name).await {
         Ok(p) => p,
         Err(e) => {
-            unread_project = Some(format!("the project {name} could not be read ({e})"));
+            notes.push(format!("the project {name} could not be read ({e})"));
             None
         }
     };
+    Ok(Record {
+        build,
+        project,
+        region: cb.region().to_string(),
+        origin: format!("at CodeBuild {}", cb.endpoint()),
+        notes,
+    })
+}
+
+async fn replay_build(args: &ReplayArgs) -> Result<u8, UsageError> {
+    let record = match (&args.record, &args.build) {
+        (Some(path), wanted) => read_record(path, wanted.as_deref())?,
+        (None, Some(given)) => fetch_record(args, given).await?,
+        (None, None) => {
+            return Err(usage("name the build to replay (PROJECT:UUID or its ARN), or give --record FILE"));
+        }
+    };
+    let Record { build, project, region, origin, notes } = record;
     let choices = plan::Choices { image: args.image.clone(), host: args.host };
     let mut plan = plan::plan(&build, project.as_ref(), &choices).map_err(usage)?;
-    if let Some(why) = unread_project {
-        plan.not_reproduced.insert(0, why);
+    // The plan's own "the project is gone" says less than why it is missing.
+    if !notes.is_empty() {
+        plan.not_reproduced.retain(|n| !n.starts_with("the project is gone"));
+        plan.not_reproduced.splice(0..0, notes);
     }
-    inline_s3_buildspec(&mut plan.effective, cb.region()).await.map_err(usage)?;
+    inline_s3_buildspec(&mut plan.effective, &region).await.map_err(usage)?;
 
     // The sources: the user's clones where given, else fetched as the build fetched them.
     let work =
@@ -106,10 +180,9 @@ async fn replay_build(args: &ReplayArgs, id: &str, region: Option<&str>) -> Resu
         .map_err(|e| usage(e.0))?;
 
     eprintln!(
-        "runspec replay: {} ({} at CodeBuild {})",
+        "runspec replay: {} ({} {origin})",
         plan.build_id,
         build["buildStatus"].as_str().unwrap_or("status unknown"),
-        cb.endpoint()
     );
     eprintln!("  source: {}", primary.how);
     for line in &secondary_how {

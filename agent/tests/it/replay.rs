@@ -292,6 +292,20 @@ fn a_moto_codebuild_build_is_replayed_from_its_record() {
     let artifacts_line = r.stderr.lines().find(|l| l.trim_start().starts_with("artifacts: ")).unwrap();
     assert!(artifacts_line.contains(&state.display().to_string()), "{artifacts_line}");
 
+    // A saved record (what batch-get-builds printed) replays without asking CodeBuild.
+    let record = dir.path().join("record.json");
+    std::fs::write(&record, aws_moto(&["codebuild", "batch-get-builds", "--ids", &id]).to_string()).unwrap();
+    let r = replay(
+        &id,
+        &["--record", record.to_str().unwrap(), "--source", upstream.to_str().unwrap(), "--host"],
+        &[],
+        &state,
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.output_lines(), [format!("at one {first}")], "{}", r.stdout);
+    assert!(r.stderr.contains(&format!("from the record {}", record.display())), "{}", r.stderr);
+    assert!(r.stderr.contains("the project is not read with --record"), "{}", r.stderr);
+
     // Without a clone, the canned CodeCommit URL cannot be fetched: said, with what to do.
     let r = replay(&id, &["--host"], &env, &state);
     assert_eq!(r.code, 2, "{}", r.stderr);
