@@ -541,8 +541,12 @@ impl Api<'_> {
 
     fn stop_build_batch(&self, body: &Value) -> Result<Value, ApiError> {
         let row = self.batch(str_of(body, "id")?)?;
-        if super::batches::stop(self.service.batch_stops(), &row.id) {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        // Coordinated here, or (in a fleet) by another server, which reads the flag each second.
+        let here = super::batches::stop(self.service.batch_stops(), &row.id);
+        let elsewhere = !here && self.service.fleet.as_ref().is_some_and(|f| f.stop_batch(&row.id));
+        if here || elsewhere {
+            let wait = if here { 2 } else { 4 };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
             while std::time::Instant::now() < deadline && self.batch(&row.id)?.status == "IN_PROGRESS" {
                 std::thread::sleep(std::time::Duration::from_millis(25));
             }

@@ -253,8 +253,17 @@ pub fn coordinate(service: Arc<Service>, row: BatchRow, stop: Arc<AtomicBool>, r
     let first = schedule.advance();
     act(first, &mut ids);
     write(running_phases(spec_done), "IN_PROGRESS", false, groups(&ids, &schedule));
+    let mut polls = 0u64;
     while !schedule.done() {
         std::thread::sleep(Duration::from_millis(100));
+        polls += 1;
+        // StopBuildBatch through another server of the fleet: its flag in the table, once a second.
+        if !stopped
+            && polls.is_multiple_of(10)
+            && service.fleet.as_ref().is_some_and(|f| f.batch_stop_requested(&row.id))
+        {
+            stop.store(true, Ordering::SeqCst);
+        }
         if !stopped && stop.load(Ordering::SeqCst) {
             stopped = true;
             let a = schedule.stop();

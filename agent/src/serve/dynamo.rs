@@ -670,6 +670,37 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// StopBuildBatch through a server that does not coordinate the batch: a flag its
+    /// coordinator reads. `false` when the batch is not running.
+    pub fn request_batch_stop(&self, id: &str) -> Result<bool, StoreError> {
+        let out = self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("BB#{id}")))
+                .key("sk", s("BB"))
+                .update_expression("SET stopRequested = :t")
+                .condition_expression("#st = :ip")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":t", AttributeValue::Bool(true))
+                .expression_attribute_values(":ip", s("IN_PROGRESS"))
+                .send(),
+        );
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if refused(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    /// Whether StopBuildBatch was asked for through any server.
+    pub fn batch_stop_requested(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .get(&format!("BB#{id}"), "BB")?
+            .and_then(|item| item.get("stopRequested").and_then(|v| v.as_bool().ok()).copied())
+            .unwrap_or(false))
+    }
+
     /// The reaper's write: a build whose lease ran out is taken from its worker (the attempt
     /// moves on, so the lost worker's writes fail), recorded as `build` and taken off the
     /// running counts. `false` when its lease was renewed meanwhile or someone else reaped it.

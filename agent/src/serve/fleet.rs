@@ -102,6 +102,19 @@ impl Fleet {
 
     /// StopBuild: a claimed build's worker reads the request in its next heartbeat; `false`
     /// when no worker holds the build (it is still queued).
+    /// StopBuildBatch for a batch another server coordinates; `false` when it is not running.
+    pub fn stop_batch(&self, id: &str) -> bool {
+        self.store.request_batch_stop(id).unwrap_or_else(|e| {
+            tracing::warn!("cannot ask batch {id} to stop: {e}");
+            false
+        })
+    }
+
+    /// Whether StopBuildBatch reached the batch `id` through any server.
+    pub fn batch_stop_requested(&self, id: &str) -> bool {
+        self.store.batch_stop_requested(id).unwrap_or(false)
+    }
+
     pub fn stop(&self, id: &str) -> bool {
         match self.store.lease(id) {
             Ok(Some(_)) => match self.store.request_stop(id) {

@@ -565,3 +565,55 @@ print(json.dumps({'spans': [span(b) for b in builds[:2]], 'statuses': [b['buildS
     assert!(y.0 >= x.1 - 0.01 || x.0 >= y.1 - 0.01, "one at a time across the fleet: {x:?} {y:?}");
     assert_eq!(v["late"], json!([["SUBMITTED", "SUCCEEDED"], ["QUEUED", "TIMED_OUT"], ["COMPLETED", null]]));
 }
+
+#[test]
+#[ignore = "needs moto and the test venv: run scripts/test.sh"]
+fn a_batch_runs_on_the_fleet_and_stops_through_the_other_server() {
+    let fleet = Fleet::new("batch");
+    let (a, b) = (fleet.server("a"), fleet.server("b"));
+    let _workers: Vec<Worker> = ["w1", "w2"].iter().map(|n| fleet.worker(n)).collect();
+    a.create_project(
+        "slowbatch",
+        "version: 0.2\nbatch:\n  build-list:\n    - identifier: one\n    - identifier: two\nphases:\n  build:\n    commands:\n      - sleep 60\n",
+        &[],
+    );
+    let id = a.aws(&["codebuild", "start-build-batch", "--project-name", "slowbatch"])["buildBatch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let groups = |s: &Server| -> Value {
+        let batch = s.aws(&["codebuild", "batch-get-build-batches", "--ids", &id])["buildBatches"][0].clone();
+        let summary: serde_json::Map<String, Value> = batch["buildGroups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| {
+                Some((g["identifier"].as_str()?.to_string(), g["currentBuildSummary"]["buildStatus"].clone()))
+            })
+            .collect();
+        json!({"status": batch["buildBatchStatus"], "groups": summary})
+    };
+    // Both children run on the workers; the other server sees them.
+    let end = Instant::now() + Duration::from_secs(60);
+    while !(groups(&b)["groups"]["one"] == "IN_PROGRESS" && groups(&b)["groups"]["two"] == "IN_PROGRESS") {
+        assert!(Instant::now() < end, "the children never ran: {}", groups(&b));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    // StopBuildBatch through the server that does not coordinate it.
+    let asked = Instant::now();
+    b.aws(&["codebuild", "stop-build-batch", "--id", &id]);
+    let end = asked + Duration::from_secs(15);
+    let stopped = loop {
+        let g = groups(&a);
+        if g["status"] != "IN_PROGRESS" {
+            break g;
+        }
+        assert!(Instant::now() < end, "the batch did not stop: {g}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(stopped["status"], "STOPPED", "{stopped}");
+    assert_eq!(stopped["groups"]["one"], "STOPPED", "{stopped}");
+    assert_eq!(stopped["groups"]["two"], "STOPPED", "{stopped}");
+    assert!(asked.elapsed() < Duration::from_secs(8), "took {:?}", asked.elapsed());
+}
