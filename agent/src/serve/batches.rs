@@ -89,6 +89,8 @@ fn phase(
 pub fn coordinate(service: Arc<Service>, row: BatchRow, stop: Arc<AtomicBool>, retry: Option<(Value, bool)>) {
     let extra = row.batch.clone();
     let started = now_s();
+    let _hold =
+        service.fleet.as_ref().map(|fleet| Hold::start(Arc::clone(fleet), &row.id, Arc::clone(&stop)));
     let write = |phases: Vec<Value>, status: &str, complete: bool, groups: Vec<Value>| {
         let b = batch_json(&row, phases, status, complete, groups, &extra);
         if let Err(e) = service.store.update_batch(&row.id, status, &b) {
@@ -253,17 +255,8 @@ pub fn coordinate(service: Arc<Service>, row: BatchRow, stop: Arc<AtomicBool>, r
     let first = schedule.advance();
     act(first, &mut ids);
     write(running_phases(spec_done), "IN_PROGRESS", false, groups(&ids, &schedule));
-    let mut polls = 0u64;
     while !schedule.done() {
         std::thread::sleep(Duration::from_millis(100));
-        polls += 1;
-        // StopBuildBatch through another server of the fleet: its flag in the table, once a second.
-        if !stopped
-            && polls.is_multiple_of(10)
-            && service.fleet.as_ref().is_some_and(|f| f.batch_stop_requested(&row.id))
-        {
-            stop.store(true, Ordering::SeqCst);
-        }
         if !stopped && stop.load(Ordering::SeqCst) {
             stopped = true;
             let a = schedule.stop();
@@ -369,6 +362,39 @@ pub fn child_start(batch_request: &Value, child: &Child, batch_arn: &str) -> Val
     }
     start["buildBatchArn"] = json!(batch_arn);
     start
+}
+
+/// In a fleet, the coordinating server's hold on its batch, renewed every second on a thread of
+/// its own for as long as the coordinator runs (DOWNLOAD_BATCHSPEC may clone for a while): a
+/// reaper ends the batch when the hold runs out. StopBuildBatch sent through another server
+/// comes back with the renewal and sets `stop`.
+struct Hold {
+    running: Arc<AtomicBool>,
+}
+
+impl Hold {
+    fn start(fleet: Arc<super::fleet::Fleet>, id: &str, stop: Arc<AtomicBool>) -> Hold {
+        let running = Arc::new(AtomicBool::new(true));
+        let (id, still) = (id.to_string(), Arc::clone(&running));
+        let spawned = std::thread::Builder::new().name(format!("hold {id}")).spawn(move || {
+            while still.load(Ordering::SeqCst) {
+                if fleet.hold_batch(&id) != Some(false) {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot hold batch: {e}");
+        }
+        Hold { running }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.running.store(false, Ordering::SeqCst);
+    }
 }
 
 /// Asks a running batch to stop; `false` when it is not running here.

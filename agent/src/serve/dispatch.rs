@@ -145,20 +145,11 @@ impl Service {
     pub fn recover_batches(&self) -> Result<usize, super::store::StoreError> {
         let mut ended = 0;
         for row in self.store.unfinished_batches()? {
-            let mut b = row.batch.clone();
-            let now = json!(super::store::now_s());
-            if let Some(phases) = b["phases"].as_array_mut() {
-                if let Some(last) = phases.last_mut() {
-                    last["phaseStatus"] = json!("FAULT");
-                    last["endTime"] = now.clone();
-                    last["contexts"] = json!([{"statusCode": "CLIENT_ERROR", "message": "The batch was running when runspec serve stopped; it did not finish"}]);
-                }
-                phases.push(json!({"phaseType": "FAILED", "startTime": now.clone()}));
-            }
-            b["buildBatchStatus"] = json!("FAULT");
-            b["currentPhase"] = json!("FAILED");
-            b["complete"] = json!(true);
-            b["endTime"] = now;
+            let b = ended_batch(
+                &row.batch,
+                "CLIENT_ERROR",
+                "The batch was running when runspec serve stopped; it did not finish",
+            );
             self.store.update_batch(&row.id, "FAULT", &b)?;
             ended += 1;
         }
@@ -346,6 +337,25 @@ pub fn ended_in_flight(row: &BuildRow, code: &str, message: &str) -> Value {
     build["buildComplete"] = json!(true);
     build["endTime"] = json!(now);
     build
+}
+
+/// A batch whose coordinator went away: its current phase ends FAULT with `code` and `message`.
+pub fn ended_batch(batch: &Value, code: &str, message: &str) -> Value {
+    let mut b = batch.clone();
+    let now = json!(super::store::now_s());
+    if let Some(phases) = b["phases"].as_array_mut() {
+        if let Some(last) = phases.last_mut() {
+            last["phaseStatus"] = json!("FAULT");
+            last["endTime"] = now.clone();
+            last["contexts"] = json!([{"statusCode": code, "message": message}]);
+        }
+        phases.push(json!({"phaseType": "FAILED", "startTime": now.clone()}));
+    }
+    b["buildBatchStatus"] = json!("FAULT");
+    b["currentPhase"] = json!("FAILED");
+    b["complete"] = json!(true);
+    b["endTime"] = now;
+    b
 }
 
 /// A build leaving the queue: its identity, and its object in PROVISIONING.

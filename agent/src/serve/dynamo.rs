@@ -693,12 +693,78 @@ impl DynamoStore {
         }
     }
 
-    /// Whether StopBuildBatch was asked for through any server.
-    pub fn batch_stop_requested(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .get(&format!("BB#{id}"), "BB")?
-            .and_then(|item| item.get("stopRequested").and_then(|v| v.as_bool().ok()).copied())
-            .unwrap_or(false))
+    /// The coordinating server renews its hold on a running batch until `until`, and learns
+    /// whether StopBuildBatch was asked for through any server. `None`: the batch is no
+    /// longer running (the reaper ended it).
+    pub fn batch_heartbeat(&self, id: &str, owner: &str, until: f64) -> Result<Option<bool>, StoreError> {
+        let out = self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("BB#{id}")))
+                .key("sk", s("BB"))
+                .update_expression("SET coordinator = :o, coordinatorUntil = :u")
+                .condition_expression("#st = :ip")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":o", s(owner))
+                .expression_attribute_values(":u", n(until))
+                .expression_attribute_values(":ip", s("IN_PROGRESS"))
+                .return_values(ReturnValue::AllNew)
+                .send(),
+        );
+        match out {
+            Ok(o) => Ok(Some(
+                o.attributes()
+                    .and_then(|a| a.get("stopRequested"))
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
+            )),
+            Err(e) if refused(&e) => Ok(None),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    /// Running batches whose coordinating server stopped renewing its hold, with the hold's
+    /// end as last written (the reaper's condition) and who held it.
+    pub fn expired_batches(&self) -> Result<Vec<(BatchRow, f64, String)>, StoreError> {
+        let now = now_s();
+        let mut out = Vec::new();
+        for item in self.query("all", "apk", "ALLBB", true)? {
+            if text(&item, "status").as_deref() != Some("IN_PROGRESS") {
+                continue;
+            }
+            let Some(until) = num(&item, "coordinatorUntil").filter(|u| *u < now) else { continue };
+            out.push((batch_row(&item)?, until, text(&item, "coordinator").unwrap_or_default()));
+        }
+        Ok(out)
+    }
+
+    /// The reaper's write for a batch whose coordinator was lost; `false` when the hold was
+    /// renewed meanwhile or another reaper was first.
+    pub fn reap_batch(&self, id: &str, until: f64, batch: &Value) -> Result<bool, StoreError> {
+        // The hold's end is compared as it was read: a renewal since then wins.
+        let out = self.run(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("BB#{id}")))
+                .key("sk", s("BB"))
+                .update_expression("SET #st = :s, #j = :j")
+                .condition_expression("#st = :ip AND coordinatorUntil = :u")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_names("#j", "json")
+                .expression_attribute_values(":s", s("FAULT"))
+                .expression_attribute_values(":j", s(batch.to_string()))
+                .expression_attribute_values(":ip", s("IN_PROGRESS"))
+                .expression_attribute_values(":u", n(until))
+                .send(),
+        );
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if refused(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
     }
 
     /// The reaper's write: a build whose lease ran out is taken from its worker (the attempt

@@ -33,6 +33,10 @@ pub struct Fleet {
 /// every worker is busy; a duplicate is harmless: it fails to claim).
 pub const RESEND_AFTER_S: f64 = 30.0;
 
+/// How long a server's hold on a batch it coordinates lasts; it renews it every second. A batch
+/// whose server stopped renewing ends FAULT, and its running children are stopped.
+pub const BATCH_LEASE_S: f64 = 10.0;
+
 /// `dynamodb://TABLE`: the table's name.
 pub fn table_of(url: &str) -> Result<String, String> {
     let name = url.strip_prefix("dynamodb://").ok_or_else(|| {
@@ -110,9 +114,18 @@ impl Fleet {
         })
     }
 
-    /// Whether StopBuildBatch reached the batch `id` through any server.
-    pub fn batch_stop_requested(&self, id: &str) -> bool {
-        self.store.batch_stop_requested(id).unwrap_or(false)
+    /// The coordinating server's hold on a running batch, renewed for [`BATCH_LEASE_S`]:
+    /// `Some(true)` when StopBuildBatch reached it through any server, `None` when the batch
+    /// no longer runs (a reaper ended it). A store that cannot be reached changes nothing.
+    pub fn hold_batch(&self, id: &str) -> Option<bool> {
+        let owner = format!("server-{}", std::process::id());
+        match self.store.batch_heartbeat(id, &owner, now_s() + BATCH_LEASE_S) {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!("cannot renew the hold on batch {id}: {e}");
+                Some(false)
+            }
+        }
     }
 
     pub fn stop(&self, id: &str) -> bool {
@@ -174,6 +187,26 @@ impl Fleet {
                 ended += 1;
             }
         }
+        for (batch, until, owner) in self.store.expired_batches()? {
+            let mut ended_batch = super::dispatch::ended_batch(
+                &batch.batch,
+                "SERVER_LOST",
+                &format!(
+                    "The server coordinating the batch ({owner}) stopped renewing its hold; the batch did not finish"
+                ),
+            );
+            // Its running children are stopped below: the record says so at once.
+            for group in ended_batch["buildGroups"].as_array_mut().into_iter().flatten() {
+                if group["currentBuildSummary"]["buildStatus"] == "IN_PROGRESS" {
+                    group["currentBuildSummary"]["buildStatus"] = serde_json::json!("STOPPED");
+                }
+            }
+            if self.store.reap_batch(&batch.id, until, &ended_batch)? {
+                tracing::warn!("batch {}: its server {owner} was lost; ended FAULT", batch.id);
+                self.stop_children(service, &batch.batch);
+                ended += 1;
+            }
+        }
         let now = now_s();
         for row in self.store.unclaimed()? {
             if row.build["currentPhase"] != "QUEUED" {
@@ -198,6 +231,32 @@ impl Fleet {
             }
         }
         Ok(ended)
+    }
+}
+
+impl Fleet {
+    /// The children of a batch nobody coordinates any more: running ones are asked to stop,
+    /// queued ones end STOPPED.
+    fn stop_children(&self, service: &Arc<Service>, batch: &serde_json::Value) {
+        let arns = batch["buildGroups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g["currentBuildSummary"]["arn"].as_str());
+        for id in arns.filter_map(|arn| arn.split_once(":build/").map(|(_, id)| id)) {
+            match self.store.build(id) {
+                Ok(Some(row)) if row.status == "IN_PROGRESS" => {
+                    if !self.stop(id)
+                        && let Err(e) =
+                            service.end_queued(&row, Status::Stopped, "BUILD_STOPPED", "Build was stopped")
+                    {
+                        tracing::warn!("cannot stop {id} of a lost batch: {e}");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("cannot read {id} of a lost batch: {e}"),
+            }
+        }
     }
 }
 

@@ -568,21 +568,23 @@ print(json.dumps({'spans': [span(b) for b in builds[:2]], 'statuses': [b['buildS
 
 #[test]
 #[ignore = "needs moto and the test venv: run scripts/test.sh"]
-fn a_batch_runs_on_the_fleet_and_stops_through_the_other_server() {
+fn a_batch_runs_on_the_fleet_stops_through_the_other_server_and_ends_when_its_server_dies() {
     let fleet = Fleet::new("batch");
-    let (a, b) = (fleet.server("a"), fleet.server("b"));
+    let (mut a, b) = (fleet.server("a"), fleet.server("b"));
     let _workers: Vec<Worker> = ["w1", "w2"].iter().map(|n| fleet.worker(n)).collect();
     a.create_project(
         "slowbatch",
         "version: 0.2\nbatch:\n  build-list:\n    - identifier: one\n    - identifier: two\nphases:\n  build:\n    commands:\n      - sleep 60\n",
         &[],
     );
-    let id = a.aws(&["codebuild", "start-build-batch", "--project-name", "slowbatch"])["buildBatch"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let groups = |s: &Server| -> Value {
-        let batch = s.aws(&["codebuild", "batch-get-build-batches", "--ids", &id])["buildBatches"][0].clone();
+    let start_batch = |s: &Server| {
+        s.aws(&["codebuild", "start-build-batch", "--project-name", "slowbatch"])["buildBatch"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let groups = |s: &Server, id: &str| -> Value {
+        let batch = s.aws(&["codebuild", "batch-get-build-batches", "--ids", id])["buildBatches"][0].clone();
         let summary: serde_json::Map<String, Value> = batch["buildGroups"]
             .as_array()
             .into_iter()
@@ -591,21 +593,29 @@ fn a_batch_runs_on_the_fleet_and_stops_through_the_other_server() {
                 Some((g["identifier"].as_str()?.to_string(), g["currentBuildSummary"]["buildStatus"].clone()))
             })
             .collect();
-        json!({"status": batch["buildBatchStatus"], "groups": summary})
+        json!({"status": batch["buildBatchStatus"], "groups": summary, "phases": batch["phases"]})
     };
     // Both children run on the workers; the other server sees them.
-    let end = Instant::now() + Duration::from_secs(60);
-    while !(groups(&b)["groups"]["one"] == "IN_PROGRESS" && groups(&b)["groups"]["two"] == "IN_PROGRESS") {
-        assert!(Instant::now() < end, "the children never ran: {}", groups(&b));
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let running = |s: &Server, id: &str| {
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            let g = groups(s, id);
+            if g["groups"]["one"] == "IN_PROGRESS" && g["groups"]["two"] == "IN_PROGRESS" {
+                break;
+            }
+            assert!(Instant::now() < end, "the children never ran: {g}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let id = start_batch(&a);
+    running(&b, &id);
     std::thread::sleep(Duration::from_secs(2));
     // StopBuildBatch through the server that does not coordinate it.
     let asked = Instant::now();
     b.aws(&["codebuild", "stop-build-batch", "--id", &id]);
     let end = asked + Duration::from_secs(15);
     let stopped = loop {
-        let g = groups(&a);
+        let g = groups(&a, &id);
         if g["status"] != "IN_PROGRESS" {
             break g;
         }
@@ -616,4 +626,43 @@ fn a_batch_runs_on_the_fleet_and_stops_through_the_other_server() {
     assert_eq!(stopped["groups"]["one"], "STOPPED", "{stopped}");
     assert_eq!(stopped["groups"]["two"], "STOPPED", "{stopped}");
     assert!(asked.elapsed() < Duration::from_secs(8), "took {:?}", asked.elapsed());
+
+    // The server coordinating a batch dies: the other one's reaper ends the batch FAULT once
+    // the hold runs out, and stops its children.
+    let id = start_batch(&a);
+    running(&b, &id);
+    a.child.kill().unwrap();
+    let _ = a.child.wait();
+    let end = Instant::now() + Duration::from_secs(40);
+    let lost = loop {
+        let g = groups(&b, &id);
+        if g["status"] != "IN_PROGRESS"
+            && g["groups"]["one"] != "IN_PROGRESS"
+            && g["groups"]["two"] != "IN_PROGRESS"
+        {
+            break g;
+        }
+        assert!(Instant::now() < end, "the batch of the dead server did not end: {g}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(lost["status"], "FAULT", "{lost}");
+    let context = lost["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|p| p["contexts"][0]["statusCode"].as_str().map(str::to_string));
+    assert_eq!(context.as_deref(), Some("SERVER_LOST"), "{lost}");
+    assert_eq!(lost["groups"]["one"], "STOPPED", "{lost}");
+    assert_eq!(lost["groups"]["two"], "STOPPED", "{lost}");
+    // The children themselves: stopped on their workers at the next heartbeat.
+    let batch = b.aws(&["codebuild", "batch-get-build-batches", "--ids", &id])["buildBatches"][0].clone();
+    for group in batch["buildGroups"].as_array().unwrap() {
+        let Some(arn) = group["currentBuildSummary"]["arn"].as_str() else { continue };
+        if group["identifier"] == "DOWNLOAD_SOURCE" {
+            continue;
+        }
+        let child = arn.split_once(":build/").unwrap().1;
+        let ended = b.wait(child, Duration::from_secs(15));
+        assert_eq!(ended["buildStatus"], "STOPPED", "{ended}");
+    }
 }
