@@ -134,12 +134,19 @@ struct Guard {
     remove: &'static str,
     condition: &'static str,
     names: &'static [(&'static str, &'static str)],
-    values: &'static [(&'static str, &'static str)],
+    values: Vec<(&'static str, AttributeValue)>,
 }
 
 impl Guard {
     /// The item exists: a plain update.
-    const EXISTS: Guard = Guard { remove: "", condition: "attribute_exists(pk)", names: &[], values: &[] };
+    fn exists() -> Guard {
+        Guard { remove: "", condition: "attribute_exists(pk)", names: &[], values: Vec::new() }
+    }
+}
+
+/// `stopRequested` of an item an update returned (ReturnValues ALL_NEW).
+fn stop_requested(attributes: Option<&HashMap<String, AttributeValue>>) -> bool {
+    attributes.and_then(|a| a.get("stopRequested")).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false)
 }
 
 impl DynamoStore {
@@ -205,7 +212,7 @@ impl DynamoStore {
             update = update.expression_attribute_names(*name, *attribute);
         }
         for (name, value) in guard.values {
-            update = update.expression_attribute_values(*name, s(*value));
+            update = update.expression_attribute_values(name, value);
         }
         match self.run(update.send()) {
             Ok(_) => Ok(true),
@@ -535,14 +542,7 @@ impl DynamoStore {
                 .send(),
         );
         match out {
-            Ok(o) => Ok(Ok(Beat {
-                stop_requested: o
-                    .attributes()
-                    .and_then(|a| a.get("stopRequested"))
-                    .and_then(|v| v.as_bool().ok())
-                    .copied()
-                    .unwrap_or(false),
-            })),
+            Ok(o) => Ok(Ok(Beat { stop_requested: stop_requested(o.attributes()) })),
             Err(e) if refused(&e) => Ok(Err(Fence::Lost)),
             Err(e) => Err(sdk(e)),
         }
@@ -713,13 +713,7 @@ impl DynamoStore {
                 .send(),
         );
         match out {
-            Ok(o) => Ok(Some(
-                o.attributes()
-                    .and_then(|a| a.get("stopRequested"))
-                    .and_then(|v| v.as_bool().ok())
-                    .copied()
-                    .unwrap_or(false),
-            )),
+            Ok(o) => Ok(Some(stop_requested(o.attributes()))),
             Err(e) if refused(&e) => Ok(None),
             Err(e) => Err(sdk(e)),
         }
@@ -744,27 +738,13 @@ impl DynamoStore {
     /// renewed meanwhile or another reaper was first.
     pub fn reap_batch(&self, id: &str, until: f64, batch: &Value) -> Result<bool, StoreError> {
         // The hold's end is compared as it was read: a renewal since then wins.
-        let out = self.run(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("BB#{id}")))
-                .key("sk", s("BB"))
-                .update_expression("SET #st = :s, #j = :j")
-                .condition_expression("#st = :ip AND coordinatorUntil = :u")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_names("#j", "json")
-                .expression_attribute_values(":s", s("FAULT"))
-                .expression_attribute_values(":j", s(batch.to_string()))
-                .expression_attribute_values(":ip", s("IN_PROGRESS"))
-                .expression_attribute_values(":u", n(until))
-                .send(),
-        );
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) if refused(&e) => Ok(false),
-            Err(e) => Err(sdk(e)),
-        }
+        let guard = Guard {
+            remove: "",
+            condition: "#st = :ip AND coordinatorUntil = :u",
+            names: &[],
+            values: vec![(":ip", s("IN_PROGRESS")), (":u", n(until))],
+        };
+        self.set_status(&format!("BB#{id}"), "BB", "FAULT", batch, guard)
     }
 
     /// The reaper's write: a build whose lease ran out is taken from its worker (the attempt
@@ -930,7 +910,7 @@ impl Store for DynamoStore {
     }
 
     fn update_build(&self, id: &str, status: &str, build: &Value) -> Result<(), StoreError> {
-        match self.set_status(&format!("B#{id}"), "B", status, build, Guard::EXISTS)? {
+        match self.set_status(&format!("B#{id}"), "B", status, build, Guard::exists())? {
             true => Ok(()),
             false => Err(StoreError::NotFound(format!("Build {id} cannot be found"))),
         }
@@ -941,7 +921,7 @@ impl Store for DynamoStore {
             remove: " REMOVE qpk",
             condition: "#st = :ip AND attribute_not_exists(#o)",
             names: &[("#o", "owner")],
-            values: &[(":ip", "IN_PROGRESS")],
+            values: vec![(":ip", s("IN_PROGRESS"))],
         };
         self.set_status(&format!("B#{id}"), "B", status, build, guard)
     }
@@ -1021,7 +1001,7 @@ impl Store for DynamoStore {
     }
 
     fn update_batch(&self, id: &str, status: &str, batch: &Value) -> Result<(), StoreError> {
-        match self.set_status(&format!("BB#{id}"), "BB", status, batch, Guard::EXISTS)? {
+        match self.set_status(&format!("BB#{id}"), "BB", status, batch, Guard::exists())? {
             true => Ok(()),
             false => Err(StoreError::NotFound(format!("Batch {id} cannot be found"))),
         }
