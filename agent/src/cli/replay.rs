@@ -250,11 +250,9 @@ async fn replay_build(args: &ReplayArgs) -> Result<u8, UsageError> {
 fn given_dirs(
     values: &[String],
 ) -> Result<(Option<PathBuf>, std::collections::HashMap<String, PathBuf>), UsageError> {
-    let primary_given =
-        values.iter().any(|v| !matches!(v.split_once('='), Some((id, _)) if !id.contains('/')));
     let (primary, secondary) = super::run::sources(values)?;
     let ids = secondary.into_iter().filter_map(|s| Some((s.id?, s.dir))).collect();
-    Ok((primary_given.then_some(primary), ids))
+    Ok((primary, ids))
 }
 
 /// One source on this machine, from the user's directory or fetched.

@@ -193,6 +193,10 @@ pub(super) fn write_result(finished: &crate::build::Finished, path: Option<&Path
 
 fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
     let (primary, secondary) = sources(&args.sources)?;
+    let primary = match primary {
+        Some(p) => p,
+        None => existing_dir(".")?,
+    };
     let project = match &args.project {
         Some(path) => {
             let text = fs::read_to_string(path)
@@ -279,8 +283,8 @@ fn warn(message: &str) {
     eprintln!("warning: {message}");
 }
 
-/// `--source DIR` (primary) and `--source ID=DIR` (secondary, R-LOC-02).
-pub(super) fn sources(values: &[String]) -> Result<(PathBuf, Vec<Source>), UsageError> {
+/// `--source DIR` (primary, `None` when not given) and `--source ID=DIR` (secondary, R-LOC-02).
+pub(super) fn sources(values: &[String]) -> Result<(Option<PathBuf>, Vec<Source>), UsageError> {
     let mut primary: Option<PathBuf> = None;
     let mut secondary = Vec::new();
     for v in values {
@@ -304,10 +308,6 @@ pub(super) fn sources(values: &[String]) -> Result<(PathBuf, Vec<Source>), Usage
             }
         }
     }
-    let primary = match primary {
-        Some(p) => p,
-        None => existing_dir(".")?,
-    };
     Ok((primary, secondary))
 }
 

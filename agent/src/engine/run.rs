@@ -719,9 +719,7 @@ impl<S: Session> Steps<'_, S> {
         }
         let outcome = self.session.run(spec, self.sink, self.stop).await?;
         self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
-        let failed = matches!(outcome, CommandOutcome::Exited(c) if c != 0)
-            || matches!(outcome, CommandOutcome::Signaled(_));
-        if failed && self.debug.is_some() {
+        if outcome.failed() && self.debug.is_some() {
             return self.debug_failure(spec, outcome).await;
         }
         Ok(command_end(text, outcome))
@@ -751,9 +749,7 @@ impl<S: Session> Steps<'_, S> {
                     self.sink.event(BuildEvent::CommandStarted(text));
                     outcome = self.session.run(spec, self.sink, self.stop).await?;
                     self.sink.event(BuildEvent::CommandFinished { command: text, outcome: &outcome });
-                    if !matches!(outcome, CommandOutcome::Exited(c) if c != 0)
-                        && !matches!(outcome, CommandOutcome::Signaled(_))
-                    {
+                    if !outcome.failed() {
                         return Ok(command_end(text, outcome));
                     }
                 }

@@ -54,6 +54,11 @@ impl CommandOutcome {
         matches!(self, CommandOutcome::Exited(0))
     }
 
+    /// The command ran to its end and did not succeed (not cut short by a timeout or a stop).
+    pub fn failed(&self) -> bool {
+        matches!(self, CommandOutcome::Exited(c) if *c != 0) || matches!(self, CommandOutcome::Signaled(_))
+    }
+
     /// The exit code `CODEBUILD_LAST_EXIT` gets: 128+N for a signal, as shells report it.
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -144,9 +144,9 @@ impl Guard {
     }
 }
 
-/// `stopRequested` of an item an update returned (ReturnValues ALL_NEW).
-fn stop_requested(attributes: Option<&HashMap<String, AttributeValue>>) -> bool {
-    attributes.and_then(|a| a.get("stopRequested")).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false)
+/// `stopRequested` of an item.
+fn stop_requested(item: &Item) -> bool {
+    item.get("stopRequested").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false)
 }
 
 impl DynamoStore {
@@ -196,27 +196,45 @@ impl DynamoStore {
         json: &Value,
         guard: Guard,
     ) -> Result<bool, StoreError> {
+        let mut names = vec![("#st", "status"), ("#j", "json")];
+        names.extend_from_slice(guard.names);
+        let mut values = vec![(":s", s(status)), (":j", s(json.to_string()))];
+        values.extend(guard.values);
+        let expression = format!("SET #st = :s, #j = :j{}", guard.remove);
+        let updated =
+            self.update_one((pk, sk), &expression, guard.condition, &names, values, ReturnValue::None)?;
+        Ok(updated.is_some())
+    }
+
+    /// One update, alone, of the item `key` (pk, sk): `None` when `condition` did not hold,
+    /// else what `returning` asks for (the whole item with ALL_NEW, nothing with NONE).
+    fn update_one(
+        &self,
+        key: (&str, &str),
+        expression: &str,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+        returning: ReturnValue,
+    ) -> Result<Option<Item>, StoreError> {
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .update_expression(format!("SET #st = :s, #j = :j{}", guard.remove))
-            .condition_expression(guard.condition)
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_names("#j", "json")
-            .expression_attribute_values(":s", s(status))
-            .expression_attribute_values(":j", s(json.to_string()));
-        for (name, attribute) in guard.names {
+            .key("pk", s(key.0))
+            .key("sk", s(key.1))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .return_values(returning);
+        for (name, attribute) in names {
             update = update.expression_attribute_names(*name, *attribute);
         }
-        for (name, value) in guard.values {
+        for (name, value) in values {
             update = update.expression_attribute_values(name, value);
         }
         match self.run(update.send()) {
-            Ok(_) => Ok(true),
-            Err(e) if refused(&e) => Ok(false),
+            Ok(out) => Ok(Some(out.attributes().cloned().unwrap_or_default())),
+            Err(e) if refused(&e) => Ok(None),
             Err(e) => Err(sdk(e)),
         }
     }
@@ -526,26 +544,15 @@ impl DynamoStore {
         attempt: u64,
         lease_s: f64,
     ) -> Result<Result<Beat, Fence>, StoreError> {
-        let out = self.run(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("B#{id}")))
-                .key("sk", s("B"))
-                .update_expression("SET leaseUntil = :l")
-                .condition_expression("#o = :o AND attempt = :a")
-                .expression_attribute_names("#o", "owner")
-                .expression_attribute_values(":o", s(owner))
-                .expression_attribute_values(":a", n(attempt))
-                .expression_attribute_values(":l", n(now_s() + lease_s))
-                .return_values(ReturnValue::AllNew)
-                .send(),
-        );
-        match out {
-            Ok(o) => Ok(Ok(Beat { stop_requested: stop_requested(o.attributes()) })),
-            Err(e) if refused(&e) => Ok(Err(Fence::Lost)),
-            Err(e) => Err(sdk(e)),
-        }
+        let renewed = self.update_one(
+            (&format!("B#{id}"), "B"),
+            "SET leaseUntil = :l",
+            "#o = :o AND attempt = :a",
+            &[("#o", "owner")],
+            vec![(":o", s(owner)), (":a", n(attempt)), (":l", n(now_s() + lease_s))],
+            ReturnValue::AllNew,
+        )?;
+        Ok(renewed.map(|item| Beat { stop_requested: stop_requested(&item) }).ok_or(Fence::Lost))
     }
 
     /// A write about a build by the worker that holds it: refused once the lease is lost. The
@@ -655,68 +662,44 @@ impl DynamoStore {
 
     /// StopBuild from any server: the build's worker reads it in its next heartbeat.
     pub fn request_stop(&self, id: &str) -> Result<(), StoreError> {
-        self.run(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("B#{id}")))
-                .key("sk", s("B"))
-                .update_expression("SET stopRequested = :t")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":t", AttributeValue::Bool(true))
-                .send(),
-        )
-        .map_err(sdk)?;
-        Ok(())
+        let asked = self.update_one(
+            (&format!("B#{id}"), "B"),
+            "SET stopRequested = :t",
+            "attribute_exists(pk)",
+            &[],
+            vec![(":t", AttributeValue::Bool(true))],
+            ReturnValue::None,
+        )?;
+        asked.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("Build {id} cannot be found")))
     }
 
     /// StopBuildBatch through a server that does not coordinate the batch: a flag its
     /// coordinator reads. `false` when the batch is not running.
     pub fn request_batch_stop(&self, id: &str) -> Result<bool, StoreError> {
-        let out = self.run(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("BB#{id}")))
-                .key("sk", s("BB"))
-                .update_expression("SET stopRequested = :t")
-                .condition_expression("#st = :ip")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_values(":t", AttributeValue::Bool(true))
-                .expression_attribute_values(":ip", s("IN_PROGRESS"))
-                .send(),
-        );
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) if refused(&e) => Ok(false),
-            Err(e) => Err(sdk(e)),
-        }
+        let asked = self.update_one(
+            (&format!("BB#{id}"), "BB"),
+            "SET stopRequested = :t",
+            "#st = :ip",
+            &[("#st", "status")],
+            vec![(":t", AttributeValue::Bool(true)), (":ip", s("IN_PROGRESS"))],
+            ReturnValue::None,
+        )?;
+        Ok(asked.is_some())
     }
 
     /// The coordinating server renews its hold on a running batch until `until`, and learns
     /// whether StopBuildBatch was asked for through any server. `None`: the batch is no
     /// longer running (the reaper ended it).
     pub fn batch_heartbeat(&self, id: &str, owner: &str, until: f64) -> Result<Option<bool>, StoreError> {
-        let out = self.run(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("BB#{id}")))
-                .key("sk", s("BB"))
-                .update_expression("SET coordinator = :o, coordinatorUntil = :u")
-                .condition_expression("#st = :ip")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_values(":o", s(owner))
-                .expression_attribute_values(":u", n(until))
-                .expression_attribute_values(":ip", s("IN_PROGRESS"))
-                .return_values(ReturnValue::AllNew)
-                .send(),
-        );
-        match out {
-            Ok(o) => Ok(Some(stop_requested(o.attributes()))),
-            Err(e) if refused(&e) => Ok(None),
-            Err(e) => Err(sdk(e)),
-        }
+        let held = self.update_one(
+            (&format!("BB#{id}"), "BB"),
+            "SET coordinator = :o, coordinatorUntil = :u",
+            "#st = :ip",
+            &[("#st", "status")],
+            vec![(":o", s(owner)), (":u", n(until)), (":ip", s("IN_PROGRESS"))],
+            ReturnValue::AllNew,
+        )?;
+        Ok(held.map(|item| stop_requested(&item)))
     }
 
     /// Running batches whose coordinating server stopped renewing its hold, with the hold's
@@ -825,23 +808,15 @@ impl Store for DynamoStore {
     }
 
     fn update_project(&self, name: &str, project: &Value) -> Result<(), StoreError> {
-        let out = self.run(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("P#{name}")))
-                .key("sk", s("P"))
-                .update_expression("SET #j = :j")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_names("#j", "json")
-                .expression_attribute_values(":j", s(project.to_string()))
-                .send(),
-        );
-        match out {
-            Ok(_) => Ok(()),
-            Err(e) if refused(&e) => Err(StoreError::NotFound(format!("Project cannot be found: {name}"))),
-            Err(e) => Err(sdk(e)),
-        }
+        let updated = self.update_one(
+            (&format!("P#{name}"), "P"),
+            "SET #j = :j",
+            "attribute_exists(pk)",
+            &[("#j", "json")],
+            vec![(":j", s(project.to_string()))],
+            ReturnValue::None,
+        )?;
+        updated.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("Project cannot be found: {name}")))
     }
 
     fn project(&self, name: &str) -> Result<Option<Value>, StoreError> {

@@ -81,6 +81,42 @@ fn aws_moto(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 
+/// A build in moto's CodeBuild of a new repository (under `dir`) at its older commit. moto
+/// records every build with a CODECOMMIT source, the buildspec `buildspec/stuff.yaml` and the
+/// image aws/codebuild/amazonlinux2-x86_64-standard:3.0, whatever the project says: the
+/// repository carries `buildspec` there. Returns the repository, that commit and the build id.
+fn moto_build(dir: &Path, name: &str, buildspec: &str) -> (std::path::PathBuf, String, String) {
+    let upstream = dir.join("upstream");
+    std::fs::create_dir(&upstream).unwrap();
+    let (first, _) = repo(&upstream, "buildspec/stuff.yaml", buildspec);
+    let project = format!("{name}-{}", std::process::id());
+    aws_moto(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        &project,
+        "--source",
+        "type=CODECOMMIT,location=https://git-codecommit.eu-west-2.amazonaws.com/v1/repos/testing",
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        "type=LINUX_CONTAINER,image=aws/codebuild/amazonlinux2-x86_64-standard:3.0,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role",
+        "arn:aws:iam::123456789012:role/cb",
+    ]);
+    let id = aws_moto(&["codebuild", "start-build", "--project-name", &project, "--source-version", &first])
+        ["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (upstream, first, id)
+}
+
+/// The environment that points replay at moto.
+fn moto_env(moto_url: &str) -> [(&'static str, &str); 3] {
+    [("AWS_ENDPOINT_URL", moto_url), ("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")]
+}
+
 #[test]
 #[ignore = "needs moto and the test venv: run scripts/test.sh"]
 fn a_runspec_serve_build_is_replayed_at_its_commit_with_its_overrides_and_secret() {
@@ -241,40 +277,13 @@ fn a_runspec_serve_build_is_replayed_at_its_commit_with_its_overrides_and_secret
 #[ignore = "needs moto and the test venv: run scripts/test.sh"]
 fn a_moto_codebuild_build_is_replayed_from_its_record() {
     let dir = tempfile::tempdir().unwrap();
-    let upstream = dir.path().join("upstream");
-    std::fs::create_dir(&upstream).unwrap();
-    // moto records every build with the source buildspec `buildspec/stuff.yaml`.
-    let (first, _) = repo(
-        &upstream,
-        "buildspec/stuff.yaml",
+    let (upstream, first, id) = moto_build(
+        dir.path(),
+        "replayed",
         "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"at $(cat version.txt) $CODEBUILD_RESOLVED_SOURCE_VERSION\"\n",
     );
-    let project = format!("replayed-{}", std::process::id());
-    aws_moto(&[
-        "codebuild",
-        "create-project",
-        "--name",
-        &project,
-        "--source",
-        "type=CODECOMMIT,location=https://git-codecommit.eu-west-2.amazonaws.com/v1/repos/testing",
-        "--artifacts",
-        "type=NO_ARTIFACTS",
-        "--environment",
-        "type=LINUX_CONTAINER,image=aws/codebuild/amazonlinux2-x86_64-standard:3.0,computeType=BUILD_GENERAL1_SMALL",
-        "--service-role",
-        "arn:aws:iam::123456789012:role/cb",
-    ]);
-    let id = aws_moto(&["codebuild", "start-build", "--project-name", &project, "--source-version", &first])
-        ["build"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let moto_url = moto();
-    let env = [
-        ("AWS_ENDPOINT_URL", moto_url.as_str()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ];
+    let env = moto_env(&moto_url);
     let state = dir.path().join("state");
     // The image is not on this machine: --host, and it is named.
     let r = replay(&id, &["--source", upstream.to_str().unwrap(), "--host"], &env, &state);
@@ -320,39 +329,13 @@ fn the_build_image_is_used_when_this_machine_has_it() {
     let recorded = "aws/codebuild/amazonlinux2-x86_64-standard:3.0";
     let _ = Command::new("docker").args(["rmi", recorded]).output();
     let dir = tempfile::tempdir().unwrap();
-    let upstream = dir.path().join("upstream");
-    std::fs::create_dir(&upstream).unwrap();
-    let (first, _) = repo(
-        &upstream,
-        "buildspec/stuff.yaml",
+    let (upstream, _, id) = moto_build(
+        dir.path(),
+        "imaged",
         "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"in $CODEBUILD_BUILD_IMAGE at $(cat version.txt) busybox:$(test -x /bin/busybox && echo yes)\"\n",
     );
-    let project = format!("imaged-{}", std::process::id());
-    aws_moto(&[
-        "codebuild",
-        "create-project",
-        "--name",
-        &project,
-        "--source",
-        "type=CODECOMMIT,location=https://git-codecommit.eu-west-2.amazonaws.com/v1/repos/testing",
-        "--artifacts",
-        "type=NO_ARTIFACTS",
-        "--environment",
-        &format!("type=LINUX_CONTAINER,image={recorded},computeType=BUILD_GENERAL1_SMALL"),
-        "--service-role",
-        "arn:aws:iam::123456789012:role/cb",
-    ]);
-    let id = aws_moto(&["codebuild", "start-build", "--project-name", &project, "--source-version", &first])
-        ["build"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let moto_url = moto();
-    let env = [
-        ("AWS_ENDPOINT_URL", moto_url.as_str()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ];
+    let env = moto_env(&moto_url);
     // Without --host, the recorded image must be here (it is not): said, with the ways on.
     let r = replay(&id, &["--source", upstream.to_str().unwrap()], &env, &dir.path().join("state"));
     assert_eq!(r.code, 2, "{}", r.stderr);
