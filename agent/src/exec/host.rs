@@ -112,19 +112,7 @@ impl HostSession {
 
     /// Builds the process for a script, as the agent or through `setpriv` as another user.
     fn command(&self, script: &Path, user: Option<&User>) -> Result<Command, ExecError> {
-        let shell = self.shell.program();
-        let mut cmd = match user {
-            Some(u) if u.uid != Uid::effective() => {
-                let mut c = Command::new("setpriv");
-                c.arg(format!("--reuid={}", u.uid))
-                    .arg(format!("--regid={}", u.gid))
-                    .arg("--init-groups")
-                    .arg("--")
-                    .arg(shell);
-                c
-            }
-            _ => Command::new(shell),
-        };
+        let mut cmd = as_user(self.shell.program(), user);
         let out = self.writer.try_clone()?;
         let err = self.writer.try_clone()?;
         cmd.arg(script)
@@ -257,19 +245,8 @@ impl Session for HostSession {
     async fn debug_shell(&mut self, at: ShellAt, run_as: Option<&str>) -> Result<(), ExecError> {
         let state = self.state_dir.to_string_lossy().into_owned();
         fs::write(self.state_dir.join(debug::RC_FILE), debug::rc_file(&state, at, debug::banner(at)))?;
-        let user = run_as.map(|u| self.user(u)).transpose()?.filter(|u| u.uid != Uid::effective());
-        let mut cmd = match &user {
-            Some(u) => {
-                let mut c = Command::new("setpriv");
-                c.arg(format!("--reuid={}", u.uid))
-                    .arg(format!("--regid={}", u.gid))
-                    .arg("--init-groups")
-                    .arg("--")
-                    .arg("/bin/sh");
-                c
-            }
-            None => Command::new("/bin/sh"),
-        };
+        let user = run_as.map(|u| self.user(u)).transpose()?;
+        let mut cmd = as_user("/bin/sh", user.as_ref());
         cmd.arg("-c").arg(debug::shell_command(&state)).env_clear().current_dir(&self.src_dir);
         for name in ["TERM", "PATH", "HOME", "LANG"] {
             if let Some(v) = std::env::var_os(name) {
@@ -290,6 +267,22 @@ impl Drop for HostSession {
         for pgid in &self.groups {
             let _ = killpg(*pgid, Signal::SIGKILL);
         }
+    }
+}
+
+/// `program`, as `user` through `setpriv` when that is not the agent's own user.
+fn as_user(program: &str, user: Option<&User>) -> Command {
+    match user {
+        Some(u) if u.uid != Uid::effective() => {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={}", u.uid))
+                .arg(format!("--regid={}", u.gid))
+                .arg("--init-groups")
+                .arg("--")
+                .arg(program);
+            c
+        }
+        _ => Command::new(program),
     }
 }
 
