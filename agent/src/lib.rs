@@ -24,4 +24,5 @@ pub mod reports;
 pub mod result;
 pub mod runtimes;
 pub mod serve;
+pub mod source;
 pub mod workspace;

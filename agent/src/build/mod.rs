@@ -41,6 +41,9 @@ pub struct BuildRequest {
     /// environmentVariablesOverride: the highest layer.
     pub overrides: Vec<(String, String)>,
     pub timeout: Option<Duration>,
+    /// When the timeout's clock started, when before [`run`] (a service's source fetch counts
+    /// against the build's timeout, as CodeBuild's DOWNLOAD_SOURCE does).
+    pub started: Option<tokio::time::Instant>,
     pub artifacts: ArtifactSettings,
     /// The build image; `None`: on the host.
     pub image: Option<String>,
@@ -377,53 +380,85 @@ fn uses_s3(a: &ArtifactSettings) -> bool {
     s3(&a.primary) || a.secondary.iter().any(|(_, t)| s3(t)) || a.other_secondary.as_ref().is_some_and(s3)
 }
 
+/// The largest buildspec read from a file (a real one is a few kilobytes).
+pub const MAX_BUILDSPEC_BYTES: u64 = 4 << 20;
+
+/// Reads `rel` (a path relative to the source, as CodeBuild resolves a buildspec path: a
+/// leading `/` is the source's root) beneath `src_dir` only: a `..` or a symbolic link that
+/// leads out is refused, so no file of the machine outside the source is ever read or quoted.
+pub fn read_source_file(src_dir: &Path, rel: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let root = src_dir.canonicalize()?;
+    let rel = Path::new(rel.trim_start_matches('/'));
+    let file = crate::artifacts::beneath::open(&root, rel)?;
+    let mut text = String::new();
+    file.take(MAX_BUILDSPEC_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_BUILDSPEC_BYTES {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {} MiB, which no buildspec is",
+            MAX_BUILDSPEC_BYTES >> 20
+        )));
+    }
+    Ok(text)
+}
+
+/// Where an inline or override buildspec is, as CodeBuild's log names it (R-FILE-02).
+const READONLY_BUILDSPEC: &str = "/codebuild/readonly/buildspec.yml";
+
 /// Reads and parses the buildspec; problems become a DOWNLOAD_SOURCE failure (R-FILE-02,
-/// R-YAML-02), with the full diagnostics on stderr.
+/// R-YAML-02), with the full diagnostics on stderr. A path is read beneath the source
+/// ([`read_source_file`]); `src_in_build` is the source as the build sees it
+/// (`CODEBUILD_SRC_DIR`), which the log's `YAML location is …` and the messages name.
 fn load_buildspec(
     file: Option<&Path>,
     project: &Project,
     src_dir: &Path,
+    src_in_build: &str,
     notices: &dyn Notices,
 ) -> (Result<Buildspec, BuildspecFailure>, String) {
     let yaml_error = |message: String| BuildspecFailure { code: "YAML_FILE_ERROR".into(), message };
-    let (text, location, shown) = match (file, &project.buildspec) {
+    let in_build = |rel: &str| format!("{src_in_build}/{}", rel.trim_start_matches('/'));
+    let from_source = |rel: &str| -> Result<(String, String, String), (BuildspecFailure, String)> {
+        let loc = in_build(rel);
+        read_source_file(src_dir, rel)
+            .map(|t| (t, loc.clone(), rel.to_string()))
+            .map_err(|e| (yaml_error(format!("stat {loc}: {}", io_reason(&e))), loc))
+    };
+    let read = match (file, &project.buildspec) {
         (Some(path), _) => {
-            // A relative path is looked up from the current directory, then in the source.
+            // The user's own file (`--buildspec`): a relative path is looked up from the current
+            // directory, then in the source. One inside the source is named where the build
+            // sees it; one outside is an override text, as CodeBuild names those.
             let p = if path.is_absolute() || path.exists() { path.to_path_buf() } else { src_dir.join(path) };
             let abs =
                 p.canonicalize().unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(&p));
+            let inside = src_dir
+                .canonicalize()
+                .ok()
+                .and_then(|root| abs.strip_prefix(root).ok().map(|r| r.to_string_lossy().into_owned()));
+            let loc = match &inside {
+                Some(rel) => in_build(rel),
+                None => READONLY_BUILDSPEC.to_string(),
+            };
             match fs::read_to_string(&abs) {
-                Ok(t) => (t, abs.display().to_string(), abs.display().to_string()),
-                Err(e) => {
-                    let loc = abs.display().to_string();
-                    return (Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))), loc);
-                }
+                Ok(t) => Ok((t, loc, abs.display().to_string())),
+                Err(e) => Err((yaml_error(format!("stat {}: {}", abs.display(), io_reason(&e))), loc)),
             }
         }
-        (None, Some(inline)) if inline.contains('\n') => (
-            inline.clone(),
-            "/codebuild/readonly/buildspec.yml".to_string(),
-            "buildspec (project inline)".to_string(),
-        ),
-        (None, Some(rel)) => {
-            let p = src_dir.join(rel);
-            match fs::read_to_string(&p) {
-                Ok(t) => (t, p.display().to_string(), rel.clone()),
-                Err(e) => {
-                    let loc = p.display().to_string();
-                    return (Err(yaml_error(format!("stat {loc}: {}", io_reason(&e)))), loc);
-                }
-            }
+        (None, Some(inline)) if inline.contains('\n') => {
+            Ok((inline.clone(), READONLY_BUILDSPEC.to_string(), "buildspec (project inline)".to_string()))
         }
-        (None, None) => {
-            let p = src_dir.join("buildspec.yml");
-            match fs::read_to_string(&p) {
-                Ok(t) => (t, p.display().to_string(), "buildspec.yml".to_string()),
-                Err(_) => {
-                    return (Err(yaml_error("YAML file does not exist".into())), p.display().to_string());
-                }
+        (None, Some(rel)) => from_source(rel),
+        (None, None) => from_source("buildspec.yml").map_err(|(failure, loc)| {
+            match failure.message.ends_with(NOT_FOUND) {
+                true => (yaml_error("YAML file does not exist".into()), loc),
+                false => (failure, loc),
             }
-        }
+        }),
+    };
+    let (text, location, shown) = match read {
+        Ok(r) => r,
+        Err((failure, loc)) => return (Err(failure), loc),
     };
     let parsed = buildspec::parse(shown, &text);
     if !parsed.diagnostics.issues.is_empty() {
@@ -439,9 +474,11 @@ fn load_buildspec(
     }
 }
 
+const NOT_FOUND: &str = "no such file or directory";
+
 fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::NotFound => NOT_FOUND.to_string(),
         _ => e.to_string(),
     }
 }
@@ -468,7 +505,10 @@ fn git_facts(dir: &Path) -> (Option<String>, Option<String>) {
 
 /// The buildspec a request names, read from its source (for a batch, before any build runs).
 pub fn read_buildspec(req: &BuildRequest, notices: &dyn Notices) -> Result<Buildspec, String> {
-    load_buildspec(req.buildspec.as_deref(), &req.project, &req.primary, notices).0.map_err(|f| f.message)
+    let src = req.primary.display().to_string();
+    load_buildspec(req.buildspec.as_deref(), &req.project, &req.primary, &src, notices)
+        .0
+        .map_err(|f| f.message)
 }
 
 /// A per-project build counter under the user's state directory (CODEBUILD_BUILD_NUMBER).
@@ -508,7 +548,6 @@ pub async fn run<S: EventSink>(
             skipped.display()
         ));
     }
-    let (spec, location) = load_buildspec(req.buildspec.as_deref(), &s.project, &workspace.src_dir, notices);
 
     let start = SystemTime::now();
     let uuid = req.uuid.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -552,6 +591,8 @@ pub async fn run<S: EventSink>(
             workspace.secondary.iter().map(|(id, d)| (id.clone(), d.display().to_string())).collect(),
         ),
     };
+    let (spec, location) =
+        load_buildspec(req.buildspec.as_deref(), &s.project, &workspace.src_dir, &src, notices);
     let facts = BuildFacts {
         project: &s.project_name,
         uuid: &uuid,
@@ -727,7 +768,10 @@ pub async fn run<S: EventSink>(
         ),
     };
 
-    let stop = Stop::new(s.timeout, stopped);
+    let stop = match s.started {
+        Some(at) => Stop::since(at, s.timeout, stopped),
+        None => Stop::new(s.timeout, stopped),
+    };
 
     let mut log = Ledger::new(MaskingSink::new(sink, masker));
     let input = BuildInput {

@@ -98,6 +98,11 @@ const MAX_NODES: usize = 100_000;
 /// hundred thousand times would take gigabytes).
 const MAX_ALIAS_BYTES: usize = 8 << 20;
 
+/// Collections may nest at most this deep, in block and flow forms alike. Real buildspecs nest
+/// six or seven levels; every later pass over the tree (the model, clones, drops) recurses,
+/// so a bound here is what keeps a hostile document from exhausting a thread's stack.
+pub const MAX_DEPTH: usize = 64;
+
 /// Parses the first YAML document of `src`. `Ok(None)` means an empty document.
 pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
     let offsets = CharOffsets::new(src);
@@ -217,6 +222,13 @@ struct TreeBuilder {
 }
 
 impl TreeBuilder {
+    fn deeper(&self) -> Result<(), String> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(format!("collections nest deeper than {MAX_DEPTH} levels"));
+        }
+        Ok(())
+    }
+
     /// Feeds one event; returns the root once the first document's root node is complete.
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<Option<Node>, String> {
         match event {
@@ -258,11 +270,13 @@ impl TreeBuilder {
                 Ok(self.push(node))
             }
             Event::SequenceStart(anchor, tag) => {
+                self.deeper()?;
                 let tag = custom_tag(tag.as_deref());
                 self.stack.push(Frame::Seq { items: Vec::new(), start: span.start, anchor, tag });
                 Ok(None)
             }
             Event::MappingStart(anchor, tag) => {
+                self.deeper()?;
                 let tag = custom_tag(tag.as_deref());
                 self.stack.push(Frame::Map {
                     entries: Vec::new(),
@@ -353,6 +367,50 @@ mod tests {
 
     fn text<'a>(src: &'a str, node: &Node) -> &'a str {
         &src[node.span.start..node.span.end]
+    }
+
+    /// Runs `f` on a thread with a small stack, as a hostile document would find it.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new().stack_size(512 << 10).spawn(f).unwrap().join().unwrap()
+    }
+
+    #[test]
+    fn nesting_is_bounded_in_every_form() {
+        // 20,000 nested block sequences (40 kB) once overflowed the build thread's stack and
+        // took the whole server down; flow sequences, flow and block mappings the same.
+        let block_seq = "- ".repeat(20_000) + "x\n";
+        let flow_seq = "[".repeat(20_000) + &"]".repeat(20_000);
+        let flow_map = "{a: ".repeat(20_000) + &"}".repeat(20_000);
+        let block_map: String = (0..5_000).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        for doc in [block_seq, flow_seq, flow_map, block_map] {
+            let e = on_small_stack(move || parse(&doc).unwrap_err());
+            assert!(e.message.contains("deeper than") || e.message.contains("recursion"), "{}", e.message);
+            // Through the whole buildspec parser too: a YAML_FILE_ERROR, not a crash.
+        }
+        let doc = "version: 0.2\nphases:\n  build:\n    commands:\n      - ".to_string()
+            + &"- ".repeat(20_000)
+            + "x\n";
+        let parsed =
+            on_small_stack(move || crate::buildspec::parse("b.yml", &doc).diagnostics.codebuild_message());
+        assert!(parsed.unwrap_or_default().contains("deeper than"));
+    }
+
+    #[test]
+    fn the_deepest_allowed_document_fits_a_small_stack() {
+        let deepest = "- ".repeat(MAX_DEPTH) + "x\n";
+        let node = on_small_stack(move || {
+            let node = parse(&deepest).unwrap().unwrap();
+            let copy = node.clone();
+            drop(node);
+            count_nodes(&copy)
+        });
+        assert_eq!(node, MAX_DEPTH + 1);
+        let doc = "version: 0.2\nphases:\n  build:\n    commands:\n      - ".to_string()
+            + &"- ".repeat(MAX_DEPTH - 4)
+            + "x\n";
+        let e =
+            on_small_stack(move || crate::buildspec::parse("b.yml", &doc).diagnostics.codebuild_message());
+        assert!(!e.unwrap_or_default().contains("deeper than"));
     }
 
     #[test]

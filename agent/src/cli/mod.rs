@@ -181,6 +181,13 @@ pub struct WorkerArgs {
     /// Hand this worker's AWS credentials to every build (masked in the logs).
     #[arg(short = 'c', long)]
     pub aws_credentials: bool,
+
+    /// A directory of this machine that LOCAL sources and git sources given as a local path
+    /// (or file:// URL) may be read from; repeat for more. None by default: callers can then
+    /// only name remote sources (https, ssh, git, S3), as on CodeBuild. The state directory is
+    /// never a source.
+    #[arg(long = "local-sources", value_name = "DIR")]
+    pub local_sources: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -232,6 +239,23 @@ pub struct ServeArgs {
     /// CodeBuild hands a build its service role's; their values are masked in the logs.
     #[arg(short = 'c', long)]
     pub aws_credentials: bool,
+
+    /// A directory of this machine that LOCAL sources and git sources given as a local path
+    /// (or file:// URL) may be read from; repeat for more. None by default: callers can then
+    /// only name remote sources (https, ssh, git, S3), as on CodeBuild. The state directory is
+    /// never a source.
+    #[arg(long = "local-sources", value_name = "DIR")]
+    pub local_sources: Vec<PathBuf>,
+
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Use it whenever the
+    /// server listens beyond loopback: over plain HTTP anyone who sees a request can replay it
+    /// for 15 minutes (a signature's life).
+    #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -458,6 +482,8 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
         account: args.account,
         host: args.host,
         aws_credentials: args.aws_credentials,
+        local_sources: args.local_sources,
+        tls: args.tls_cert.zip(args.tls_key),
         fleet: args.store.map(|store| crate::serve::FleetOptions {
             store,
             queue: args.queue.unwrap_or_default(),
@@ -475,7 +501,7 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
         .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
     runtime
         .block_on(crate::serve::serve(options, |ready| {
-            eprintln!("runspec serve: listening on http://{}", ready.addr);
+            eprintln!("runspec serve: listening on {}://{}", ready.scheme, ready.addr);
             eprintln!("runspec serve: requests must be signed with a key from {}", ready.keys.display());
             eprintln!("runspec serve: web page at {}", ready.page);
         }))
@@ -509,6 +535,7 @@ fn worker(args: WorkerArgs) -> Result<u8, UsageError> {
         account: args.account,
         host: args.host,
         aws_credentials: args.aws_credentials,
+        local_sources: args.local_sources,
     };
     crate::serve::worker::run(options, |owner| {
         eprintln!("runspec worker: {owner} taking builds from {queue}");

@@ -267,9 +267,11 @@ async fn ready(
         None => "the source".to_string(),
     };
     match (given, &source.fetch) {
-        (Some(dir), Fetch::Git { url, commit, .. }) => {
+        (Some(dir), Fetch::Git { location, commit, .. }) => {
             let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-            checkout::from_clone(&dir, commit.as_deref(), Some(url), dest).map_err(|e| format!("{what}: {e}"))
+            checkout::from_clone(&dir, commit.as_ref(), Some(location), dest)
+                .await
+                .map_err(|e| format!("{what}: {e}"))
         }
         (Some(dir), fetch) => {
             notes.push(format!(
@@ -290,8 +292,8 @@ async fn ready(
 fn describe(fetch: &Fetch) -> String {
     match fetch {
         Fetch::Empty => "no source".into(),
-        Fetch::Git { url, .. } => url.clone(),
-        Fetch::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+        Fetch::Git { location, .. } => checkout::url_of(location),
+        Fetch::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
         Fetch::Local(p) => p.clone(),
         Fetch::Unsupported(kind) => format!("a {kind} source"),
     }

@@ -255,6 +255,7 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         project_name,
         overrides,
         timeout,
+        started: None,
         artifacts,
         image,
         privileged,

@@ -116,7 +116,13 @@ pub struct Stop {
 
 impl Stop {
     pub fn new(timeout: Option<Duration>, stopped: watch::Receiver<bool>) -> Self {
-        Stop { deadline: timeout.map(|t| Instant::now() + t), stopped }
+        Stop::since(Instant::now(), timeout, stopped)
+    }
+
+    /// A timeout whose clock started at `started` (a service fetches the source first, and the
+    /// build's timeout covers that too).
+    pub fn since(started: Instant, timeout: Option<Duration>, stopped: watch::Receiver<bool>) -> Self {
+        Stop { deadline: timeout.map(|t| started + t), stopped }
     }
 
     /// Whether the build should stop now.

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use super::plan::Fetch;
-use crate::serve::sources::run_git as git;
+use crate::exec::Stop;
+use crate::source::location::GitLocation;
+use crate::source::revision::Revision;
+use crate::source::{FetchError, Policy};
 
 /// A source ready to build: its directory and whether to build in it (a checkout made for the
 /// replay) or in a copy (the user's own directory).
@@ -16,32 +19,65 @@ pub struct Ready {
     pub how: String,
 }
 
+/// A git location as the user would type it.
+pub fn url_of(location: &GitLocation) -> String {
+    match location {
+        GitLocation::Remote(url) => url.clone(),
+        GitLocation::Local(path) => path.display().to_string(),
+    }
+}
+
+/// The user is at the terminal: a replay's git calls end when they press Ctrl-C.
+fn no_deadline() -> Stop {
+    Stop::new(None, tokio::sync::watch::channel(false).1)
+}
+
+/// `git -C dir ARGS` on the user's own clone (every transport the user's git allows).
+async fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    const ANY: &str = "https:http:ssh:git:file";
+    crate::source::git::run(dir, args, ANY, &mut no_deadline()).await.map_err(|e| e.to_string())
+}
+
 /// `version` of the clone at `repo`, checked out into `dest` (a clone that shares `repo`'s
 /// objects; `repo` itself is not touched, except that a missing commit is fetched into it).
-/// `url` is the build's source location, recorded as the checkout's `origin`.
-pub fn from_clone(
+/// `location` is the build's source location, recorded as the checkout's `origin`.
+pub async fn from_clone(
     repo: &Path,
-    version: Option<&str>,
-    url: Option<&str>,
+    version: Option<&Revision>,
+    location: Option<&GitLocation>,
     dest: &Path,
 ) -> Result<Ready, String> {
-    if git(repo, &["rev-parse", "--git-dir"]).is_err() {
+    if git(repo, &["rev-parse", "--git-dir"]).await.is_err() {
         return Err(format!(
             "{} is not a git repository: give --source a clone of the build's repository",
             repo.display()
         ));
     }
-    let wanted = version.unwrap_or("HEAD");
+    let wanted = match version {
+        Some(Revision::Pinned { commit, .. }) => commit.as_str(),
+        Some(v) => v.fetch_spec(),
+        None => "HEAD",
+    };
     let probe = format!("{wanted}^{{commit}}");
+    let verify = ["rev-parse", "--verify", "--quiet", "--end-of-options", probe.as_str()];
     let mut how = String::new();
-    let commit = match git(repo, &["rev-parse", "--verify", "--quiet", &probe]) {
+    let commit = match git(repo, &verify).await {
         Ok(c) => c,
         Err(_) => {
             // Not here: ask the clone's origin for it, as `git fetch origin <sha>` would.
-            let fetched = git(repo, &["fetch", "--quiet", "origin", wanted]);
+            let fetch_spec = version.map_or("HEAD", Revision::fetch_spec);
+            let fetched = git(repo, &["fetch", "--quiet", "origin", "--", fetch_spec]).await;
             let found = match &fetched {
-                Ok(_) => git(repo, &["rev-parse", "--verify", "--quiet", &probe])
-                    .or_else(|_| git(repo, &["rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"])),
+                Ok(_) => match git(repo, &verify).await {
+                    Ok(c) => Ok(c),
+                    Err(_) => {
+                        git(
+                            repo,
+                            &["rev-parse", "--verify", "--quiet", "--end-of-options", "FETCH_HEAD^{commit}"],
+                        )
+                        .await
+                    }
+                },
                 Err(e) => Err(e.clone()),
             };
             match found {
@@ -51,11 +87,11 @@ pub fn from_clone(
                 }
                 Err(_) => {
                     let why = match fetched {
-                        Err(e) if !e.is_empty() => format!("`git fetch origin {wanted}` failed: {e}"),
-                        _ => format!("`git fetch origin {wanted}` did not bring it"),
+                        Err(e) if !e.is_empty() => format!("`git fetch origin {fetch_spec}` failed: {e}"),
+                        _ => format!("`git fetch origin {fetch_spec}` did not bring it"),
                     };
                     return Err(format!(
-                        "the build's source version {wanted} is not in {} and {why}. Fetch it into that clone (git fetch <remote> {wanted}), or give --source a clone that has it",
+                        "the build's source version {wanted} is not in {} and {why}. Fetch it into that clone (git fetch <remote> {fetch_spec}), or give --source a clone that has it",
                         repo.display()
                     ));
                 }
@@ -64,12 +100,14 @@ pub fn from_clone(
     };
     let dest_s = dest.to_string_lossy();
     let repo_s = repo.to_string_lossy();
-    git(Path::new("."), &["clone", "--quiet", "--shared", "--no-checkout", &repo_s, &dest_s])
+    git(Path::new("."), &["clone", "--quiet", "--shared", "--no-checkout", "--", &repo_s, &dest_s])
+        .await
         .map_err(|e| format!("cannot check out {commit} from {}: {e}", repo.display()))?;
     git(dest, &["checkout", "--quiet", "--detach", &commit])
+        .await
         .map_err(|e| format!("cannot check out {commit}: {e}"))?;
-    if let Some(url) = url.filter(|u| !u.is_empty()) {
-        let _ = git(dest, &["remote", "set-url", "origin", url]);
+    if let Some(url) = location.map(url_of) {
+        let _ = git(dest, &["remote", "set-url", "--", "origin", &url]).await;
     }
     Ok(Ready {
         dir: dest.to_path_buf(),
@@ -81,27 +119,34 @@ pub fn from_clone(
 /// A source with no directory given: fetched as the build fetched it.
 pub async fn fetch(fetch: &Fetch, dest: &Path, what: &str) -> Result<Ready, String> {
     let ready = |how: String| Ready { dir: dest.to_path_buf(), build_in_place: true, how };
+    let failed = |e: FetchError| e.to_string();
     match fetch {
         Fetch::Empty => {
             std::fs::create_dir_all(dest).map_err(|e| format!("cannot make {}: {e}", dest.display()))?;
             Ok(ready("no source (NO_SOURCE)".into()))
         }
-        Fetch::Git { url, commit, depth } => {
-            let url_owned = url.clone();
-            let commit_owned = commit.clone();
-            let depth = *depth;
-            let dir = dest.to_path_buf();
-            tokio::task::spawn_blocking(move || {
-                crate::serve::sources::git(&url_owned, commit_owned.as_deref(), depth, &dir)
-            })
+        Fetch::Git { location, commit, depth } => {
+            crate::source::git::clone(
+                location,
+                commit.as_ref(),
+                *depth,
+                dest,
+                &Policy::anywhere(),
+                &mut no_deadline(),
+            )
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("{e}. Give --source{} a local clone instead", id_hint(what)))?;
-            Ok(ready(format!("{url} at {}", commit.as_deref().unwrap_or("its default branch"))))
+            .map_err(|e| format!("{}. Give --source{} a local clone instead", failed(e), id_hint(what)))?;
+            let at = commit.as_ref().map_or("its default branch", Revision::fetch_spec);
+            Ok(ready(format!("{} at {at}", url_of(location))))
         }
-        Fetch::S3 { bucket, key } => {
-            crate::serve::sources::s3(bucket, key, dest).await?;
-            Ok(ready(format!("s3://{bucket}/{key}")))
+        Fetch::S3 { bucket, key, version } => {
+            crate::source::s3::fetch(bucket, key, version.as_deref(), dest, &mut no_deadline())
+                .await
+                .map_err(failed)?;
+            Ok(ready(match version {
+                Some(v) => format!("s3://{bucket}/{key} (version {v})"),
+                None => format!("s3://{bucket}/{key}"),
+            }))
         }
         Fetch::Local(path) => {
             let p = PathBuf::from(path);
@@ -156,19 +201,23 @@ mod tests {
         let second = sh(&upstream, &format!("echo two > f && {IDENT} commit -qam two && git rev-parse HEAD"));
         let clone = dir.path().join("clone");
 
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rev = |s: &str| Revision::parse(s).unwrap();
+        let from_clone = |repo: &Path, v: Option<&Revision>, url: Option<&GitLocation>, dest: &Path| {
+            rt.block_on(from_clone(repo, v, url, dest))
+        };
         // In the clone already.
-        let r = from_clone(&clone, Some(&first), Some("https://example.com/r.git"), &dir.path().join("a"))
-            .unwrap();
+        let url = GitLocation::parse("https://example.com/r.git").unwrap();
+        let r = from_clone(&clone, Some(&rev(&first)), Some(&url), &dir.path().join("a")).unwrap();
         assert_eq!(std::fs::read_to_string(r.dir.join("f")).unwrap(), "one\n");
         assert_eq!(sh(&r.dir, "git remote get-url origin"), "https://example.com/r.git");
         // Only upstream has it: fetched.
-        let r = from_clone(&clone, Some(&second), None, &dir.path().join("b")).unwrap();
+        let r = from_clone(&clone, Some(&rev(&second)), None, &dir.path().join("b")).unwrap();
         assert_eq!(std::fs::read_to_string(r.dir.join("f")).unwrap(), "two\n");
         assert!(r.how.contains("fetched"), "{}", r.how);
         // Nowhere: says which commit and what to do.
-        let e =
-            from_clone(&clone, Some("0123456789abcdef0123456789abcdef01234567"), None, &dir.path().join("c"))
-                .unwrap_err();
+        let missing = rev("0123456789abcdef0123456789abcdef01234567");
+        let e = from_clone(&clone, Some(&missing), None, &dir.path().join("c")).unwrap_err();
         assert!(e.contains("0123456789abcdef0123456789abcdef01234567 is not in"), "{e}");
         assert!(e.contains("git fetch"), "{e}");
         // The user's clone is not checked out elsewhere.

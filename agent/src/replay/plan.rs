@@ -6,6 +6,8 @@
 use serde_json::{Value, json};
 
 use crate::serve::request::{self, SourceSpec};
+use crate::source::location::GitLocation;
+use crate::source::revision::Revision;
 
 /// Where a source comes from, and at which version.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,15 +15,9 @@ pub enum Fetch {
     /// NO_SOURCE: an empty directory.
     Empty,
     /// A git repository at `commit` (a commit, or a ref when no commit was recorded).
-    Git {
-        url: String,
-        commit: Option<String>,
-        depth: Option<u64>,
-    },
-    S3 {
-        bucket: String,
-        key: String,
-    },
+    Git { location: GitLocation, commit: Option<Revision>, depth: Option<u64> },
+    /// An S3 ZIP at the object version the build read.
+    S3 { bucket: String, key: String, version: Option<String> },
     /// runspec's LOCAL type: a directory on the machine that ran the build.
     Local(String),
     /// A type only a directory given with `--source` can stand in for (CODEPIPELINE, …).
@@ -251,19 +247,16 @@ fn fetch_of(
     Ok(match request::source_of(&fetchable, version) {
         Ok(SourceSpec::None) => Fetch::Empty,
         Ok(SourceSpec::Local(path)) => Fetch::Local(path),
-        Ok(SourceSpec::Git { url, version, depth }) => {
+        Ok(SourceSpec::Git { location, version, depth }) => {
             if let Some(d) = depth {
                 notes.push(format!("{what}: a full clone's history here, the build had gitCloneDepth {d}"));
             }
-            Fetch::Git { url, commit: version, depth }
+            Fetch::Git { location, commit: version, depth }
         }
-        Ok(SourceSpec::S3 { bucket, key }) => {
-            if let Some(v) = version {
-                notes.push(format!(
-                    "{what}: s3://{bucket}/{key} as it is now, the build read object version {v}"
-                ));
-            }
-            Fetch::S3 { bucket, key }
+        Ok(SourceSpec::S3 { bucket, key, version }) => Fetch::S3 { bucket, key, version },
+        // A value no git or S3 call may be given: the record is refused, not half-run.
+        Err(e) if matches!(kind, "S3" | "LOCAL") || request::GIT_TYPES.contains(&kind) => {
+            return Err(format!("{what}: {e}"));
         }
         Err(_) => Fetch::Unsupported(kind.into()),
     })
@@ -298,8 +291,8 @@ mod tests {
         assert_eq!(
             p.primary.fetch,
             Fetch::Git {
-                url: "https://github.com/o/web.git".into(),
-                commit: Some("abc123".into()),
+                location: GitLocation::Remote("https://github.com/o/web.git".into()),
+                commit: Some(Revision::Name("abc123".into())),
                 depth: Some(1)
             }
         );
@@ -308,8 +301,8 @@ mod tests {
             [SourcePlan {
                 id: Some("lib".into()),
                 fetch: Fetch::Git {
-                    url: "https://github.com/o/lib.git".into(),
-                    commit: Some("def456".into()),
+                    location: GitLocation::Remote("https://github.com/o/lib.git".into()),
+                    commit: Some(Revision::Name("def456".into())),
                     depth: None
                 }
             }]
@@ -347,7 +340,9 @@ mod tests {
         b["buildBatchArn"] = json!("arn:aws:codebuild:eu-west-1:1:build-batch/web:b");
         let p = plan(&b, None, &Choices { host: true, image: None }).unwrap();
         assert_eq!(p.image, None);
-        assert!(matches!(&p.primary.fetch, Fetch::Git { commit: Some(c), .. } if c == "main"));
+        assert!(
+            matches!(&p.primary.fetch, Fetch::Git { commit: Some(Revision::Name(c)), .. } if c == "main")
+        );
         for named in ["no resolvedSourceVersion", "--host", "VPC", "batch", "the project is gone"] {
             assert!(p.not_reproduced.iter().any(|n| n.contains(named)), "{named}: {:?}", p.not_reproduced);
         }
@@ -367,7 +362,12 @@ mod tests {
             (
                 json!({"type": "S3", "location": "b/k.zip"}),
                 None,
-                Fetch::S3 { bucket: "b".into(), key: "k.zip".into() },
+                Fetch::S3 { bucket: "b".into(), key: "k.zip".into(), version: None },
+            ),
+            (
+                json!({"type": "S3", "location": "b/k.zip"}),
+                Some("v3"),
+                Fetch::S3 { bucket: "b".into(), key: "k.zip".into(), version: Some("v3".into()) },
             ),
             (json!({"type": "LOCAL", "location": "/src/x"}), None, Fetch::Local("/src/x".into())),
             (json!({"type": "CODEPIPELINE"}), None, Fetch::Unsupported("CODEPIPELINE".into())),
@@ -375,8 +375,10 @@ mod tests {
                 json!({"type": "CODECOMMIT", "location": "https://git-codecommit.eu-west-2.amazonaws.com/v1/repos/r"}),
                 Some("c0ffee"),
                 Fetch::Git {
-                    url: "https://git-codecommit.eu-west-2.amazonaws.com/v1/repos/r".into(),
-                    commit: Some("c0ffee".into()),
+                    location: GitLocation::Remote(
+                        "https://git-codecommit.eu-west-2.amazonaws.com/v1/repos/r".into(),
+                    ),
+                    commit: Some(Revision::Name("c0ffee".into())),
                     depth: None,
                 },
             ),
@@ -384,6 +386,14 @@ mod tests {
         for (src, version, want) in table {
             let mut notes = Vec::new();
             assert_eq!(fetch_of(&src, version, &mut notes, "the source").unwrap(), want, "{src}");
+        }
+        // A record whose values would become git options is refused, not run.
+        for (src, version) in [
+            (json!({"type": "GITHUB", "location": "https://h/r"}), Some("--upload-pack=touch /tmp/x")),
+            (json!({"type": "GITHUB", "location": "ext::sh"}), None),
+        ] {
+            let e = fetch_of(&src, version, &mut Vec::new(), "the source").unwrap_err();
+            assert!(e.starts_with("the source: "), "{e}");
         }
     }
 

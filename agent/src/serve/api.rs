@@ -153,16 +153,28 @@ impl Api<'_> {
 
     /// A project as CreateProject / UpdateProject give it back.
     fn check_project(&self, p: &Value) -> Result<(), ApiError> {
-        request::source_of(&p["source"], None).map_err(invalid)?;
-        for s in p["secondarySources"].as_array().into_iter().flatten() {
-            if s["sourceIdentifier"].as_str().is_none() {
-                return Err(invalid("every secondary source needs a sourceIdentifier"));
-            }
-            if s["type"] != "NO_SOURCE" {
-                request::source_of(s, None).map_err(invalid)?;
+        self.check_sources(p)?;
+        crate::project::parse(&p.to_string()).map_err(|e| invalid(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Every source of a (project or effective) project: its values checked, and a directory of
+    /// this machine only where the operator allows it.
+    fn check_sources(&self, p: &Value) -> Result<(), ApiError> {
+        let primary = request::source(p).map_err(invalid)?;
+        let secondary = request::secondary_sources(p).map_err(invalid)?;
+        for spec in std::iter::once(&primary).chain(secondary.iter().map(|(_, s)| s)) {
+            let local = match spec {
+                request::SourceSpec::Local(path) => Some(path.clone()),
+                request::SourceSpec::Git {
+                    location: crate::source::location::GitLocation::Local(p), ..
+                } => Some(p.display().to_string()),
+                _ => None,
+            };
+            if let Some(path) = local {
+                self.service.policy.allows(&path).map_err(invalid)?;
             }
         }
-        crate::project::parse(&p.to_string()).map_err(|e| invalid(e.to_string()))?;
         Ok(())
     }
 
@@ -278,12 +290,7 @@ impl Api<'_> {
         token: Option<&str>,
     ) -> Result<BuildRow, ApiError> {
         let effective = request::effective_project(project, start).map_err(invalid)?;
-        request::source(&effective).map_err(invalid)?;
-        for s in effective["secondarySources"].as_array().into_iter().flatten() {
-            if s["type"] != "NO_SOURCE" {
-                request::source_of(s, None).map_err(|e| invalid(format!("secondary source: {e}")))?;
-            }
-        }
+        self.check_sources(&effective)?;
         crate::project::parse(&effective.to_string()).map_err(|e| invalid(e.to_string()))?;
         let submitted = SystemTime::now();
         let region = self.service.region.clone();
@@ -476,7 +483,7 @@ impl Api<'_> {
         if let Some(c) = start.get("buildBatchConfigOverride").filter(|c| c.is_object()) {
             effective["buildBatchConfig"] = c.clone();
         }
-        request::source(&effective).map_err(invalid)?;
+        self.check_sources(&effective)?;
         let submitted = now_s();
         let (region, account) = (self.service.region.clone(), self.service.account.clone());
         let caller = self.caller.to_string();

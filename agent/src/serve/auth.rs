@@ -108,7 +108,8 @@ impl Keys {
     }
 
     /// Checks a request's signature; the caller's profile name when it is good. `headers` are
-    /// (lowercase name, value) as received.
+    /// (lowercase name, value) as received. [`Self::precheck`] then [`Signed::verify`].
+    #[allow(clippy::too_many_arguments, reason = "one request's parts, as they arrived")]
     pub fn verify(
         &self,
         method: &str,
@@ -117,7 +118,25 @@ impl Keys {
         headers: &[(String, String)],
         body: &[u8],
         now: SystemTime,
+        scope: &Scope<'_>,
     ) -> Result<String, Refused> {
+        self.precheck(method, path, query, headers, now, scope)?.verify(body)
+    }
+
+    /// Everything about a request's signature that can be checked before its body is read: a
+    /// well-formed `Authorization` for a key this server knows, a fresh `X-Amz-Date`, a
+    /// credential scope for this server's region and the target's service, the headers that
+    /// must be signed, and a body that is signed (never `UNSIGNED-PAYLOAD`). A request that
+    /// fails here is answered without reading its body.
+    pub fn precheck(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &[(String, String)],
+        now: SystemTime,
+        scope: &Scope<'_>,
+    ) -> Result<Signed, Refused> {
         let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let Some(auth) = header("authorization") else {
             return Err(refused(403, "MissingAuthenticationTokenException", "Missing Authentication Token"));
@@ -126,9 +145,7 @@ impl Keys {
             refused(
                 400,
                 "IncompleteSignatureException",
-                format!(
-                    "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature': {auth}"
-                ),
+                "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature'",
             )
         };
         let fields = auth.strip_prefix("AWS4-HMAC-SHA256 ").ok_or_else(|| {
@@ -148,11 +165,11 @@ impl Keys {
         let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature) else {
             return Err(malformed());
         };
-        let scope: Vec<&str> = credential.split('/').collect();
-        if scope.len() != 5 || scope[4] != "aws4_request" {
+        let parts: Vec<&str> = credential.split('/').collect();
+        if parts.len() != 5 || parts[4] != "aws4_request" {
             return Err(malformed());
         }
-        let (key_id, date, region, service) = (scope[0], scope[1], scope[2], scope[3]);
+        let (key_id, date, region, service) = (parts[0], parts[1], parts[2], parts[3]);
         let Some((secret, profile)) = self.secrets.get(key_id) else {
             return Err(refused(
                 400,
@@ -160,6 +177,23 @@ impl Keys {
                 "The security token included in the request is invalid.",
             ));
         };
+        if region != scope.region {
+            return Err(refused(
+                400,
+                "InvalidSignatureException",
+                format!(
+                    "Credential should be scoped to a valid region. The request is signed for `{region}`; this server is `{}` (its --region)",
+                    scope.region
+                ),
+            ));
+        }
+        if service != scope.service {
+            return Err(refused(
+                400,
+                "InvalidSignatureException",
+                format!("Credential should be scoped to correct service: '{}'.", scope.service),
+            ));
+        }
         let Some(amz_date) = header("x-amz-date") else {
             return Err(refused(400, "IncompleteSignatureException", "The request has no X-Amz-Date header"));
         };
@@ -182,11 +216,20 @@ impl Keys {
             ));
         }
         let names: Vec<&str> = signed.split(';').collect();
-        if !names.contains(&"host") {
+        for required in REQUIRED_SIGNED {
+            if !names.contains(required) {
+                return Err(refused(
+                    400,
+                    "InvalidSignatureException",
+                    format!("The signature must cover the {required} header"),
+                ));
+            }
+        }
+        if header("x-amz-content-sha256").is_some_and(|v| !is_sha256_hex(v)) {
             return Err(refused(
                 400,
                 "InvalidSignatureException",
-                "The signature must cover the Host header",
+                "X-Amz-Content-SHA256 must be the body's SHA-256: this server does not take unsigned payloads",
             ));
         }
         let mut canonical_headers = String::new();
@@ -195,29 +238,117 @@ impl Keys {
                 headers.iter().filter(|(k, _)| k == name).map(|(_, v)| collapse(v)).collect();
             canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
         }
-        let payload = match header("x-amz-content-sha256") {
-            Some("UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_string(),
-            _ => hex::encode(Sha256::digest(body)),
-        };
-        let canonical = format!(
-            "{method}\n{}\n{}\n{canonical_headers}\n{signed}\n{payload}",
-            canonical_path(path),
-            canonical_query(query)
-        );
-        let string_to_sign = format!(
-            "AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
-            hex::encode(Sha256::digest(canonical.as_bytes()))
-        );
-        let key = aws_sigv4::sign::v4::generate_signing_key(secret, signed_at, region, service);
-        let expected = aws_sigv4::sign::v4::calculate_signature(key, string_to_sign.as_bytes());
-        if !constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
-            return Err(refused(
+        Ok(Signed {
+            head: format!(
+                "{method}\n{}\n{}\n{canonical_headers}\n{signed}\n",
+                canonical_path(path),
+                canonical_query(query)
+            ),
+            string_prefix: format!("AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/{service}/aws4_request\n"),
+            key: aws_sigv4::sign::v4::generate_signing_key(secret, signed_at, region, service)
+                .as_ref()
+                .to_vec(),
+            signature: signature.to_string(),
+            declared_sha256: header("x-amz-content-sha256").map(str::to_ascii_lowercase),
+            profile: profile.clone(),
+        })
+    }
+}
+
+/// What a request's credential scope must name: this server's region and the service its
+/// `X-Amz-Target` belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub region: &'a str,
+    pub service: &'a str,
+}
+
+/// Headers every request must sign: the operation, how its body is read, and where it went.
+const REQUIRED_SIGNED: &[&str] = &["host", "x-amz-target", "content-type"];
+
+fn is_sha256_hex(v: &str) -> bool {
+    v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A request whose headers passed [`Keys::precheck`]; its body decides.
+pub struct Signed {
+    /// The canonical request up to the payload hash.
+    head: String,
+    string_prefix: String,
+    key: Vec<u8>,
+    signature: String,
+    declared_sha256: Option<String>,
+    profile: String,
+}
+
+impl Signed {
+    /// Checks the signature over `body`; the caller's profile name when it is good.
+    pub fn verify(self, body: &[u8]) -> Result<String, Refused> {
+        let payload = hex::encode(Sha256::digest(body));
+        let mismatch = || {
+            refused(
                 400,
                 "InvalidSignatureException",
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-            ));
+            )
+        };
+        if self.declared_sha256.as_ref().is_some_and(|d| *d != payload) {
+            return Err(mismatch());
         }
-        Ok(profile.clone())
+        let canonical = format!("{}{payload}", self.head);
+        let string_to_sign =
+            format!("{}{}", self.string_prefix, hex::encode(Sha256::digest(canonical.as_bytes())));
+        let expected = aws_sigv4::sign::v4::calculate_signature(self.key, string_to_sign.as_bytes());
+        if !constant_time_eq(expected.as_bytes(), self.signature.as_bytes()) {
+            return Err(mismatch());
+        }
+        Ok(self.profile)
+    }
+}
+
+/// The credentials file as it is now: read again whenever it changes on disk (its size, time or
+/// inode), so a key added or removed takes effect on the next request, without a restart. A
+/// file that cannot be read or parsed refuses every key (and says so on stderr) until fixed.
+pub struct KeyFile {
+    path: std::path::PathBuf,
+    current: std::sync::Mutex<(Option<Stamp>, std::sync::Arc<Keys>)>,
+}
+
+type Stamp = (u64, u64, i64, i64);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+}
+
+impl KeyFile {
+    /// The file must read now.
+    pub fn open(path: &Path) -> Result<KeyFile, String> {
+        let at = stamp(path);
+        let keys = Keys::read(path)?;
+        Ok(KeyFile {
+            path: path.to_path_buf(),
+            current: std::sync::Mutex::new((at, std::sync::Arc::new(keys))),
+        })
+    }
+
+    pub fn keys(&self) -> std::sync::Arc<Keys> {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let now = stamp(&self.path);
+        if now != current.0 {
+            let keys = match Keys::read(&self.path) {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!(
+                        "runspec serve: the credentials file changed and no key is accepted until it reads again: {e}"
+                    );
+                    Keys::default()
+                }
+            };
+            *current = (now, std::sync::Arc::new(keys));
+        }
+        std::sync::Arc::clone(&current.1)
     }
 }
 
@@ -301,13 +432,25 @@ mod tests {
 
     /// Signs like an SDK (aws-sigv4's signer), returning the headers as they would arrive.
     fn signed(secret: &str, key: &str, body: &str, at: SystemTime) -> Vec<(String, String)> {
+        sign_as(secret, key, body, at, ("us-east-1", "codebuild"), SigningSettings::default(), false)
+    }
+
+    fn sign_as(
+        secret: &str,
+        key: &str,
+        body: &str,
+        at: SystemTime,
+        (region, service): (&str, &str),
+        settings: SigningSettings,
+        unsigned_payload: bool,
+    ) -> Vec<(String, String)> {
         let identity = aws_credential_types::Credentials::new(key, secret, None, None, "test").into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
-            .region("us-east-1")
-            .name("codebuild")
+            .region(region)
+            .name(service)
             .time(at)
-            .settings(SigningSettings::default())
+            .settings(settings)
             .build()
             .unwrap()
             .into();
@@ -320,7 +463,11 @@ mod tests {
             "POST",
             "http://127.0.0.1:9000/",
             headers.iter().copied(),
-            SignableBody::Bytes(body.as_bytes()),
+            if unsigned_payload {
+                SignableBody::UnsignedPayload
+            } else {
+                SignableBody::Bytes(body.as_bytes())
+            },
         )
         .unwrap();
         let (instructions, _) = sign(req, &params).unwrap().into_parts();
@@ -332,20 +479,23 @@ mod tests {
         out
     }
 
+    const HERE: Scope<'static> = Scope { region: "us-east-1", service: "codebuild" };
+
     #[test]
     fn accepts_what_an_sdk_signs_and_refuses_the_rest() {
         let keys = Keys::parse(FILE).unwrap();
         let now = SystemTime::now();
         let body = r#"{"sortBy":"NAME"}"#;
         let good = signed("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "AKIDEXAMPLE", body, now);
-        assert_eq!(keys.verify("POST", "/", "", &good, body.as_bytes(), now), Ok("default".into()));
+        assert_eq!(keys.verify("POST", "/", "", &good, body.as_bytes(), now, &HERE), Ok("default".into()));
         assert_eq!(
-            keys.verify("POST", "/", "", &signed("s2", "AKID2", body, now), body.as_bytes(), now).unwrap(),
+            keys.verify("POST", "/", "", &signed("s2", "AKID2", body, now), body.as_bytes(), now, &HERE)
+                .unwrap(),
             "other"
         );
         // Another body, a wrong secret, an unknown key, no signature, an old one.
         let kind = |r: Result<String, Refused>| r.unwrap_err().kind;
-        assert_eq!(kind(keys.verify("POST", "/", "", &good, b"{}", now)), "InvalidSignatureException");
+        assert_eq!(kind(keys.verify("POST", "/", "", &good, b"{}", now, &HERE)), "InvalidSignatureException");
         assert_eq!(
             kind(keys.verify(
                 "POST",
@@ -353,21 +503,30 @@ mod tests {
                 "",
                 &signed("wrong", "AKIDEXAMPLE", body, now),
                 body.as_bytes(),
-                now
+                now,
+                &HERE
             )),
             "InvalidSignatureException"
         );
         assert_eq!(
-            kind(keys.verify("POST", "/", "", &signed("x", "AKIDNOPE", body, now), body.as_bytes(), now)),
+            kind(keys.verify(
+                "POST",
+                "/",
+                "",
+                &signed("x", "AKIDNOPE", body, now),
+                body.as_bytes(),
+                now,
+                &HERE
+            )),
             "UnrecognizedClientException"
         );
         let unsigned: Vec<(String, String)> =
             good.iter().filter(|(k, _)| k != "authorization").cloned().collect();
-        let r = keys.verify("POST", "/", "", &unsigned, body.as_bytes(), now).unwrap_err();
+        let r = keys.verify("POST", "/", "", &unsigned, body.as_bytes(), now, &HERE).unwrap_err();
         assert_eq!((r.status, r.kind), (403, "MissingAuthenticationTokenException"));
         let old = now - Duration::from_secs(20 * 60);
         let stale = signed("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "AKIDEXAMPLE", body, old);
-        let r = keys.verify("POST", "/", "", &stale, body.as_bytes(), now).unwrap_err();
+        let r = keys.verify("POST", "/", "", &stale, body.as_bytes(), now, &HERE).unwrap_err();
         assert!(r.message.starts_with("Signature expired"), "{r:?}");
         // A changed signed header.
         let mut other_target = good.clone();
@@ -377,9 +536,59 @@ mod tests {
             }
         }
         assert_eq!(
-            kind(keys.verify("POST", "/", "", &other_target, body.as_bytes(), now)),
+            kind(keys.verify("POST", "/", "", &other_target, body.as_bytes(), now, &HERE)),
             "InvalidSignatureException"
         );
+    }
+
+    #[test]
+    fn the_scope_the_signed_headers_and_the_payload_are_checked() {
+        let keys = Keys::parse(FILE).unwrap();
+        let now = SystemTime::now();
+        let body = "{}";
+        let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+        let check = |headers: &[(String, String)]| {
+            keys.verify("POST", "/", "", headers, body.as_bytes(), now, &HERE).map_err(|r| r.message)
+        };
+        let default = || SigningSettings::default();
+        let other_region =
+            sign_as(secret, "AKIDEXAMPLE", body, now, ("eu-west-1", "codebuild"), default(), false);
+        assert!(check(&other_region).unwrap_err().contains("scoped to a valid region"));
+        let other_service =
+            sign_as(secret, "AKIDEXAMPLE", body, now, ("us-east-1", "logs"), default(), false);
+        assert!(check(&other_service).unwrap_err().contains("correct service: 'codebuild'"));
+        for header in ["content-type", "x-amz-target"] {
+            let mut settings = default();
+            settings.excluded_headers = Some(vec![header.into()]);
+            let h = sign_as(secret, "AKIDEXAMPLE", body, now, ("us-east-1", "codebuild"), settings, false);
+            assert!(check(&h).unwrap_err().contains(&format!("cover the {header} header")), "{header}");
+        }
+        let mut settings = default();
+        settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+        let unsigned =
+            sign_as(secret, "AKIDEXAMPLE", body, now, ("us-east-1", "codebuild"), settings.clone(), true);
+        assert!(unsigned.iter().any(|(k, v)| k == "x-amz-content-sha256" && v == "UNSIGNED-PAYLOAD"));
+        assert!(check(&unsigned).unwrap_err().contains("unsigned payloads"));
+        // A declared hash is fine when it is the body's.
+        let declared = sign_as(secret, "AKIDEXAMPLE", body, now, ("us-east-1", "codebuild"), settings, false);
+        assert_eq!(check(&declared), Ok("default".into()));
+    }
+
+    #[test]
+    fn a_key_removed_from_the_file_stops_working_without_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        std::fs::write(&path, FILE).unwrap();
+        let file = KeyFile::open(&path).unwrap();
+        assert!(file.keys().secrets.contains_key("AKID2"));
+        std::fs::write(&path, "[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n")
+            .unwrap();
+        assert!(!file.keys().secrets.contains_key("AKID2"));
+        assert!(file.keys().secrets.contains_key("AKIDEXAMPLE"));
+        std::fs::write(&path, "not a credentials file").unwrap();
+        assert!(file.keys().secrets.is_empty(), "a broken file accepts nobody");
+        std::fs::remove_file(&path).unwrap();
+        assert!(file.keys().secrets.is_empty());
     }
 
     #[test]

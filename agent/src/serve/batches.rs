@@ -16,6 +16,8 @@ use super::store::{BatchRow, now_s};
 use crate::batch::plan::{self, Child};
 use crate::batch::schedule::{Action, Schedule, State};
 use crate::engine::Status;
+use crate::exec::StopReason;
+use crate::source::FetchError;
 
 /// The stop flags of running coordinators, by batch id.
 pub type Stops = std::sync::Mutex<std::collections::HashMap<String, Arc<AtomicBool>>>;
@@ -97,25 +99,20 @@ pub fn coordinate(service: Arc<Service>, row: BatchRow, stop: Arc<AtomicBool>, r
             tracing::error!("cannot record batch {}: {e}", row.id);
         }
     };
-    let fail = |message: String| {
+    let end_early = |status: &str, code: &str, message: &str| {
         let now = now_s();
         write(
             vec![
                 phase("SUBMITTED", row.submitted, Some(started), Some("SUCCEEDED"), None),
-                phase(
-                    "DOWNLOAD_BATCHSPEC",
-                    started,
-                    Some(now),
-                    Some("FAILED"),
-                    Some(("CLIENT_ERROR", &message)),
-                ),
-                phase("FAILED", now, None, None, None),
+                phase("DOWNLOAD_BATCHSPEC", started, Some(now), Some(status), Some((code, message))),
+                phase(if status == "STOPPED" { "STOPPED" } else { "FAILED" }, now, None, None, None),
             ],
-            "FAILED",
+            status,
             true,
             Vec::new(),
         );
     };
+    let fail = |message: String| end_early("FAILED", "CLIENT_ERROR", &message);
     write(
         vec![
             phase("SUBMITTED", row.submitted, Some(started), Some("SUCCEEDED"), None),
@@ -134,9 +131,22 @@ pub fn coordinate(service: Arc<Service>, row: BatchRow, stop: Arc<AtomicBool>, r
         Ok(e) => e,
         Err(e) => return fail(e),
     };
-    let spec = match super::dispatch::read_batchspec(&service, &effective, &row.id) {
+    let timeout = effective["buildBatchConfig"]["timeoutInMins"].as_u64().unwrap_or(480);
+    let spec = match super::dispatch::read_batchspec(
+        &service,
+        &effective,
+        &row.id,
+        Duration::from_secs(timeout.saturating_mul(60)),
+        &stop,
+    ) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(FetchError::Failed(e)) => return fail(e),
+        Err(FetchError::Stopped(StopReason::Stopped)) => {
+            return end_early("STOPPED", "BUILD_STOPPED", "Build was stopped");
+        }
+        Err(FetchError::Stopped(StopReason::TimedOut)) => {
+            return end_early("TIMED_OUT", "BUILD_TIMED_OUT", "Build has timed out");
+        }
     };
     let Some(kind) = spec.batch.as_ref().and_then(|b| b.kind.as_ref()) else {
         return fail(

@@ -19,8 +19,10 @@ use crate::build::{BuildRequest, Notices};
 use crate::engine::events::{BuildEvent, EventSink};
 use crate::engine::ledger::Ledger;
 use crate::engine::{BuildPhase, BuildReport, PhaseRecord, Status};
+use crate::exec::StopReason;
 use crate::log::CodeBuildLog;
 use crate::result::{self, BuildIdentity, Times};
+use crate::source::FetchError;
 
 /// How queued builds reach a machine and how a running one is reached. Here: threads of this
 /// process ([`Service`]); a fleet ([`super::fleet`]) puts SQS and DynamoDB leases behind the
@@ -100,6 +102,8 @@ pub struct Service {
     pub aws_credentials: bool,
     /// Many machines: the shared queue and leases (`None`: builds run in this process).
     pub fleet: Option<Arc<super::fleet::Fleet>>,
+    /// Which directories of this machine sources may be read from.
+    pub policy: crate::source::Policy,
     wake: Notify,
     running: Mutex<HashMap<String, Running>>,
     batch_stops: super::batches::Stops,
@@ -129,6 +133,7 @@ impl Service {
             host,
             aws_credentials: false,
             fleet: None,
+            policy: crate::source::Policy::default(),
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             batch_stops: Default::default(),
@@ -270,20 +275,22 @@ impl Service {
         let project = row.project.clone();
         // The entry exists before the thread can end and remove it.
         let mut running = self.running();
-        let thread = std::thread::Builder::new().name(format!("build {id}")).spawn(move || {
-            let recorder = StoreRecorder(&*service.store);
-            let final_build = execute(&service, &row, &effective, identity, build, stop_rx, &recorder);
-            let status = final_build["buildStatus"].as_str().unwrap_or("FAULT").to_string();
-            let recorded = service.store.update_build(&row.id, &status, &final_build);
-            if let Err(e) = &recorded {
-                tracing::error!("cannot record the end of {}: {e}", row.id);
-            }
-            service.running().remove(&row.id);
-            if recorded.is_ok() {
-                super::api::auto_retry(&service, &row, &final_build);
-            }
-            service.wake();
-        });
+        let thread = std::thread::Builder::new().name(format!("build {id}")).stack_size(BUILD_STACK).spawn(
+            move || {
+                let recorder = StoreRecorder(&*service.store);
+                let final_build = execute(&service, &row, &effective, identity, build, stop_rx, &recorder);
+                let status = final_build["buildStatus"].as_str().unwrap_or("FAULT").to_string();
+                let recorded = service.store.update_build(&row.id, &status, &final_build);
+                if let Err(e) = &recorded {
+                    tracing::error!("cannot record the end of {}: {e}", row.id);
+                }
+                service.running().remove(&row.id);
+                if recorded.is_ok() {
+                    super::api::auto_retry(&service, &row, &final_build);
+                }
+                service.wake();
+            },
+        );
         match thread {
             Ok(t) => {
                 running.insert(id, Running { project, stop: stop_tx, thread: Some(t) });
@@ -561,6 +568,25 @@ impl EventSink for Live<'_> {
     }
 }
 
+/// A build thread's stack. The buildspec parser bounds nesting (see
+/// [`crate::buildspec::yaml`]), so no input needs more; this is the room the engine, the
+/// Docker client and the AWS SDK need with a margin.
+pub const BUILD_STACK: usize = 16 << 20;
+
+/// How a build that could not get its sources ends.
+fn fetch_failed(identity: &BuildIdentity, template: &Value, e: FetchError) -> Value {
+    let (status, code, message) = match e {
+        FetchError::Failed(m) => (Status::Failed, "CLIENT_ERROR", m),
+        FetchError::Stopped(StopReason::Stopped) => {
+            (Status::Stopped, "BUILD_STOPPED", "Build was stopped".into())
+        }
+        FetchError::Stopped(StopReason::TimedOut) => {
+            (Status::TimedOut, "BUILD_TIMED_OUT", "Build has timed out".into())
+        }
+    };
+    failed_build(identity, template, BuildPhase::DownloadSource, status, code, &message)
+}
+
 /// One build, start to end; returns its final `Build` object.
 fn run_one(
     service: &Service,
@@ -597,25 +623,34 @@ fn run_one(
             );
         }
     };
+    let project = match crate::project::parse(&effective.to_string()) {
+        Ok(p) => p,
+        Err(e) => return fail(BuildPhase::Provisioning, "CLIENT_ERROR", format!("the project: {e}")),
+    };
+    // CodeBuild's timeout covers the whole build, DOWNLOAD_SOURCE included.
+    let timeout = Some(Duration::from_secs(project.timeout_minutes.unwrap_or(60).saturating_mul(60)));
+    let started = tokio::time::Instant::now();
     let sources = service.state_dir.join("sources").join(&uuid);
     let secondary_dir = service.state_dir.join("sources").join(format!("{uuid}-secondary"));
     let cleanup = || {
         let _ = std::fs::remove_dir_all(&sources);
         let _ = std::fs::remove_dir_all(&secondary_dir);
     };
-    let prepared = request::source(effective)
-        .and_then(|spec| prepare(spec, &sources, &runtime))
-        .and_then(|primary| Ok((primary, prepare_secondary(effective, &secondary_dir, &runtime)?)));
+    let prepared = runtime.block_on(async {
+        let _guard = runtime.enter();
+        let mut fetch_stop = crate::exec::Stop::since(started, timeout, stop.clone());
+        let spec = request::source(effective).map_err(FetchError::Failed)?;
+        let primary = prepare(spec, &sources, &service.policy, &mut fetch_stop).await?;
+        let secondary =
+            prepare_secondary(effective, &secondary_dir, &service.policy, &mut fetch_stop).await?;
+        Ok::<_, FetchError>((primary, secondary))
+    });
     let ((primary, mount), secondary) = match prepared {
         Ok(p) => p,
-        Err(message) => {
+        Err(e) => {
             cleanup();
-            return fail(BuildPhase::DownloadSource, "CLIENT_ERROR", message);
+            return fetch_failed(&identity, &template, e);
         }
-    };
-    let project = match crate::project::parse(&effective.to_string()) {
-        Ok(p) => p,
-        Err(e) => return fail(BuildPhase::Provisioning, "CLIENT_ERROR", format!("the project: {e}")),
     };
     // The compute type is recorded in the build, as CodeBuild does; it picks no machine here.
     for field in project.ignored.iter().filter(|f| *f != "environment.computeType") {
@@ -630,10 +665,8 @@ fn run_one(
         secondary,
         mount_source: mount,
         project_name: row.project.clone(),
-        timeout: project
-            .timeout_minutes
-            .map(|m| Duration::from_secs(m * 60))
-            .or(Some(Duration::from_secs(60 * 60))),
+        timeout,
+        started: Some(started),
         image: project.image.clone().filter(|i| i != HOST_IMAGE && !service.host),
         privileged: project.privileged,
         artifacts,
@@ -668,35 +701,57 @@ fn run_one(
     }
 }
 
-/// DOWNLOAD_BATCHSPEC: the buildspec of a batch, read from its source fetched once.
+/// DOWNLOAD_BATCHSPEC: the buildspec of a batch, read from its source fetched once, under the
+/// batch's deadline and `stop`.
 pub fn read_batchspec(
     service: &Service,
     effective: &Value,
     batch_id: &str,
-) -> Result<crate::buildspec::Buildspec, String> {
+    timeout: Duration,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<crate::buildspec::Buildspec, FetchError> {
     let uuid = result::uuid_of(batch_id);
     let dir = service.state_dir.join("sources").join(format!("{uuid}-batchspec"));
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let fetched = request::source(effective).and_then(|spec| prepare(spec, &dir, &runtime));
-    let read = fetched.and_then(|(src, _)| {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| FetchError::Failed(e.to_string()))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let fetched = runtime.block_on(async {
+        let mut deadline = crate::exec::Stop::new(Some(timeout), stop_rx);
+        let fetch = async {
+            let spec = request::source(effective).map_err(FetchError::Failed)?;
+            prepare(spec, &dir, &service.policy, &mut deadline).await
+        };
+        // The coordinator's stop flag (StopBuildBatch), looked at as the build threads do.
+        let watch_flag = async {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let _ = stop_tx.send(true);
+            std::future::pending::<Result<(PathBuf, bool), FetchError>>().await
+        };
+        tokio::select! {
+            fetched = fetch => fetched,
+            never = watch_flag => never,
+        }
+    });
+    let read = fetched.and_then(|(src, _): (PathBuf, bool)| {
+        let read = |path: &str| {
+            crate::build::read_source_file(&src, path)
+                .map_err(|e| FetchError::Failed(format!("cannot read the buildspec {path}: {e}")))
+        };
         let given = effective["source"]["buildspec"].as_str().filter(|b| !b.is_empty());
         let (name, text) = match given {
             Some(inline) if inline.contains('\n') => ("buildspec".to_string(), inline.to_string()),
-            Some(path) => (
-                path.to_string(),
-                std::fs::read_to_string(src.join(path))
-                    .map_err(|e| format!("cannot read the buildspec {path}: {e}"))?,
-            ),
-            None => (
-                "buildspec.yml".to_string(),
-                std::fs::read_to_string(src.join("buildspec.yml"))
-                    .map_err(|e| format!("cannot read buildspec.yml: {e}"))?,
-            ),
+            Some(path) => (path.to_string(), read(path)?),
+            None => ("buildspec.yml".to_string(), read("buildspec.yml")?),
         };
         let parsed = crate::buildspec::parse(&name, &text);
         parsed.buildspec.ok_or_else(|| {
-            parsed.diagnostics.codebuild_message().unwrap_or_else(|| "invalid buildspec".into())
+            FetchError::Failed(
+                parsed.diagnostics.codebuild_message().unwrap_or_else(|| "invalid buildspec".into()),
+            )
         })
     });
     let _ = std::fs::remove_dir_all(&dir);
@@ -705,29 +760,24 @@ pub fn read_batchspec(
 
 /// A source on this machine: the directory and whether to build in it (a clone or download
 /// made for this build is used in place; a LOCAL directory is copied).
-fn prepare(
+async fn prepare(
     spec: SourceSpec,
     dir: &Path,
-    runtime: &tokio::runtime::Runtime,
-) -> Result<(PathBuf, bool), String> {
+    policy: &crate::source::Policy,
+    stop: &mut crate::exec::Stop,
+) -> Result<(PathBuf, bool), FetchError> {
     match spec {
         SourceSpec::None => {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot make the source directory: {e}"))?;
             Ok((dir.to_path_buf(), true))
         }
-        SourceSpec::Local(path) => {
-            let p = PathBuf::from(&path);
-            if !p.is_dir() {
-                return Err(format!("the LOCAL source `{path}` is not a directory on the build server"));
-            }
-            Ok((p.canonicalize().unwrap_or(p), false))
-        }
-        SourceSpec::Git { url, version, depth } => {
-            super::sources::git(&url, version.as_deref(), depth, dir)?;
+        SourceSpec::Local(path) => Ok((policy.local_dir(&path)?, false)),
+        SourceSpec::Git { location, version, depth } => {
+            crate::source::git::clone(&location, version.as_ref(), depth, dir, policy, stop).await?;
             Ok((dir.to_path_buf(), true))
         }
-        SourceSpec::S3 { bucket, key } => {
-            runtime.block_on(super::sources::s3(&bucket, &key, dir))?;
+        SourceSpec::S3 { bucket, key, version } => {
+            crate::source::s3::fetch(&bucket, &key, version.as_deref(), dir, stop).await?;
             Ok((dir.to_path_buf(), true))
         }
     }
@@ -735,32 +785,19 @@ fn prepare(
 
 /// The secondary sources of an effective project, fetched under `dir`, each at its version
 /// (`secondarySourcesVersionOverride`, else its own `sourceVersion`).
-fn prepare_secondary(
+async fn prepare_secondary(
     effective: &Value,
     dir: &Path,
-    runtime: &tokio::runtime::Runtime,
-) -> Result<Vec<crate::workspace::Source>, String> {
+    policy: &crate::source::Policy,
+    stop: &mut crate::exec::Stop,
+) -> Result<Vec<crate::workspace::Source>, FetchError> {
     let mut out = Vec::new();
-    for src in effective["secondarySources"].as_array().into_iter().flatten() {
-        let id = src["sourceIdentifier"].as_str().ok_or("a secondary source has no sourceIdentifier")?;
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("the secondary source identifier `{id}` must be letters, digits and `_`"));
-        }
-        let version = effective["secondarySourceVersions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|v| v["sourceIdentifier"] == id)
-            .and_then(|v| v["sourceVersion"].as_str())
-            .or(src["sourceVersion"].as_str());
-        let spec = match request::source_of(src, version) {
-            // A secondary source with no source of its own is an empty directory.
-            Err(_) if src["type"] == "NO_SOURCE" => SourceSpec::None,
-            other => other.map_err(|e| format!("secondary source {id}: {e}"))?,
-        };
-        let (path, _) =
-            prepare(spec, &dir.join(id), runtime).map_err(|e| format!("secondary source {id}: {e}"))?;
-        out.push(crate::workspace::Source { id: Some(id.to_string()), dir: path });
+    for (id, spec) in request::secondary_sources(effective)? {
+        let (path, _) = Box::pin(prepare(spec, &dir.join(&id), policy, stop)).await.map_err(|e| match e {
+            FetchError::Failed(m) => FetchError::Failed(format!("secondary source {id}: {m}")),
+            stopped => stopped,
+        })?;
+        out.push(crate::workspace::Source { id: Some(id), dir: path });
     }
     Ok(out)
 }

@@ -8,7 +8,8 @@
 //! - [`auth`]: Signature Version 4 checks against a credentials file;
 //! - [`store`]: projects and builds in SQLite, behind a trait;
 //! - [`dispatch`]: the queue, the concurrency limits, one thread per running build;
-//! - [`request`]: StartBuild overrides on a project (pure); [`sources`]: git and S3 sources;
+//! - [`request`]: StartBuild overrides on a project (pure); sources are fetched by
+//!   [`crate::source`];
 //! - [`logs`]: the build logs, stamped per line;
 //! - many machines: [`fleet`] (what servers and workers share), [`dynamo`] (the store on
 //!   DynamoDB, with leases), [`sqs`] (the work queue), [`worker`] (`runspec worker`).
@@ -19,9 +20,9 @@ pub mod batches;
 pub mod dispatch;
 pub mod dynamo;
 pub mod fleet;
+pub mod http;
 pub mod logs;
 pub mod request;
-pub mod sources;
 pub mod sqs;
 pub mod store;
 pub mod web;
@@ -68,6 +69,11 @@ pub struct Options {
     /// Hand the server's AWS credentials to every build (as CodeBuild hands a build its
     /// service role's).
     pub aws_credentials: bool,
+    /// Directories of this machine that LOCAL sources and local git repositories may be read
+    /// from (none by default).
+    pub local_sources: Vec<PathBuf>,
+    /// HTTPS: the certificate chain and the key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Many machines: the shared store and queue (`None`: SQLite, and builds run here).
     pub fleet: Option<FleetOptions>,
 }
@@ -83,20 +89,29 @@ pub struct FleetOptions {
     pub limit: Option<u64>,
 }
 
-/// The largest request body read (CodeBuild's inputs are small; a buildspec override is the
+/// The largest API request body read (CodeBuild's inputs are small; a buildspec override is the
 /// largest part).
-const BODY_LIMIT: usize = 8 * 1024 * 1024;
+const BODY_LIMIT: usize = 8 << 20;
+/// Bytes of request bodies held at once before their signatures are checked, across all
+/// clients: beyond it a request is answered ThrottlingException (SDKs retry those).
+const UNVERIFIED_BUDGET: usize = 64 << 20;
+/// A request body must arrive within this.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 struct App {
     service: Arc<Service>,
-    keys: auth::Keys,
+    keys: auth::KeyFile,
     /// The web page's key (see [`web`]).
     web_token: String,
+    /// [`UNVERIFIED_BUDGET`] in KiB.
+    unverified: Arc<tokio::sync::Semaphore>,
 }
 
 /// What a started server tells its caller.
 pub struct Ready<'a> {
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
     /// The credentials file whose keys may call the API.
     pub keys: &'a std::path::Path,
     /// The web page, with its token.
@@ -107,13 +122,20 @@ pub struct Ready<'a> {
 pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<(), String> {
     std::fs::create_dir_all(&options.state_dir)
         .map_err(|e| format!("cannot make the state directory {}: {e}", options.state_dir.display()))?;
-    let (keys, key_file) = match &options.credentials {
-        Some(path) => (auth::Keys::read(path)?, path.clone()),
+    let key_file = match &options.credentials {
+        Some(path) => path.clone(),
         None => {
             let path = options.state_dir.join("credentials");
-            let keys = if path.exists() { auth::Keys::read(&path)? } else { auth::Keys::create(&path)? };
-            (keys, path)
+            if !path.exists() {
+                auth::Keys::create(&path)?;
+            }
+            path
         }
+    };
+    let keys = auth::KeyFile::open(&key_file)?;
+    let tls = match &options.tls {
+        Some((cert, key)) => Some(http::tls_config(cert, key)?),
+        None => None,
     };
     let fleet = match &options.fleet {
         Some(f) => {
@@ -141,6 +163,7 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         options.host,
     );
     service.aws_credentials = options.aws_credentials;
+    service.policy = crate::source::Policy::service(&options.local_sources, &options.state_dir)?;
     service.fleet = fleet.clone();
     let service = Arc::new(service);
     if let (Some(fleet), Some(f)) = (&fleet, &options.fleet) {
@@ -175,8 +198,14 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let web_token = web::token(&options.state_dir)?;
-    let page = format!("http://{addr}/?token={web_token}");
-    let app = Arc::new(App { service: Arc::clone(&service), keys, web_token });
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let page = format!("{scheme}://{addr}/?token={web_token}");
+    let app = Arc::new(App {
+        service: Arc::clone(&service),
+        keys,
+        web_token,
+        unverified: Arc::new(tokio::sync::Semaphore::new(UNVERIFIED_BUDGET >> 10)),
+    });
     let router = axum::Router::new()
         .route("/", axum::routing::post(api_call).get(web::index))
         .route("/builds/{id}", axum::routing::get(web::build))
@@ -185,13 +214,10 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         .route("/builds/{id}/stop", axum::routing::post(web::stop))
         .route("/builds/{id}/retry", axum::routing::post(web::retry))
         .fallback(not_here)
-        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::extract::DefaultBodyLimit::max(web::FORM_LIMIT))
         .with_state(app);
-    ready(Ready { addr, keys: &key_file, page });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(crate::exec::stop_requested())
-        .await
-        .map_err(|e| e.to_string())?;
+    ready(Ready { addr, keys: &key_file, page, scheme });
+    http::serve(listener, router, tls, crate::exec::stop_requested()).await;
     let stopping = Arc::clone(&service);
     let _ = tokio::task::spawn_blocking(move || stopping.stop_all()).await;
     Ok(())
@@ -221,34 +247,64 @@ async fn api_call(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(b) => b,
-        Err(_) => {
-            return aws_error(&ApiError {
-                status: 413,
-                kind: "RequestEntityTooLargeException",
-                message: format!("the request body is larger than {} MiB", BODY_LIMIT >> 20),
-            });
-        }
-    };
     let pairs: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
-    let caller = match app.keys.verify(
+    let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string) else {
+        return aws_error(&api::invalid("the request has no X-Amz-Target header"));
+    };
+    let service = if target.starts_with("Logs_") { "logs" } else { "codebuild" };
+    let scope = auth::Scope { region: &app.service.region, service };
+    // Everything but the body's hash is checked before a byte of the body is read.
+    let keys = app.keys.keys();
+    let signed = match keys.precheck(
         method.as_str(),
         uri.path(),
         uri.query().unwrap_or(""),
         &pairs,
-        &bytes,
         std::time::SystemTime::now(),
+        &scope,
     ) {
+        Ok(s) => s,
+        Err(r) => return aws_error(&ApiError { status: r.status, kind: r.kind, message: r.message }),
+    };
+    let too_large = || ApiError {
+        status: 413,
+        kind: "RequestEntityTooLargeException",
+        message: format!("the request body is larger than {} MiB", BODY_LIMIT >> 20),
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return aws_error(&too_large());
+    }
+    let reserve = declared.map_or(BODY_LIMIT, |n| n as usize).div_ceil(1024).max(1) as u32;
+    let Ok(_reserved) = Arc::clone(&app.unverified).try_acquire_many_owned(reserve) else {
+        return aws_error(&ApiError {
+            status: 400,
+            kind: "ThrottlingException",
+            message: "Rate exceeded: the server is reading too many request bodies at once; retry".into(),
+        });
+    };
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => return aws_error(&too_large()),
+        Err(_) => {
+            return aws_error(&ApiError {
+                status: 408,
+                kind: "RequestTimeoutException",
+                message: format!("the request body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
+            });
+        }
+    };
+    let caller = match signed.verify(&bytes) {
         Ok(c) => c,
         Err(r) => return aws_error(&ApiError { status: r.status, kind: r.kind, message: r.message }),
     };
-    let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string) else {
-        return aws_error(&api::invalid("the request has no X-Amz-Target header"));
-    };
+    drop(_reserved);
     let body: Value = if bytes.is_empty() {
         json!({})
     } else {

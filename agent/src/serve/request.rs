@@ -4,20 +4,25 @@
 
 use serde_json::{Value, json};
 
-/// Where a build's primary source comes from.
+use crate::source::location::GitLocation;
+use crate::source::revision::Revision;
+
+/// Where a build's primary source comes from. Every value in it has been checked: a git
+/// location and version can reach git's command line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceSpec {
     /// NO_SOURCE: an empty directory; the buildspec must be inline.
     None,
-    /// A directory on the server's machine (runspec's `LOCAL` source type).
+    /// A directory on the server's machine (runspec's `LOCAL` source type), read only where
+    /// the operator allows ([`crate::source::Policy`]).
     Local(String),
     /// GITHUB, GITLAB, BITBUCKET, CODECOMMIT, GITHUB_ENTERPRISE, GITLAB_SELF_MANAGED: cloned.
-    Git { url: String, version: Option<String>, depth: Option<u64> },
-    /// S3: `bucket/key` of a ZIP.
-    S3 { bucket: String, key: String },
+    Git { location: GitLocation, version: Option<Revision>, depth: Option<u64> },
+    /// S3: `bucket/key` of a ZIP, at an object version when the build names one.
+    S3 { bucket: String, key: String, version: Option<String> },
 }
 
-const GIT_TYPES: &[&str] =
+pub const GIT_TYPES: &[&str] =
     &["GITHUB", "GITLAB", "BITBUCKET", "CODECOMMIT", "GITHUB_ENTERPRISE", "GITLAB_SELF_MANAGED"];
 
 /// `InvalidInputException` messages.
@@ -126,20 +131,36 @@ pub fn source_of(src: &Value, version: Option<&str>) -> Result<SourceSpec, Inval
         "S3" => {
             let l = location.ok_or("an S3 source needs a location (bucket/key.zip)")?;
             let l = l.strip_prefix("arn:aws:s3:::").unwrap_or(l);
+            let version = version.or(src["sourceVersion"].as_str()).filter(|v| !v.is_empty());
+            if let Some(v) = version
+                && (v.len() > 1024 || v.chars().any(|c| c.is_control()))
+            {
+                return Err("an S3 source version is an object version id: at most 1024 characters, no control characters".into());
+            }
             match l.split_once('/') {
-                Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
-                    Ok(SourceSpec::S3 { bucket: bucket.into(), key: key.into() })
-                }
+                Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(SourceSpec::S3 {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                    version: version.map(str::to_string),
+                }),
                 _ => Err(format!("the S3 source location `{l}` is not bucket/key")),
             }
         }
-        k if GIT_TYPES.contains(&k) => Ok(SourceSpec::Git {
-            url: location.ok_or_else(|| format!("a {k} source needs a location (a clone URL)"))?.to_string(),
-            version: version
-                .map(str::to_string)
-                .or_else(|| src["sourceVersion"].as_str().map(str::to_string)),
-            depth: src["gitCloneDepth"].as_u64().filter(|d| *d > 0),
-        }),
+        k if GIT_TYPES.contains(&k) => {
+            let given = location.ok_or_else(|| format!("a {k} source needs a location (a clone URL)"))?;
+            let version = version.or(src["sourceVersion"].as_str()).filter(|v| !v.is_empty());
+            let depth = match &src["gitCloneDepth"] {
+                Value::Null => None,
+                d => Some(d.as_u64().ok_or_else(|| {
+                    format!("1 validation error detected: Value '{d}' at 'gitCloneDepth' failed to satisfy constraint: Member must have value greater than or equal to 0")
+                })?),
+            };
+            Ok(SourceSpec::Git {
+                location: GitLocation::parse(given)?,
+                version: version.map(Revision::parse).transpose()?,
+                depth: depth.filter(|d| *d > 0),
+            })
+        }
         "CODEPIPELINE" => {
             Err("CODEPIPELINE sources come from CodePipeline; runspec serve cannot fetch them".into())
         }
@@ -148,6 +169,35 @@ pub fn source_of(src: &Value, version: Option<&str>) -> Result<SourceSpec, Inval
             GIT_TYPES.join(", ")
         )),
     }
+}
+
+/// The secondary sources of an effective project with their identifiers, each at its version
+/// (`secondarySourcesVersionOverride`, else its own `sourceVersion`), all checked.
+pub fn secondary_sources(effective: &Value) -> Result<Vec<(String, SourceSpec)>, Invalid> {
+    let mut out = Vec::new();
+    for src in effective["secondarySources"].as_array().into_iter().flatten() {
+        let id = src["sourceIdentifier"].as_str().ok_or("a secondary source has no sourceIdentifier")?;
+        if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "the secondary source identifier `{}` must be letters, digits and `_` (at most 128)",
+                id.escape_debug()
+            ));
+        }
+        let version = effective["secondarySourceVersions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["sourceIdentifier"] == id)
+            .and_then(|v| v["sourceVersion"].as_str())
+            .or(src["sourceVersion"].as_str());
+        let spec = match source_of(src, version) {
+            // A secondary source with no source of its own is an empty directory.
+            Err(_) if src["type"] == "NO_SOURCE" => SourceSpec::None,
+            other => other.map_err(|e| format!("secondary source {id}: {e}"))?,
+        };
+        out.push((id.to_string(), spec));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -183,8 +233,8 @@ mod tests {
         assert_eq!(
             source(&e).unwrap(),
             SourceSpec::Git {
-                url: "https://example.invalid/r.git".into(),
-                version: Some("main".into()),
+                location: GitLocation::Remote("https://example.invalid/r.git".into()),
+                version: Some(Revision::Name("main".into())),
                 depth: Some(1)
             }
         );
@@ -204,7 +254,22 @@ mod tests {
             (json!({"type": "LOCAL", "location": "/src"}), Ok(SourceSpec::Local("/src".into()))),
             (
                 json!({"type": "S3", "location": "b/k/src.zip"}),
-                Ok(SourceSpec::S3 { bucket: "b".into(), key: "k/src.zip".into() }),
+                Ok(SourceSpec::S3 { bucket: "b".into(), key: "k/src.zip".into(), version: None }),
+            ),
+            (
+                json!({"type": "GITHUB", "location": "https://h/r", "sourceVersion": "--upload-pack=x"}),
+                Err("starts with `-`"),
+            ),
+            (json!({"type": "GITHUB", "location": "ext::sh -c x"}), Err("space")),
+            (json!({"type": "GITHUB", "location": "ext::sh"}), Err("transport helper")),
+            (json!({"type": "GITHUB", "location": "-uhttps://h/r"}), Err("starts with `-`")),
+            (
+                json!({"type": "GITHUB", "location": "https://h/r", "gitCloneDepth": -1}),
+                Err("greater than or equal to 0"),
+            ),
+            (
+                json!({"type": "GITHUB", "location": "https://h/r", "gitCloneDepth": "1"}),
+                Err("greater than or equal to 0"),
             ),
             (json!({"type": "S3", "location": "b"}), Err("not bucket/key")),
             (json!({"type": "CODECOMMIT"}), Err("clone URL")),

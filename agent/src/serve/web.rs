@@ -10,7 +10,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::{Form, Path as UrlPath, Query, State};
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
@@ -19,6 +20,9 @@ use super::App;
 use super::api;
 
 const COOKIE: &str = "runspec_token";
+
+/// The largest body a page's form sends (a token); read only once the cookie is good.
+pub(super) const FORM_LIMIT: usize = 4 << 10;
 
 /// The page's token: read from the state directory, made on first start.
 pub fn token(state_dir: &Path) -> Result<String, String> {
@@ -48,9 +52,14 @@ pub(super) struct TokenQuery {
     from: Option<u64>,
 }
 
-#[derive(serde::Deserialize)]
-pub(super) struct ActionForm {
-    token: String,
+/// The `token` field of a form body (`application/x-www-form-urlencoded`).
+fn form_token(body: &[u8]) -> Option<String> {
+    std::str::from_utf8(body).ok()?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == "token").then(|| {
+            percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned()
+        })
+    })
 }
 
 fn cookie_ok(app: &App, headers: &HeaderMap) -> bool {
@@ -363,14 +372,18 @@ pub(super) async fn log(
         .into_response()
 }
 
-async fn action(
-    app: Arc<App>,
-    headers: HeaderMap,
-    id: String,
-    form: ActionForm,
-    target: &'static str,
-) -> Response {
-    if !cookie_ok(&app, &headers) || !constant_eq(&form.token, &app.web_token) {
+async fn action(app: Arc<App>, headers: HeaderMap, id: String, body: Body, target: &'static str) -> Response {
+    // The cookie first: nobody without it makes the server read a byte of the body.
+    if !cookie_ok(&app, &headers) {
+        return denied();
+    }
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(10), axum::body::to_bytes(body, FORM_LIMIT));
+    let token = match read.await {
+        Ok(Ok(bytes)) => form_token(&bytes),
+        _ => None,
+    };
+    if !token.is_some_and(|t| constant_eq(&t, &app.web_token)) {
         return denied();
     }
     let service = Arc::clone(&app.service);
@@ -393,16 +406,16 @@ pub(super) async fn stop(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
-    Form(form): Form<ActionForm>,
+    body: Body,
 ) -> Response {
-    action(app, headers, id, form, "CodeBuild_20161006.StopBuild").await
+    action(app, headers, id, body, "CodeBuild_20161006.StopBuild").await
 }
 
 pub(super) async fn retry(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
-    Form(form): Form<ActionForm>,
+    body: Body,
 ) -> Response {
-    action(app, headers, id, form, "CodeBuild_20161006.RetryBuild").await
+    action(app, headers, id, body, "CodeBuild_20161006.RetryBuild").await
 }

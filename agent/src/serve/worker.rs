@@ -42,6 +42,8 @@ pub struct Options {
     pub account: String,
     pub host: bool,
     pub aws_credentials: bool,
+    /// Directories LOCAL sources and local git repositories may be read from.
+    pub local_sources: Vec<PathBuf>,
 }
 
 /// How soon a build that had to wait for a free slot (its project's or the fleet's limit) is
@@ -77,6 +79,7 @@ pub fn run(options: Options, ready: impl FnOnce(&str)) -> Result<(), String> {
         options.host,
     );
     service.aws_credentials = options.aws_credentials;
+    service.policy = crate::source::Policy::service(&options.local_sources, &options.state_dir)?;
     service.fleet = Some(Arc::clone(&fleet));
     let service = Arc::new(service);
     let stopping = Arc::new(AtomicBool::new(false));
@@ -226,10 +229,13 @@ impl Worker {
             Arc::clone(&self.active),
         );
         let id = row.id.clone();
-        let spawned = std::thread::Builder::new().name(format!("build {id}")).spawn(move || {
-            run_claimed(&service, &fleet, row, effective, Held { owner, attempt, lease_s });
-            active.fetch_sub(1, Ordering::SeqCst);
-        });
+        let spawned = std::thread::Builder::new()
+            .name(format!("build {id}"))
+            .stack_size(dispatch::BUILD_STACK)
+            .spawn(move || {
+                run_claimed(&service, &fleet, row, effective, Held { owner, attempt, lease_s });
+                active.fetch_sub(1, Ordering::SeqCst);
+            });
         if let Err(e) = spawned {
             // The lease runs out and the reaper ends the build.
             self.active.fetch_sub(1, Ordering::SeqCst);

@@ -3,6 +3,7 @@
 //! (`../shared/reference/codebuild-semantics.md`).
 
 mod artifacts;
+mod attacks;
 mod aws;
 mod batch;
 mod cache;

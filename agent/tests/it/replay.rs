@@ -143,7 +143,8 @@ fn a_runspec_serve_build_is_replayed_at_its_commit_with_its_overrides_and_secret
         ("AWS_DEFAULT_REGION", "us-east-1"),
     ];
     std::fs::create_dir(dir.path().join("serve")).unwrap();
-    let server = Server::start_env(&dir.path().join("serve"), &[], &server_env);
+    let root = dir.path().to_str().unwrap();
+    let server = Server::start_env(&dir.path().join("serve"), &["--local-sources", root], &server_env);
     let source = json!({"type": "GITHUB", "location": upstream.display().to_string()}).to_string();
     let env = json!({
         "type": "LINUX_CONTAINER", "image": "runspec/host", "computeType": "BUILD_GENERAL1_SMALL",

@@ -16,18 +16,39 @@ pub(crate) fn venv() -> PathBuf {
     PathBuf::from(std::env::var("RUNSPEC_TEST_VENV").expect("needs the test venv: run scripts/test.sh"))
 }
 
+/// `send(target, body)` in the Python prelude: a request signed by botocore's own signer but
+/// sent as given (no client-side validation), answering `[status, parsed body]`.
+const SEND: &str = r#"
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+import urllib.request, urllib.error
+def send(target, body, service='codebuild', region='us-east-1'):
+    if not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    req = AWSRequest(method='POST', url=cb.meta.endpoint_url + '/', data=body, headers={'X-Amz-Target': target, 'Content-Type': 'application/x-amz-json-1.1'})
+    SigV4Auth(session.get_credentials(), service, region).add_auth(req)
+    r = urllib.request.Request(req.url, data=body, headers=dict(req.headers), method='POST')
+    try:
+        with urllib.request.urlopen(r, timeout=60) as resp:
+            return [resp.status, json.loads(resp.read())]
+    except urllib.error.HTTPError as e:
+        return [e.code, json.loads(e.read() or b'null')]
+    except Exception as e:
+        return [0, str(e)]
+"#;
+
 pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) url: String,
     /// The web page's address with its token.
-    page: String,
-    state: PathBuf,
+    pub(crate) page: String,
+    pub(crate) state: PathBuf,
     _dir: Option<tempfile::TempDir>,
     creds: PathBuf,
 }
 
 impl Server {
-    fn start(extra: &[&str]) -> Server {
+    pub(crate) fn start(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Server::start_in(dir.path(), extra);
         s._dir = Some(dir);
@@ -35,7 +56,7 @@ impl Server {
     }
 
     /// A server whose state and credentials live in `dir` (which outlives it).
-    fn start_in(dir: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start_in(dir: &Path, extra: &[&str]) -> Server {
         Server::start_env(dir, extra, &[])
     }
 
@@ -115,7 +136,7 @@ impl Server {
     /// A boto3 script with `cb` (CodeBuild) and `logs` clients for this server.
     pub(crate) fn python(&self, script: &str) -> Value {
         let prelude = format!(
-            "import boto3, json, sys, time, threading\nsession = boto3.session.Session(aws_access_key_id={KEY_ID:?}, aws_secret_access_key={SECRET:?}, region_name='us-east-1')\ncb = session.client('codebuild', endpoint_url={:?})\nlogs = session.client('logs', endpoint_url={:?})\n",
+            "import boto3, json, sys, time, threading\nsession = boto3.session.Session(aws_access_key_id={KEY_ID:?}, aws_secret_access_key={SECRET:?}, region_name='us-east-1')\ncb = session.client('codebuild', endpoint_url={:?})\nlogs = session.client('logs', endpoint_url={:?})\nKEY_ID = {KEY_ID:?}\n{SEND}",
             self.url, self.url
         );
         let out = Command::new(venv().join("bin/python"))
@@ -398,6 +419,7 @@ fn builds_run_and_report_like_codebuild() {
 fn git_sources_at_a_source_version() {
     let s = Server::start(&[]);
     let repo = s.state.parent().unwrap().join("repo");
+    let daemon = super::support::GitDaemon::start(s.state.parent().unwrap());
     std::fs::create_dir_all(&repo).unwrap();
     let git = |args: &str| {
         let out =
@@ -419,8 +441,8 @@ fn git_sources_at_a_source_version() {
     let first = git("rev-parse HEAD");
     std::fs::write(repo.join("version.txt"), "two\n").unwrap();
     git("commit -qam two");
-    let source =
-        json!({"type": "GITHUB", "location": repo.display().to_string(), "gitCloneDepth": 1}).to_string();
+    // A remote, as CodeBuild only knows remotes.
+    let source = json!({"type": "GITHUB", "location": daemon.url("repo"), "gitCloneDepth": 1}).to_string();
     s.aws(&[
         "codebuild",
         "create-project",
@@ -485,21 +507,6 @@ fn bad_input_gets_aws_errors_and_the_server_keeps_serving() {
     // Signed by botocore, with bodies and targets no SDK would send.
     let v = s.python(
         r#"
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-import urllib.request, urllib.error
-creds = session.get_credentials()
-def send(target, body):
-    req = AWSRequest(method='POST', url=cb.meta.endpoint_url + '/', data=body, headers={'X-Amz-Target': target, 'Content-Type': 'application/x-amz-json-1.1'})
-    SigV4Auth(creds, 'codebuild', 'us-east-1').add_auth(req)
-    r = urllib.request.Request(req.url, data=body, headers=dict(req.headers), method='POST')
-    try:
-        with urllib.request.urlopen(r) as resp:
-            return [resp.status, json.loads(resp.read())]
-    except urllib.error.HTTPError as e:
-        return [e.code, json.loads(e.read())]
-    except Exception as e:
-        return [0, str(e)]
 out = {}
 out['malformed'] = send('CodeBuild_20161006.ListProjects', b'{not json')
 out['unknown'] = send('CodeBuild_20161006.MakeCoffee', b'{}')
@@ -1030,8 +1037,9 @@ print(json.dumps({{'status': done['buildStatus'], 'seen': seen, 'polls': polls}}
 #[test]
 #[ignore = "needs the test venv: run scripts/test.sh"]
 fn local_and_secondary_sources() {
-    let s = Server::start(&[]);
-    let root = s.state.parent().unwrap().to_path_buf();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let s = Server::start_in(&root, &["--local-sources", root.to_str().unwrap()]);
     let (main, lib) = (root.join("main"), root.join("lib"));
     std::fs::create_dir_all(&main).unwrap();
     std::fs::create_dir_all(&lib).unwrap();
@@ -1076,9 +1084,25 @@ fn local_and_secondary_sources() {
         "main\n",
         "a LOCAL source is copied, never changed"
     );
-    // A LOCAL directory that is not there fails DOWNLOAD_SOURCE.
-    let gone =
-        json!([{"type": "LOCAL", "location": "/nonexistent/lib", "sourceIdentifier": "lib"}]).to_string();
+    // Outside --local-sources, or the state directory (its keys, its database, other builds'
+    // logs), or a directory holding it: refused up front.
+    for refused in [
+        "/nonexistent/lib".to_string(),
+        s.state.display().to_string(),
+        s.state.join("logs").display().to_string(),
+        root.display().to_string(),
+    ] {
+        let over = json!([{"type": "LOCAL", "location": refused, "sourceIdentifier": "lib"}]).to_string();
+        let (code, _, err) = s.aws_as(
+            "test",
+            &["codebuild", "start-build", "--project-name", "local", "--secondary-sources-override", &over],
+        );
+        assert_eq!(code, 255, "{refused}");
+        assert!(err.contains("(InvalidInputException)"), "{refused}: {err}");
+    }
+    // A LOCAL directory that is not there (yet) fails DOWNLOAD_SOURCE.
+    let gone = json!([{"type": "LOCAL", "location": root.join("gone/lib").display().to_string(), "sourceIdentifier": "lib"}])
+        .to_string();
     let id = s.aws(&[
         "codebuild",
         "start-build",

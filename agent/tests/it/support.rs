@@ -179,3 +179,44 @@ impl Run {
 pub fn assert_file(path: &Path) {
     assert!(path.exists(), "{} should exist", path.display());
 }
+
+/// `git daemon` on a free loopback port serving the repositories under a directory: a remote git
+/// source as a server would clone it (`git://127.0.0.1:PORT/NAME`). Stopped when dropped.
+pub struct GitDaemon {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl GitDaemon {
+    pub fn start(dir: &Path) -> GitDaemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("git")
+            .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", dir.display()))
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let daemon = GitDaemon { child, base: format!("git://127.0.0.1:{port}") };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "git daemon did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        daemon
+    }
+
+    /// The URL of the repository `name` under the served directory.
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/{name}", self.base)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
