@@ -27,6 +27,23 @@ use std::path::{Path, PathBuf};
 
 use crate::exec::ExecError;
 
+/// `chown -hR uid:gid path`, not following links.
+pub fn chown_tree(path: &Path, uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> io::Result<()> {
+    use nix::fcntl::AtFlags;
+    for entry in walkdir::WalkDir::new(path).follow_links(false) {
+        let entry = entry.map_err(io::Error::other)?;
+        nix::unistd::fchownat(
+            nix::fcntl::AT_FDCWD,
+            entry.path(),
+            Some(uid),
+            Some(gid),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(io::Error::from)?;
+    }
+    Ok(())
+}
+
 /// A source to build from: the primary one has no identifier.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -95,6 +112,20 @@ impl Workspace {
 
     pub fn root(&self) -> &Path {
         self.root.path()
+    }
+
+    /// Hands the whole tree (and the primary source, when it is built in place) to `uid:gid`,
+    /// links themselves and never what they point at: a service's build user works in it.
+    /// Both are theirs alone (0700).
+    pub fn give_to(&self, uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        chown_tree(self.root.path(), uid, gid)?;
+        fs::set_permissions(self.root.path(), fs::Permissions::from_mode(0o700))?;
+        if !self.src_dir.starts_with(self.root.path()) {
+            chown_tree(&self.src_dir, uid, gid)?;
+            fs::set_permissions(&self.src_dir, fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
     }
 
     /// Removes the tree without waiting: a detached `rm` of its own, which stays on this file

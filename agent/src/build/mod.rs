@@ -67,6 +67,17 @@ pub struct BuildRequest {
     /// runspec's terminal: breakpoints open a shell there, and with `on_failure` (`--debug`)
     /// the build stops at a failing command. `None`: breakpoints are logged and skipped.
     pub terminal: Option<crate::exec::debug::Terminal>,
+    /// A service's build on its own shell: kept apart from the server and other builds.
+    pub host_isolation: Option<HostIsolation>,
+}
+
+/// How a service (`runspec serve`, `runspec worker`) runs a build on its own shell: in a clean
+/// environment (none of the server's variables), with every process in a cgroup of the build's
+/// where the machine allows one (see [`crate::exec::cgroup`]), and as `user` when given.
+#[derive(Debug, Clone, Default)]
+pub struct HostIsolation {
+    /// `serve --build-user`: every command runs as this user, and the workspace is theirs.
+    pub user: Option<String>,
 }
 
 /// When a build gets an ECR login.
@@ -608,10 +619,25 @@ pub async fn run<S: EventSink>(
         source_repo_url: repo_url.as_deref(),
     };
 
-    // R-ENV-03: the image's ENV is the lowest layer; on the host, the agent's own environment.
-    let image: Vec<(String, String)> = match &docker {
-        Some((_, info, _)) => info.env.clone(),
-        None => std::env::vars().filter(|(k, _)| env::inherit_from_host(k)).collect(),
+    // A service's build user, resolved before anything runs.
+    let build_user = match s.host_isolation.as_ref().and_then(|i| i.user.as_deref()) {
+        Some(name) if docker.is_none() => Some(
+            nix::unistd::User::from_name(name)
+                .ok()
+                .flatten()
+                .ok_or_else(|| prepare(format!("the build user `{name}` does not exist on this machine")))?,
+        ),
+        _ => None,
+    };
+    // R-ENV-03: the image's ENV is the lowest layer; on the host, the agent's own environment
+    // (a service's build gets a clean one instead).
+    let image: Vec<(String, String)> = match (&docker, &s.host_isolation) {
+        (Some((_, info, _)), _) => info.env.clone(),
+        (None, Some(_)) => env::clean_host(
+            build_user.as_ref().map(|u| (u.name.as_str(), u.dir.to_str().unwrap_or("/"))),
+            &|k| std::env::var(k).ok(),
+        ),
+        (None, None) => std::env::vars().filter(|(k, _)| env::inherit_from_host(k)).collect(),
     };
     let overrides = match &req.aws_credentials.then_some(()) {
         Some(()) => {
@@ -754,8 +780,8 @@ pub async fn run<S: EventSink>(
             }
             Sessions::Docker(session)
         }
-        None => Sessions::Host(
-            HostSession::new(
+        None => {
+            let host = HostSession::new(
                 shell,
                 save,
                 &workspace.src_dir,
@@ -764,8 +790,13 @@ pub async fn run<S: EventSink>(
                 &environment.pairs(),
             )
             .map_err(|e| prepare(e.to_string()))?
-            .with_terminal(req.terminal),
-        ),
+            .with_terminal(req.terminal);
+            let host = match &s.host_isolation {
+                Some(_) => host.with_isolation(host_isolation(&workspace, build_user, &uuid)?),
+                None => host,
+            };
+            Sessions::Host(host)
+        }
     };
 
     let stop = match s.started {
@@ -846,6 +877,27 @@ pub async fn run<S: EventSink>(
     // The workspace copy (a node_modules can be 100,000 files) goes away on its own time.
     workspace.remove_in_background();
     Ok(Finished { report, identity })
+}
+
+/// A service's host build: the workspace handed to the build user, and the build's cgroup.
+fn host_isolation(
+    workspace: &Workspace,
+    user: Option<nix::unistd::User>,
+    uuid: &str,
+) -> Result<crate::exec::host::Isolation, PrepareError> {
+    if let Some(u) = &user {
+        workspace
+            .give_to(u.uid, u.gid)
+            .map_err(|e| prepare(format!("cannot hand the workspace to the build user {}: {e}", u.name)))?;
+    }
+    let cgroup = match crate::exec::cgroup::BuildCgroup::create(&format!("runspec-{uuid}")) {
+        Ok(c) => Some(c),
+        Err(why) => {
+            tracing::info!("no cgroup for build {uuid} ({why}): its process groups are killed at the end");
+            None
+        }
+    };
+    Ok(crate::exec::host::Isolation { user, cgroup })
 }
 
 /// R-ENV-09: secret-backed variables are never exported, and no secret value reaches the result

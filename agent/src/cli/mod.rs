@@ -188,6 +188,14 @@ pub struct WorkerArgs {
     /// never a source.
     #[arg(long = "local-sources", value_name = "DIR")]
     pub local_sources: Vec<PathBuf>,
+
+    /// Run every build on this machine's shell as this user (it must exist; the server must
+    /// be root to become it), never as the server's own user. Its workspace is theirs; it
+    /// cannot read the state directory, the server's environment or signal the server.
+    /// Builds of one server share the user. Without it a host build can do whatever the
+    /// server's user can: prefer images for a team.
+    #[arg(long, value_name = "USER")]
+    pub build_user: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -246,6 +254,14 @@ pub struct ServeArgs {
     /// never a source.
     #[arg(long = "local-sources", value_name = "DIR")]
     pub local_sources: Vec<PathBuf>,
+
+    /// Run every build on this machine's shell as this user (it must exist; the server must
+    /// be root to become it), never as the server's own user. Its workspace is theirs; it
+    /// cannot read the state directory, the server's environment or signal the server.
+    /// Builds of one server share the user. Without it a host build can do whatever the
+    /// server's user can: prefer images for a team.
+    #[arg(long, value_name = "USER")]
+    pub build_user: Option<String>,
 
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Use it whenever the
     /// server listens beyond loopback: over plain HTTP anyone who sees a request can replay it
@@ -484,6 +500,7 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
         aws_credentials: args.aws_credentials,
         local_sources: args.local_sources,
         tls: args.tls_cert.zip(args.tls_key),
+        build_user: args.build_user,
         fleet: args.store.map(|store| crate::serve::FleetOptions {
             store,
             queue: args.queue.unwrap_or_default(),
@@ -536,6 +553,7 @@ fn worker(args: WorkerArgs) -> Result<u8, UsageError> {
         host: args.host,
         aws_credentials: args.aws_credentials,
         local_sources: args.local_sources,
+        build_user: args.build_user,
     };
     crate::serve::worker::run(options, |owner| {
         eprintln!("runspec worker: {owner} taking builds from {queue}");

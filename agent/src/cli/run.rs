@@ -256,6 +256,7 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         overrides,
         timeout,
         started: None,
+        host_isolation: None,
         artifacts,
         image,
         privileged,

@@ -158,6 +158,36 @@ pub fn inherit_from_host(name: &str) -> bool {
         || name == "_")
 }
 
+/// The lowest layer of a service's host build: a clean environment of its own, never the
+/// server's (which may hold its credentials): a standard PATH, the build user's HOME, USER and
+/// LOGNAME, and the server's locale and time zone.
+pub fn clean_host(
+    user: Option<(&str, &str)>,
+    server: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(String, String)> {
+    let mut vars = vec![(
+        "PATH".to_string(),
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+    )];
+    let (name, home) = match user {
+        Some((name, home)) => (Some(name.to_string()), Some(home.to_string())),
+        None => (server("USER").or_else(|| server("LOGNAME")), server("HOME")),
+    };
+    if let Some(home) = home {
+        vars.push(("HOME".into(), home));
+    }
+    if let Some(name) = name {
+        vars.push(("USER".into(), name.clone()));
+        vars.push(("LOGNAME".into(), name));
+    }
+    for keep in ["LANG", "LC_ALL", "TZ"] {
+        if let Some(v) = server(keep) {
+            vars.push((keep.into(), v));
+        }
+    }
+    vars
+}
+
 /// What the built-in variables are made from.
 #[derive(Debug, Clone)]
 pub struct BuildFacts<'a> {
@@ -274,6 +304,25 @@ pub fn parse_assignment(text: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_host_build_starts_from_a_clean_environment() {
+        let server = |k: &str| match k {
+            "AWS_SECRET_ACCESS_KEY" => Some("server-secret".to_string()),
+            "DATABASE_URL" => Some("postgres://server".to_string()),
+            "HOME" => Some("/root".to_string()),
+            "USER" => Some("root".to_string()),
+            "LANG" => Some("C.UTF-8".to_string()),
+            _ => None,
+        };
+        let names = |v: &[(String, String)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        let as_builder = clean_host(Some(("builder", "/home/builder")), &server);
+        assert_eq!(names(&as_builder), ["PATH", "HOME", "USER", "LOGNAME", "LANG"]);
+        assert!(as_builder.contains(&("HOME".into(), "/home/builder".into())));
+        let as_server = clean_host(None, &server);
+        assert!(as_server.contains(&("HOME".into(), "/root".into())));
+        assert!(!as_server.iter().any(|(_, v)| v.contains("server")), "{as_server:?}");
+    }
 
     #[test]
     fn precedence_override_project_buildspec_image() {

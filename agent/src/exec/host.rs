@@ -45,6 +45,17 @@ pub struct HostSession {
     groups: Vec<Pid>,
     breakpoints: Breakpoints,
     terminal: Option<Terminal>,
+    /// A service's build: the user every command runs as, and the cgroup that holds them.
+    isolation: Isolation,
+}
+
+/// How a service keeps a host build apart from the server and from other builds.
+#[derive(Debug, Default)]
+pub struct Isolation {
+    /// Every command runs as this user (`serve --build-user`); `run-as` may name only it.
+    pub user: Option<User>,
+    /// Every process of the build, however detached, is in it and dies with the build.
+    pub cgroup: Option<super::cgroup::BuildCgroup>,
 }
 
 impl HostSession {
@@ -78,7 +89,14 @@ impl HostSession {
             groups: Vec::new(),
             breakpoints: Breakpoints::create(state_dir)?,
             terminal: None,
+            isolation: Isolation::default(),
         })
+    }
+
+    /// A service's build: its commands as `isolation.user`, in `isolation.cgroup`.
+    pub fn with_isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
     }
 
     /// Breakpoints open a shell on this terminal (without one they are logged and skipped).
@@ -90,6 +108,11 @@ impl HostSession {
     fn user(&mut self, name: &str) -> Result<User, ExecError> {
         if let Some(u) = self.users.get(name) {
             return Ok(u.clone());
+        }
+        if let Some(only) = &self.isolation.user
+            && only.name != name
+        {
+            return Err(ExecError::RunAsRefused(name.to_string(), only.name.clone()));
         }
         let euid = Uid::effective();
         let user = User::from_name(name)
@@ -110,9 +133,19 @@ impl HostSession {
         Ok(user)
     }
 
-    /// Builds the process for a script, as the agent or through `setpriv` as another user.
+    /// Builds the process for a script, as the agent or through `setpriv` as another user (the
+    /// build's user when a service set one), entering the build's cgroup first when it has one.
     fn command(&self, script: &Path, user: Option<&User>) -> Result<Command, ExecError> {
-        let mut cmd = as_user(self.shell.program(), user);
+        let user = user.or(self.isolation.user.as_ref());
+        let mut cmd = match &self.isolation.cgroup {
+            Some(cgroup) => {
+                let mut c = Command::new("/bin/sh");
+                c.args(["-c", super::cgroup::ENTER, "runspec-cgroup"]).arg(cgroup.procs());
+                c.args(as_user_argv(self.shell.program(), user));
+                c
+            }
+            None => as_user(self.shell.program(), user),
+        };
         let out = self.writer.try_clone()?;
         let err = self.writer.try_clone()?;
         cmd.arg(script)
@@ -184,7 +217,8 @@ impl Session for HostSession {
         };
         let script_path = self.state_dir.join("script.sh");
         fs::write(&script_path, wrapper::script(spec.text, &self.state_dir, &agent, self.save_state))?;
-        if let Some(u) = user.as_ref().filter(|u| u.uid != Uid::effective()) {
+        let owner = user.as_ref().or(self.isolation.user.as_ref());
+        if let Some(u) = owner.filter(|u| u.uid != Uid::effective()) {
             for path in [&self.state_dir, &script_path, &self.state.env_file()] {
                 chown(path.as_path(), Some(u.uid), Some(u.gid)).map_err(std::io::Error::from)?;
             }
@@ -272,17 +306,24 @@ impl Drop for HostSession {
 
 /// `program`, as `user` through `setpriv` when that is not the agent's own user.
 fn as_user(program: &str, user: Option<&User>) -> Command {
+    let argv = as_user_argv(program, user);
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]);
+    c
+}
+
+/// `program`, or `setpriv … -- program` when `user` is not the agent's.
+fn as_user_argv(program: &str, user: Option<&User>) -> Vec<String> {
     match user {
-        Some(u) if u.uid != Uid::effective() => {
-            let mut c = Command::new("setpriv");
-            c.arg(format!("--reuid={}", u.uid))
-                .arg(format!("--regid={}", u.gid))
-                .arg("--init-groups")
-                .arg("--")
-                .arg(program);
-            c
-        }
-        _ => Command::new(program),
+        Some(u) if u.uid != Uid::effective() => vec![
+            "setpriv".into(),
+            format!("--reuid={}", u.uid),
+            format!("--regid={}", u.gid),
+            "--init-groups".into(),
+            "--".into(),
+            program.into(),
+        ],
+        _ => vec![program.into()],
     }
 }
 

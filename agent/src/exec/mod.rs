@@ -1,6 +1,7 @@
 //! Where commands run. [`Session`] is the seam: the host shell ([`host`]) today, a Docker build
 //! image later. The per-command script is built by [`wrapper`] and is the same everywhere.
 
+pub mod cgroup;
 pub mod debug;
 pub mod docker;
 pub mod host;
@@ -182,6 +183,10 @@ pub enum ExecError {
     NotRoot(u32),
     #[error("run-as needs `setpriv` (from util-linux) on the PATH")]
     NoSetpriv,
+    #[error(
+        "run-as user `{0}`: this server runs host builds as `{1}` only (its --build-user); use an image for other users"
+    )]
+    RunAsRefused(String, String),
     #[error("{0}")]
     Docker(String),
     #[error("{0}")]

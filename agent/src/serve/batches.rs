@@ -135,7 +135,6 @@ pub fn coordinate(service: Arc<Service>, row: BatchRow, stop: Arc<AtomicBool>, r
     let spec = match super::dispatch::read_batchspec(
         &service,
         &effective,
-        &row.id,
         Duration::from_secs(timeout.saturating_mul(60)),
         &stop,
     ) {

@@ -104,6 +104,8 @@ pub struct Service {
     pub fleet: Option<Arc<super::fleet::Fleet>>,
     /// Which directories of this machine sources may be read from.
     pub policy: crate::source::Policy,
+    /// The user host builds run as (`--build-user`); `None`: the server's own.
+    pub build_user: Option<String>,
     wake: Notify,
     running: Mutex<HashMap<String, Running>>,
     batch_stops: super::batches::Stops,
@@ -134,6 +136,7 @@ impl Service {
             aws_credentials: false,
             fleet: None,
             policy: crate::source::Policy::default(),
+            build_user: None,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             batch_stops: Default::default(),
@@ -630,11 +633,27 @@ fn run_one(
     // CodeBuild's timeout covers the whole build, DOWNLOAD_SOURCE included.
     let timeout = Some(Duration::from_secs(project.timeout_minutes.unwrap_or(60).saturating_mul(60)));
     let started = tokio::time::Instant::now();
-    let sources = service.state_dir.join("sources").join(&uuid);
-    let secondary_dir = service.state_dir.join("sources").join(format!("{uuid}-secondary"));
+    // Sources are fetched outside the state directory (which builds never reach), into a
+    // directory of this build's own, removed when it ends.
+    let fetched = match tempfile::Builder::new().prefix("runspec-src-").tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            return fail(
+                BuildPhase::Provisioning,
+                "CLIENT_ERROR",
+                format!("cannot make the build's source directory: {e}"),
+            );
+        }
+    };
+    if service.build_user.is_some() {
+        // The build user reaches its source through it (and lists nothing).
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(fetched.path(), std::fs::Permissions::from_mode(0o711));
+    }
+    let sources = fetched.path().join("src");
+    let secondary_dir = fetched.path().join("secondary");
     let cleanup = || {
-        let _ = std::fs::remove_dir_all(&sources);
-        let _ = std::fs::remove_dir_all(&secondary_dir);
+        let _ = std::fs::remove_dir_all(fetched.path());
     };
     let prepared = runtime.block_on(async {
         let _guard = runtime.enter();
@@ -660,6 +679,7 @@ fn run_one(
         Ok(a) => a,
         Err(e) => return fail(BuildPhase::Provisioning, "CLIENT_ERROR", e.0),
     };
+    let image = project.image.clone().filter(|i| i != HOST_IMAGE && !service.host);
     let req = BuildRequest {
         primary,
         secondary,
@@ -667,7 +687,10 @@ fn run_one(
         project_name: row.project.clone(),
         timeout,
         started: Some(started),
-        image: project.image.clone().filter(|i| i != HOST_IMAGE && !service.host),
+        image: image.clone(),
+        host_isolation: image
+            .is_none()
+            .then(|| crate::build::HostIsolation { user: service.build_user.clone() }),
         privileged: project.privileged,
         artifacts,
         project,
@@ -706,12 +729,14 @@ fn run_one(
 pub fn read_batchspec(
     service: &Service,
     effective: &Value,
-    batch_id: &str,
     timeout: Duration,
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<crate::buildspec::Buildspec, FetchError> {
-    let uuid = result::uuid_of(batch_id);
-    let dir = service.state_dir.join("sources").join(format!("{uuid}-batchspec"));
+    let scratch = tempfile::Builder::new()
+        .prefix("runspec-batchspec-")
+        .tempdir()
+        .map_err(|e| FetchError::Failed(format!("cannot make a directory for the batch's source: {e}")))?;
+    let dir = scratch.path().join("src");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -754,7 +779,7 @@ pub fn read_batchspec(
             )
         })
     });
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(scratch);
     read
 }
 

@@ -14,11 +14,14 @@ pub struct StampedLines {
 }
 
 impl StampedLines {
+    /// Opens (or makes) a log for appending: the file 0600 and its directory 0700, whatever the
+    /// umask (a log may hold what a build printed).
     pub fn create(path: &Path) -> io::Result<StampedLines> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
         }
-        let file = fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let file = fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
         Ok(StampedLines { out: io::BufWriter::new(file), at_line_start: true })
     }
 }

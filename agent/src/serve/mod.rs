@@ -74,6 +74,8 @@ pub struct Options {
     pub local_sources: Vec<PathBuf>,
     /// HTTPS: the certificate chain and the key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The user host builds run as (`--build-user`).
+    pub build_user: Option<String>,
     /// Many machines: the shared store and queue (`None`: SQLite, and builds run here).
     pub fleet: Option<FleetOptions>,
 }
@@ -87,6 +89,35 @@ pub struct FleetOptions {
     pub lease_s: f64,
     /// The fleet-wide limit on running builds, when given.
     pub limit: Option<u64>,
+}
+
+/// Makes `dir` (and its parents) and keeps it to the server's user alone (0700), whatever the
+/// umask or an earlier run left: it holds keys, the database and every build's log.
+pub fn private_dir(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| format!("cannot make the state directory {}: {e}", dir.display()))
+}
+
+/// `--build-user`: a user of this machine, which the server can become.
+pub fn check_build_user(name: &str) -> Result<(), String> {
+    let user = nix::unistd::User::from_name(name)
+        .ok()
+        .flatten()
+        .ok_or_else(|| format!("--build-user {name}: no such user on this machine"))?;
+    let me = nix::unistd::Uid::effective();
+    if user.uid != me {
+        if !me.is_root() {
+            return Err(format!(
+                "--build-user {name}: the server must run as root to run builds as another user"
+            ));
+        }
+        if crate::exec::host::which("setpriv").is_none() {
+            return Err(format!("--build-user {name}: needs `setpriv` (util-linux) on the PATH"));
+        }
+    }
+    Ok(())
 }
 
 /// The largest API request body read (CodeBuild's inputs are small; a buildspec override is the
@@ -120,8 +151,10 @@ pub struct Ready<'a> {
 
 /// Runs the service until SIGTERM or Ctrl-C; running builds are stopped and recorded first.
 pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<(), String> {
-    std::fs::create_dir_all(&options.state_dir)
-        .map_err(|e| format!("cannot make the state directory {}: {e}", options.state_dir.display()))?;
+    private_dir(&options.state_dir)?;
+    if let Some(user) = &options.build_user {
+        check_build_user(user)?;
+    }
     let key_file = match &options.credentials {
         Some(path) => path.clone(),
         None => {
@@ -164,6 +197,7 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
     );
     service.aws_credentials = options.aws_credentials;
     service.policy = crate::source::Policy::service(&options.local_sources, &options.state_dir)?;
+    service.build_user = options.build_user.clone();
     service.fleet = fleet.clone();
     let service = Arc::new(service);
     if let (Some(fleet), Some(f)) = (&fleet, &options.fleet) {

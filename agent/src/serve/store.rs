@@ -153,7 +153,16 @@ CREATE TABLE IF NOT EXISTS counters (
 ";
 
 impl SqliteStore {
+    /// Opens (or makes) the database; it and its WAL files are the server user's alone (0600).
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        // Made 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
+        let made = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path);
+        if let Err(e) =
+            made.and_then(|_| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)))
+        {
+            return Err(StoreError::Remote(format!("cannot make {}: {e}", path.display())));
+        }
         let db = Connection::open(path)?;
         db.busy_timeout(std::time::Duration::from_secs(10))?;
         db.execute_batch(SCHEMA)?;

@@ -44,6 +44,8 @@ pub struct Options {
     pub aws_credentials: bool,
     /// Directories LOCAL sources and local git repositories may be read from.
     pub local_sources: Vec<PathBuf>,
+    /// The user host builds run as (`--build-user`).
+    pub build_user: Option<String>,
 }
 
 /// How soon a build that had to wait for a free slot (its project's or the fleet's limit) is
@@ -66,8 +68,10 @@ fn owner_name() -> String {
 
 /// Runs until SIGTERM or Ctrl-C, then stops taking builds and waits for the running ones.
 pub fn run(options: Options, ready: impl FnOnce(&str)) -> Result<(), String> {
-    std::fs::create_dir_all(&options.state_dir)
-        .map_err(|e| format!("cannot make the state directory {}: {e}", options.state_dir.display()))?;
+    super::private_dir(&options.state_dir)?;
+    if let Some(user) = &options.build_user {
+        super::check_build_user(user)?;
+    }
     let fleet = Arc::new(Fleet::connect(&options.store, &options.queue, &options.region)?);
     let owner = owner_name();
     let mut service = Service::new(
@@ -80,6 +84,7 @@ pub fn run(options: Options, ready: impl FnOnce(&str)) -> Result<(), String> {
     );
     service.aws_credentials = options.aws_credentials;
     service.policy = crate::source::Policy::service(&options.local_sources, &options.state_dir)?;
+    service.build_user = options.build_user.clone();
     service.fleet = Some(Arc::clone(&fleet));
     let service = Arc::new(service);
     let stopping = Arc::new(AtomicBool::new(false));

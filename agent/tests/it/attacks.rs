@@ -490,3 +490,78 @@ fn https_with_the_operators_certificate() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn a_host_build_cannot_reach_the_server_or_outlive_its_build() {
+    // Attack: a host build read the server's AWS secret from /proc/$PPID/environ, read
+    // STATE_DIR (keys, web token, database), killed the server, and left a `setsid` daemon
+    // running after it ended.
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("--build-user needs the tests to run as root: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let script = format!(
+        r#"version: 0.2
+phases:
+  build:
+    commands:
+      - echo "uid=$(id -u)"
+      - if grep -q server-secret /proc/$PPID/environ 2>/dev/null; then echo LEAK-PARENT-ENVIRON; fi
+      - if env | grep -q 'server-secret\|SERVER_ONLY'; then echo LEAK-ENV; fi
+      - if ls {state} >/dev/null 2>&1; then echo LEAK-STATE; fi
+      - if cat {state}/web-token >/dev/null 2>&1; then echo LEAK-TOKEN; fi
+      - if kill -0 $PPID 2>/dev/null; then echo CAN-SIGNAL-SERVER; fi
+      - echo "workspace=$(stat -c '%a %U' "$CODEBUILD_SRC_DIR")"
+      - setsid sleep 300 > /dev/null 2>&1 < /dev/null & echo "daemon=$!"
+"#,
+        state = state.display()
+    );
+    let s = Server::start_env(
+        dir.path(),
+        &["--build-user", "nobody"],
+        &[("AWS_SECRET_ACCESS_KEY", "server-secret-0123"), ("SERVER_ONLY", "server-secret-env")],
+    );
+    s.create_project("probe", &script, &[]);
+    let id = started(&s.aws(&["codebuild", "start-build", "--project-name", "probe"]));
+    let b = s.wait(&id, Duration::from_secs(60));
+    let log = s.log(&b);
+    assert_eq!(b["buildStatus"], "SUCCEEDED", "{b}\n{log:?}");
+    assert!(log.iter().any(|l| l == "uid=65534"), "{log:?}");
+    for leak in ["LEAK-PARENT-ENVIRON", "LEAK-ENV", "LEAK-STATE", "LEAK-TOKEN", "CAN-SIGNAL-SERVER"] {
+        assert!(!log.iter().any(|l| l == leak), "{leak}: {log:?}");
+    }
+    assert!(log.iter().any(|l| l == "workspace=700 nobody"), "{log:?}");
+    let daemon: i32 = log.iter().find_map(|l| l.strip_prefix("daemon=")).unwrap().parse().unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{daemon}/stat")).unwrap_or_default();
+        if stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z") {
+            break;
+        }
+        assert!(Instant::now() < end, "the build's setsid daemon outlived it: {stat}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // run-as cannot climb back to root.
+    s.create_project(
+        "root",
+        "version: 0.2\nrun-as: root\nphases:\n  build:\n    commands:\n      - id -u\n",
+        &[],
+    );
+    let id = started(&s.aws(&["codebuild", "start-build", "--project-name", "root"]));
+    let b = s.wait(&id, Duration::from_secs(60));
+    assert_ne!(b["buildStatus"], "SUCCEEDED", "{b}");
+    let log = s.log(&b).join("\n");
+    assert!(log.contains("runs host builds as `nobody` only"), "{log}");
+    assert!(!log.lines().any(|l| l == "0"), "{log}");
+    // The state directory and what is in it are the server's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&state.join("runspec.db")), 0o600);
+    let log_file = std::fs::read_dir(state.join("logs")).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(mode(&log_file), 0o600);
+    assert_eq!(mode(&state.join("logs")), 0o700);
+}
