@@ -44,6 +44,9 @@ pub struct BuildRequest {
     /// When the timeout's clock started, when before [`run`] (a service's source fetch counts
     /// against the build's timeout, as CodeBuild's DOWNLOAD_SOURCE does).
     pub started: Option<tokio::time::Instant>,
+    /// A fleet worker's lease on the build: once it runs out the build stops (before the next
+    /// command, phase or upload) and its worker writes nothing more.
+    pub lease: Option<std::sync::Arc<crate::exec::LeaseClock>>,
     pub artifacts: ArtifactSettings,
     /// The build image; `None`: on the host.
     pub image: Option<String>,
@@ -802,7 +805,8 @@ pub async fn run<S: EventSink>(
     let stop = match s.started {
         Some(at) => Stop::since(at, s.timeout, stopped),
         None => Stop::new(s.timeout, stopped),
-    };
+    }
+    .with_lease(s.lease.clone());
 
     let mut log = Ledger::new(MaskingSink::new(sink, masker));
     let input = BuildInput {

@@ -256,6 +256,7 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         overrides,
         timeout,
         started: None,
+        lease: None,
         host_isolation: None,
         artifacts,
         image,

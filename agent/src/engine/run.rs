@@ -217,11 +217,24 @@ impl<'a, S: Session> Engine<'a, S> {
                     let extra = std::mem::take(&mut self.plugin_artifacts);
                     // Within the build's timeout and its stop button, like every phase.
                     let stop = &mut self.stop;
-                    let upload =
-                        upload::run(self.session, self.sink, spec, &input.src_dir, &input.artifacts, &extra);
-                    let result = tokio::select! {
-                        r = upload => Ok(r),
-                        reason = stop.wait() => Err(reason),
+                    // Nothing is uploaded by a build that must stop (a worker whose lease ran
+                    // out, above all: another worker may be running the build).
+                    let result = match stop.check() {
+                        Some(reason) => Err(reason),
+                        None => {
+                            let upload = upload::run(
+                                self.session,
+                                self.sink,
+                                spec,
+                                &input.src_dir,
+                                &input.artifacts,
+                                &extra,
+                            );
+                            tokio::select! {
+                                r = upload => Ok(r),
+                                reason = stop.wait() => Err(reason),
+                            }
+                        }
                     };
                     let (status, context) = match result {
                         Ok(Ok(records)) => {
@@ -265,10 +278,12 @@ impl<'a, S: Session> Engine<'a, S> {
             })
         {
             let stop = &mut self.stop;
-            let save = cache.save(c, self.session, self.sink, &input.src_dir);
-            let cut_short = tokio::select! {
-                () = save => false,
-                _ = stop.wait() => true,
+            let cut_short = stop.check().is_some() || {
+                let save = cache.save(c, self.session, self.sink, &input.src_dir);
+                tokio::select! {
+                    () = save => false,
+                    _ = stop.wait() => true,
+                }
             };
             if cut_short {
                 self.sink.event(BuildEvent::Warning(

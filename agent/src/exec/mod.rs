@@ -108,11 +108,71 @@ pub enum StopReason {
     Stopped,
 }
 
-/// The build's deadline and its stop button (Ctrl-C), shared by everything that waits.
+/// A lease on a build held by this process (a fleet worker's claim): its deadline on this
+/// process's own monotonic clock, moved on by each heartbeat the store accepted. Once it has
+/// passed, the holder must stop acting: another worker may already run the build. It never
+/// comes back: a heartbeat that arrives after the deadline does not renew it.
+#[derive(Debug)]
+pub struct LeaseClock {
+    base: std::time::Instant,
+    /// Nanoseconds after `base`; `u64::MAX` once expired for good.
+    deadline_ns: std::sync::atomic::AtomicU64,
+}
+
+impl LeaseClock {
+    pub fn new(deadline: std::time::Instant) -> std::sync::Arc<LeaseClock> {
+        let base = std::time::Instant::now();
+        let clock = LeaseClock { base, deadline_ns: std::sync::atomic::AtomicU64::new(0) };
+        clock.deadline_ns.store(clock.ns(deadline), std::sync::atomic::Ordering::SeqCst);
+        std::sync::Arc::new(clock)
+    }
+
+    fn ns(&self, at: std::time::Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX - 1).max(1)
+    }
+
+    /// The deadline now, `None` once expired.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        match self.deadline_ns.load(std::sync::atomic::Ordering::SeqCst) {
+            u64::MAX => None,
+            ns => Some(self.base + Duration::from_nanos(ns)),
+        }
+    }
+
+    /// Whether the deadline has passed (checked on this call, against the clock).
+    pub fn expired(&self) -> bool {
+        match self.deadline() {
+            Some(d) if std::time::Instant::now() < d => false,
+            _ => {
+                self.deadline_ns.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+                true
+            }
+        }
+    }
+
+    /// Moves the deadline on to `deadline`; `false` (and nothing changes) once expired.
+    pub fn renew(&self, deadline: std::time::Instant) -> bool {
+        if self.expired() {
+            return false;
+        }
+        let ns = self.ns(deadline);
+        let _ = self.deadline_ns.fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |old| (old != u64::MAX).then_some(old.max(ns)),
+        );
+        !self.expired()
+    }
+}
+
+/// The build's deadline and its stop button (Ctrl-C), shared by everything that waits; for a
+/// fleet worker's build also its lease ([`LeaseClock`]), checked before each command, phase and
+/// upload.
 #[derive(Debug, Clone)]
 pub struct Stop {
     deadline: Option<Instant>,
     stopped: watch::Receiver<bool>,
+    lease: Option<std::sync::Arc<LeaseClock>>,
 }
 
 impl Stop {
@@ -123,12 +183,18 @@ impl Stop {
     /// A timeout whose clock started at `started` (a service fetches the source first, and the
     /// build's timeout covers that too).
     pub fn since(started: Instant, timeout: Option<Duration>, stopped: watch::Receiver<bool>) -> Self {
-        Stop { deadline: timeout.map(|t| started + t), stopped }
+        Stop { deadline: timeout.map(|t| started + t), stopped, lease: None }
+    }
+
+    /// The same, ending also when `lease` runs out.
+    pub fn with_lease(mut self, lease: Option<std::sync::Arc<LeaseClock>>) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// Whether the build should stop now.
     pub fn check(&self) -> Option<StopReason> {
-        if *self.stopped.borrow() {
+        if *self.stopped.borrow() || self.lease.as_ref().is_some_and(|l| l.expired()) {
             return Some(StopReason::Stopped);
         }
         match self.deadline {
@@ -164,9 +230,20 @@ impl Stop {
                 }
             }
         };
+        let lease = self.lease.clone();
+        let lease_lost = async move {
+            let Some(lease) = lease else { return std::future::pending().await };
+            while let Some(d) = lease.deadline() {
+                tokio::time::sleep_until(Instant::from_std(d)).await;
+                if lease.expired() {
+                    break;
+                }
+            }
+        };
         tokio::select! {
             () = timed_out => StopReason::TimedOut,
             () = stopped => StopReason::Stopped,
+            () = lease_lost => StopReason::Stopped,
         }
     }
 }
@@ -270,5 +347,36 @@ pub trait Session {
     /// them in place in the build (nothing to do on the host).
     async fn absolute_paths_in(&mut self, _staging: &Path) -> Result<(), ExecError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_ends_on_its_own_clock_and_never_comes_back() {
+        let now = std::time::Instant::now();
+        let clock = LeaseClock::new(now + Duration::from_millis(200));
+        assert!(!clock.expired());
+        assert!(clock.renew(now + Duration::from_secs(60)), "moved on");
+        assert!(clock.renew(now + Duration::from_millis(1)), "never moved back");
+        assert!(!clock.expired());
+        let gone = LeaseClock::new(now);
+        assert!(gone.expired());
+        assert!(!gone.renew(now + Duration::from_secs(60)), "a late heartbeat does not bring it back");
+        assert!(gone.expired());
+    }
+
+    #[test]
+    fn a_build_stops_when_its_lease_runs_out() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (_tx, rx) = watch::channel(false);
+        let clock = LeaseClock::new(std::time::Instant::now() + Duration::from_millis(100));
+        let mut stop = Stop::new(Some(Duration::from_secs(600)), rx).with_lease(Some(clock.clone()));
+        assert_eq!(stop.check(), None);
+        assert_eq!(rt.block_on(stop.wait()), StopReason::Stopped);
+        assert!(clock.expired());
+        assert_eq!(stop.check(), Some(StopReason::Stopped));
     }
 }

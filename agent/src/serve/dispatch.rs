@@ -76,6 +76,11 @@ impl Dispatch for Service {
 /// store under the worker's lease (a write that is refused stops the build).
 pub trait Recorder: Send + Sync {
     fn record(&self, id: &str, status: &str, build: &Value);
+
+    /// The lease the build runs under, when a worker holds it: past it the build stops.
+    fn lease(&self) -> Option<Arc<crate::exec::LeaseClock>> {
+        None
+    }
 }
 
 /// Writes straight to the store (one machine: nobody else can hold the build).
@@ -657,7 +662,8 @@ fn run_one(
     };
     let prepared = runtime.block_on(async {
         let _guard = runtime.enter();
-        let mut fetch_stop = crate::exec::Stop::since(started, timeout, stop.clone());
+        let mut fetch_stop =
+            crate::exec::Stop::since(started, timeout, stop.clone()).with_lease(recorder.lease());
         let spec = request::source(effective).map_err(FetchError::Failed)?;
         let primary = prepare(spec, &sources, &service.policy, &mut fetch_stop).await?;
         let secondary =
@@ -687,6 +693,7 @@ fn run_one(
         project_name: row.project.clone(),
         timeout,
         started: Some(started),
+        lease: recorder.lease(),
         image: image.clone(),
         host_isolation: image
             .is_none()

@@ -57,6 +57,12 @@ const LOG_TICK: Duration = Duration::from_millis(250);
 /// The largest log chunk (DynamoDB items are at most 400 KB).
 const LOG_CHUNK: usize = 256 * 1024;
 
+/// How much sooner than the store's lease this worker's own clock ends it: the reaper reads
+/// `leaseUntil` on another machine's clock, so the holder stops a fifth of the lease early.
+fn local_deadline(sent: Instant, lease_s: f64) -> Instant {
+    sent + Duration::from_secs_f64(lease_s * 0.8)
+}
+
 /// This worker's name in leases: host, process and a random part.
 fn owner_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -219,6 +225,8 @@ impl Worker {
             return Ok(Taken::Done);
         }
         let limits = [effective["concurrentBuildLimit"].as_u64(), store.fleet_limit()?];
+        // The lease runs from before the claim was asked for, on this machine's clock.
+        let sent = Instant::now();
         let attempt = match store.claim(&row.id, &self.owner, self.lease_s, limits)? {
             Claim::Won(attempt) => attempt,
             Claim::Taken => return Ok(Taken::Done),
@@ -238,7 +246,8 @@ impl Worker {
             .name(format!("build {id}"))
             .stack_size(dispatch::BUILD_STACK)
             .spawn(move || {
-                run_claimed(&service, &fleet, row, effective, Held { owner, attempt, lease_s });
+                let clock = crate::exec::LeaseClock::new(local_deadline(sent, lease_s));
+                run_claimed(&service, &fleet, row, effective, Held { owner, attempt, lease_s, clock });
                 active.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(e) = spawned {
@@ -263,11 +272,15 @@ struct Held {
     owner: String,
     attempt: u64,
     lease_s: f64,
+    /// When it ends on this machine's clock; past it nothing is written or run.
+    clock: Arc<crate::exec::LeaseClock>,
 }
 
 /// Writes under the lease; a refused write means another worker or the reaper has the build:
 /// it is stopped and nothing more is written.
 struct Fenced<'a> {
+    /// The build's id.
+    id: &'a str,
     store: &'a DynamoStore,
     held: &'a Held,
     lost: AtomicBool,
@@ -284,8 +297,23 @@ impl Fenced<'_> {
         }
     }
 
+    /// Whether the lease is gone: a write was refused, or this machine's clock says it ran
+    /// out (a worker paused past it must not act before any write tells it so).
     fn lost(&self) -> bool {
+        if self.held.clock.expired() && !self.lost.load(Ordering::SeqCst) {
+            self.lose_expired();
+        }
         self.lost.load(Ordering::SeqCst)
+    }
+
+    fn lose_expired(&self) {
+        if !self.lost.swap(true, Ordering::SeqCst) {
+            eprintln!(
+                "runspec worker: {}: the lease was lost: it ran out on this machine's clock (no heartbeat got through in time); stopping the build, writing nothing more",
+                self.id
+            );
+            let _ = self.stop.send(true);
+        }
     }
 
     /// A fenced write; `Ok(false)` once the lease is gone.
@@ -305,6 +333,10 @@ impl Fenced<'_> {
 }
 
 impl Recorder for Fenced<'_> {
+    fn lease(&self) -> Option<Arc<crate::exec::LeaseClock>> {
+        Some(Arc::clone(&self.held.clock))
+    }
+
     fn record(&self, id: &str, status: &str, build: &Value) {
         if self.lost() {
             return;
@@ -317,7 +349,8 @@ impl Recorder for Fenced<'_> {
 fn run_claimed(service: &Arc<Service>, fleet: &Fleet, row: BuildRow, effective: Value, held: Held) {
     let (identity, build) = dispatch::provisioning(&row);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let fenced = Fenced { store: &fleet.store, held: &held, lost: AtomicBool::new(false), stop: stop_tx };
+    let fenced =
+        Fenced { id: &row.id, store: &fleet.store, held: &held, lost: AtomicBool::new(false), stop: stop_tx };
     fenced.record(&row.id, "IN_PROGRESS", &build);
     let uuid = crate::result::uuid_of(&row.id).to_string();
     let log_path = logs::path(&service.logs_dir(), &uuid);
@@ -359,7 +392,10 @@ fn keep_lease(fenced: &Fenced<'_>, id: &str, log: &Path, done: mpsc::Receiver<()
         }
         if Instant::now() >= next_beat {
             next_beat = Instant::now() + every;
+            let sent = Instant::now();
             match fenced.store.heartbeat(id, &held.owner, held.attempt, held.lease_s) {
+                // Renewed in the store, but too late for this machine's clock: lost all the same.
+                Ok(Ok(_)) if !held.clock.renew(local_deadline(sent, held.lease_s)) => fenced.lose_expired(),
                 Ok(Ok(beat)) if beat.stop_requested => {
                     let _ = fenced.stop.send(true);
                 }
@@ -381,6 +417,9 @@ fn ship(fenced: &Fenced<'_>, id: &str, log: &Path, shipped: &mut u64, seq: &mut 
     }
     let mut buf = vec![0u8; LOG_CHUNK];
     loop {
+        if fenced.lost() {
+            return;
+        }
         let mut got = 0;
         while got < buf.len() {
             match file.read(&mut buf[got..]) {
