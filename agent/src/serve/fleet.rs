@@ -213,7 +213,7 @@ impl Fleet {
                 continue;
             }
             let queued_limit = row.build["queuedTimeoutInMinutes"].as_f64().unwrap_or(480.0);
-            if now - row.submitted > queued_limit * 60.0 {
+            if now - row.submitted > super::queue_seconds(queued_limit) {
                 let timed_out = service.end_queued(
                     &row,
                     Status::TimedOut,

@@ -26,6 +26,7 @@ pub mod request;
 pub mod sqs;
 pub mod store;
 pub mod web;
+pub mod wire;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -89,6 +90,18 @@ pub struct FleetOptions {
     pub lease_s: f64,
     /// The fleet-wide limit on running builds, when given.
     pub limit: Option<u64>,
+}
+
+/// Seconds a build may wait in the queue for `minutes` of `queuedTimeoutInMinutes`. Debug
+/// builds only: `RUNSPEC_TEST_QUEUE_MINUTE` sets a minute's length in seconds, so the tests see
+/// a queue timeout within the model's bounds (5 minutes at least) without waiting for one.
+pub fn queue_seconds(minutes: f64) -> f64 {
+    #[cfg(debug_assertions)]
+    if let Some(minute) = std::env::var("RUNSPEC_TEST_QUEUE_MINUTE").ok().and_then(|m| m.parse::<f64>().ok())
+    {
+        return minutes * minute;
+    }
+    minutes * 60.0
 }
 
 /// Makes `dir` (and its parents) and keeps it to the server's user alone (0700), whatever the
@@ -353,6 +366,9 @@ async fn api_call(
             }
         }
     };
+    if let Err(e) = wire::check(&target, &body) {
+        return aws_error(&e);
+    }
     let service = Arc::clone(&app.service);
     // The store is synchronous and StopBuild waits a little: off the async threads.
     let answer = tokio::task::spawn_blocking(move || api::call(&service, &target, &body, &caller)).await;

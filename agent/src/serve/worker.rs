@@ -215,7 +215,7 @@ impl Worker {
         let project = store.project(&row.project)?.unwrap_or(Value::Null);
         let effective = request::effective_project(&project, &row.request).unwrap_or(project);
         let queued_limit = effective["queuedTimeoutInMinutes"].as_f64().unwrap_or(480.0);
-        if now_s() - row.submitted > queued_limit * 60.0 {
+        if now_s() - row.submitted > super::queue_seconds(queued_limit) {
             self.service.end_queued(
                 &row,
                 Status::TimedOut,

@@ -598,6 +598,9 @@ fn a_fleet_wide_limit_and_queue_timeouts() {
     std::fs::create_dir_all(&dir).unwrap();
     let env = aws_env();
     let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut envs = envs;
+    // A queue "minute" of 0.05 s: the shortest queue timeout CodeBuild takes (5) is 0.25 s.
+    envs.push(("RUNSPEC_TEST_QUEUE_MINUTE", "0.05"));
     let a = Server::start_env(
         &dir,
         &["--store", &fleet.store, "--queue", &fleet.queue, "--lease", LEASE, "--concurrency", "1"],
@@ -607,10 +610,8 @@ fn a_fleet_wide_limit_and_queue_timeouts() {
     a.create_project("slow", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 1.5\n", &[]);
     let v = a.python(
         r#"
-from botocore.config import Config
-loose = session.client('codebuild', endpoint_url=cb.meta.endpoint_url, config=Config(parameter_validation=False))
 ids = [cb.start_build(projectName='slow')['build']['id'] for _ in range(2)]
-late = loose.start_build(projectName='slow', queuedTimeoutInMinutesOverride=0.003)['build']['id']
+late = cb.start_build(projectName='slow', queuedTimeoutInMinutesOverride=5)['build']['id']
 deadline = time.time() + 60
 while time.time() < deadline:
     builds = cb.batch_get_builds(ids=ids + [late])['builds']

@@ -27,3 +27,4 @@ mod s3;
 mod serve;
 mod shell;
 mod support;
+mod wire;

@@ -799,7 +799,9 @@ print(json.dumps(out))
 #[test]
 #[ignore = "needs the test venv: run scripts/test.sh"]
 fn project_limits_and_queue_timeouts() {
-    let s = Server::start(&["--concurrency", "2"]);
+    // A queue "minute" of 0.05 s: the shortest queue timeout CodeBuild takes (5) is 0.25 s.
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_env(dir.path(), &["--concurrency", "2"], &[("RUNSPEC_TEST_QUEUE_MINUTE", "0.05")]);
     s.create_project(
         "one",
         "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 1.5\n",
@@ -828,14 +830,11 @@ print(json.dumps([span(by_id[i]) for i in ids]))
     assert!(ib.0 >= ia.1 - 0.01 || ia.0 >= ib.1 - 0.01, "{ia:?} {ib:?}");
     assert!(ic.0 < ia.1.max(ib.1) && ic.1 > ia.0.min(ib.0), "{ic:?} ran beside {ia:?} {ib:?}");
 
-    // A build queued past its queuedTimeoutInMinutes ends TIMED_OUT without running (the
-    // override is fractional here; botocore's own check of it is off).
+    // A build queued past its queuedTimeoutInMinutes ends TIMED_OUT without running.
     let v = s.python(
         r#"
-from botocore.config import Config
-loose = session.client('codebuild', endpoint_url=cb.meta.endpoint_url, config=Config(parameter_validation=False))
 busy = [cb.start_build(projectName='one')['build']['id']]
-late = loose.start_build(projectName='one', queuedTimeoutInMinutesOverride=0.003)['build']['id']
+late = cb.start_build(projectName='one', queuedTimeoutInMinutesOverride=5)['build']['id']
 deadline = time.time() + 20
 while time.time() < deadline:
     b = cb.batch_get_builds(ids=[late])['builds'][0]
