@@ -24,5 +24,6 @@ pub mod reports;
 pub mod result;
 pub mod runtimes;
 pub mod serve;
+pub mod shapes;
 pub mod source;
 pub mod workspace;

@@ -5,12 +5,24 @@
 use serde_json::Value;
 
 use crate::engine::upload::Packaging;
+use crate::shapes::codebuild as cb;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VariableType {
     Plaintext,
     ParameterStore,
     SecretsManager,
+}
+
+impl VariableType {
+    /// CodeBuild's name of the type.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            VariableType::Plaintext => "PLAINTEXT",
+            VariableType::ParameterStore => "PARAMETER_STORE",
+            VariableType::SecretsManager => "SECRETS_MANAGER",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,23 +108,16 @@ pub enum ProjectError {
     Field { field: String, problem: String },
 }
 
-const HONOURED: &[&str] = &[
-    "name",
-    "arn",
-    "environment",
-    "source",
-    "artifacts",
-    "secondaryArtifacts",
-    "timeoutInMinutes",
-    "buildBatchConfig",
-];
 /// Fields that describe the service, not the build; ignored without a warning.
 const DESCRIPTIVE: &[&str] = &[
+    "name",
+    "arn",
     "description",
     "created",
     "lastModified",
     "tags",
     "badge",
+    "badgeEnabled",
     "serviceRole",
     "encryptionKey",
     "projectVisibility",
@@ -125,10 +130,10 @@ const DESCRIPTIVE: &[&str] = &[
     "resourceAccessRole",
     "publicProjectAlias",
     "vpcConfig",
-    // Checked on its own below: only a cache other than NO_CACHE is worth a warning.
-    "cache",
 ];
 
+/// A `--project` file: one project, as `batch-get-projects` prints it (or its whole output with
+/// one project) or as the `create-project` input.
 pub fn parse(text: &str) -> Result<Project, ProjectError> {
     let mut v: Value = serde_json::from_str(text)?;
     if let Some(list) = v.get("projects").and_then(Value::as_array) {
@@ -138,97 +143,117 @@ pub fn parse(text: &str) -> Result<Project, ProjectError> {
         v = list[0].clone();
     }
     let obj = v.as_object().ok_or_else(|| field("(root)", "expected a JSON object"))?;
+    // Members CodeBuild's model does not know are named too (a typo is worth a warning).
+    let known = &crate::serve::wire::model::CODEBUILD.shapes["Project"].members;
+    let unknown: Vec<String> = obj
+        .keys()
+        .filter(|k| !known.contains_key(*k) && !DESCRIPTIVE.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    let api: cb::Project = serde_json::from_value(v)?;
+    let mut p = from_api(&api)?;
+    p.ignored.splice(0..0, unknown);
+    Ok(p)
+}
+
+/// What runspec runs of a CodeBuild project (a stored one, or one with StartBuild's overrides
+/// in place); fields it cannot honour are named in `ignored`.
+pub fn from_api(api: &cb::Project) -> Result<Project, ProjectError> {
     let mut p = Project::default();
-    for key in obj.keys() {
-        if !HONOURED.contains(&key.as_str()) && !DESCRIPTIVE.contains(&key.as_str()) {
-            p.ignored.push(key.clone());
+    for (name, present) in [
+        ("secondarySources", api.secondary_sources.is_some()),
+        ("secondarySourceVersions", api.secondary_source_versions.is_some()),
+        ("fileSystemLocations", api.file_system_locations.is_some()),
+    ] {
+        if present {
+            p.ignored.push(name.to_string());
         }
     }
-    p.name = str_field(&v, "name");
-    if let Some(arn) = str_field(&v, "arn") {
+    p.name.clone_from(&api.name);
+    if let Some(arn) = &api.arn {
         let parts: Vec<&str> = arn.split(':').collect();
         if parts.len() >= 6 {
             p.region = Some(parts[3].to_string()).filter(|s| !s.is_empty());
             p.account = Some(parts[4].to_string()).filter(|s| !s.is_empty());
         }
     }
-    if let Some(env) = v.get("environment") {
-        p.image = str_field(env, "image");
-        p.privileged = env.get("privilegedMode").and_then(Value::as_bool).unwrap_or(false);
-        for var in env.get("environmentVariables").and_then(Value::as_array).into_iter().flatten() {
-            let name = str_field(var, "name")
-                .ok_or_else(|| field("environment.environmentVariables", "a variable has no name"))?;
-            let value = str_field(var, "value").unwrap_or_default();
-            let kind = match str_field(var, "type").as_deref().unwrap_or("PLAINTEXT") {
+    if let Some(env) = &api.environment {
+        p.image = Some(env.image.clone()).filter(|i| !i.is_empty());
+        p.privileged = env.privileged_mode.unwrap_or(false);
+        for var in env.environment_variables.as_deref().unwrap_or_default() {
+            if var.name.is_empty() {
+                return Err(field("environment.environmentVariables", "a variable has no name"));
+            }
+            let kind = match var.kind.as_deref().unwrap_or("PLAINTEXT") {
                 "PLAINTEXT" => VariableType::Plaintext,
                 "PARAMETER_STORE" => VariableType::ParameterStore,
                 "SECRETS_MANAGER" => VariableType::SecretsManager,
                 other => {
                     return Err(field(
                         "environment.environmentVariables",
-                        &format!("unknown type `{other}` for `{name}`"),
+                        &format!("unknown type `{other}` for `{}`", var.name),
                     ));
                 }
             };
-            p.variables.push(ProjectVariable { name, value, kind });
+            p.variables.push(ProjectVariable { name: var.name.clone(), value: var.value.clone(), kind });
         }
-        for key in ["computeType", "certificate", "registryCredential", "fleet"] {
-            if env.get(key).is_some_and(|v| !v.is_null()) {
+        for (key, present) in [
+            ("computeType", !env.compute_type.is_empty()),
+            ("computeConfiguration", env.compute_configuration.is_some()),
+            ("certificate", env.certificate.is_some()),
+            ("registryCredential", env.registry_credential.is_some()),
+            ("fleet", env.fleet.is_some()),
+            ("dockerServer", env.docker_server.is_some()),
+        ] {
+            if present {
                 p.ignored.push(format!("environment.{key}"));
             }
         }
     }
-    if let Some(src) = v.get("source") {
-        p.buildspec = str_field(src, "buildspec").filter(|s| !s.is_empty());
+    if let Some(src) = &api.source {
+        p.buildspec = src.buildspec.clone().filter(|s| !s.is_empty());
     }
-    if let Some(a) = v.get("artifacts") {
+    if let Some(a) = &api.artifacts {
         p.artifacts = Some(artifacts(a, "artifacts")?);
     }
-    for (i, a) in v.get("secondaryArtifacts").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, a) in api.secondary_artifacts.iter().flatten().enumerate() {
         p.secondary_artifacts.push(artifacts(a, &format!("secondaryArtifacts[{i}]"))?);
     }
-    if let Some(cache) = v.get("cache") {
-        p.cache = match str_field(cache, "type").as_deref() {
-            None | Some("NO_CACHE") => None,
-            Some("S3") => Some(ProjectCache::S3 {
-                location: str_field(cache, "location")
+    if let Some(cache) = &api.cache {
+        p.cache = match cache.kind.as_str() {
+            "" | "NO_CACHE" => None,
+            "S3" => Some(ProjectCache::S3 {
+                location: cache
+                    .location
+                    .clone()
                     .filter(|l| !l.is_empty())
                     .ok_or_else(|| field("cache", "an S3 cache needs a `location` (bucket/prefix)"))?,
             }),
-            Some("LOCAL") => Some(ProjectCache::Local {
-                modes: cache
-                    .get("modes")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect(),
-            }),
-            Some(other) => return Err(field("cache", &format!("unknown cache type `{other}`"))),
+            "LOCAL" => Some(ProjectCache::Local { modes: cache.modes.clone().unwrap_or_default() }),
+            other => return Err(field("cache", &format!("unknown cache type `{other}`"))),
         };
     }
-    p.timeout_minutes = v.get("timeoutInMinutes").and_then(Value::as_u64);
-    if let Some(b) = v.get("buildBatchConfig").filter(|b| b.is_object()) {
-        p.batch.combine_artifacts = b["combineArtifacts"].as_bool().unwrap_or(false);
-        if let Some(n) = b["restrictions"]["maximumBuildsAllowed"].as_u64() {
-            p.batch.maximum_builds = n.min(u32::MAX as u64) as u32;
+    p.timeout_minutes = api.timeout_in_minutes.and_then(|m| u64::try_from(m).ok());
+    if let Some(b) = &api.build_batch_config {
+        p.batch.combine_artifacts = b.combine_artifacts.unwrap_or(false);
+        if let Some(n) = b.restrictions.as_ref().and_then(|r| r.maximum_builds_allowed) {
+            p.batch.maximum_builds = n.clamp(0, u32::MAX as i64) as u32;
         }
-        if let Some(t) = b["timeoutInMins"].as_f64().filter(|t| *t > 0.0) {
-            p.batch.timeout_minutes = t;
+        if let Some(t) = b.timeout_in_mins.filter(|t| *t > 0) {
+            p.batch.timeout_minutes = t as f64;
         }
     }
     Ok(p)
 }
 
-fn artifacts(a: &Value, at: &str) -> Result<ProjectArtifacts, ProjectError> {
-    let kind = match str_field(a, "type").as_deref().unwrap_or("NO_ARTIFACTS") {
-        "NO_ARTIFACTS" => ArtifactsType::NoArtifacts,
+fn artifacts(a: &cb::ProjectArtifacts, at: &str) -> Result<ProjectArtifacts, ProjectError> {
+    let kind = match a.kind.as_str() {
+        "" | "NO_ARTIFACTS" => ArtifactsType::NoArtifacts,
         "S3" => ArtifactsType::S3,
         "CODEPIPELINE" => ArtifactsType::CodePipeline,
         other => return Err(field(at, &format!("unknown artifacts type `{other}`"))),
     };
-    let packaging = match str_field(a, "packaging").as_deref() {
+    let packaging = match a.packaging.as_deref() {
         Some("ZIP") => Packaging::Zip,
         Some("NONE") => Packaging::None,
         // R-ART-08: local output is a ZIP unless the project says otherwise.
@@ -237,18 +262,14 @@ fn artifacts(a: &Value, at: &str) -> Result<ProjectArtifacts, ProjectError> {
     };
     Ok(ProjectArtifacts {
         kind,
-        location: str_field(a, "location"),
-        path: str_field(a, "path"),
-        namespace_build_id: str_field(a, "namespaceType").as_deref() == Some("BUILD_ID"),
-        name: str_field(a, "name").filter(|s| !s.is_empty()),
+        location: a.location.clone(),
+        path: a.path.clone(),
+        namespace_build_id: a.namespace_type.as_deref() == Some("BUILD_ID"),
+        name: a.name.clone().filter(|s| !s.is_empty()),
         packaging,
-        override_artifact_name: a.get("overrideArtifactName").and_then(Value::as_bool).unwrap_or(false),
-        identifier: str_field(a, "artifactIdentifier"),
+        override_artifact_name: a.override_artifact_name.unwrap_or(false),
+        identifier: a.artifact_identifier.clone(),
     })
-}
-
-fn str_field(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
 fn field(field: &str, problem: &str) -> ProjectError {

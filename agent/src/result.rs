@@ -1,5 +1,7 @@
-//! The `--result` file: a CodeBuild `Build` object as `aws codebuild batch-get-builds` prints it
-//! (camelCase, ISO-8601 times). Phases that did not run are absent.
+//! A build as CodeBuild records it ([`crate::shapes::codebuild::Build`]): the record
+//! `runspec serve` keeps and answers (epoch-second times), and the `--result` file, which is
+//! the same object as `aws codebuild batch-get-builds` prints it (ISO-8601 times). Phases that
+//! did not run are absent.
 
 use std::time::SystemTime;
 
@@ -8,6 +10,17 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Iso8601;
 
 use crate::engine::{BuildPhase, BuildReport, Status};
+use crate::shapes::codebuild as cb;
+
+/// An environment variable as a project or StartBuild names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub name: String,
+    /// The value, or the parameter's name or the secret's id.
+    pub value: String,
+    /// `PLAINTEXT`, `PARAMETER_STORE` or `SECRETS_MANAGER`.
+    pub kind: String,
+}
 
 /// What the result needs beyond the engine's report.
 #[derive(Debug, Clone)]
@@ -21,30 +34,19 @@ pub struct BuildIdentity {
     pub image: String,
     pub privileged: bool,
     pub timeout_minutes: Option<f64>,
-    /// Plain-text environment variables as the project would show them (no secrets).
-    pub environment_variables: Vec<(String, String)>,
+    /// The project's and the overrides' variables as the project shows them: a Parameter
+    /// Store or Secrets Manager variable keeps its type and its reference, never a value.
+    pub environment_variables: Vec<Variable>,
     /// When the build was submitted and when it left the queue (a service's builds wait);
     /// `None`: at the start of the report.
     pub submitted: Option<SystemTime>,
     pub dispatched: Option<SystemTime>,
 }
 
-/// How timestamps are written: ISO-8601 as the AWS CLI prints them (the `--result` file), or
-/// epoch seconds as the CodeBuild API sends them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Times {
-    Iso,
-    Epoch,
-}
-
-fn stamp(t: SystemTime, times: Times) -> Value {
-    match times {
-        Times::Iso => json!(iso(t)),
-        Times::Epoch => {
-            let ms = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-            json!(ms as f64 / 1000.0)
-        }
-    }
+/// Epoch seconds, with millisecond precision, as the CodeBuild API sends times.
+pub fn epoch(t: SystemTime) -> f64 {
+    let ms = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    ms as f64 / 1000.0
 }
 
 /// `2026-11-22T01:02:03.123456+00:00`, as the AWS CLI prints timestamps.
@@ -56,12 +58,40 @@ pub fn iso(t: SystemTime) -> String {
     dt.format(&format).unwrap_or_else(|_| dt.format(&Iso8601::DEFAULT).unwrap_or_default())
 }
 
-fn seconds(from: SystemTime, to: SystemTime) -> u64 {
-    to.duration_since(from).map(|d| d.as_secs()).unwrap_or(0)
+fn seconds(from: SystemTime, to: SystemTime) -> i64 {
+    to.duration_since(from).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// The `--result` file: the build as `aws codebuild batch-get-builds` prints it, with ISO-8601
+/// times, plus `runspecPushedImages` when the build pushed images.
 pub fn build_json(id: &BuildIdentity, report: &BuildReport) -> Value {
-    build_json_with(id, report, Times::Iso)
+    let mut v = serde_json::to_value(build_record(id, report)).unwrap_or(Value::Null);
+    with_iso_times(&mut v);
+    // runspec's one addition to CodeBuild's shape, present only when a build pushed images
+    // (`runspec image push` in-process): what went where, pinned by digest.
+    if !report.images.is_empty() {
+        v["runspecPushedImages"] = json!(report.images);
+    }
+    v
+}
+
+/// Times of a build object (epoch seconds) written as the AWS CLI prints them.
+fn with_iso_times(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, x) in map.iter_mut() {
+                if matches!(k.as_str(), "startTime" | "endTime" | "requestedOn")
+                    && let Some(s) = x.as_f64()
+                {
+                    *x = json!(iso(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(s.max(0.0))));
+                } else {
+                    with_iso_times(x);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(with_iso_times),
+        _ => {}
+    }
 }
 
 /// The UUID of a build or batch id (`PROJECT:UUID`); the whole id when it has no project part.
@@ -69,33 +99,41 @@ pub fn uuid_of(id: &str) -> &str {
     id.rsplit_once(':').map_or(id, |(_, uuid)| uuid)
 }
 
-/// The build as CodeBuild shows it: SUBMITTED, QUEUED and PROVISIONING (with the service's queue
+fn phase(kind: &str, status: Option<&str>, from: SystemTime, to: Option<SystemTime>) -> cb::BuildPhase {
+    cb::BuildPhase {
+        phase_type: Some(kind.to_string()),
+        phase_status: status.map(str::to_string),
+        start_time: Some(epoch(from)),
+        end_time: to.map(epoch),
+        duration_in_seconds: to.map(|to| seconds(from, to)),
+        contexts: None,
+    }
+}
+
+/// The build as CodeBuild records it: SUBMITTED, QUEUED and PROVISIONING (with the service's queue
 /// times), the phases that ran, then FINALIZING and COMPLETED once it ended; a running build
 /// ends with the phase it is in (no status), as `batch-get-builds` shows one.
-pub fn build_json_with(id: &BuildIdentity, report: &BuildReport, times: Times) -> Value {
-    let t = |x: SystemTime| stamp(x, times);
+pub fn build_record(id: &BuildIdentity, report: &BuildReport) -> cb::Build {
     let submitted = id.submitted.unwrap_or(report.start);
-    let done = |phase: &str, from: SystemTime, to: SystemTime| json!({"phaseType": phase, "phaseStatus": "SUCCEEDED", "startTime": t(from), "endTime": t(to), "durationInSeconds": seconds(from, to)});
+    let done = |kind: &str, from, to| phase(kind, Some("SUCCEEDED"), from, Some(to));
     let running = report.status == Status::InProgress;
     let current = report.current.filter(|_| running);
     let mut phases = vec![];
     match (current, id.dispatched) {
-        (Some((BuildPhase::Submitted, since)), _) => {
-            phases.push(json!({"phaseType": "SUBMITTED", "startTime": t(since)}))
-        }
+        (Some((BuildPhase::Submitted, since)), _) => phases.push(phase("SUBMITTED", None, since, None)),
         (Some((BuildPhase::Queued, since)), _) => {
             phases.push(done("SUBMITTED", submitted, since));
-            phases.push(json!({"phaseType": "QUEUED", "startTime": t(since)}));
+            phases.push(phase("QUEUED", None, since, None));
         }
         (Some((BuildPhase::Provisioning, since)), _) => {
             phases.push(done("SUBMITTED", submitted, submitted));
             phases.push(done("QUEUED", submitted, since));
-            phases.push(json!({"phaseType": "PROVISIONING", "startTime": t(since)}));
+            phases.push(phase("PROVISIONING", None, since, None));
         }
         // Ended before it left the queue (stopped, or the service went away).
         (None, None) if id.submitted.is_some() => {
             phases.push(done("SUBMITTED", submitted, submitted));
-            phases.push(json!({"phaseType": "QUEUED", "phaseStatus": report.status.as_str(), "startTime": t(submitted), "endTime": t(report.end), "durationInSeconds": seconds(submitted, report.end)}));
+            phases.push(phase("QUEUED", Some(report.status.as_str()), submitted, Some(report.end)));
         }
         (_, dispatched) => {
             let dispatched = dispatched.unwrap_or(submitted);
@@ -108,91 +146,98 @@ pub fn build_json_with(id: &BuildIdentity, report: &BuildReport, times: Times) -
         }
     }
     for p in &report.phases {
-        let contexts: Vec<Value> =
-            p.contexts.iter().map(|(c, m)| json!({"statusCode": c, "message": m})).collect();
-        phases.push(json!({
-            "phaseType": p.phase.as_str(),
-            "phaseStatus": p.status.as_str(),
-            "startTime": t(p.start),
-            "endTime": t(p.end),
-            "durationInSeconds": seconds(p.start, p.end),
-            "contexts": contexts,
-        }));
+        let mut record = phase(p.phase.as_str(), Some(p.status.as_str()), p.start, Some(p.end));
+        record.contexts = Some(
+            p.contexts
+                .iter()
+                .map(|(c, m)| cb::PhaseContext { status_code: Some(c.clone()), message: Some(m.clone()) })
+                .collect(),
+        );
+        phases.push(record);
     }
     match current {
-        Some((phase, since)) if phase > BuildPhase::Provisioning => {
-            phases.push(json!({"phaseType": phase.as_str(), "startTime": t(since)}));
+        Some((current, since)) if current > BuildPhase::Provisioning => {
+            phases.push(phase(current.as_str(), None, since, None));
         }
         Some(_) => {}
         None => {
             let never_left_the_queue = id.submitted.is_some() && id.dispatched.is_none();
             if !never_left_the_queue {
-                phases.push(json!({"phaseType": "FINALIZING", "phaseStatus": "SUCCEEDED", "startTime": t(report.end), "endTime": t(report.end), "durationInSeconds": 0}));
+                phases.push(done("FINALIZING", report.end, report.end));
             }
-            phases.push(json!({"phaseType": "COMPLETED", "startTime": t(report.end)}));
+            phases.push(phase("COMPLETED", None, report.end, None));
         }
     }
-
-    let artifact = |a: &crate::engine::upload::ArtifactRecord| {
-        let mut v = json!({"location": a.location});
-        if let Some(s) = &a.sha256 {
-            v["sha256sum"] = json!(s);
-        }
-        if let Some(m) = &a.md5 {
-            v["md5sum"] = json!(m);
-        }
-        if let Some(i) = &a.identifier {
-            v["artifactIdentifier"] = json!(i);
-        }
-        v
+    let artifact = |a: &crate::engine::upload::ArtifactRecord| cb::BuildArtifacts {
+        location: Some(a.location.clone()),
+        sha256sum: a.sha256.clone(),
+        md5sum: a.md5.clone(),
+        artifact_identifier: a.identifier.clone(),
+        ..Default::default()
     };
-    let mut build = json!({
-        "id": id.id,
-        "arn": id.arn,
-        "startTime": t(submitted),
-        "currentPhase": report.current_phase().as_str(),
-        "buildStatus": report.status.as_str(),
-        "projectName": id.project,
-        "phases": phases,
-        "source": {"type": "NO_SOURCE"},
-        "secondarySources": [],
-        "artifacts": report.artifacts.as_ref().map(artifact).unwrap_or_else(|| json!({"location": ""})),
-        "secondaryArtifacts": report.secondary_artifacts.iter().map(artifact).collect::<Vec<_>>(),
-        "environment": {
-            "type": "LINUX_CONTAINER",
-            "image": id.image,
-            "computeType": "BUILD_GENERAL1_SMALL",
-            "environmentVariables": id.environment_variables.iter()
-                .map(|(n, v)| json!({"name": n, "value": v, "type": "PLAINTEXT"}))
-                .collect::<Vec<_>>(),
-            "privilegedMode": id.privileged,
-            "imagePullCredentialsType": "CODEBUILD",
-        },
-        "logs": {"deepLink": "", "cloudWatchLogs": {"status": "DISABLED"}, "s3Logs": {"status": "DISABLED"}},
-        "buildComplete": report.status != Status::InProgress,
-        "initiator": id.initiator,
-        "exportedEnvironmentVariables": report.exported.iter()
-            .map(|(n, v)| json!({"name": n, "value": v}))
-            .collect::<Vec<_>>(),
-    });
-    if !running {
-        build["endTime"] = t(report.end);
+    cb::Build {
+        id: Some(id.id.clone()),
+        arn: Some(id.arn.clone()),
+        build_number: id.build_number.map(|n| n as i64),
+        start_time: Some(epoch(submitted)),
+        end_time: (!running).then(|| epoch(report.end)),
+        current_phase: Some(report.current_phase().as_str().to_string()),
+        build_status: Some(report.status.as_str().to_string()),
+        resolved_source_version: id.source_version.clone(),
+        project_name: Some(id.project.clone()),
+        phases: Some(phases),
+        source: Some(cb::ProjectSource { kind: "NO_SOURCE".into(), ..Default::default() }),
+        secondary_sources: Some(Vec::new()),
+        artifacts: Some(
+            report
+                .artifacts
+                .as_ref()
+                .map(artifact)
+                .unwrap_or(cb::BuildArtifacts { location: Some(String::new()), ..Default::default() }),
+        ),
+        secondary_artifacts: Some(report.secondary_artifacts.iter().map(artifact).collect()),
+        environment: Some(cb::ProjectEnvironment {
+            kind: "LINUX_CONTAINER".into(),
+            image: id.image.clone(),
+            compute_type: "BUILD_GENERAL1_SMALL".into(),
+            environment_variables: Some(
+                id.environment_variables
+                    .iter()
+                    .map(|v| cb::EnvironmentVariable {
+                        name: v.name.clone(),
+                        value: v.value.clone(),
+                        kind: Some(v.kind.clone()),
+                    })
+                    .collect(),
+            ),
+            privileged_mode: Some(id.privileged),
+            image_pull_credentials_type: Some("CODEBUILD".into()),
+            ..Default::default()
+        }),
+        logs: Some(cb::LogsLocation {
+            deep_link: Some(String::new()),
+            cloud_watch_logs: Some(cb::CloudWatchLogsConfig {
+                status: "DISABLED".into(),
+                ..Default::default()
+            }),
+            s3_logs: Some(cb::S3LogsConfig { status: "DISABLED".into(), ..Default::default() }),
+            ..Default::default()
+        }),
+        timeout_in_minutes: id.timeout_minutes.map(|m| m.ceil() as i64),
+        build_complete: Some(!running),
+        initiator: Some(id.initiator.clone()),
+        exported_environment_variables: Some(
+            report
+                .exported
+                .iter()
+                .map(|(n, v)| cb::ExportedEnvironmentVariable {
+                    name: Some(n.clone()),
+                    value: Some(v.clone()),
+                })
+                .collect(),
+        ),
+        ..Default::default()
     }
-    if let Some(n) = id.build_number {
-        build["buildNumber"] = json!(n);
-    }
-    if let Some(m) = id.timeout_minutes {
-        build["timeoutInMinutes"] = json!(m.ceil() as u64);
-    }
-    if let Some(v) = &id.source_version {
-        build["resolvedSourceVersion"] = json!(v);
-    }
-    // runspec's one addition to CodeBuild's shape, present only when a build pushed images
-    // (`runspec image push` in-process): what went where, pinned by digest.
-    if !report.images.is_empty() {
-        build["runspecPushedImages"] = json!(report.images);
-    }
-    build
 }
 
 /// One line saying how the build ended, for a terminal: status, duration, and for a build that

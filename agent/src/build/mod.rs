@@ -872,8 +872,16 @@ pub async fn run<S: EventSink>(
             .project
             .variables
             .iter()
-            .map(|v| (v.name.clone(), v.value.clone()))
-            .chain(s.overrides.clone())
+            .map(|v| result::Variable {
+                name: v.name.clone(),
+                value: v.value.clone(),
+                kind: v.kind.as_str().to_string(),
+            })
+            .chain(s.overrides.iter().map(|(name, value)| result::Variable {
+                name: name.clone(),
+                value: value.clone(),
+                kind: "PLAINTEXT".to_string(),
+            }))
             .collect(),
         submitted: None,
         dispatched: None,

@@ -426,6 +426,11 @@ pub struct RunArgs {
     /// identifier (like the project's buildBatchConfig.combineArtifacts).
     #[arg(long, requires = "batch")]
     pub combine_artifacts: bool,
+
+    /// With --batch: the whole batch's timeout, in minutes or with a unit (90s, 2h), instead
+    /// of the project's buildBatchConfig.timeoutInMins (default 480).
+    #[arg(long, value_name = "MINUTES", requires = "batch")]
+    pub batch_timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -89,7 +89,11 @@ fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
 }
 
 /// `--batch`: the buildspec's batch section, its children at most `--jobs` at a time.
-fn batch(args: &RunArgs, request: BuildRequest) -> Result<u8, UsageError> {
+fn batch(args: &RunArgs, mut request: BuildRequest) -> Result<u8, UsageError> {
+    if let Some(t) = &args.batch_timeout {
+        let limit = parse_timeout(t).map_err(|e| usage(format!("--batch-timeout {t}: {e}")))?;
+        request.project.batch.timeout_minutes = limit.as_secs_f64() / 60.0;
+    }
     let spec =
         crate::build::read_buildspec(&request, &Stderr).map_err(|e| usage(format!("the buildspec: {e}")))?;
     let Some(batch) = spec.batch else {

@@ -244,6 +244,8 @@ fn fetch_of(
     // The source's recorded buildspec does not matter for fetching it.
     let mut fetchable = src.clone();
     fetchable["buildspec"] = json!("version: 0.2\n");
+    let fetchable: crate::shapes::codebuild::ProjectSource = serde_json::from_value(fetchable)
+        .map_err(|e| format!("{what}: the record's source cannot be read: {e}"))?;
     Ok(match request::source_of(&fetchable, version) {
         Ok(SourceSpec::None) => Fetch::Empty,
         Ok(SourceSpec::Local(path)) => Fetch::Local(path),

@@ -15,15 +15,14 @@
 use std::collections::HashMap;
 use std::future::Future;
 
+use super::store::{BatchRow, BuildRow, Store, StoreError, from_text, now_s, to_text};
+use crate::shapes::codebuild as cb;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem, Update,
 };
-use serde_json::Value;
-
-use super::store::{BatchRow, BuildRow, Store, StoreError, now_s};
 
 pub struct DynamoStore {
     client: Client,
@@ -108,22 +107,22 @@ fn build_row(item: &Item) -> Result<BuildRow, StoreError> {
         project: text(item, "project").unwrap_or_default(),
         number: num(item, "number").unwrap_or(0.0) as u64,
         status: text(item, "status").unwrap_or_default(),
-        build: serde_json::from_str(&text(item, "json").unwrap_or_else(|| "null".into()))?,
-        request: serde_json::from_str(&text(item, "request").unwrap_or_else(|| "null".into()))?,
+        build: from_text(&text(item, "json").unwrap_or_else(|| "{}".into()))?,
+        request: from_text(&text(item, "request").unwrap_or_else(|| "null".into()))?,
         submitted: num(item, "submitted").unwrap_or(0.0),
     })
 }
 
 fn batch_row(item: &Item) -> Result<BatchRow, StoreError> {
-    let batch: Value = serde_json::from_str(&text(item, "json").unwrap_or_else(|| "null".into()))?;
+    let batch: cb::BuildBatch = from_text(&text(item, "json").unwrap_or_else(|| "{}".into()))?;
     Ok(BatchRow {
-        arn: batch["arn"].as_str().unwrap_or_default().to_string(),
+        arn: batch.arn.clone().unwrap_or_default(),
         id: text(item, "id").unwrap_or_default(),
         project: text(item, "project").unwrap_or_default(),
         number: num(item, "number").unwrap_or(0.0) as u64,
         status: text(item, "status").unwrap_or_default(),
         batch,
-        request: serde_json::from_str(&text(item, "request").unwrap_or_else(|| "null".into()))?,
+        request: from_text(&text(item, "request").unwrap_or_else(|| "null".into()))?,
         submitted: num(item, "submitted").unwrap_or(0.0),
     })
 }
@@ -193,12 +192,12 @@ impl DynamoStore {
         pk: &str,
         sk: &str,
         status: &str,
-        json: &Value,
+        json: String,
         guard: Guard,
     ) -> Result<bool, StoreError> {
         let mut names = vec![("#st", "status"), ("#j", "json")];
         names.extend_from_slice(guard.names);
-        let mut values = vec![(":s", s(status)), (":j", s(json.to_string()))];
+        let mut values = vec![(":s", s(status)), (":j", s(json))];
         values.extend(guard.values);
         let expression = format!("SET #st = :s, #j = :j{}", guard.remove);
         let updated =
@@ -563,7 +562,7 @@ impl DynamoStore {
         owner: &str,
         attempt: u64,
         status: &str,
-        build: &Value,
+        build: &cb::Build,
     ) -> Result<Result<(), Fence>, StoreError> {
         let project = id.split_once(':').map_or(id, |(p, _)| p);
         let ends = status != "IN_PROGRESS";
@@ -575,7 +574,7 @@ impl DynamoStore {
             &[("#st", "status"), ("#j", "json"), ("#o", "owner")],
             vec![
                 (":s", s(status)),
-                (":j", s(build.to_string())),
+                (":j", s(to_text(build))),
                 (":o", s(owner)),
                 (":a", n(attempt)),
                 (":ip", s("IN_PROGRESS")),
@@ -719,7 +718,7 @@ impl DynamoStore {
 
     /// The reaper's write for a batch whose coordinator was lost; `false` when the hold was
     /// renewed meanwhile or another reaper was first.
-    pub fn reap_batch(&self, id: &str, until: f64, batch: &Value) -> Result<bool, StoreError> {
+    pub fn reap_batch(&self, id: &str, until: f64, batch: &cb::BuildBatch) -> Result<bool, StoreError> {
         // The hold's end is compared as it was read: a renewal since then wins.
         let guard = Guard {
             remove: "",
@@ -727,13 +726,13 @@ impl DynamoStore {
             names: &[],
             values: vec![(":ip", s("IN_PROGRESS")), (":u", n(until))],
         };
-        self.set_status(&format!("BB#{id}"), "BB", "FAULT", batch, guard)
+        self.set_status(&format!("BB#{id}"), "BB", "FAULT", to_text(batch), guard)
     }
 
     /// The reaper's write: a build whose lease ran out is taken from its worker (the attempt
     /// moves on, so the lost worker's writes fail), recorded as `build` and taken off the
     /// running counts. `false` when its lease was renewed meanwhile or someone else reaped it.
-    pub fn reap(&self, id: &str, attempt: u64, build: &Value) -> Result<bool, StoreError> {
+    pub fn reap(&self, id: &str, attempt: u64, build: &cb::Build) -> Result<bool, StoreError> {
         let project = id.split_once(':').map_or(id, |(p, _)| p);
         let mut items = vec![self.update(
             format!("B#{id}"),
@@ -742,8 +741,8 @@ impl DynamoStore {
             Some("attempt = :a AND leaseUntil < :now AND #st = :ip"),
             &[("#st", "status"), ("#j", "json"), ("#o", "owner")],
             vec![
-                (":s", s(build["buildStatus"].as_str().unwrap_or("FAULT"))),
-                (":j", s(build.to_string())),
+                (":s", s(build.build_status.as_deref().unwrap_or("FAULT"))),
+                (":j", s(to_text(build))),
                 (":a", n(attempt)),
                 (":next", n(attempt + 1)),
                 (":now", n(now_s())),
@@ -784,7 +783,7 @@ impl DynamoStore {
 }
 
 impl Store for DynamoStore {
-    fn create_project(&self, name: &str, project: &Value) -> Result<(), StoreError> {
+    fn create_project(&self, name: &str, project: &cb::Project) -> Result<(), StoreError> {
         let out = self.run(
             self.client
                 .put_item()
@@ -794,7 +793,7 @@ impl Store for DynamoStore {
                 .item("apk", s("ALLP"))
                 .item("ask", n(now_s()))
                 .item("name", s(name))
-                .item("json", s(project.to_string()))
+                .item("json", s(to_text(project)))
                 .condition_expression("attribute_not_exists(pk)")
                 .send(),
         );
@@ -807,23 +806,21 @@ impl Store for DynamoStore {
         }
     }
 
-    fn update_project(&self, name: &str, project: &Value) -> Result<(), StoreError> {
+    fn update_project(&self, name: &str, project: &cb::Project) -> Result<(), StoreError> {
         let updated = self.update_one(
             (&format!("P#{name}"), "P"),
             "SET #j = :j",
             "attribute_exists(pk)",
             &[("#j", "json")],
-            vec![(":j", s(project.to_string()))],
+            vec![(":j", s(to_text(project)))],
             ReturnValue::None,
         )?;
         updated.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("Project cannot be found: {name}")))
     }
 
-    fn project(&self, name: &str) -> Result<Option<Value>, StoreError> {
+    fn project(&self, name: &str) -> Result<Option<cb::Project>, StoreError> {
         match self.get(&format!("P#{name}"), "P")? {
-            Some(item) => {
-                Ok(Some(serde_json::from_str(&text(&item, "json").unwrap_or_else(|| "null".into()))?))
-            }
+            Some(item) => Ok(Some(from_text(&text(&item, "json").unwrap_or_else(|| "{}".into()))?)),
             None => Ok(None),
         }
     }
@@ -869,8 +866,8 @@ impl Store for DynamoStore {
                 .item("project", s(&b.project))
                 .item("number", n(b.number))
                 .item("status", s(&b.status))
-                .item("json", s(b.build.to_string()))
-                .item("request", s(b.request.to_string()))
+                .item("json", s(to_text(&b.build)))
+                .item("request", s(to_text(&b.request)))
                 .item("submitted", n(b.submitted))
                 .item("attempt", n(0))
                 .item("qpk", s("Q"))
@@ -884,21 +881,21 @@ impl Store for DynamoStore {
         Ok((b, true))
     }
 
-    fn update_build(&self, id: &str, status: &str, build: &Value) -> Result<(), StoreError> {
-        match self.set_status(&format!("B#{id}"), "B", status, build, Guard::exists())? {
+    fn update_build(&self, id: &str, status: &str, build: &cb::Build) -> Result<(), StoreError> {
+        match self.set_status(&format!("B#{id}"), "B", status, to_text(build), Guard::exists())? {
             true => Ok(()),
             false => Err(StoreError::NotFound(format!("Build {id} cannot be found"))),
         }
     }
 
-    fn end_unclaimed(&self, id: &str, status: &str, build: &Value) -> Result<bool, StoreError> {
+    fn end_unclaimed(&self, id: &str, status: &str, build: &cb::Build) -> Result<bool, StoreError> {
         let guard = Guard {
             remove: " REMOVE qpk",
             condition: "#st = :ip AND attribute_not_exists(#o)",
             names: &[("#o", "owner")],
             values: vec![(":ip", s("IN_PROGRESS"))],
         };
-        self.set_status(&format!("B#{id}"), "B", status, build, guard)
+        self.set_status(&format!("B#{id}"), "B", status, to_text(build), guard)
     }
 
     fn build(&self, id: &str) -> Result<Option<BuildRow>, StoreError> {
@@ -963,8 +960,8 @@ impl Store for DynamoStore {
                 .item("project", s(&b.project))
                 .item("number", n(b.number))
                 .item("status", s(&b.status))
-                .item("json", s(b.batch.to_string()))
-                .item("request", s(b.request.to_string()))
+                .item("json", s(to_text(&b.batch)))
+                .item("request", s(to_text(&b.request)))
                 .item("submitted", n(b.submitted))
                 .send(),
         )
@@ -975,8 +972,8 @@ impl Store for DynamoStore {
         Ok((b, true))
     }
 
-    fn update_batch(&self, id: &str, status: &str, batch: &Value) -> Result<(), StoreError> {
-        match self.set_status(&format!("BB#{id}"), "BB", status, batch, Guard::exists())? {
+    fn update_batch(&self, id: &str, status: &str, batch: &cb::BuildBatch) -> Result<(), StoreError> {
+        match self.set_status(&format!("BB#{id}"), "BB", status, to_text(batch), Guard::exists())? {
             true => Ok(()),
             false => Err(StoreError::NotFound(format!("Batch {id} cannot be found"))),
         }

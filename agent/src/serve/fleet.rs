@@ -13,11 +13,9 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::dispatch::Service;
-use super::dynamo::{DynamoStore, Lease};
+use super::dynamo::DynamoStore;
 use super::sqs::Queue;
 use super::store::{Store, StoreError, now_s};
-use crate::engine::Status;
 
 /// The shared store and queue of a fleet.
 pub struct Fleet {
@@ -25,8 +23,8 @@ pub struct Fleet {
     pub queue: Queue,
     /// One log brought in from the table at a time (they append to the same files).
     log_sync: Mutex<()>,
-    /// When this process last re-sent a queued build's message.
-    resent: Mutex<HashMap<String, f64>>,
+    /// When this process last re-sent a queued build's message (the reaper's).
+    pub(super) resent: Mutex<HashMap<String, f64>>,
 }
 
 /// A queued build no worker claimed for this long gets its message again (one was lost, or
@@ -168,110 +166,6 @@ impl Fleet {
         std::fs::write(&seq_file, last.to_string()).map_err(io)?;
         Ok(())
     }
-
-    /// One pass of the reaper: builds whose lease ran out end FAULT (`WORKER_LOST`) and are
-    /// auto-retried; queued builds past `queuedTimeoutInMinutes` end TIMED_OUT; queued builds
-    /// left unclaimed get their message again. Every write is conditional, so any number of
-    /// reapers may run. Returns how many builds it ended.
-    pub fn reap(&self, service: &Arc<Service>) -> Result<usize, StoreError> {
-        let mut ended = 0;
-        for (row, lease) in self.store.expired()? {
-            let build = lost(&row, &lease);
-            if self.store.reap(&row.id, lease.attempt, &build)? {
-                tracing::warn!(
-                    "{}: its worker {} stopped renewing its lease; ended FAULT",
-                    row.id,
-                    lease.owner
-                );
-                super::api::auto_retry(service, &row, &build);
-                ended += 1;
-            }
-        }
-        for (batch, until, owner) in self.store.expired_batches()? {
-            let mut ended_batch = super::dispatch::ended_batch(
-                &batch.batch,
-                "SERVER_LOST",
-                &format!(
-                    "The server coordinating the batch ({owner}) stopped renewing its hold; the batch did not finish"
-                ),
-            );
-            // Its running children are stopped below: the record says so at once.
-            for group in ended_batch["buildGroups"].as_array_mut().into_iter().flatten() {
-                if group["currentBuildSummary"]["buildStatus"] == "IN_PROGRESS" {
-                    group["currentBuildSummary"]["buildStatus"] = serde_json::json!("STOPPED");
-                }
-            }
-            if self.store.reap_batch(&batch.id, until, &ended_batch)? {
-                tracing::warn!("batch {}: its server {owner} was lost; ended FAULT", batch.id);
-                self.stop_children(service, &batch.batch);
-                ended += 1;
-            }
-        }
-        let now = now_s();
-        for row in self.store.unclaimed()? {
-            if row.build["currentPhase"] != "QUEUED" {
-                continue;
-            }
-            let queued_limit = row.build["queuedTimeoutInMinutes"].as_f64().unwrap_or(480.0);
-            if now - row.submitted > super::queue_seconds(queued_limit) {
-                let timed_out = service.end_queued(
-                    &row,
-                    Status::TimedOut,
-                    "BUILD_TIMED_OUT",
-                    "Build has timed out while queued",
-                )?;
-                ended += usize::from(timed_out.is_some());
-                continue;
-            }
-            let mut resent = self.resent.lock().unwrap_or_else(|p| p.into_inner());
-            let last = resent.get(&row.id).copied().unwrap_or(row.submitted);
-            if now - last > RESEND_AFTER_S {
-                self.queue.send(&row.id)?;
-                resent.insert(row.id.clone(), now);
-            }
-        }
-        Ok(ended)
-    }
-}
-
-impl Fleet {
-    /// The children of a batch nobody coordinates any more: running ones are asked to stop,
-    /// queued ones end STOPPED.
-    fn stop_children(&self, service: &Arc<Service>, batch: &serde_json::Value) {
-        let arns = batch["buildGroups"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|g| g["currentBuildSummary"]["arn"].as_str());
-        for id in arns.filter_map(|arn| arn.split_once(":build/").map(|(_, id)| id)) {
-            match self.store.build(id) {
-                Ok(Some(row)) if row.status == "IN_PROGRESS" => {
-                    if !self.stop(id)
-                        && let Err(e) =
-                            service.end_queued(&row, Status::Stopped, "BUILD_STOPPED", "Build was stopped")
-                    {
-                        tracing::warn!("cannot stop {id} of a lost batch: {e}");
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("cannot read {id} of a lost batch: {e}"),
-            }
-        }
-    }
-}
-
-/// The build a lost worker leaves: its current phase ends FAULT with `WORKER_LOST`.
-fn lost(row: &super::store::BuildRow, lease: &Lease) -> serde_json::Value {
-    let phase = row.build["currentPhase"].as_str().unwrap_or("PROVISIONING");
-    let ago = (now_s() - lease.until).max(0.0);
-    super::dispatch::ended_in_flight(
-        row,
-        "WORKER_LOST",
-        &format!(
-            "The worker {} running the build stopped renewing its lease in {phase} ({ago:.0} s past it); the build did not finish",
-            lease.owner
-        ),
-    )
 }
 
 #[cfg(test)]

@@ -4,25 +4,29 @@
 //! as `runspec run`; projects, builds and logs are kept in a state directory and survive a
 //! restart.
 //!
-//! - [`api`]: the operations and AWS's error shapes;
-//! - [`auth`]: Signature Version 4 checks against a credentials file;
-//! - [`store`]: projects and builds in SQLite, behind a trait;
-//! - [`dispatch`]: the queue, the concurrency limits, one thread per running build;
-//! - [`request`]: StartBuild overrides on a project (pure); sources are fetched by
-//!   [`crate::source`];
-//! - [`logs`]: the build logs, stamped per line;
-//! - many machines: [`fleet`] (what servers and workers share), [`dynamo`] (the store on
-//!   DynamoDB, with leases), [`sqs`] (the work queue), [`worker`] (`runspec worker`).
+//! Layers, each knowing only the ones below it:
+//!
+//! - [`http`] (the listener, TLS, bounds) and [`auth`] (Signature Version 4 against a
+//!   credentials file), then [`wire`]: AWS's JSON, checked against botocore's model, read into
+//!   each operation's input type and written back from its output type; the only JSON here;
+//! - [`service`]: the operations on typed data (projects, builds, batches, logs); [`web`], the
+//!   page for people, is another client of it;
+//! - [`store`] (SQLite) and [`dynamo`] (DynamoDB, with leases) behind the `Store` trait;
+//!   [`request`] (StartBuild's overrides on a project, pure); [`logs`] (the build logs);
+//! - running builds: [`runner`] (the queue and a build's run on this machine), [`fetch`]
+//!   (their sources, through [`crate::source`]); many machines: [`fleet`] (what servers and
+//!   workers share), [`sqs`] (the work queue), [`worker`] (`runspec worker`), [`reaper`].
 
-pub mod api;
 pub mod auth;
-pub mod batches;
-pub mod dispatch;
 pub mod dynamo;
+pub mod fetch;
 pub mod fleet;
 pub mod http;
 pub mod logs;
+pub mod reaper;
 pub mod request;
+pub mod runner;
+pub mod service;
 pub mod sqs;
 pub mod store;
 pub mod web;
@@ -39,8 +43,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use api::ApiError;
-use dispatch::Service;
+use service::Service;
+use wire::ApiError;
 
 /// Runs `f` to its end on `runtime` from a thread of its own, so a synchronous store call works
 /// from anywhere, inside another runtime too (the DynamoDB store and the SQS queue).
@@ -226,8 +230,8 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         let never = Arc::new(std::sync::atomic::AtomicBool::new(false));
         worker::spawn_reaper(&service, fleet, f.lease_s, &never)?;
     } else {
-        let ended = service.recover().map_err(|e| e.to_string())?;
-        let batches = service.recover_batches().map_err(|e| e.to_string())?;
+        let ended = service.recover().map_err(|e| format!("{e:?}"))?;
+        let batches = service.recover_batches().map_err(|e| format!("{e:?}"))?;
         if batches > 0 {
             tracing::warn!(
                 "{batches} batch(es) were running when the server last stopped; they are recorded as FAULT"
@@ -238,7 +242,7 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
                 "{ended} build(s) were running when the server last stopped; they are recorded as FAULT"
             );
         }
-        tokio::spawn(Arc::clone(&service).dispatch());
+        tokio::spawn(runner::dispatch(Arc::clone(&service)));
     }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -260,6 +264,8 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         .route("/batches/{id}", axum::routing::get(web::batch))
         .route("/builds/{id}/stop", axum::routing::post(web::stop))
         .route("/builds/{id}/retry", axum::routing::post(web::retry))
+        .route("/page.css", axum::routing::get(web::stylesheet))
+        .route("/page.js", axum::routing::get(web::script))
         .fallback(not_here)
         .layer(axum::extract::DefaultBodyLimit::max(web::FORM_LIMIT))
         .with_state(app);
@@ -299,7 +305,7 @@ async fn api_call(
         .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
     let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string) else {
-        return aws_error(&api::invalid("the request has no X-Amz-Target header"));
+        return aws_error(&wire::invalid("the request has no X-Amz-Target header"));
     };
     let service = if target.starts_with("Logs_") { "logs" } else { "codebuild" };
     let scope = auth::Scope { region: &app.service.region, service };
@@ -371,7 +377,7 @@ async fn api_call(
     }
     let service = Arc::clone(&app.service);
     // The store is synchronous and StopBuild waits a little: off the async threads.
-    let answer = tokio::task::spawn_blocking(move || api::call(&service, &target, &body, &caller)).await;
+    let answer = tokio::task::spawn_blocking(move || wire::call(&service, &target, body, &caller)).await;
     match answer {
         Ok(Ok(v)) => {
             (StatusCode::OK, [("content-type", "application/x-amz-json-1.1")], v.to_string()).into_response()

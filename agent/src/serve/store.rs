@@ -10,7 +10,11 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::request::Started;
+use crate::shapes::codebuild as cb;
 
 /// A build as stored.
 #[derive(Debug, Clone)]
@@ -21,9 +25,9 @@ pub struct BuildRow {
     /// `buildStatus`.
     pub status: String,
     /// The `Build` object.
-    pub build: Value,
-    /// The StartBuild input.
-    pub request: Value,
+    pub build: cb::Build,
+    /// What started it (the StartBuild input).
+    pub request: Started,
     /// Epoch seconds.
     pub submitted: f64,
 }
@@ -36,9 +40,20 @@ pub struct BatchRow {
     pub project: String,
     pub number: u64,
     pub status: String,
-    pub batch: Value,
-    pub request: Value,
+    pub batch: cb::BuildBatch,
+    pub request: cb::StartBuildBatchInput,
     pub submitted: f64,
+}
+
+/// A record as a store keeps it (JSON text).
+pub fn to_text<T: Serialize>(t: &T) -> String {
+    // Plain data: serializing it cannot fail.
+    serde_json::to_string(t).unwrap_or_default()
+}
+
+/// A record read back.
+pub fn from_text<T: DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    Ok(serde_json::from_str(text)?)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,10 +73,10 @@ pub enum StoreError {
 /// What the service needs from its store.
 pub trait Store: Send + Sync {
     /// Adds a project; an existing name is [`StoreError::AlreadyExists`].
-    fn create_project(&self, name: &str, project: &Value) -> Result<(), StoreError>;
+    fn create_project(&self, name: &str, project: &cb::Project) -> Result<(), StoreError>;
     /// Replaces a project; a missing name is [`StoreError::NotFound`].
-    fn update_project(&self, name: &str, project: &Value) -> Result<(), StoreError>;
-    fn project(&self, name: &str) -> Result<Option<Value>, StoreError>;
+    fn update_project(&self, name: &str, project: &cb::Project) -> Result<(), StoreError>;
+    fn project(&self, name: &str) -> Result<Option<cb::Project>, StoreError>;
     /// Names, sorted by name.
     fn project_names(&self) -> Result<Vec<String>, StoreError>;
     /// Whether it existed. Its builds stay.
@@ -78,10 +93,10 @@ pub trait Store: Send + Sync {
         make: &mut dyn FnMut(u64) -> BuildRow,
     ) -> Result<(BuildRow, bool), StoreError>;
     /// Replaces a build's object and status.
-    fn update_build(&self, id: &str, status: &str, build: &Value) -> Result<(), StoreError>;
+    fn update_build(&self, id: &str, status: &str, build: &cb::Build) -> Result<(), StoreError>;
     /// Ends a build no machine has claimed (stopped or timed out in the queue); `false` when
     /// one has claimed it meanwhile (a shared store; here the queue is this process's own).
-    fn end_unclaimed(&self, id: &str, status: &str, build: &Value) -> Result<bool, StoreError> {
+    fn end_unclaimed(&self, id: &str, status: &str, build: &cb::Build) -> Result<bool, StoreError> {
         self.update_build(id, status, build).map(|()| true)
     }
     fn build(&self, id: &str) -> Result<Option<BuildRow>, StoreError>;
@@ -101,7 +116,7 @@ pub trait Store: Send + Sync {
         token_window_s: f64,
         make: &mut dyn FnMut(u64) -> BatchRow,
     ) -> Result<(BatchRow, bool), StoreError>;
-    fn update_batch(&self, id: &str, status: &str, batch: &Value) -> Result<(), StoreError>;
+    fn update_batch(&self, id: &str, status: &str, batch: &cb::BuildBatch) -> Result<(), StoreError>;
     fn batch(&self, id: &str) -> Result<Option<BatchRow>, StoreError>;
     /// Ids, newest first unless `ascending`.
     fn batch_ids(&self, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError>;
@@ -185,8 +200,8 @@ fn to_build(t: Raw) -> Result<BuildRow, StoreError> {
         project: t.1,
         number: t.2,
         status: t.3,
-        build: serde_json::from_str(&t.4)?,
-        request: serde_json::from_str(&t.5)?,
+        build: from_text(&t.4)?,
+        request: from_text(&t.5)?,
         submitted: t.6,
     })
 }
@@ -278,8 +293,8 @@ fn raw_build(b: &BuildRow) -> Raw {
         b.project.clone(),
         b.number,
         b.status.clone(),
-        b.build.to_string(),
-        b.request.to_string(),
+        to_text(&b.build),
+        to_text(&b.request),
         b.submitted,
     )
 }
@@ -290,32 +305,32 @@ fn raw_batch(b: &BatchRow) -> Raw {
         b.project.clone(),
         b.number,
         b.status.clone(),
-        b.batch.to_string(),
-        b.request.to_string(),
+        to_text(&b.batch),
+        to_text(&b.request),
         b.submitted,
     )
 }
 
 fn to_batch(t: Raw) -> Result<BatchRow, StoreError> {
-    let batch: Value = serde_json::from_str(&t.4)?;
+    let batch: cb::BuildBatch = from_text(&t.4)?;
     Ok(BatchRow {
-        arn: batch["arn"].as_str().unwrap_or_default().to_string(),
+        arn: batch.arn.clone().unwrap_or_default(),
         id: t.0,
         project: t.1,
         number: t.2,
         status: t.3,
         batch,
-        request: serde_json::from_str(&t.5)?,
+        request: from_text(&t.5)?,
         submitted: t.6,
     })
 }
 
 impl Store for SqliteStore {
-    fn create_project(&self, name: &str, project: &Value) -> Result<(), StoreError> {
+    fn create_project(&self, name: &str, project: &cb::Project) -> Result<(), StoreError> {
         let db = self.db();
         let done = db.execute(
             "INSERT INTO projects (name, json) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
-            params![name, project.to_string()],
+            params![name, to_text(project)],
         )?;
         if done == 0 {
             return Err(StoreError::AlreadyExists(format!("Project already exists: {name}")));
@@ -323,25 +338,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn update_project(&self, name: &str, project: &Value) -> Result<(), StoreError> {
+    fn update_project(&self, name: &str, project: &cb::Project) -> Result<(), StoreError> {
         let done = self
             .db()
-            .execute("UPDATE projects SET json = ?2 WHERE name = ?1", params![name, project.to_string()])?;
+            .execute("UPDATE projects SET json = ?2 WHERE name = ?1", params![name, to_text(project)])?;
         if done == 0 {
             return Err(StoreError::NotFound(format!("Project cannot be found: {name}")));
         }
         Ok(())
     }
 
-    fn project(&self, name: &str) -> Result<Option<Value>, StoreError> {
+    fn project(&self, name: &str) -> Result<Option<cb::Project>, StoreError> {
         let text: Option<String> = self
             .db()
             .query_row("SELECT json FROM projects WHERE name = ?1", params![name], |r| r.get(0))
             .optional()?;
-        Ok(match text {
-            Some(t) => Some(serde_json::from_str(&t)?),
-            None => None,
-        })
+        text.map(|t| from_text(&t)).transpose()
     }
 
     fn project_names(&self) -> Result<Vec<String>, StoreError> {
@@ -375,10 +387,10 @@ impl Store for SqliteStore {
         }
     }
 
-    fn update_build(&self, id: &str, status: &str, build: &Value) -> Result<(), StoreError> {
+    fn update_build(&self, id: &str, status: &str, build: &cb::Build) -> Result<(), StoreError> {
         let done = self.db().execute(
             "UPDATE builds SET status = ?2, json = ?3 WHERE id = ?1",
-            params![id, status, build.to_string()],
+            params![id, status, to_text(build)],
         )?;
         if done == 0 {
             return Err(StoreError::NotFound(format!("Build {id} cannot be found")));
@@ -434,10 +446,10 @@ impl Store for SqliteStore {
         }
     }
 
-    fn update_batch(&self, id: &str, status: &str, batch: &Value) -> Result<(), StoreError> {
+    fn update_batch(&self, id: &str, status: &str, batch: &cb::BuildBatch) -> Result<(), StoreError> {
         let done = self.db().execute(
             "UPDATE batches SET status = ?2, json = ?3 WHERE id = ?1",
-            params![id, status, batch.to_string()],
+            params![id, status, to_text(batch)],
         )?;
         if done == 0 {
             return Err(StoreError::NotFound(format!("Build batch {id} cannot be found")));
@@ -474,7 +486,6 @@ pub fn now_s() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn build(project: &str, n: u64) -> BuildRow {
         BuildRow {
@@ -482,19 +493,23 @@ mod tests {
             project: project.into(),
             number: n,
             status: "IN_PROGRESS".into(),
-            build: json!({"id": format!("{project}:{n}")}),
-            request: json!({"projectName": project}),
+            build: cb::Build { id: Some(format!("{project}:{n}")), ..Default::default() },
+            request: Started::new(cb::StartBuildInput { project_name: project.into(), ..Default::default() }),
             submitted: now_s(),
         }
+    }
+
+    fn project(name: &str) -> cb::Project {
+        cb::Project { name: Some(name.into()), ..Default::default() }
     }
 
     #[test]
     fn projects_builds_numbers_and_tokens() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        s.create_project("p", &json!({"name": "p"})).unwrap();
-        assert!(matches!(s.create_project("p", &json!({})), Err(StoreError::AlreadyExists(_))));
-        assert!(matches!(s.update_project("q", &json!({})), Err(StoreError::NotFound(_))));
+        s.create_project("p", &project("p")).unwrap();
+        assert!(matches!(s.create_project("p", &project("p")), Err(StoreError::AlreadyExists(_))));
+        assert!(matches!(s.update_project("q", &project("q")), Err(StoreError::NotFound(_))));
         let (a, new) = s.insert_build("p", None, 300.0, &mut |n| build("p", n)).unwrap();
         assert!(new);
         assert_eq!(a.number, 1);
@@ -508,7 +523,12 @@ mod tests {
         assert_eq!(c.number, 3, "outside the window the token is new");
         assert_eq!(s.build_ids(Some("p"), false).unwrap(), ["p:3", "p:2", "p:1"]);
         assert_eq!(s.build_ids(None, true).unwrap(), ["p:1", "p:2", "p:3"]);
-        s.update_build("p:1", "SUCCEEDED", &json!({"id": "p:1", "buildStatus": "SUCCEEDED"})).unwrap();
+        let done = cb::Build {
+            id: Some("p:1".into()),
+            build_status: Some("SUCCEEDED".into()),
+            ..Default::default()
+        };
+        s.update_build("p:1", "SUCCEEDED", &done).unwrap();
         assert_eq!(s.unfinished().unwrap().len(), 2);
         assert!(s.delete_build("p:2").unwrap());
         assert!(s.build("p:2").unwrap().is_none());

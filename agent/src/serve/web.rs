@@ -1,28 +1,33 @@
 //! The page for people: `/` lists projects and recent builds; `/builds/<id>` shows a build's
-//! phases and its log as it grows, with Stop and Retry. Server-rendered HTML and a few lines of
-//! inline script that fetch the log's new lines; no build toolchain.
+//! phases and its log as it grows, with Stop and Retry; `/batches/<id>` a batch as its graph.
+//! Server-rendered HTML, a served stylesheet and a few lines of served script (`/page.js`)
+//! that fetch the log's new lines; no build toolchain. Another client of the service layer.
 //!
 //! Browsers cannot sign requests, so the page has its own key: a random token in the state
 //! directory, in the URL `runspec serve` prints. Opening that URL sets it as a strict,
-//! HTTP-only cookie; every page and action needs the cookie, and actions also carry the token
-//! in the form.
+//! HTTP-only cookie and redirects to the same page without it; every page and action needs the
+//! cookie, and actions also carry a form key derived from it (never the token itself). Every
+//! answer forbids framing, sniffing, caching, referrers and any script or style not served here.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::App;
-use super::api;
+use crate::shapes::codebuild as cb;
 
 const COOKIE: &str = "runspec_token";
 
-/// The largest body a page's form sends (a token); read only once the cookie is good.
+/// The largest body a page's form sends (a key); read only once the cookie is good.
 pub(super) const FORM_LIMIT: usize = 4 << 10;
+
+/// What every answer of the page carries.
+const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The page's token: read from the state directory, made on first start.
 pub fn token(state_dir: &Path) -> Result<String, String> {
@@ -46,17 +51,22 @@ pub fn token(state_dir: &Path) -> Result<String, String> {
     Ok(t)
 }
 
+/// The key a page's forms carry: derived from the token, so the page never holds the token.
+fn form_key(token: &str) -> String {
+    hex::encode(Sha256::digest(format!("runspec form key\n{token}").as_bytes()))
+}
+
 #[derive(serde::Deserialize, Default)]
 pub(super) struct TokenQuery {
     token: Option<String>,
     from: Option<u64>,
 }
 
-/// The `token` field of a form body (`application/x-www-form-urlencoded`).
-fn form_token(body: &[u8]) -> Option<String> {
+/// The `key` field of a form body (`application/x-www-form-urlencoded`).
+fn form_field(body: &[u8], name: &str) -> Option<String> {
     std::str::from_utf8(body).ok()?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
-        (k == "token").then(|| {
+        (k == name).then(|| {
             percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned()
         })
     })
@@ -74,6 +84,21 @@ fn cookie_ok(app: &App, headers: &HeaderMap) -> bool {
 
 fn constant_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The headers every answer of the page has.
+fn guarded(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, POLICY),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    r
 }
 
 /// The token in the URL: set the cookie and go to the same page without it; no cookie: say how
@@ -115,28 +140,76 @@ fn url_part(s: &str) -> String {
 
 fn page(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title><style>\
-         body{{font:14px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}\
-         td,th{{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}}\
-         .SUCCEEDED{{color:#17813b}}.FAILED,.FAULT,.TIMED_OUT{{color:#c62828}}.STOPPED{{color:#8d6e00}}.IN_PROGRESS{{color:#1565c0}}\
-         pre{{background:#111;color:#ddd;padding:1em;max-height:70vh;overflow:auto;white-space:pre-wrap}}\
-         form{{display:inline}}button{{margin-right:.5em}}</style></head><body>{body}</body></html>",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title><link rel=\"stylesheet\" href=\"/page.css\"><script src=\"/page.js\" defer></script></head><body>{body}</body></html>",
         esc(title)
     )
 }
 
-fn duration(b: &Value) -> String {
-    match (b["startTime"].as_f64(), b["endTime"].as_f64()) {
+const CSS: &str = "body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}\
+td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}\
+.SUCCEEDED{color:#17813b}.FAILED,.FAULT,.TIMED_OUT{color:#c62828}.STOPPED{color:#8d6e00}.IN_PROGRESS{color:#1565c0}\
+pre{background:#111;color:#ddd;padding:1em;max-height:70vh;overflow:auto;white-space:pre-wrap}\
+form{display:inline}button{margin-right:.5em}\
+#graph{display:flex;gap:2em;align-items:flex-start}.level{display:flex;flex-direction:column;gap:.8em}\
+.child{border:1px solid #999;border-radius:6px;padding:.5em 1em}";
+
+/// The page's script: a build's log, polled from where it was left; a running batch reloads.
+const JS: &str = r#""use strict";
+document.addEventListener('DOMContentLoaded', () => {
+  const log = document.getElementById('log');
+  if (log) {
+    const status = document.getElementById('status');
+    const source = log.dataset.source;
+    const wasRunning = log.dataset.running === 'true';
+    let next = 0;
+    async function poll() {
+      const r = await fetch(source + '?from=' + next, {credentials: 'same-origin'});
+      if (!r.ok) return setTimeout(poll, 1000);
+      const d = await r.json();
+      next = d.next;
+      if (d.text) { log.textContent += d.text; log.scrollTop = log.scrollHeight; }
+      status.textContent = d.shown; status.className = d.status;
+      if (d.more) return poll();
+      if (d.complete && wasRunning) { location.reload(); return; }
+      if (!d.complete) setTimeout(poll, 500);
+    }
+    poll();
+  }
+  const graph = document.getElementById('graph');
+  if (graph && graph.dataset.running === 'true') setTimeout(() => location.reload(), 1000);
+});
+"#;
+
+pub(super) async fn stylesheet() -> Response {
+    guarded(([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response())
+}
+
+pub(super) async fn script() -> Response {
+    guarded(([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], JS).into_response())
+}
+
+fn duration(b: &cb::Build) -> String {
+    match (b.start_time, b.end_time) {
         (Some(s), Some(e)) => format!("{:.1} s", (e - s).max(0.0)),
         (Some(s), None) => format!("{:.0} s so far", (super::store::now_s() - s).max(0.0)),
         _ => String::new(),
     }
 }
 
-fn status_cell(b: &Value) -> String {
-    let status = b["buildStatus"].as_str().unwrap_or("");
-    let shown = if status == "IN_PROGRESS" { b["currentPhase"].as_str().unwrap_or(status) } else { status };
+fn status_cell(b: &cb::Build) -> String {
+    let status = b.build_status.as_deref().unwrap_or("");
+    let shown = if status == "IN_PROGRESS" { b.current_phase.as_deref().unwrap_or(status) } else { status };
     format!("<span class=\"{}\">{}</span>", esc(status), esc(shown))
+}
+
+/// Runs `f` on a blocking thread (the store is synchronous) and renders its page.
+async fn render(f: impl FnOnce() -> Result<Response, String> + Send + 'static) -> Response {
+    let done = tokio::task::spawn_blocking(f).await;
+    guarded(match done {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, esc(&e)).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    })
 }
 
 pub(super) async fn index(
@@ -145,13 +218,16 @@ pub(super) async fn index(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     if let Some(r) = gate(&app, &headers, &q, "/") {
-        return r;
+        return guarded(r);
     }
     let service = Arc::clone(&app.service);
-    let rendered = tokio::task::spawn_blocking(move || -> Result<String, String> {
+    render(move || {
         let store = &service.store;
-        let mut html = String::from("<h1>runspec serve</h1><h2>Projects</h2><table><tr><th>Project</th><th>Last build</th><th>When</th></tr>");
-        for name in store.project_names().map_err(|e| e.to_string())? {
+        let e = |e: super::store::StoreError| e.to_string();
+        let mut html = String::from(
+            "<h1>runspec serve</h1><h2>Projects</h2><table><tr><th>Project</th><th>Last build</th><th>When</th></tr>",
+        );
+        for name in store.project_names().map_err(e)? {
             let last = store
                 .build_ids(Some(&name), false)
                 .ok()
@@ -167,7 +243,7 @@ pub(super) async fn index(
             html.push_str(&format!("<tr><td>{}</td><td>{status}</td><td>{}</td></tr>", esc(&name), esc(&when)));
         }
         html.push_str("</table><h2>Recent builds</h2><table><tr><th>Build</th><th>Status</th><th>Duration</th><th>Started by</th><th>Source version</th></tr>");
-        for r in store.recent(50).map_err(|e| e.to_string())? {
+        for r in store.recent(50).map_err(e)? {
             let b = &r.build;
             html.push_str(&format!(
                 "<tr><td><a href=\"/builds/{}\">{} #{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -176,15 +252,14 @@ pub(super) async fn index(
                 r.number,
                 status_cell(b),
                 esc(&duration(b)),
-                esc(b["initiator"].as_str().unwrap_or("")),
-                esc(b["resolvedSourceVersion"].as_str().or(b["sourceVersion"].as_str()).unwrap_or("")),
+                esc(b.initiator.as_deref().unwrap_or("")),
+                esc(b.resolved_source_version.as_deref().or(b.source_version.as_deref()).unwrap_or("")),
             ));
         }
         html.push_str("</table><h2>Recent batches</h2><table><tr><th>Batch</th><th>Status</th><th>Builds</th></tr>");
-        let batch_ids = store.batch_ids(None, false).map_err(|e| e.to_string())?;
-        for id in batch_ids.iter().take(20) {
-            let Some(b) = store.batch(id).map_err(|e| e.to_string())? else { continue };
-            let groups = b.batch["buildGroups"].as_array().map_or(0, |g| g.len().saturating_sub(1));
+        for id in store.batch_ids(None, false).map_err(e)?.iter().take(20) {
+            let Some(b) = store.batch(id).map_err(e)? else { continue };
+            let groups = b.batch.build_groups.as_ref().map_or(0, |g| g.len().saturating_sub(1));
             html.push_str(&format!(
                 "<tr><td><a href=\"/batches/{}\">{} batch #{}</a></td><td class=\"{}\">{}</td><td>{groups}</td></tr>",
                 url_part(&b.id),
@@ -195,14 +270,9 @@ pub(super) async fn index(
             ));
         }
         html.push_str("</table>");
-        Ok(page("runspec serve", &html))
+        Ok(Html(page("runspec serve", &html)).into_response())
     })
-    .await;
-    match rendered {
-        Ok(Ok(html)) => Html(html).into_response(),
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    .await
 }
 
 pub(super) async fn build(
@@ -212,64 +282,57 @@ pub(super) async fn build(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     if let Some(r) = gate(&app, &headers, &q, &format!("/builds/{}", url_part(&id))) {
-        return r;
+        return guarded(r);
     }
-    let Ok(Some(row)) = app.service.store.build(&id) else {
-        return (StatusCode::NOT_FOUND, Html(page("not found", &format!("<p>No build {}.</p>", esc(&id)))))
-            .into_response();
-    };
-    let b = &row.build;
-    let mut phases =
-        String::from("<table id=\"phases\"><tr><th>Phase</th><th>Status</th><th>Duration</th><th></th></tr>");
-    for p in b["phases"].as_array().into_iter().flatten() {
-        let status =
-            p["phaseStatus"].as_str().unwrap_or(if b["buildComplete"] == true { "" } else { "IN_PROGRESS" });
-        let context = p["contexts"][0]["message"].as_str().unwrap_or("");
-        phases.push_str(&format!(
-            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
-            esc(p["phaseType"].as_str().unwrap_or("")),
-            esc(status),
-            esc(status),
-            p["durationInSeconds"].as_u64().map(|d| format!("{d} s")).unwrap_or_default(),
-            esc(context),
-        ));
-    }
-    phases.push_str("</table>");
-    let running = row.status == "IN_PROGRESS";
-    let actions = format!(
-        "<form method=\"post\" action=\"/builds/{id}/stop\"><input type=\"hidden\" name=\"token\" value=\"{t}\"><button id=\"stop\"{dis}>Stop</button></form>\
-         <form method=\"post\" action=\"/builds/{id}/retry\"><input type=\"hidden\" name=\"token\" value=\"{t}\"><button id=\"retry\">Retry</button></form>",
-        id = url_part(&id),
-        t = esc(&app.web_token),
-        dis = if running { "" } else { " disabled" },
-    );
-    let script = format!(
-        "<script>\
-         let next = 0; const log = document.getElementById('log'); const status = document.getElementById('status');\
-         async function poll() {{\
-           const r = await fetch('/builds/{id}/log?from=' + next, {{credentials: 'same-origin'}});\
-           if (!r.ok) return setTimeout(poll, 1000);\
-           const d = await r.json(); next = d.next;\
-           if (d.text) {{ log.textContent += d.text; log.scrollTop = log.scrollHeight; }}\
-           status.textContent = d.shown; status.className = d.status;\
-           if (d.complete && {running}) {{ location.reload(); return; }}\
-           if (!d.complete) setTimeout(poll, 500);\
-         }}\
-         poll();</script>",
-        id = url_part(&id),
-        running = if running { "true" } else { "false" },
-    );
-    let html = format!(
-        "<p><a href=\"/\">runspec serve</a></p><h1>{} #{}</h1><p>Status: <b id=\"status\" class=\"{}\">{}</b> · {} · started by {} · <code>{}</code></p>{actions}<h2>Phases</h2>{phases}<h2>Log</h2><pre id=\"log\"></pre>{script}",
-        esc(&row.project),
-        row.number,
-        esc(&row.status),
-        esc(if running { b["currentPhase"].as_str().unwrap_or("") } else { &row.status }),
-        esc(&duration(b)),
-        esc(b["initiator"].as_str().unwrap_or("")),
-        esc(&id),
-    );
-    Html(page(&format!("{} #{}", row.project, row.number), &html)).into_response()
+    let service = Arc::clone(&app.service);
+    let key = form_key(&app.web_token);
+    render(move || {
+        let Ok(Some(row)) = service.store.build(&id) else {
+            return Ok((StatusCode::NOT_FOUND, Html(page("not found", &format!("<p>No build {}.</p>", esc(&id)))))
+                .into_response());
+        };
+        let b = &row.build;
+        let complete = b.build_complete == Some(true);
+        let mut phases =
+            String::from("<table id=\"phases\"><tr><th>Phase</th><th>Status</th><th>Duration</th><th></th></tr>");
+        for p in b.phases.iter().flatten() {
+            let status = p.phase_status.as_deref().unwrap_or(if complete { "" } else { "IN_PROGRESS" });
+            let context =
+                p.contexts.iter().flatten().next().and_then(|c| c.message.as_deref()).unwrap_or("");
+            phases.push_str(&format!(
+                "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(p.phase_type.as_deref().unwrap_or("")),
+                esc(status),
+                esc(status),
+                p.duration_in_seconds.map(|d| format!("{d} s")).unwrap_or_default(),
+                esc(context),
+            ));
+        }
+        phases.push_str("</table>");
+        let running = row.status == "IN_PROGRESS";
+        let action = |name: &str, label: &str, on: bool| {
+            format!(
+                "<form method=\"post\" action=\"/builds/{}/{name}\"><input type=\"hidden\" name=\"key\" value=\"{key}\"><button id=\"{name}\"{}>{label}</button></form>",
+                url_part(&id),
+                if on { "" } else { " disabled" },
+            )
+        };
+        // Retry is for a finished build, as RetryBuild is.
+        let actions = action("stop", "Stop", running) + &action("retry", "Retry", !running);
+        let html = format!(
+            "<p><a href=\"/\">runspec serve</a></p><h1>{} #{}</h1><p>Status: <b id=\"status\" class=\"{}\">{}</b> · {} · started by {} · <code>{}</code></p>{actions}<h2>Phases</h2>{phases}<h2>Log</h2><pre id=\"log\" data-source=\"/builds/{}/log\" data-running=\"{running}\"></pre>",
+            esc(&row.project),
+            row.number,
+            esc(&row.status),
+            esc(if running { b.current_phase.as_deref().unwrap_or("") } else { &row.status }),
+            esc(&duration(b)),
+            esc(b.initiator.as_deref().unwrap_or("")),
+            esc(&id),
+            url_part(&id),
+        );
+        Ok(Html(page(&format!("{} #{}", row.project, row.number), &html)).into_response())
+    })
+    .await
 }
 
 /// A batch as its graph of children: one column per depth of `depend-on`, each child a box
@@ -281,66 +344,64 @@ pub(super) async fn batch(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     if let Some(r) = gate(&app, &headers, &q, &format!("/batches/{}", url_part(&id))) {
-        return r;
+        return guarded(r);
     }
-    let Ok(Some(row)) = app.service.store.batch(&id) else {
-        return (StatusCode::NOT_FOUND, Html(page("not found", &format!("<p>No batch {}.</p>", esc(&id)))))
-            .into_response();
-    };
-    let groups: Vec<&Value> = row.batch["buildGroups"].as_array().into_iter().flatten().skip(1).collect();
-    let name = |g: &Value| g["identifier"].as_str().unwrap_or("").to_string();
-    // Depth: 0 without dependencies, else one more than the deepest dependency.
-    let mut depth: std::collections::BTreeMap<String, usize> = Default::default();
-    for _ in 0..groups.len() {
-        for g in &groups {
-            let d = g["dependsOn"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|d| d.as_str())
-                .map(|d| depth.get(d).copied().unwrap_or(0) + 1)
-                .max()
-                .unwrap_or(0);
-            depth.insert(name(g), d);
+    let service = Arc::clone(&app.service);
+    render(move || {
+        let Ok(Some(row)) = service.store.batch(&id) else {
+            return Ok((StatusCode::NOT_FOUND, Html(page("not found", &format!("<p>No batch {}.</p>", esc(&id)))))
+                .into_response());
+        };
+        let groups: Vec<&cb::BuildGroup> = row.batch.build_groups.iter().flatten().skip(1).collect();
+        let name = |g: &cb::BuildGroup| g.identifier.clone().unwrap_or_default();
+        // Depth: 0 without dependencies, else one more than the deepest dependency.
+        let mut depth: std::collections::BTreeMap<String, usize> = Default::default();
+        for _ in 0..groups.len() {
+            for g in &groups {
+                let d = g
+                    .depends_on
+                    .iter()
+                    .flatten()
+                    .map(|d| depth.get(d).copied().unwrap_or(0) + 1)
+                    .max()
+                    .unwrap_or(0);
+                depth.insert(name(g), d);
+            }
         }
-    }
-    let levels = depth.values().copied().max().map_or(0, |m| m + 1);
-    let mut html = format!(
-        "<p><a href=\"/\">runspec serve</a></p><h1>{} batch #{}</h1><p>Status: <b id=\"status\" class=\"{s}\">{s}</b></p><div id=\"graph\" style=\"display:flex;gap:2em;align-items:flex-start\">",
-        esc(&row.project),
-        row.number,
-        s = esc(&row.status),
-    );
-    for level in 0..levels {
-        html.push_str("<div style=\"display:flex;flex-direction:column;gap:.8em\">");
-        for g in groups.iter().filter(|g| depth.get(&name(g)) == Some(&level)) {
-            let status = g["currentBuildSummary"]["buildStatus"].as_str().unwrap_or("");
-            let link = g["currentBuildSummary"]["arn"]
-                .as_str()
-                .and_then(|a| a.rsplit_once(":build/"))
-                .map(|(_, id)| id.to_string());
-            let deps: Vec<&str> =
-                g["dependsOn"].as_array().into_iter().flatten().filter_map(|d| d.as_str()).collect();
-            let label = match &link {
-                Some(id) => format!("<a href=\"/builds/{}\">{}</a>", url_part(id), esc(&name(g))),
-                None => esc(&name(g)),
-            };
-            html.push_str(&format!(
-                "<div class=\"child\" style=\"border:1px solid #999;border-radius:6px;padding:.5em 1em\"><b>{label}</b><br><span class=\"{st}\">{st}</span>{}</div>",
-                if deps.is_empty() { String::new() } else { format!("<br><small>after {}</small>", esc(&deps.join(", "))) },
-                st = esc(status),
-            ));
+        let levels = depth.values().copied().max().map_or(0, |m| m + 1);
+        let mut html = format!(
+            "<p><a href=\"/\">runspec serve</a></p><h1>{} batch #{}</h1><p>Status: <b id=\"status\" class=\"{s}\">{s}</b></p><div id=\"graph\" data-running=\"{}\">",
+            esc(&row.project),
+            row.number,
+            row.status == "IN_PROGRESS",
+            s = esc(&row.status),
+        );
+        for level in 0..levels {
+            html.push_str("<div class=\"level\">");
+            for g in groups.iter().filter(|g| depth.get(&name(g)) == Some(&level)) {
+                let summary = g.current_build_summary.clone().unwrap_or_default();
+                let status = summary.build_status.unwrap_or_default();
+                let link = summary.arn.as_deref().and_then(|a| a.rsplit_once(":build/")).map(|(_, id)| id.to_string());
+                let deps: Vec<String> = g.depends_on.clone().unwrap_or_default();
+                let label = match &link {
+                    Some(id) => format!("<a href=\"/builds/{}\">{}</a>", url_part(id), esc(&name(g))),
+                    None => esc(&name(g)),
+                };
+                html.push_str(&format!(
+                    "<div class=\"child\"><b>{label}</b><br><span class=\"{st}\">{st}</span>{}</div>",
+                    if deps.is_empty() { String::new() } else { format!("<br><small>after {}</small>", esc(&deps.join(", "))) },
+                    st = esc(&status),
+                ));
+            }
+            html.push_str("</div>");
         }
         html.push_str("</div>");
-    }
-    html.push_str("</div>");
-    if row.status == "IN_PROGRESS" {
-        html.push_str("<script>setTimeout(() => location.reload(), 1000)</script>");
-    }
-    Html(page(&format!("{} batch #{}", row.project, row.number), &html)).into_response()
+        Ok(Html(page(&format!("{} batch #{}", row.project, row.number), &html)).into_response())
+    })
+    .await
 }
 
-/// New log text from byte `from`, with the build's status, for the page's script.
+/// New log text from byte `from` (a page of it), with the build's status, for the page's script.
 pub(super) async fn log(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -348,58 +409,72 @@ pub(super) async fn log(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     if !cookie_ok(&app, &headers) {
-        return denied();
+        return guarded(denied());
     }
-    let Ok(Some(row)) = app.service.store.build(&id) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let stream = row.build["logs"]["streamName"].as_str().unwrap_or_default().to_string();
-    let (text, next) = app
-        .service
-        .log_file(&stream)
-        .ok()
-        .and_then(|path| super::logs::text(&path, q.from.unwrap_or(0)).ok())
-        .unwrap_or_default();
-    let complete = row.build["buildComplete"] == true;
-    let shown = if complete {
-        row.status.clone()
-    } else {
-        row.build["currentPhase"].as_str().unwrap_or("").to_string()
-    };
-    let body =
-        json!({"text": text, "next": next, "status": row.status, "shown": shown, "complete": complete});
-    ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
-        .into_response()
+    let service = Arc::clone(&app.service);
+    render(move || {
+        let Ok(Some(row)) = service.store.build(&id) else {
+            return Ok(StatusCode::NOT_FOUND.into_response());
+        };
+        let stream = row.build.logs.as_ref().and_then(|l| l.stream_name.clone()).unwrap_or_default();
+        let path = service.log_file(&stream).map_err(|e| e.to_string())?;
+        let from = q.from.unwrap_or(0);
+        let (text, next) = match super::logs::is_line_start(&path, from) {
+            Ok(true) => super::logs::text(&path, from).unwrap_or_default(),
+            _ => (String::new(), 0),
+        };
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let complete = row.build.build_complete == Some(true);
+        let shown =
+            if complete { row.status.clone() } else { row.build.current_phase.clone().unwrap_or_default() };
+        #[derive(serde::Serialize)]
+        struct Poll {
+            text: String,
+            next: u64,
+            more: bool,
+            status: String,
+            shown: String,
+            complete: bool,
+        }
+        let body = Poll { text, next, more: complete && next < size, status: row.status, shown, complete };
+        let json = serde_json::to_string(&body).map_err(|e| e.to_string())?;
+        Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+    })
+    .await
 }
 
-async fn action(app: Arc<App>, headers: HeaderMap, id: String, body: Body, target: &'static str) -> Response {
+async fn action(app: Arc<App>, headers: HeaderMap, id: String, body: Body, retry: bool) -> Response {
     // The cookie first: nobody without it makes the server read a byte of the body.
     if !cookie_ok(&app, &headers) {
-        return denied();
+        return guarded(denied());
     }
     let read =
         tokio::time::timeout(std::time::Duration::from_secs(10), axum::body::to_bytes(body, FORM_LIMIT));
-    let token = match read.await {
-        Ok(Ok(bytes)) => form_token(&bytes),
+    let key = match read.await {
+        Ok(Ok(bytes)) => form_field(&bytes, "key"),
         _ => None,
     };
-    if !token.is_some_and(|t| constant_eq(&t, &app.web_token)) {
-        return denied();
+    if !key.is_some_and(|k| constant_eq(&k, &form_key(&app.web_token))) {
+        return guarded(denied());
     }
     let service = Arc::clone(&app.service);
-    let answer =
-        tokio::task::spawn_blocking(move || api::call(&service, target, &json!({"id": id}), "web")).await;
-    match answer {
-        Ok(Ok(v)) => {
-            let id = v["build"]["id"].as_str().unwrap_or_default();
-            Redirect::to(&format!("/builds/{}", url_part(id))).into_response()
-        }
-        Ok(Err(e)) => {
-            (StatusCode::BAD_REQUEST, Html(page("runspec serve", &format!("<p>{}</p>", esc(&e.message)))))
-                .into_response()
-        }
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    render(move || {
+        let done = if retry {
+            service.retry_build(&cb::RetryBuildInput { id: Some(id), idempotency_token: None }, "web")
+        } else {
+            service.stop_build(&id)
+        };
+        Ok(match done {
+            Ok(b) => Redirect::to(&format!("/builds/{}", url_part(b.id.as_deref().unwrap_or_default())))
+                .into_response(),
+            Err(e) => (
+                StatusCode::BAD_REQUEST,
+                Html(page("runspec serve", &format!("<p>{}</p>", esc(&format!("{e:?}"))))),
+            )
+                .into_response(),
+        })
+    })
+    .await
 }
 
 pub(super) async fn stop(
@@ -408,7 +483,7 @@ pub(super) async fn stop(
     UrlPath(id): UrlPath<String>,
     body: Body,
 ) -> Response {
-    action(app, headers, id, body, "CodeBuild_20161006.StopBuild").await
+    action(app, headers, id, body, false).await
 }
 
 pub(super) async fn retry(
@@ -417,5 +492,5 @@ pub(super) async fn retry(
     UrlPath(id): UrlPath<String>,
     body: Body,
 ) -> Response {
-    action(app, headers, id, body, "CodeBuild_20161006.RetryBuild").await
+    action(app, headers, id, body, true).await
 }

@@ -14,16 +14,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tokio::sync::watch;
 
-use super::dispatch::{self, Recorder, Service};
 use super::dynamo::{Claim, DynamoStore, Fence};
 use super::fleet::Fleet;
+use super::runner::{self, Recorder};
+use super::service::Service;
+use super::service::builds::provisioning;
 use super::sqs::Message;
 use super::store::{BuildRow, Store, StoreError, now_s};
 use super::{logs, request};
 use crate::engine::Status;
+use crate::shapes::codebuild as cb;
 
 /// What `runspec worker` was told.
 #[derive(Debug, Clone)]
@@ -155,7 +157,7 @@ pub fn spawn_reaper(
 fn reap_until(service: &Arc<Service>, fleet: &Fleet, lease_s: f64, stopping: &AtomicBool) {
     let period = Duration::from_secs_f64((lease_s / 3.0).max(0.2));
     while !stopping.load(Ordering::SeqCst) {
-        if let Err(e) = fleet.reap(service) {
+        if let Err(e) = super::reaper::reap(service, fleet) {
             tracing::warn!("the reaper: {e}");
         }
         std::thread::sleep(period);
@@ -208,23 +210,21 @@ impl Worker {
     }
 
     fn claim(&self, row: BuildRow) -> Result<Taken, StoreError> {
-        if row.status != "IN_PROGRESS" || row.build["currentPhase"] != "QUEUED" {
+        if row.status != "IN_PROGRESS" || row.build.current_phase.as_deref() != Some("QUEUED") {
             return Ok(Taken::Done);
         }
         let store = &self.fleet.store;
-        let project = store.project(&row.project)?.unwrap_or(Value::Null);
-        let effective = request::effective_project(&project, &row.request).unwrap_or(project);
-        let queued_limit = effective["queuedTimeoutInMinutes"].as_f64().unwrap_or(480.0);
+        let project = store.project(&row.project)?.unwrap_or_default();
+        let effective = request::effective_project(&project, &row.request.input);
+        let queued_limit = effective.queued_timeout_in_minutes.unwrap_or(480) as f64;
         if now_s() - row.submitted > super::queue_seconds(queued_limit) {
-            self.service.end_queued(
-                &row,
-                Status::TimedOut,
-                "BUILD_TIMED_OUT",
-                "Build has timed out while queued",
-            )?;
+            self.service
+                .end_queued(&row, Status::TimedOut, "BUILD_TIMED_OUT", "Build has timed out while queued")
+                .map_err(|e| StoreError::Remote(format!("{e:?}")))?;
             return Ok(Taken::Done);
         }
-        let limits = [effective["concurrentBuildLimit"].as_u64(), store.fleet_limit()?];
+        let limits =
+            [effective.concurrent_build_limit.filter(|l| *l > 0).map(|l| l as u64), store.fleet_limit()?];
         // The lease runs from before the claim was asked for, on this machine's clock.
         let sent = Instant::now();
         let attempt = match store.claim(&row.id, &self.owner, self.lease_s, limits)? {
@@ -244,7 +244,7 @@ impl Worker {
         let id = row.id.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("build {id}"))
-            .stack_size(dispatch::BUILD_STACK)
+            .stack_size(runner::BUILD_STACK)
             .spawn(move || {
                 let clock = crate::exec::LeaseClock::new(local_deadline(sent, lease_s));
                 run_claimed(&service, &fleet, row, effective, Held { owner, attempt, lease_s, clock });
@@ -337,7 +337,7 @@ impl Recorder for Fenced<'_> {
         Some(Arc::clone(&self.held.clock))
     }
 
-    fn record(&self, id: &str, status: &str, build: &Value) {
+    fn record(&self, id: &str, status: &str, build: &cb::Build) {
         if self.lost() {
             return;
         }
@@ -346,8 +346,8 @@ impl Recorder for Fenced<'_> {
     }
 }
 
-fn run_claimed(service: &Arc<Service>, fleet: &Fleet, row: BuildRow, effective: Value, held: Held) {
-    let (identity, build) = dispatch::provisioning(&row);
+fn run_claimed(service: &Arc<Service>, fleet: &Fleet, row: BuildRow, effective: cb::Project, held: Held) {
+    let (identity, build) = provisioning(&row);
     let (stop_tx, stop_rx) = watch::channel(false);
     let fenced =
         Fenced { id: &row.id, store: &fleet.store, held: &held, lost: AtomicBool::new(false), stop: stop_tx };
@@ -357,18 +357,18 @@ fn run_claimed(service: &Arc<Service>, fleet: &Fleet, row: BuildRow, effective: 
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let final_build = std::thread::scope(|scope| {
         let keeper = scope.spawn(|| keep_lease(&fenced, &row.id, &log_path, done_rx));
-        let ended = dispatch::execute(service, &row, &effective, identity, build, stop_rx, &fenced);
+        let ended = runner::execute(service, &row, &effective, identity, build, stop_rx, &fenced);
         drop(done_tx);
         let _ = keeper.join();
         ended
     });
-    let status = final_build["buildStatus"].as_str().unwrap_or("FAULT").to_string();
+    let status = final_build.build_status.clone().unwrap_or_else(|| "FAULT".into());
     fenced.record(&row.id, &status, &final_build);
     if fenced.lost() {
         eprintln!("runspec worker: {}: ended {status} here; not recorded (the lease was lost)", row.id);
     } else {
         eprintln!("runspec worker: {}: {status}", row.id);
-        super::api::auto_retry(service, &row, &final_build);
+        service.auto_retry(&row, &final_build);
     }
     let _ = std::fs::remove_file(&log_path);
 }

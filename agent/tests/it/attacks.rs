@@ -116,9 +116,17 @@ print(json.dumps(out))
         local = dir.path().join("repos/app").display().to_string(),
     ));
     for (case, answer) in v.as_object().unwrap() {
+        if case == "stored secondary" {
+            // Not a member of ProjectSource in CodeBuild's model: not kept, so never used.
+            assert_eq!(answer[0], 200, "{case}: {answer}");
+            assert_eq!(answer[1]["project"]["secondarySources"][0].get("sourceVersion"), None, "{answer}");
+            continue;
+        }
         assert_eq!(answer[0], 400, "{case}: {answer}");
         assert_eq!(answer[1]["__type"], "InvalidInputException", "{case}: {answer}");
     }
+    let stored = started(&s.aws(&["codebuild", "start-build", "--project-name", "p1"]));
+    s.wait(&stored, Duration::from_secs(60));
     assert!(v["server repo"][1]["message"].as_str().unwrap().contains("--local-sources"), "{v}");
     // The same clone works from its URL, with a pull request's and a pinned ref's syntax.
     let id = started(&s.aws(&["codebuild", "start-build", "--project-name", "app"]));

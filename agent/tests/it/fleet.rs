@@ -32,10 +32,18 @@ fn row(project: &str, n: u64) -> BuildRow {
         project: project.into(),
         number: n,
         status: "IN_PROGRESS".into(),
-        build: json!({"buildNumber": n, "currentPhase": "QUEUED"}),
-        request: json!({"projectName": project}),
+        build: build(json!({"buildNumber": n, "currentPhase": "QUEUED"})),
+        request: serde_json::from_value(json!({"projectName": project})).unwrap(),
         submitted: now_s(),
     }
+}
+
+fn build(v: serde_json::Value) -> runspec::shapes::codebuild::Build {
+    serde_json::from_value(v).unwrap()
+}
+
+fn project(v: serde_json::Value) -> runspec::shapes::codebuild::Project {
+    serde_json::from_value(v).unwrap()
 }
 
 fn uuid_like(n: u64) -> String {
@@ -47,12 +55,12 @@ fn uuid_like(n: u64) -> String {
 fn two_servers_share_projects_and_builds() {
     let table = format!("runspec-{}", std::process::id());
     let (a, b) = (store(&table), store(&table));
-    a.create_project("app", &json!({"name": "app"})).unwrap();
+    a.create_project("app", &project(json!({"name": "app"}))).unwrap();
     assert!(
-        matches!(b.create_project("app", &json!({})), Err(StoreError::AlreadyExists(_))),
+        matches!(b.create_project("app", &project(json!({}))), Err(StoreError::AlreadyExists(_))),
         "the other server sees it"
     );
-    assert!(matches!(b.update_project("nope", &json!({})), Err(StoreError::NotFound(_))));
+    assert!(matches!(b.update_project("nope", &project(json!({}))), Err(StoreError::NotFound(_))));
     assert_eq!(b.project_names().unwrap(), ["app"]);
     let mut ids = Vec::new();
     for server in [&a, &b, &a] {
@@ -68,7 +76,7 @@ fn two_servers_share_projects_and_builds() {
     assert_eq!(t1.id, t2.id);
     assert_eq!(b.build_ids(Some("app"), false).unwrap()[0], t1.id);
     assert_eq!(b.build_ids(Some("app"), true).unwrap()[0], ids[0]);
-    b.update_build(&ids[0], "SUCCEEDED", &json!({"buildStatus": "SUCCEEDED"})).unwrap();
+    b.update_build(&ids[0], "SUCCEEDED", &build(json!({"buildStatus": "SUCCEEDED"}))).unwrap();
     assert_eq!(a.build(&ids[0]).unwrap().unwrap().status, "SUCCEEDED");
     assert_eq!(a.unfinished().unwrap().len(), 3);
     assert!(a.delete_build(&ids[1]).unwrap());
@@ -90,7 +98,8 @@ fn leases_fence_a_lost_worker() {
         Ok(runspec::serve::dynamo::Beat { stop_requested: false })
     );
     assert_eq!(
-        s.update_build_as(&b.id, "worker-1", 1, "IN_PROGRESS", &json!({"currentPhase": "BUILD"})).unwrap(),
+        s.update_build_as(&b.id, "worker-1", 1, "IN_PROGRESS", &build(json!({"currentPhase": "BUILD"})))
+            .unwrap(),
         Ok(())
     );
     // StopBuild on any server reaches the worker through its next heartbeat.
@@ -104,11 +113,17 @@ fn leases_fence_a_lost_worker() {
         [(b.id.clone(), "worker-1".to_string(), 1)]
     );
     assert_eq!(s.running(Some("p")).unwrap(), 1);
-    assert!(s.reap(&b.id, 1, &json!({"buildStatus": "FAULT"})).unwrap());
-    assert!(!s.reap(&b.id, 1, &json!({"buildStatus": "FAULT"})).unwrap(), "a second reaper does nothing");
+    assert!(s.reap(&b.id, 1, &build(json!({"buildStatus": "FAULT"}))).unwrap());
+    assert!(
+        !s.reap(&b.id, 1, &build(json!({"buildStatus": "FAULT"}))).unwrap(),
+        "a second reaper does nothing"
+    );
     // Its late writes are refused.
     assert_eq!(s.heartbeat(&b.id, "worker-1", 1, 0.5).unwrap(), Err(Fence::Lost));
-    assert_eq!(s.update_build_as(&b.id, "worker-1", 1, "SUCCEEDED", &json!({})).unwrap(), Err(Fence::Lost));
+    assert_eq!(
+        s.update_build_as(&b.id, "worker-1", 1, "SUCCEEDED", &build(json!({}))).unwrap(),
+        Err(Fence::Lost)
+    );
     let now = s.build(&b.id).unwrap().unwrap();
     assert_eq!(now.status, "FAULT");
     assert_eq!(
@@ -134,7 +149,7 @@ fn limits_hold_across_workers() {
     assert_eq!(s.claim(&ids[0], "w1", 30.0, project_limit).unwrap(), Claim::Won(1));
     assert_eq!(s.claim(&ids[1], "w2", 30.0, project_limit).unwrap(), Claim::Throttled);
     assert!(s.lease(&ids[1]).unwrap().is_none(), "a throttled claim wrote nothing");
-    assert_eq!(s.update_build_as(&ids[0], "w1", 1, "SUCCEEDED", &json!({})).unwrap(), Ok(()));
+    assert_eq!(s.update_build_as(&ids[0], "w1", 1, "SUCCEEDED", &build(json!({}))).unwrap(), Ok(()));
     assert_eq!(s.running(Some("lim")).unwrap(), 0);
     assert_eq!(s.claim(&ids[1], "w2", 30.0, project_limit).unwrap(), Claim::Won(1));
     // The fleet's limit counts every project.
@@ -145,9 +160,12 @@ fn limits_hold_across_workers() {
     assert_eq!(s.claim(&ids[2], "w3", 30.0, fleet_limit).unwrap(), Claim::Throttled);
     assert_eq!(s.claim(&ids[2], "w3", 30.0, [None, Some(before + 1)]).unwrap(), Claim::Won(1));
     // A write that ends a build is refused to anyone but its holder, and only once.
-    assert_eq!(s.update_build_as(&ids[1], "w3", 1, "SUCCEEDED", &json!({})).unwrap(), Err(Fence::Lost));
-    assert_eq!(s.update_build_as(&ids[1], "w2", 1, "SUCCEEDED", &json!({})).unwrap(), Ok(()));
-    assert_eq!(s.update_build_as(&ids[1], "w2", 1, "FAILED", &json!({})).unwrap(), Err(Fence::Lost));
+    assert_eq!(
+        s.update_build_as(&ids[1], "w3", 1, "SUCCEEDED", &build(json!({}))).unwrap(),
+        Err(Fence::Lost)
+    );
+    assert_eq!(s.update_build_as(&ids[1], "w2", 1, "SUCCEEDED", &build(json!({}))).unwrap(), Ok(()));
+    assert_eq!(s.update_build_as(&ids[1], "w2", 1, "FAILED", &build(json!({}))).unwrap(), Err(Fence::Lost));
     // Log chunks: in order, fenced like every other write.
     assert_eq!(s.append_log_as(&ids[2], "w3", 1, 0, b"1\tone\n2\ttw").unwrap(), Ok(()));
     assert_eq!(s.append_log_as(&ids[2], "w3", 1, 1, b"o\n").unwrap(), Ok(()));

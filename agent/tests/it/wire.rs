@@ -13,9 +13,22 @@ use super::serve::{Server, venv};
 fn the_embedded_model_is_botocores() {
     let out = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/wire_model.py");
-    let status = Command::new(venv().join("bin/python")).arg(script).arg(out.path()).status().unwrap();
+    let status = Command::new(venv().join("bin/python"))
+        .arg(script)
+        .arg(out.path())
+        .arg(out.path().join("rust"))
+        .status()
+        .unwrap();
     assert!(status.success());
     for service in ["codebuild", "logs"] {
+        let fresh = std::fs::read_to_string(out.path().join(format!("rust/{service}.rs"))).unwrap();
+        let committed =
+            std::fs::read_to_string(format!("{}/src/shapes/{service}.rs", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        assert!(
+            fresh == committed,
+            "agent/src/shapes/{service}.rs differs from botocore's model: run scripts/wire_model.py"
+        );
         let fresh = std::fs::read_to_string(out.path().join(format!("{service}.json"))).unwrap();
         let committed = std::fs::read_to_string(format!(
             "{}/src/serve/wire/model/{service}.json",
