@@ -83,6 +83,10 @@ pub struct HostIsolation {
     pub user: Option<String>,
 }
 
+/// The image name that means "this machine's shell": what a host build records as its image,
+/// and what a project names to build there.
+pub const HOST_IMAGE: &str = "runspec/host";
+
 /// When a build gets an ECR login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum EcrLogin {
@@ -865,7 +869,7 @@ pub async fn run<S: EventSink>(
         build_number,
         initiator: initiator.clone(),
         source_version: sha.clone(),
-        image: s.image.clone().unwrap_or_else(|| "runspec/host".to_string()),
+        image: s.image.clone().unwrap_or_else(|| HOST_IMAGE.to_string()),
         privileged: s.privileged,
         timeout_minutes: s.timeout.map(|t| t.as_secs_f64() / 60.0),
         environment_variables: s

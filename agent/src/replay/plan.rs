@@ -57,7 +57,7 @@ pub struct Plan {
 }
 
 /// The image name `runspec run` and `runspec serve` record for a build on the host shell.
-const HOST_IMAGE: &str = "runspec/host";
+use crate::build::HOST_IMAGE;
 
 pub fn plan(build: &Value, project: Option<&Value>, choices: &Choices) -> Result<Plan, String> {
     let mut notes = Vec::new();

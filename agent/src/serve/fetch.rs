@@ -9,7 +9,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::request::{self, SourceSpec};
-use super::service::Service;
 use crate::exec::Stop;
 use crate::shapes::codebuild as cb;
 use crate::source::{FetchError, Policy};
@@ -60,7 +59,7 @@ pub async fn prepare_secondary(
 /// DOWNLOAD_BATCHSPEC: the buildspec of a batch, read from its source fetched once, within
 /// `timeout` and until `stop` (StopBuildBatch) is set.
 pub fn read_batchspec(
-    service: &Service,
+    policy: &Policy,
     effective: &cb::Project,
     timeout: Duration,
     stop: &AtomicBool,
@@ -79,7 +78,7 @@ pub fn read_batchspec(
         let mut deadline = Stop::new(Some(timeout), stop_rx);
         let fetch = async {
             let spec = request::source(effective).map_err(FetchError::Failed)?;
-            prepare(spec, &dir, &service.policy, &mut deadline).await
+            prepare(spec, &dir, policy, &mut deadline).await
         };
         // The coordinator's stop flag (StopBuildBatch), looked at as the build threads do.
         let watch_flag = async {

@@ -96,6 +96,11 @@ pub struct FleetOptions {
     pub limit: Option<u64>,
 }
 
+/// A build thread's stack. The buildspec parser bounds nesting (see
+/// [`crate::buildspec::yaml`]), so no input needs more; this is the room the engine, the
+/// Docker client and the AWS SDK need with a margin.
+pub const BUILD_STACK: usize = 16 << 20;
+
 /// Seconds a build may wait in the queue for `minutes` of `queuedTimeoutInMinutes`. Debug
 /// builds only: `RUNSPEC_TEST_QUEUE_MINUTE` sets a minute's length in seconds, so the tests see
 /// a queue timeout within the model's bounds (5 minutes at least) without waiting for one.

@@ -10,12 +10,13 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
+use super::BUILD_STACK;
 use super::logs::StampedLines;
 use super::request::{self};
 use super::service::builds::{carry_over, provisioning};
 use super::service::{Dispatch, Running, Service};
 use super::store::{BuildRow, Store, StoreError, now_s};
-use crate::build::{BuildRequest, Notices};
+use crate::build::{BuildRequest, HOST_IMAGE, Notices};
 use crate::engine::events::{BuildEvent, EventSink};
 use crate::engine::ledger::Ledger;
 use crate::engine::{BuildPhase, BuildReport, PhaseRecord, Status};
@@ -24,14 +25,6 @@ use crate::log::CodeBuildLog;
 use crate::result::{self, BuildIdentity};
 use crate::shapes::codebuild as cb;
 use crate::source::FetchError;
-
-/// The image name that means "this machine's shell" (what `runspec run` records for a host build).
-pub const HOST_IMAGE: &str = "runspec/host";
-
-/// A build thread's stack. The buildspec parser bounds nesting (see
-/// [`crate::buildspec::yaml`]), so no input needs more; this is the room the engine, the
-/// Docker client and the AWS SDK need with a margin.
-pub const BUILD_STACK: usize = 16 << 20;
 
 /// Where a running build's progress and end are written: the store here; on a worker, the
 /// store under the worker's lease (a write that is refused stops the build).

@@ -222,28 +222,22 @@ pub(super) async fn index(
     }
     let service = Arc::clone(&app.service);
     render(move || {
-        let store = &service.store;
-        let e = |e: super::store::StoreError| e.to_string();
+        let overview = service.overview(50, 20).map_err(|e| format!("{e:?}"))?;
         let mut html = String::from(
             "<h1>runspec serve</h1><h2>Projects</h2><table><tr><th>Project</th><th>Last build</th><th>When</th></tr>",
         );
-        for name in store.project_names().map_err(e)? {
-            let last = store
-                .build_ids(Some(&name), false)
-                .ok()
-                .and_then(|ids| ids.first().cloned())
-                .and_then(|id| store.build(&id).ok().flatten());
-            let (status, when) = match &last {
+        for (name, last) in &overview.projects {
+            let (status, when) = match last {
                 Some(r) => (
                     format!("<a href=\"/builds/{}\">{}</a>", url_part(&r.id), status_cell(&r.build)),
                     crate::result::iso(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(r.submitted)),
                 ),
                 None => ("no builds yet".to_string(), String::new()),
             };
-            html.push_str(&format!("<tr><td>{}</td><td>{status}</td><td>{}</td></tr>", esc(&name), esc(&when)));
+            html.push_str(&format!("<tr><td>{}</td><td>{status}</td><td>{}</td></tr>", esc(name), esc(&when)));
         }
         html.push_str("</table><h2>Recent builds</h2><table><tr><th>Build</th><th>Status</th><th>Duration</th><th>Started by</th><th>Source version</th></tr>");
-        for r in store.recent(50).map_err(e)? {
+        for r in &overview.builds {
             let b = &r.build;
             html.push_str(&format!(
                 "<tr><td><a href=\"/builds/{}\">{} #{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -257,8 +251,7 @@ pub(super) async fn index(
             ));
         }
         html.push_str("</table><h2>Recent batches</h2><table><tr><th>Batch</th><th>Status</th><th>Builds</th></tr>");
-        for id in store.batch_ids(None, false).map_err(e)?.iter().take(20) {
-            let Some(b) = store.batch(id).map_err(e)? else { continue };
+        for b in &overview.batches {
             let groups = b.batch.build_groups.as_ref().map_or(0, |g| g.len().saturating_sub(1));
             html.push_str(&format!(
                 "<tr><td><a href=\"/batches/{}\">{} batch #{}</a></td><td class=\"{}\">{}</td><td>{groups}</td></tr>",
@@ -287,7 +280,7 @@ pub(super) async fn build(
     let service = Arc::clone(&app.service);
     let key = form_key(&app.web_token);
     render(move || {
-        let Ok(Some(row)) = service.store.build(&id) else {
+        let Ok(row) = service.build(&id) else {
             return Ok((StatusCode::NOT_FOUND, Html(page("not found", &format!("<p>No build {}.</p>", esc(&id)))))
                 .into_response());
         };
@@ -348,7 +341,7 @@ pub(super) async fn batch(
     }
     let service = Arc::clone(&app.service);
     render(move || {
-        let Ok(Some(row)) = service.store.batch(&id) else {
+        let Ok(row) = service.batch(&id) else {
             return Ok((StatusCode::NOT_FOUND, Html(page("not found", &format!("<p>No batch {}.</p>", esc(&id)))))
                 .into_response());
         };
@@ -413,7 +406,7 @@ pub(super) async fn log(
     }
     let service = Arc::clone(&app.service);
     render(move || {
-        let Ok(Some(row)) = service.store.build(&id) else {
+        let Ok(row) = service.build(&id) else {
             return Ok(StatusCode::NOT_FOUND.into_response());
         };
         let stream = row.build.logs.as_ref().and_then(|l| l.stream_name.clone()).unwrap_or_default();

@@ -244,7 +244,7 @@ impl Worker {
         let id = row.id.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("build {id}"))
-            .stack_size(runner::BUILD_STACK)
+            .stack_size(super::BUILD_STACK)
             .spawn(move || {
                 let clock = crate::exec::LeaseClock::new(local_deadline(sent, lease_s));
                 run_claimed(&service, &fleet, row, effective, Held { owner, attempt, lease_s, clock });

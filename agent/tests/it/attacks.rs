@@ -573,3 +573,144 @@ phases:
     assert_eq!(mode(&log_file), 0o600);
     assert_eq!(mode(&state.join("logs")), 0o700);
 }
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn an_idempotency_token_names_one_build_and_refuses_other_parameters() {
+    let s = Server::start(&[]);
+    s.create_project("tok", "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n", &[]);
+    let v = s.python(
+        r#"
+start = 'CodeBuild_20161006.StartBuild'
+a = send(start, {'projectName': 'tok', 'idempotencyToken': 't-1', 'environmentVariablesOverride': [{'name': 'A', 'value': '1'}]})
+b = send(start, {'projectName': 'tok', 'idempotencyToken': 't-1', 'environmentVariablesOverride': [{'name': 'A', 'value': '1'}]})
+c = send(start, {'projectName': 'tok', 'idempotencyToken': 't-1', 'environmentVariablesOverride': [{'name': 'A', 'value': '2'}]})
+print(json.dumps({'a': a, 'b': b, 'c': c}))
+"#,
+    );
+    assert_eq!(v["a"][0], 200, "{v}");
+    assert_eq!(v["a"][1]["build"]["id"], v["b"][1]["build"]["id"], "the same build: {v}");
+    assert_eq!(v["c"][1]["__type"], "IdempotentParameterMismatchException", "{v}");
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn log_tokens_the_server_never_gave_and_thousands_of_variables_are_refused() {
+    let s = Server::start(&[]);
+    s.create_project("toks", "version: 0.2\nphases:\n  build:\n    commands: [echo one, echo two]\n", &[]);
+    let id = started(&s.aws(&["codebuild", "start-build", "--project-name", "toks"]));
+    let b = s.wait(&id, Duration::from_secs(60));
+    let stream = b["logs"]["streamName"].as_str().unwrap().to_string();
+    let v = s.python(&format!(
+        r#"
+get = lambda token: send('Logs_20140328.GetLogEvents', {{'logGroupName': '/aws/codebuild/toks', 'logStreamName': {stream:?}, 'nextToken': token}}, service='logs')
+out = {{t: get(t) for t in ['f/18446744073709551615', 'b/18446744073709551615', 'f/3', 'x/0', 'f/-1']}}
+good = get('f/0')
+out['filter'] = send('Logs_20140328.FilterLogEvents', {{'logGroupName': '/aws/codebuild/toks', 'nextToken': 'not-a-token'}}, service='logs')
+many = [{{'name': 'V%d' % i, 'value': 'x'}} for i in range(30000)]
+t0 = time.time()
+out['many'] = send('CodeBuild_20161006.StartBuild', {{'projectName': 'toks', 'environmentVariablesOverride': many}})
+out['many_seconds'] = time.time() - t0
+out['thousand'] = send('CodeBuild_20161006.StartBuild', {{'projectName': 'toks', 'environmentVariablesOverride': many[:1000]}})
+print(json.dumps({{'bad': out, 'good': good[0]}}))
+"#
+    ));
+    for token in ["f/18446744073709551615", "b/18446744073709551615", "f/3", "x/0", "f/-1"] {
+        assert_eq!(v["bad"][token][0], 400, "{token}: {v}");
+        assert_eq!(v["bad"][token][1]["__type"], "InvalidParameterException", "{token}: {v}");
+    }
+    assert_eq!(v["good"], 200);
+    assert_eq!(v["bad"]["filter"][1]["__type"], "InvalidParameterException", "{v}");
+    assert_eq!(v["bad"]["many"][1]["__type"], "InvalidInputException", "{v}");
+    assert!(v["bad"]["many"][1]["message"].as_str().unwrap().contains("less than or equal to 1000"), "{v}");
+    assert_eq!(v["bad"]["thousand"][0], 200, "{v}");
+    let thousand = v["bad"]["thousand"][1]["build"]["id"].as_str().unwrap().to_string();
+    assert_eq!(s.wait(&thousand, Duration::from_secs(60))["buildStatus"], "SUCCEEDED");
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn a_large_log_is_read_a_page_at_a_time() {
+    // A 165 MB log made GetLogEvents take +238 MB and the page's first poll +548 MB: every read
+    // now holds a page, whatever the log's size.
+    let mut s = Server::start(&[]);
+    s.create_project(
+        "big",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - yes \"$(head -c 200 /dev/zero | tr '\\0' x)\" | head -c 67108864\n",
+        &[],
+    );
+    let id = started(&s.aws(&["codebuild", "start-build", "--project-name", "big"]));
+    let b = s.wait(&id, Duration::from_secs(300));
+    assert_eq!(b["buildStatus"], "SUCCEEDED", "{b}");
+    let stream = b["logs"]["streamName"].as_str().unwrap().to_string();
+    let pid = s.child.id();
+    let before = peak_rss_kib(pid);
+    let token = std::fs::read_to_string(s.state.join("web-token")).unwrap();
+    let v = s.python(&format!(
+        r#"
+import urllib.request
+get = send('Logs_20140328.GetLogEvents', {{'logGroupName': '/aws/codebuild/big', 'logStreamName': {stream:?}}}, service='logs')
+head = send('Logs_20140328.GetLogEvents', {{'logGroupName': '/aws/codebuild/big', 'logStreamName': {stream:?}, 'startFromHead': True}}, service='logs')
+found = send('Logs_20140328.FilterLogEvents', {{'logGroupName': '/aws/codebuild/big', 'filterPattern': 'Phase complete'}}, service='logs')
+req = urllib.request.Request({url:?} + '/builds/' + {id:?}.replace(':', '%3A') + '/log?from=0', headers={{'Cookie': 'runspec_token=' + {token:?}}})
+poll = json.loads(urllib.request.urlopen(req, timeout=120).read())
+print(json.dumps({{'tail': [get[0], len(get[1]['events']), any('Phase complete: UPLOAD_ARTIFACTS' in e['message'] for e in get[1]['events'])],
+                  'head': [head[0], len(head[1]['events'])],
+                  'filter': [found[0], len(found[1]['events']), 'nextToken' in found[1]],
+                  'poll': [len(poll['text']), poll['more']]}}))
+"#,
+        url = s.url,
+        token = token.trim(),
+    ));
+    let grown_mib = peak_rss_kib(pid).saturating_sub(before) / 1024;
+    assert_eq!(v["tail"][0], 200, "{v}");
+    assert_eq!(v["tail"][2], true, "the end of the log: {v}");
+    assert!(v["head"][1].as_u64().unwrap() > 0, "{v}");
+    assert!(v["poll"][0].as_u64().unwrap() <= 2 << 20, "a page, not the log: {v}");
+    assert_eq!(v["poll"][1], true, "the page says there is more: {v}");
+    assert!(grown_mib < 64, "reading a 64 MiB log grew the server by {grown_mib} MiB: {v}");
+    alive(&mut s);
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn the_web_page_runs_only_its_own_script_and_never_shows_its_token() {
+    let s = Server::start(&[]);
+    s.create_project("page", "version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n", &[]);
+    let id = started(&s.aws(&["codebuild", "start-build", "--project-name", "page"]));
+    s.wait(&id, Duration::from_secs(60));
+    let token = std::fs::read_to_string(s.state.join("web-token")).unwrap().trim().to_string();
+    let v = s.python(&format!(
+        r#"
+import urllib.request
+def get(path):
+    req = urllib.request.Request({url:?} + path, headers={{'Cookie': 'runspec_token=' + {token:?}}})
+    try:
+        r = urllib.request.urlopen(req, timeout=60)
+    except urllib.error.HTTPError as e:
+        r = e
+    return {{'status': r.status, 'headers': {{k.lower(): v for k, v in r.headers.items()}}, 'body': r.read().decode()}}
+out = {{p: get(p) for p in ['/', '/builds/' + {id:?}.replace(':', '%3A'), '/page.js', '/page.css', '/builds/nope']}}
+print(json.dumps(out))
+"#,
+        url = s.url,
+    ));
+    for (path, answer) in v.as_object().unwrap() {
+        let h = &answer["headers"];
+        assert!(
+            h["content-security-policy"].as_str().unwrap_or("").contains("script-src 'self'"),
+            "{path}: {h}"
+        );
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        let body = answer["body"].as_str().unwrap();
+        assert!(!body.contains(&token), "{path} shows the token");
+        if path.starts_with("/builds/") || path == "/" {
+            // Every script is served: no inline code, no inline style.
+            assert!(!body.contains("<script>") && !body.contains("style="), "{path}: {body}");
+        }
+    }
+    assert!(v["/"]["body"].as_str().unwrap().contains("<script src=\"/page.js\""));
+}

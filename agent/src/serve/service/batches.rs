@@ -402,7 +402,7 @@ fn coordinate(
     let config = effective.build_batch_config.clone().unwrap_or_default();
     let timeout_minutes = config.timeout_in_mins.unwrap_or(480).max(0) as u64;
     let spec = match crate::serve::fetch::read_batchspec(
-        &service,
+        &service.policy,
         &effective,
         Duration::from_secs(timeout_minutes * 60),
         &stop,
@@ -653,7 +653,7 @@ fn spawn(service: &Arc<Service>, row: BatchRow, retry: Option<(cb::BuildBatch, b
     let id = row.id.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("batch {id}"))
-        .stack_size(crate::serve::runner::BUILD_STACK)
+        .stack_size(crate::serve::BUILD_STACK)
         .spawn(move || {
             let id = row.id.clone();
             let s = Arc::clone(&service);

@@ -62,11 +62,7 @@ impl Service {
                 build_number: Some(number),
                 initiator: caller.to_string(),
                 source_version: None,
-                image: if env.image.is_empty() {
-                    crate::serve::runner::HOST_IMAGE.into()
-                } else {
-                    env.image.clone()
-                },
+                image: if env.image.is_empty() { crate::build::HOST_IMAGE.into() } else { env.image.clone() },
                 privileged: env.privileged_mode.unwrap_or(false),
                 timeout_minutes: Some(effective.timeout_in_minutes.unwrap_or(60) as f64),
                 environment_variables: Vec::new(),
@@ -394,7 +390,7 @@ pub fn identity_of(row: &BuildRow) -> BuildIdentity {
         build_number: Some(row.number),
         initiator: b.initiator.clone().unwrap_or_else(|| "runspec".into()),
         source_version: b.resolved_source_version.clone(),
-        image: if env.image.is_empty() { crate::serve::runner::HOST_IMAGE.into() } else { env.image },
+        image: if env.image.is_empty() { crate::build::HOST_IMAGE.into() } else { env.image },
         privileged: env.privileged_mode.unwrap_or(false),
         timeout_minutes: b.timeout_in_minutes.map(|m| m as f64),
         environment_variables: env

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, watch};
 
-use super::store::{Store, StoreError};
+use super::store::{BuildRow, Store, StoreError};
 
 /// Why an operation did not do what it was asked; the wire words each as the API does.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,6 +204,33 @@ impl Dispatch for Service {
             }
             None => false,
         }
+    }
+}
+
+/// What the web page shows on its first page.
+pub struct Overview {
+    /// Each project with its newest build, if any.
+    pub projects: Vec<(String, Option<BuildRow>)>,
+    pub builds: Vec<BuildRow>,
+    pub batches: Vec<super::store::BatchRow>,
+}
+
+impl Service {
+    /// Projects with their newest build, the newest builds and batches.
+    pub fn overview(&self, builds: usize, batches: usize) -> Result<Overview> {
+        let mut projects = Vec::new();
+        for name in self.store.project_names()? {
+            let last = match self.store.build_ids(Some(&name), false)?.first() {
+                Some(id) => self.store.build(id)?,
+                None => None,
+            };
+            projects.push((name, last));
+        }
+        let mut recent_batches = Vec::new();
+        for id in self.store.batch_ids(None, false)?.iter().take(batches) {
+            recent_batches.extend(self.store.batch(id)?);
+        }
+        Ok(Overview { projects, builds: self.store.recent(builds)?, batches: recent_batches })
     }
 }
 
