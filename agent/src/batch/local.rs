@@ -141,6 +141,36 @@ fn child_request(template: &BuildRequest, child: &Child, batch_arn: &str) -> Bui
     req
 }
 
+/// A batch that ended in DOWNLOAD_BATCHSPEC (its buildspec is not valid): FAILED, with the
+/// reason as the phase's context, as CodeBuild records one.
+pub fn failed(template: &BuildRequest, message: &str) -> BatchOutcome {
+    let now = SystemTime::now();
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let region = template.project.region.clone().unwrap_or_else(|| "us-east-1".into());
+    let account = template.project.account.clone().unwrap_or_else(|| "000000000000".into());
+    let id = format!("{}:{uuid}", template.project_name);
+    let batch = json!({
+        "id": id,
+        "arn": format!("arn:aws:codebuild:{region}:{account}:build-batch/{id}"),
+        "startTime": iso(now),
+        "endTime": iso(now),
+        "currentPhase": "FAILED",
+        "buildBatchStatus": "FAILED",
+        "projectName": template.project_name,
+        "phases": [
+            {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED", "startTime": iso(now), "endTime": iso(now), "durationInSeconds": 0},
+            {"phaseType": "DOWNLOAD_BATCHSPEC", "phaseStatus": "FAILED", "startTime": iso(now), "endTime": iso(now), "durationInSeconds": 0,
+             "contexts": [{"statusCode": "CLIENT_ERROR", "message": message}]},
+            {"phaseType": "FAILED", "startTime": iso(now)},
+        ],
+        "source": {"type": "NO_SOURCE"},
+        "complete": true,
+        "initiator": std::env::var("USER").unwrap_or_else(|_| "runspec".into()),
+        "buildGroups": [],
+    });
+    BatchOutcome { status: Status::Failed, json: json!({"buildBatch": batch, "builds": []}) }
+}
+
 /// Runs the batch until every child ended or `stopped` turns true.
 pub fn run(
     template: &BuildRequest,

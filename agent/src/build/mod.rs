@@ -751,8 +751,9 @@ pub async fn run<S: EventSink>(
         // The image's catalog is read from the container once it runs (below).
         (None, Some(_)) => crate::runtimes::Source::Unsupported,
         (None, None) if wanted.is_empty() => crate::runtimes::Source::Unsupported,
+        // The whole of this machine's catalog, so an unknown runtime's error lists them all.
         (None, None) => crate::runtimes::Source::Catalog(
-            crate::runtimes::host::catalog(&|k| std::env::var(k).ok(), Some(&wanted)),
+            crate::runtimes::host::catalog(&|k| std::env::var(k).ok(), None),
             crate::runtimes::Origin::Host,
         ),
     };
@@ -906,7 +907,7 @@ fn host_isolation(
             .give_to(u.uid, u.gid)
             .map_err(|e| prepare(format!("cannot hand the workspace to the build user {}: {e}", u.name)))?;
     }
-    let cgroup = match crate::exec::cgroup::BuildCgroup::create(&format!("runspec-{uuid}")) {
+    let cgroup = match crate::exec::cgroup::BuildCgroup::create(uuid) {
         Ok(c) => Some(c),
         Err(why) => {
             tracing::info!("no cgroup for build {uuid} ({why}): its process groups are killed at the end");

@@ -88,14 +88,35 @@ fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
     stop_rx
 }
 
+/// A batch that did not get past DOWNLOAD_BATCHSPEC: the log says why, the result records it.
+fn failed_batch(args: &RunArgs, request: &BuildRequest, message: &str) -> Result<u8, UsageError> {
+    let outcome = crate::batch::local::failed(request, message);
+    let mut log = crate::log::CodeBuildLog::new(std::io::stdout());
+    use crate::engine::events::{BuildEvent, EventSink};
+    log.event(BuildEvent::Note("Entering phase DOWNLOAD_BATCHSPEC"));
+    log.event(BuildEvent::Note("Phase complete: DOWNLOAD_BATCHSPEC State: FAILED"));
+    log.event(BuildEvent::Note(&format!("Phase context status code: CLIENT_ERROR Message: {message}")));
+    if let Some(path) = &args.result {
+        let text = serde_json::to_string_pretty(&outcome.json).unwrap_or_default() + "\n";
+        if let Err(e) = fs::write(path, text) {
+            eprintln!("error: cannot write the result to `{}`: {e}", path.display());
+        }
+    }
+    eprintln!("Batch FAILED in DOWNLOAD_BATCHSPEC: {message}");
+    Ok(crate::cli::exit::FAILED)
+}
+
 /// `--batch`: the buildspec's batch section, its children at most `--jobs` at a time.
 fn batch(args: &RunArgs, mut request: BuildRequest) -> Result<u8, UsageError> {
     if let Some(t) = &args.batch_timeout {
         let limit = parse_timeout(t).map_err(|e| usage(format!("--batch-timeout {t}: {e}")))?;
         request.project.batch.timeout_minutes = limit.as_secs_f64() / 60.0;
     }
-    let spec =
-        crate::build::read_buildspec(&request, &Stderr).map_err(|e| usage(format!("the buildspec: {e}")))?;
+    let spec = match crate::build::read_buildspec(&request, &Stderr) {
+        Ok(spec) => spec,
+        // A buildspec CodeBuild would refuse in DOWNLOAD_BATCHSPEC: a FAILED batch, recorded.
+        Err(message) => return failed_batch(args, &request, &message),
+    };
     let Some(batch) = spec.batch else {
         return Err(usage("the buildspec has no `batch` section; run it without --batch"));
     };

@@ -452,8 +452,14 @@ impl<'a, S: Session> Engine<'a, S> {
             ));
             requests.push((runtime.value.clone(), version));
         }
-        let selections = crate::runtimes::select::select(catalog, &requests)
-            .map_err(|e| failed("YAML_FILE_ERROR", format!("{e} {}", origin.hint())))?;
+        // The context is CodeBuild's sentence; where the catalog came from is runspec's own line.
+        let selections = match crate::runtimes::select::select(catalog, &requests) {
+            Ok(s) => s,
+            Err(e) => {
+                self.sink.event(BuildEvent::Warning(&origin.hint()));
+                return Err(failed("YAML_FILE_ERROR", e.to_string()));
+            }
+        };
         for selection in &selections {
             let saved = match &selection.install {
                 Some(version) => {
@@ -466,6 +472,10 @@ impl<'a, S: Session> Engine<'a, S> {
             };
             let mut end = StepEnd::Ok;
             for command in &selection.commands {
+                let command = match &selection.install {
+                    Some(version) => crate::runtimes::select::with_version(command, version),
+                    None => command.clone(),
+                };
                 let mut steps = Steps {
                     session: &mut *self.session,
                     sink: &mut *self.sink,
@@ -477,7 +487,7 @@ impl<'a, S: Session> Engine<'a, S> {
                     src_dir: &self.src_dir,
                     debug: self.debug,
                 };
-                end = steps.command(command, None, true).await.map_err(fault)?;
+                end = steps.command(&command, None, true).await.map_err(fault)?;
                 if !matches!(end, StepEnd::Ok) {
                     break;
                 }

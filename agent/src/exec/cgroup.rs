@@ -42,14 +42,43 @@ fn own_cgroup(proc_cgroup: &str) -> Option<&str> {
     proc_cgroup.lines().find_map(|l| l.strip_prefix("0::"))
 }
 
+/// The prefix of this process's build cgroups: `runspec-<pid>-`.
+fn prefix_of(pid: u32) -> String {
+    format!("runspec-{pid}-")
+}
+
+/// Build cgroups left by processes of this machine that are gone (a server or worker killed
+/// with SIGKILL): their processes are killed and the cgroups removed.
+fn sweep(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("runspec-")
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if !alive {
+            tracing::info!("removing the cgroup {name} of a runspec that is gone");
+            drop(BuildCgroup { dir: entry.path() });
+        }
+    }
+}
+
 impl BuildCgroup {
-    /// Makes the cgroup `name` for a build, and checks that a process can enter it.
+    /// Makes the cgroup of the build `name` (`runspec-<pid>-<name>`), and checks that a process
+    /// can enter it. Cgroups of runspec processes that are gone are swept first.
     pub fn create(name: &str) -> Result<BuildCgroup, String> {
         let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
         let mount = cgroup2_mount(&mountinfo).ok_or("no cgroup2 file system is mounted")?;
         let own = fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
         let own = own_cgroup(&own).ok_or("this process has no cgroup2 path")?.trim_start_matches('/');
-        let dir = mount.join(own).join(name);
+        let parent = mount.join(own);
+        sweep(&parent);
+        let dir = parent.join(format!("{}{name}", prefix_of(std::process::id())));
         fs::create_dir(&dir).map_err(|e| format!("cannot make the cgroup {}: {e}", dir.display()))?;
         let cgroup = BuildCgroup { dir };
         // A process must be able to enter it (a cgroup with controllers enabled below it, or a
@@ -137,7 +166,7 @@ mod tests {
 
     #[test]
     fn a_detached_daemon_dies_with_its_cgroup() {
-        let Ok(cgroup) = BuildCgroup::create(&format!("runspec-test-{}", std::process::id())) else {
+        let Ok(cgroup) = BuildCgroup::create("test") else {
             eprintln!("no writable cgroup2 here: nothing to test");
             return;
         };
@@ -158,5 +187,23 @@ mod tests {
         let state = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         assert!(state.is_empty() || state.split_whitespace().nth(2) == Some("Z"), "{state}");
         assert!(!dir.exists(), "the cgroup is removed");
+    }
+
+    #[test]
+    fn cgroups_of_a_runspec_that_is_gone_are_swept() {
+        let Ok(mine) = BuildCgroup::create("sweeper") else {
+            eprintln!("no writable cgroup2 here: nothing to test");
+            return;
+        };
+        // A pid that was alive and is no more.
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pid = gone.id();
+        gone.wait().unwrap();
+        let stale = mine.path().parent().unwrap().join(format!("runspec-{pid}-left"));
+        fs::create_dir(&stale).unwrap();
+        let next = BuildCgroup::create("next").unwrap();
+        assert!(!stale.exists(), "swept");
+        assert!(mine.path().exists(), "this process's own cgroups stay");
+        drop(next);
     }
 }

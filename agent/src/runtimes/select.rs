@@ -48,7 +48,9 @@ pub fn select(catalog: &Catalog, requests: &[(String, String)]) -> Result<Vec<Se
             return Err(SelectError::Twice(runtime.clone()));
         }
         let Some(rt) = catalog.runtime(runtime) else {
-            let known: Vec<&str> = catalog.runtimes.iter().map(|r| r.name.as_str()).collect();
+            // Sorted, as CodeBuild lists them.
+            let mut known: Vec<&str> = catalog.runtimes.iter().map(|r| r.name.as_str()).collect();
+            known.sort_unstable();
             return Err(SelectError::UnknownRuntime { runtime: runtime.clone(), known: known.join(", ") });
         };
         let requested = requested.trim();
@@ -114,6 +116,31 @@ pub fn select(catalog: &Catalog, requests: &[(String, String)]) -> Result<Vec<Se
         }
     }
     Ok(out)
+}
+
+/// A `default` entry's command with the version put in for `$VERSION` / `${VERSION}`, as
+/// CodeBuild runs and logs it (`pyenv install 3.13.1`); `$VERSIONS` and the like are left alone.
+pub fn with_version(command: &str, version: &str) -> String {
+    let mut out = String::with_capacity(command.len());
+    let mut rest = command;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at..];
+        if let Some(tail) = after.strip_prefix("${VERSION}") {
+            out.push_str(version);
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("$VERSION")
+            && !tail.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        {
+            out.push_str(version);
+            rest = tail;
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `$VERSION` for a `default` entry. [OPEN] decided here: the requested version as written,
@@ -196,6 +223,19 @@ mod tests {
     use super::super::catalog::{self, tests::STANDARD};
     use super::*;
 
+    #[test]
+    fn the_version_is_put_into_a_default_command() {
+        assert_eq!(
+            with_version("pyenv install $VERSION && pyenv global ${VERSION}", "3.13.1"),
+            "pyenv install 3.13.1 && pyenv global 3.13.1"
+        );
+        assert_eq!(
+            with_version("echo $VERSIONS $VERSION_X $$ $VERSION", "1"),
+            "echo $VERSIONS $VERSION_X $$ 1"
+        );
+        assert_eq!(with_version("no dollar", "1"), "no dollar");
+    }
+
     type Picked = Vec<(String, String, Option<String>)>;
     type Row = (&'static [(&'static str, &'static str)], Result<Picked, &'static str>);
 
@@ -233,7 +273,7 @@ mod tests {
             (
                 &[("docker", "20")],
                 Err(
-                    "Unknown runtime named 'docker'. This build image has the following runtimes: java, golang, nodejs, android",
+                    "Unknown runtime named 'docker'. This build image has the following runtimes: android, golang, java, nodejs",
                 ),
             ),
             (

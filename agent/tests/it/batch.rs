@@ -164,14 +164,14 @@ fn failures_ignore_failure_and_skipped_dependents() {
 
 #[test]
 fn fast_fail_stops_running_siblings() {
+    // With fast-fail the slow sibling (ten minutes) is stopped; without it, it finishes.
     let spec = |fast: bool| {
+        let slow = if fast { 600 } else { 1 };
         format!(
-            "version: 0.2\nbatch:\n  fast-fail: {fast}\n  build-list:\n    - identifier: fails\n      env:\n        variables: {{ROLE: fail}}\n    - identifier: slow\n      env:\n        variables: {{ROLE: slow}}\nphases:\n  build:\n    commands:\n      - if [ \"$ROLE\" = fail ]; then sleep 0.5; exit 1; fi\n      - sleep 3\n      - echo slow-finished\n"
+            "version: 0.2\nbatch:\n  fast-fail: {fast}\n  build-list:\n    - identifier: fails\n      env:\n        variables: {{ROLE: fail}}\n    - identifier: slow\n      env:\n        variables: {{ROLE: slow}}\nphases:\n  build:\n    commands:\n      - if [ \"$ROLE\" = fail ]; then sleep 0.5; exit 1; fi\n      - sleep {slow}\n      - echo slow-finished\n"
         )
     };
-    let t = Instant::now();
     let run = batch(&Ctx::new(&spec(true)), &["-j", "2"]);
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     let g = groups(&run);
     assert_eq!((g["fails"].as_str(), g["slow"].as_str()), ("FAILED", "STOPPED"), "{}", run.stdout);
     assert!(!run.stdout.contains("slow-finished"));
@@ -254,7 +254,7 @@ fn each_child_has_its_own_artifacts() {
 #[test]
 fn ctrl_c_stops_every_child() {
     let ctx = Ctx::new(
-        "version: 0.2\nbatch:\n  build-list:\n    - identifier: a\n    - identifier: b\n    - identifier: c\nphases:\n  build:\n    commands:\n      - sleep 30 & echo $! > \"$MARKS/$CODEBUILD_BATCH_BUILD_IDENTIFIER\"; wait\n",
+        "version: 0.2\nbatch:\n  build-list:\n    - identifier: a\n    - identifier: b\n    - identifier: c\nphases:\n  build:\n    commands:\n      - sleep 600 & echo $! > \"$MARKS/$CODEBUILD_BATCH_BUILD_IDENTIFIER\"; wait\n",
     );
     let marks = tempfile::tempdir().unwrap();
     let mut cmd = ctx.command();
@@ -273,7 +273,8 @@ fn ctrl_c_stops_every_child() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
         .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(t.elapsed() < Duration::from_secs(10));
+    // The children sleep ten minutes; a deadline far below that only catches a hang.
+    assert!(t.elapsed() < Duration::from_secs(300), "{:?}", t.elapsed());
     let run = ctx.finish(output);
     assert_eq!(run.code, 1);
     assert_eq!(run.build["buildBatch"]["buildBatchStatus"], "STOPPED", "{}", run.stderr);
@@ -301,8 +302,24 @@ fn a_batch_needs_a_valid_batch_section() {
         ),
         &[],
     );
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("BATCH_SPEC_VALIDATION_ERROR"), "{}", run.stderr);
+    // CodeBuild refuses it in DOWNLOAD_BATCHSPEC: a FAILED batch, in the record and the log
+    // (R-BATCH-09).
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let b = &run.build["buildBatch"];
+    assert_eq!(b["buildBatchStatus"], "FAILED", "{}", run.stderr);
+    let spec =
+        b["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == "DOWNLOAD_BATCHSPEC").unwrap();
+    assert_eq!(spec["phaseStatus"], "FAILED");
+    let words = "BATCH_SPEC_VALIDATION_ERROR: BatchSpec has invalid values.. Build Identifiers must contain only alphanumeric characters and underscores";
+    assert!(spec["contexts"][0]["message"].as_str().unwrap().contains(words), "{spec}");
+    assert!(
+        run.has_line(&format!(
+            "> Phase context status code: CLIENT_ERROR Message: {}",
+            spec["contexts"][0]["message"].as_str().unwrap()
+        )),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -75,7 +75,8 @@ fn a_timeout_leaves_no_container_behind() {
     let start = std::time::Instant::now();
     let run = run(&ctx, &["--timeout", "2s"]);
     assert_eq!(run.status(), "TIMED_OUT", "{}", run.stdout);
-    assert!(start.elapsed().as_secs() < 30);
+    // The command sleeps five minutes: a deadline below that only catches a hang.
+    assert!(start.elapsed().as_secs() < 200, "{:?}", start.elapsed());
     assert!(
         leftover_containers(&run).is_empty(),
         "a container was left behind: {:?}",

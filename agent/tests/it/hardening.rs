@@ -297,7 +297,7 @@ phases:
     );
     let t = Instant::now();
     let run = ctx.run();
-    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(300), "a hang: {:?}", t.elapsed());
     assert!(run.context("BUILD").1.contains("timed out after 1s"), "{:?}", run.context("BUILD"));
     // The build's timeout.
     let ctx = probe(
@@ -311,7 +311,7 @@ phases:
     );
     let t = Instant::now();
     let run = ctx.run_with(&["--timeout", "2s"]);
-    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(300), "a hang: {:?}", t.elapsed());
     assert_eq!(run.status(), "TIMED_OUT", "{}", run.stdout);
     // Ctrl-C.
     let mut child = ctx.command().stdout(std::process::Stdio::piped()).spawn().unwrap();
@@ -320,7 +320,7 @@ phases:
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
         .unwrap();
     let status = child.wait().unwrap();
-    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(300), "a hang: {:?}", t.elapsed());
     assert_eq!(status.code(), Some(1));
     let run = ctx.finish(std::process::Output { status, stdout: Vec::new(), stderr: Vec::new() });
     assert_eq!(run.status(), "STOPPED");
@@ -384,7 +384,7 @@ phases:
     );
     let t = Instant::now();
     let run = ctx.run();
-    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(300), "a hang: {:?}", t.elapsed());
     let install = run.context("INSTALL").1;
     assert!(
         install.contains("refused: mask-secret: the value is 1.0 MiB; runspec masks values of at most 8 KiB"),
@@ -545,7 +545,7 @@ phases:
     let t = Instant::now();
     let output = ctx.command().env("TMPDIR", &tmp).output().unwrap();
     let run = ctx.finish(output);
-    assert!(t.elapsed() < Duration::from_secs(30));
+    assert!(t.elapsed() < Duration::from_secs(300), "a hang: {:?}", t.elapsed());
     assert_eq!(run.status(), "SUCCEEDED", "{}", run.stdout);
     assert!(run.has_line("./app.txt"), "{}", run.stdout);
 }
@@ -574,7 +574,7 @@ phases:
     );
     let t = Instant::now();
     let run = ctx.run();
-    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(300), "a hang: {:?}", t.elapsed());
     assert!(run.context("BUILD").1.contains("timed out after 1s"), "{:?}", run.context("BUILD"));
     assert!(run.context("POST_BUILD").1.contains("is not a file"), "{:?}", run.context("POST_BUILD"));
     assert!(run.has_line("still here"), "{}", run.stdout);
@@ -596,7 +596,7 @@ fn check_survives_long_lines_and_thousands_of_problems() {
     std::fs::write(&path, &text).unwrap();
     let t = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_runspec")).arg("check").arg(&path).output().unwrap();
-    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(300), "a hang: {:?}", t.elapsed());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

@@ -239,7 +239,7 @@ fn an_s3_answer_that_never_comes_ends_at_the_build_timeout() {
     ]);
     let t = std::time::Instant::now();
     let run = ctx.finish(cmd.output().unwrap());
-    assert!(t.elapsed() < std::time::Duration::from_secs(40), "{:?}", t.elapsed());
+    assert!(t.elapsed() < std::time::Duration::from_secs(200), "a hang: {:?}", t.elapsed());
     assert_eq!(run.status(), "TIMED_OUT", "{}", run.stdout);
     assert_eq!(
         run.context("UPLOAD_ARTIFACTS"),
