@@ -122,6 +122,11 @@ pub async fn run<S: Session>(
     };
     // Files produced by plugins are enough for a primary artifact (a runspec extension).
     if artifacts.primary.files.is_empty() && from_plugins.is_empty() {
+        // R-ART-06: only a build whose artifacts are wanted fails for it.
+        if settings.primary.destination == Destination::Nowhere && artifacts.secondary.is_empty() {
+            sink.event(BuildEvent::Note("No artifact files defined in buildspec; none are wanted"));
+            return Ok((None, Vec::new()));
+        }
         return Err(UploadError::NoPrimary);
     }
     let target = &settings.primary;

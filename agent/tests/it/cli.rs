@@ -9,6 +9,38 @@ fn runspec() -> Command {
 }
 
 #[test]
+fn buildspecs_that_ran_on_codebuild_pass_check() {
+    // Two real buildspecs CodeBuild ran: a Windows build (`shell: powershell`) and a project
+    // without artifacts whose buildspec has an empty `artifacts/files`. Warnings, not errors.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text, warning) in [
+        (
+            "windows.yml",
+            "version: 0.2\nenv:\n  shell: powershell\nphases:\n  build:\n    commands:\n      - dotnet build\n",
+            "is for a Windows build",
+        ),
+        (
+            "no-files.yml",
+            "version: 0.2\nphases:\n  build:\n    commands: [make]\nartifacts:\n  files:\n",
+            "`artifacts` has no `files`",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = runspec().args(["check", path.to_str().unwrap()]).output().unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{name}: {shown}");
+        assert!(shown.contains(warning), "{name}: {shown}");
+    }
+    // R-ART-06: an empty `files` fails UPLOAD_ARTIFACTS only when artifacts are wanted.
+    let ctx = Ctx::new("version: 0.2\nphases:\n  build:\n    commands: [echo hi]\nartifacts:\n  files:\n");
+    assert_eq!(ctx.run().status(), "SUCCEEDED");
+    let run = ctx.run_artifacts(&[]);
+    assert_eq!(run.status(), "FAILED", "{}", run.stdout);
+    assert_eq!(run.context("UPLOAD_ARTIFACTS").1, "no definition for primary artifacts in buildspec");
+}
+
+#[test]
 fn check_exit_statuses_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.yml");
