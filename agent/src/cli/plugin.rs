@@ -276,8 +276,9 @@ fn new(args: &NewArgs) -> Result<u8, UsageError> {
         (
             "README.md",
             format!(
-                "# {name}\n\nA runspec build-step plugin.\n\n```sh\nrustup target add wasm32-wasip2   # once\ncargo build --release\nrunspec plugin run target/wasm32-wasip2/release/{file}.wasm --with name=world\n```\n\nIn a buildspec:\n\n```yaml\n      - plugin: ./target/wasm32-wasip2/release/{file}.wasm\n        with: {{ name: world }}\n```\n",
-                file = name.replace('-', "_")
+                "# {name}\n\nA runspec build-step plugin.\n\n```sh\nrustup target add wasm32-wasip2   # once\ncargo build --release\nrunspec plugin run target/wasm32-wasip2/release/{file}.wasm --with name=world --allow-export GREETED\n```\n\nIn a buildspec (the plugin sets `GREETED` for later commands only because the step grants it):\n\n```yaml\n{step}```\n",
+                file = name.replace('-', "_"),
+                step = step(&name.replace('-', "_")),
             ),
         ),
     ];
@@ -289,12 +290,20 @@ fn new(args: &NewArgs) -> Result<u8, UsageError> {
         }
         std::fs::write(&p, text).map_err(|e| usage(format!("cannot write `{}`: {e}", p.display())))?;
     }
+    let file = name.replace('-', "_");
     println!("Created plugin crate `{name}`. Build it with:\n  cd {name} && cargo build --release");
     println!(
-        "then run it with:\n  runspec plugin run {name}/target/wasm32-wasip2/release/{}.wasm --with name=world --allow-export GREETED",
-        name.replace('-', "_")
+        "then run it with:\n  runspec plugin run target/wasm32-wasip2/release/{file}.wasm --with name=world --allow-export GREETED"
     );
+    println!("or as a step of a buildspec in {name}/:\n{}", step(&file));
     Ok(exit::OK)
+}
+
+/// The scaffold's step for a buildspec's `commands:`, with the grant its export needs.
+fn step(file: &str) -> String {
+    format!(
+        "      - plugin: ./target/wasm32-wasip2/release/{file}.wasm\n        with: {{ name: world }}\n        allow: {{ export: [GREETED] }}\n"
+    )
 }
 
 const TEMPLATE: &str = r#"//! A runspec build-step plugin. `run` is called once per step, in a fresh sandbox: the build's

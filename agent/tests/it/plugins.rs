@@ -526,12 +526,12 @@ fn check_reports_plugin_step_problems_with_positions() {
 #[test]
 fn plugin_new_scaffolds_a_crate_that_builds_and_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_runspec"))
+    let created = Command::new(env!("CARGO_BIN_EXE_runspec"))
         .args(["plugin", "new", "hello-step"])
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(created.status.code(), Some(0), "{}", String::from_utf8_lossy(&created.stderr));
     let krate = dir.path().join("hello-step");
     // Shares the plugins' target directory so the SDK and wit-bindgen are built once.
     let target = repo().join("target/plugins");
@@ -555,6 +555,28 @@ fn plugin_new_scaffolds_a_crate_that_builds_and_runs() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("[INFO] saying hello to tests") && stdout.contains("hello, tests"), "{stdout}");
     assert!(stdout.contains("greeted tests"), "{stdout}");
+
+    // The step `plugin new` printed, pasted as it is into a buildspec of the crate: the build
+    // succeeds and a later command sees what the plugin exported.
+    let printed = String::from_utf8_lossy(&created.stdout);
+    let step = printed.split_once("or as a step of a buildspec in hello-step/:\n").unwrap().1;
+    let release = krate.join("target/wasm32-wasip2/release");
+    std::fs::create_dir_all(&release).unwrap();
+    std::fs::copy(&wasm, release.join("hello_step.wasm")).unwrap();
+    std::fs::write(
+        krate.join("buildspec.yml"),
+        format!("version: 0.2\nphases:\n  build:\n    commands:\n{step}      - echo \"later=$GREETED\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_runspec"))
+        .args(["run", "--source"])
+        .arg(&krate)
+        .env("RUNSPEC_CACHE_DIR", concat!(env!("CARGO_TARGET_TMPDIR"), "/runspec-cache"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.lines().any(|l| l == "later=world"), "{stdout}");
 }
 
 /// The directory holding the Python and JavaScript plugins, built by
