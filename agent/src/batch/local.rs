@@ -87,6 +87,8 @@ pub struct Options {
     pub combine_artifacts: bool,
     /// One status line per child on this terminal, the output printed above them.
     pub status_lines: Option<indicatif::MultiProgress>,
+    /// `--host`: every child on this machine's shell, whatever image its task names.
+    pub host: bool,
 }
 
 /// How a batch ended.
@@ -99,7 +101,7 @@ pub struct BatchOutcome {
 /// The request one child runs: the batch's, with the task's buildspec, image, variables and
 /// `CODEBUILD_BATCH_BUILD_IDENTIFIER` (R-BATCH-02, R-BATCH-04), and its artifacts in a place
 /// of its own.
-fn child_request(template: &BuildRequest, child: &Child, batch_arn: &str) -> BuildRequest {
+fn child_request(template: &BuildRequest, child: &Child, batch_arn: &str, host: bool) -> BuildRequest {
     let mut req = template.clone();
     let mut overrides: Vec<(String, String)> = child.settings.variables.clone();
     overrides.extend(template.overrides.iter().cloned());
@@ -113,7 +115,7 @@ fn child_request(template: &BuildRequest, child: &Child, batch_arn: &str) -> Bui
     if let Some(path) = &child.buildspec {
         req.buildspec = Some(template.primary.join(path.trim_start_matches("./")));
     }
-    if let Some(image) = &child.settings.image {
+    if let Some(image) = child.settings.image.as_ref().filter(|_| !host) {
         req.image = Some(image.clone());
     }
     if let Some(p) = child.settings.privileged_mode {
@@ -238,7 +240,7 @@ pub fn run(
                         let (tx, rx) = watch::channel(false);
                         stops[i] = Some(tx);
                         requested[i] = Some(SystemTime::now());
-                        let req = child_request(template, &children[i], &batch_arn);
+                        let req = child_request(template, &children[i], &batch_arn, options.host);
                         let prefix = format!("[{}] ", children[i].identifier);
                         let out = Arc::clone(&out);
                         let ended = ended_tx.clone();
@@ -301,7 +303,7 @@ pub fn run(
                 Ok((i, ran)) => {
                     let status = match &ran {
                         Ok(f) => f.report.status,
-                        Err(_) => Status::Fault,
+                        Err(_) => Status::Failed,
                     };
                     if let Err(e) = &ran {
                         notices
@@ -362,7 +364,16 @@ pub fn run(
                 };
                 builds.push(b);
             }
-            (Some(Err(_)), _) => summary["buildStatus"] = json!("FAULT"),
+            // It could not start (its image, its workspace): a FAILED build of its own, with
+            // the reason, as CodeBuild records a build that failed to provision.
+            (Some(Err(reason)), _) => {
+                let req = child_request(template, child, &batch_arn, options.host);
+                let mut b = not_started(&req, requested[i].unwrap_or(submitted), reason);
+                b["buildBatchArn"] = json!(batch_arn);
+                summary["arn"] = b["arn"].clone();
+                summary["buildStatus"] = b["buildStatus"].clone();
+                builds.push(b);
+            }
             (None, State::Skipped) | (None, _) => summary["buildStatus"] = json!("STOPPED"),
         }
         let deps: Vec<&str> = child.depends_on.iter().map(String::as_str).collect();
@@ -412,6 +423,62 @@ pub fn run(
         batch_json["artifacts"] = json!({"location": location});
     }
     Ok(BatchOutcome { status, json: json!({"buildBatch": batch_json, "builds": builds}) })
+}
+
+/// The record of a child that could not start: PROVISIONING FAILED with the reason.
+fn not_started(req: &BuildRequest, at: SystemTime, reason: &str) -> Value {
+    use crate::engine::{BuildPhase, BuildReport, PhaseRecord};
+    let region = req.project.region.clone().unwrap_or_else(|| "us-east-1".into());
+    let account = req.project.account.clone().unwrap_or_else(|| "000000000000".into());
+    let id = format!("{}:{}", req.project_name, uuid::Uuid::new_v4());
+    let now = SystemTime::now();
+    let identity = crate::result::BuildIdentity {
+        arn: format!("arn:aws:codebuild:{region}:{account}:build/{id}"),
+        id,
+        project: req.project_name.clone(),
+        build_number: req.build_number,
+        initiator: std::env::var("USER").unwrap_or_else(|_| "runspec".into()),
+        source_version: None,
+        image: req.image.clone().unwrap_or_else(|| crate::build::HOST_IMAGE.into()),
+        privileged: req.privileged,
+        timeout_minutes: req.timeout.map(|t| t.as_secs_f64() / 60.0),
+        environment_variables: req
+            .project
+            .variables
+            .iter()
+            .map(|v| crate::result::Variable {
+                name: v.name.clone(),
+                value: v.value.clone(),
+                kind: v.kind.as_str().into(),
+            })
+            .chain(req.overrides.iter().map(|(name, value)| crate::result::Variable {
+                name: name.clone(),
+                value: value.clone(),
+                kind: "PLAINTEXT".into(),
+            }))
+            .collect(),
+        submitted: Some(at),
+        dispatched: Some(at),
+    };
+    let report = BuildReport {
+        status: Status::Failed,
+        start: at,
+        end: now,
+        phases: vec![PhaseRecord {
+            phase: BuildPhase::Provisioning,
+            status: Status::Failed,
+            start: at,
+            end: now,
+            contexts: vec![("CLIENT_ERROR".into(), reason.to_string())],
+            continued: false,
+        }],
+        exported: Vec::new(),
+        artifacts: None,
+        secondary_artifacts: Vec::new(),
+        images: Vec::new(),
+        current: None,
+    };
+    crate::result::build_json(&identity, &report)
 }
 
 /// A child's log sink: the CodeBuild log (prefixed) and, on a terminal, its status line.

@@ -135,8 +135,12 @@ fn batch(args: &RunArgs, mut request: BuildRequest) -> Result<u8, UsageError> {
         Some(mp) => std::sync::Arc::new(std::sync::Mutex::new(AboveBars(mp.clone()))),
         None => std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout())),
     };
-    let options =
-        crate::batch::local::Options { jobs, combine_artifacts: args.combine_artifacts, status_lines };
+    let options = crate::batch::local::Options {
+        jobs,
+        combine_artifacts: args.combine_artifacts,
+        status_lines,
+        host: args.host,
+    };
     let outcome = crate::batch::local::run(&request, &batch, &options, stop, out, &Stderr).map_err(usage)?;
     if let Some(path) = &args.result {
         let text = serde_json::to_string_pretty(&outcome.json).unwrap_or_default() + "\n";

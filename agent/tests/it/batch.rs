@@ -292,6 +292,29 @@ fn ctrl_c_stops_every_child() {
 }
 
 #[test]
+fn host_runs_every_child_on_the_host_and_a_child_that_cannot_start_is_recorded() {
+    let ctx = Ctx::new(
+        "version: 0.2\nbatch:\n  build-list:\n    - identifier: plain\n    - identifier: imaged\n      env:\n        image: runspec-test/no-such-image:1\nphases:\n  build:\n    commands: [echo \"on $CODEBUILD_BATCH_BUILD_IDENTIFIER\"]\n",
+    );
+    // --host applies to every child, whatever image its task names.
+    let run = batch(&ctx, &["--host"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(groups(&run)["imaged"], "SUCCEEDED", "{}", run.stdout);
+    assert!(run.stdout.contains("[imaged] on imaged"), "{}", run.stdout);
+    // Without it, the image is not there: a FAILED build of its own, with the reason.
+    let run = batch(&ctx, &[]);
+    assert_eq!(run.code, 1);
+    assert_eq!(groups(&run)["imaged"], "FAILED", "{}", run.stderr);
+    let imaged = child(&run, "imaged");
+    assert_eq!(imaged["buildStatus"], "FAILED", "{imaged}");
+    let provisioning =
+        imaged["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == "PROVISIONING").unwrap();
+    assert_eq!(provisioning["phaseStatus"], "FAILED");
+    let reason = provisioning["contexts"][0]["message"].as_str().unwrap();
+    assert!(reason.contains("no-such-image"), "{reason}");
+}
+
+#[test]
 fn a_batch_needs_a_valid_batch_section() {
     let run = batch(&Ctx::new("version: 0.2\nphases:\n  build:\n    commands: [echo hi]\n"), &[]);
     assert_eq!(run.code, 2);
