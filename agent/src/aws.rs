@@ -66,6 +66,8 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
 pub struct AwsSecretStore {
     ssm: aws_sdk_ssm::Client,
     secrets: aws_sdk_secretsmanager::Client,
+    /// Where Parameter Store and Secrets Manager requests go, for error messages.
+    endpoints: (String, String),
 }
 
 impl AwsSecretStore {
@@ -73,7 +75,26 @@ impl AwsSecretStore {
         AwsSecretStore {
             ssm: aws_sdk_ssm::Client::new(config),
             secrets: aws_sdk_secretsmanager::Client::new(config),
+            endpoints: (
+                endpoint(config, "SSM", "ssm"),
+                endpoint(config, "SECRETS_MANAGER", "secretsmanager"),
+            ),
         }
+    }
+}
+
+/// The endpoint the SDK uses for a service: the service's own `AWS_ENDPOINT_URL_<ID>`, the
+/// shared endpoint URL, or AWS's regional endpoint.
+fn endpoint(config: &SdkConfig, env_id: &str, prefix: &str) -> String {
+    if let Some(url) = std::env::var(format!("AWS_ENDPOINT_URL_{env_id}")).ok().filter(|u| !u.is_empty()) {
+        return url;
+    }
+    if let Some(url) = config.endpoint_url() {
+        return url.to_string();
+    }
+    match config.region() {
+        Some(region) => format!("https://{prefix}.{region}.amazonaws.com"),
+        None => format!("https://{prefix}.<no region: set AWS_REGION>.amazonaws.com"),
     }
 }
 
@@ -103,6 +124,13 @@ where
 }
 
 impl SecretStore for AwsSecretStore {
+    fn endpoint(&self, service: crate::env::secrets::Service) -> String {
+        match service {
+            crate::env::secrets::Service::ParameterStore => self.endpoints.0.clone(),
+            crate::env::secrets::Service::SecretsManager => self.endpoints.1.clone(),
+        }
+    }
+
     async fn parameters(&mut self, names: &[String]) -> Result<HashMap<String, String>, StoreError> {
         let out = self
             .ssm

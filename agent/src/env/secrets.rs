@@ -46,9 +46,28 @@ pub enum StoreError {
     Service(String),
 }
 
+/// The two services a variable's value can come from, named as AWS names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    ParameterStore,
+    SecretsManager,
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Service::ParameterStore => "AWS Systems Manager Parameter Store",
+            Service::SecretsManager => "AWS Secrets Manager",
+        })
+    }
+}
+
 /// Reads parameters and secrets.
 #[allow(async_fn_in_trait, reason = "used with concrete types only")]
 pub trait SecretStore {
+    /// Where the store sends its requests for `service` (a URL), for error messages.
+    fn endpoint(&self, service: Service) -> String;
+
     /// Decrypted values of the parameters that exist, by name. At most 10 names per call.
     async fn parameters(&mut self, names: &[String]) -> Result<HashMap<String, String>, StoreError>;
 
@@ -64,8 +83,10 @@ pub trait SecretStore {
 /// The DOWNLOAD_SOURCE context code for a failed fetch, as CodeBuild logs it.
 pub const FETCH_ERROR_CODE: &str = "Decrypted Variables Error";
 
-/// Fetches every request. The first failure is the phase context message (R-ENV-06):
-/// `parameter does not exist: <name>`.
+/// Fetches every request. The first failure is the phase context message: CodeBuild's words
+/// when a parameter or secret does not exist (R-ENV-06, `parameter does not exist: <name>`);
+/// any other failure is one line naming the variable, the parameter or secret, the service, its
+/// endpoint and the cause.
 pub async fn resolve<S: SecretStore>(
     store: &mut S,
     requests: &[SecretRequest],
@@ -81,7 +102,22 @@ pub async fn resolve<S: SecretStore>(
     names.dedup();
     let mut params = HashMap::new();
     for batch in names.chunks(10) {
-        params.extend(store.parameters(batch).await.map_err(|e| e.to_string())?);
+        let fetched = store.parameters(batch).await.map_err(|e| {
+            let asked =
+                requests.iter().find(|r| matches!(&r.source, SecretRef::Parameter(n) if batch.contains(n)));
+            let (var, name) = match asked {
+                Some(SecretRequest { var, source: SecretRef::Parameter(name) }) => {
+                    (var.as_str(), name.as_str())
+                }
+                _ => ("", batch[0].as_str()),
+            };
+            let others = match batch.len() {
+                1 => String::new(),
+                n => format!(" (and {} more asked with it)", n - 1),
+            };
+            failure(store, Service::ParameterStore, var, &format!("parameter {name}{others}"), e)
+        })?;
+        params.extend(fetched);
     }
     let mut secrets: HashMap<(String, Option<String>, Option<String>), String> = HashMap::new();
     let mut values = Vec::new();
@@ -99,7 +135,9 @@ pub async fn resolve<S: SecretStore>(
                         let v = store
                             .secret(id, version_stage.as_deref(), version_id.as_deref())
                             .await
-                            .map_err(|e| e.to_string())?;
+                            .map_err(|e| {
+                                failure(store, Service::SecretsManager, &r.var, &format!("secret {id}"), e)
+                            })?;
                         secrets.insert(key, v.clone());
                         v
                     }
@@ -115,6 +153,21 @@ pub async fn resolve<S: SecretStore>(
         values.push((r.var.clone(), value));
     }
     Ok(values)
+}
+
+/// The message for a failed call: CodeBuild's own words for a missing secret, otherwise one line
+/// with everything needed to find the cause.
+fn failure<S: SecretStore>(store: &S, service: Service, var: &str, what: &str, e: StoreError) -> String {
+    match e {
+        StoreError::SecretNotFound(_) => e.to_string(),
+        StoreError::Service(cause) => {
+            let cause = cause.split_whitespace().collect::<Vec<_>>().join(" ");
+            format!(
+                "cannot read {what} for variable {var} from {service} at {}: {cause}",
+                store.endpoint(service)
+            )
+        }
+    }
 }
 
 /// A top-level key of a JSON object secret: strings as they are, other values as JSON text.
@@ -135,12 +188,19 @@ mod tests {
         params: HashMap<String, String>,
         secrets: HashMap<String, String>,
         calls: Vec<String>,
+        down: bool,
     }
 
     impl SecretStore for FakeStore {
+        fn endpoint(&self, service: Service) -> String {
+            format!("https://{service:?}.example")
+        }
         async fn parameters(&mut self, names: &[String]) -> Result<HashMap<String, String>, StoreError> {
             assert!(names.len() <= 10);
             self.calls.push(format!("GetParameters {}", names.len()));
+            if self.down {
+                return Err(StoreError::Service("dispatch failure: io error:\n  dns error".into()));
+            }
             Ok(names.iter().filter_map(|n| self.params.get(n).map(|v| (n.clone(), v.clone()))).collect())
         }
         async fn secret(
@@ -150,6 +210,9 @@ mod tests {
             version: Option<&str>,
         ) -> Result<String, StoreError> {
             self.calls.push(format!("GetSecretValue {id} {stage:?} {version:?}"));
+            if self.down {
+                return Err(StoreError::Service("AccessDeniedException: not allowed".into()));
+            }
             self.secrets.get(id).cloned().ok_or_else(|| StoreError::SecretNotFound(id.to_string()))
         }
     }
@@ -197,6 +260,29 @@ mod tests {
         store.secrets.insert("s".into(), "{}".into());
         let no_key = [req("X", SecretRef::secret("s:k"))];
         assert_eq!(block(resolve(&mut store, &no_key)).unwrap_err(), "secret s has no JSON key k");
+    }
+
+    #[test]
+    fn other_failures_name_the_variable_the_value_the_service_and_its_endpoint_in_one_line() {
+        let mut store = FakeStore { down: true, ..FakeStore::default() };
+        let one = [req("TOKEN", SecretRef::Parameter("/ci/token".into()))];
+        assert_eq!(
+            block(resolve(&mut store, &one)).unwrap_err(),
+            "cannot read parameter /ci/token for variable TOKEN from AWS Systems Manager Parameter Store \
+             at https://ParameterStore.example: dispatch failure: io error: dns error"
+        );
+        let two = [req("A", SecretRef::Parameter("/b".into())), req("B", SecretRef::Parameter("/a".into()))];
+        assert_eq!(
+            block(resolve(&mut store, &two)).unwrap_err(),
+            "cannot read parameter /b (and 1 more asked with it) for variable A from AWS Systems Manager \
+             Parameter Store at https://ParameterStore.example: dispatch failure: io error: dns error"
+        );
+        let secret = [req("DB_PASSWORD", SecretRef::secret("prod/db:password"))];
+        assert_eq!(
+            block(resolve(&mut store, &secret)).unwrap_err(),
+            "cannot read secret prod/db for variable DB_PASSWORD from AWS Secrets Manager at \
+             https://SecretsManager.example: AccessDeniedException: not allowed"
+        );
     }
 
     #[test]

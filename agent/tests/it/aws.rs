@@ -125,6 +125,35 @@ fn a_missing_parameter_fails_download_source_before_anything_runs() {
 }
 
 #[test]
+fn an_unreachable_store_is_named_with_the_variable_the_parameter_and_the_endpoint() {
+    // Issue 21: the context used to be the SDK's bare "dispatch failure: io error: …".
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let ctx = Ctx::new(
+        "version: 0.2\nenv:\n  parameter-store:\n    DB_PASSWORD: /prod/db\nphases:\n  build:\n    commands: [touch ran]\n",
+    );
+    let mut cmd = ctx.command();
+    cmd.env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env_remove("AWS_PROFILE");
+    let run = ctx.finish(cmd.output().unwrap());
+    assert_eq!(run.phases(), ["DOWNLOAD_SOURCE=FAILED"]);
+    let (code, message) = run.context("DOWNLOAD_SOURCE");
+    assert_eq!(code, "Decrypted Variables Error");
+    let expected = format!(
+        "cannot read parameter /prod/db for variable DB_PASSWORD from AWS Systems Manager Parameter Store at {url}: "
+    );
+    assert!(message.starts_with(&expected), "{message}");
+    assert!(!message.contains('\n') && message.len() > expected.len(), "{message}");
+    assert!(run.stdout.contains(&expected), "the log says it too:\n{}", run.stdout);
+    assert!(!ctx.src.path().join("ran").exists());
+}
+
+#[test]
 #[ignore = "needs moto_server: run scripts/test.sh"]
 fn project_variables_of_type_parameter_store_and_secrets_manager() {
     let param = format!("/{}/stage", unique("runspec"));
