@@ -2,7 +2,10 @@
 //! local directory or in S3 — the same definition behaves the same in both.
 //!
 //! - `key` (shell-expanded, so `npm-$(codebuild-hash-files package-lock.json)` works) names the
-//!   archive; without a key the project's one archive is `default`.
+//!   archive; without a key the project's one archive is `default`. The key is expanded once,
+//!   before INSTALL, and that one key names both the restore and the save: a build that rewrites
+//!   the hashed lock file still saves under the key the next build with the same lock file asks
+//!   for (CodeBuild stores the cache "under the context of this cache key").
 //! - Restore, before INSTALL: the exact key, else each of `fallback-keys` as a prefix, in order,
 //!   newest match first.
 //! - Save, at the end of a build that reached POST_BUILD: a keyed archive is stored once and never
@@ -165,7 +168,7 @@ async fn expand<S: Session>(session: &mut S, text: &str) -> Result<String, Strin
 }
 
 /// The archive a cache definition names: its shell-expanded `key`, else the project's one
-/// unkeyed archive, `default`.
+/// unkeyed archive, `default`. Expanded once per build, before INSTALL.
 async fn archive_key<S: Session>(spec: &buildspec::Cache, session: &mut S) -> Result<String, String> {
     match &spec.key {
         Some(k) => expand(session, k).await,
@@ -174,7 +177,9 @@ async fn archive_key<S: Session>(spec: &buildspec::Cache, session: &mut S) -> Re
 }
 
 impl Cache {
-    /// Restores before INSTALL. Returns the key that was restored, if any.
+    /// Before INSTALL: expands the key (the one the save uses too) and restores the archive it
+    /// names, unless the action is `save`. Returns the key, or `None` when it cannot be expanded
+    /// (a warning: the build runs without a cache and saves none).
     pub async fn restore<S: Session>(
         &self,
         spec: &buildspec::Cache,
@@ -182,30 +187,39 @@ impl Cache {
         sink: &mut dyn EventSink,
         src_dir: &Path,
     ) -> Option<String> {
+        let key = match archive_key(spec, session).await {
+            Ok(key) => key,
+            Err(e) => {
+                sink.event(BuildEvent::Warning(&format!(
+                    "the cache key cannot be expanded, building without a cache: {e}"
+                )));
+                return None;
+            }
+        };
         if spec.action == Some(CacheAction::Save) {
             sink.event(BuildEvent::Note("Skip cache restore due to: cache action is save"));
-            return None;
+            return Some(key);
         }
-        match self.try_restore(spec, session, sink, src_dir).await {
-            Ok(found) => found,
+        match self.try_restore(spec, &key, session, sink, src_dir).await {
+            Ok(()) => {}
             Err(e) => {
-                sink.event(BuildEvent::Warning(&format!("cache restore failed, building without it: {e}")));
-                None
+                sink.event(BuildEvent::Warning(&format!("cache restore failed, building without it: {e}")))
             }
         }
+        Some(key)
     }
 
     async fn try_restore<S: Session>(
         &self,
         spec: &buildspec::Cache,
+        key: &str,
         session: &mut S,
         sink: &mut dyn EventSink,
         src_dir: &Path,
-    ) -> Result<Option<String>, String> {
-        let key = archive_key(spec, session).await?;
+    ) -> Result<(), String> {
         let mut found = None;
-        if valid_key(&key) && self.store.exists(&key).await? {
-            found = Some(key.clone());
+        if valid_key(key) && self.store.exists(key).await? {
+            found = Some(key.to_string());
         } else if spec.key.is_some() {
             for fallback in &spec.fallback_keys {
                 let prefix = expand(session, fallback).await?;
@@ -220,7 +234,7 @@ impl Cache {
                 "Cache not found for key {key} in {}",
                 self.store.describe()
             )));
-            return Ok(None);
+            return Ok(());
         };
         sink.event(BuildEvent::Note(&format!("Restoring cache {name} from {}", self.store.describe())));
         let archive = self.scratch.join("cache-restore.tar.gz");
@@ -235,13 +249,14 @@ impl Cache {
             placed.map_err(|e| e.to_string())?;
         }
         sink.event(BuildEvent::Note(&format!("Restored {count} file(s) from cache {name}")));
-        Ok(Some(name))
+        Ok(())
     }
 
-    /// Saves at the end of the build.
+    /// Saves at the end of the build, under the key [`Cache::restore`] expanded.
     pub async fn save<S: Session>(
         &self,
         spec: &buildspec::Cache,
+        key: &str,
         session: &mut S,
         sink: &mut dyn EventSink,
         src_dir: &Path,
@@ -250,7 +265,7 @@ impl Cache {
             sink.event(BuildEvent::Note("Skip cache save due to: cache action is restore"));
             return;
         }
-        if let Err(e) = self.try_save(spec, session, sink, src_dir).await {
+        if let Err(e) = self.try_save(spec, key, session, sink, src_dir).await {
             sink.event(BuildEvent::Warning(&format!("cache save failed: {e}")));
         }
     }
@@ -258,15 +273,15 @@ impl Cache {
     async fn try_save<S: Session>(
         &self,
         spec: &buildspec::Cache,
+        key: &str,
         session: &mut S,
         sink: &mut dyn EventSink,
         src_dir: &Path,
     ) -> Result<(), String> {
-        let key = archive_key(spec, session).await?;
-        if !valid_key(&key) {
+        if !valid_key(key) {
             return Err(format!("`{key}` cannot be a cache key (no `/`, not empty, not starting with `.`)"));
         }
-        if spec.key.is_some() && self.store.exists(&key).await? {
+        if spec.key.is_some() && self.store.exists(key).await? {
             // R-CACHE-03: a keyed cache is stored once and never updated afterwards.
             sink.event(BuildEvent::Note(&format!("Cache {key} already exists; not updating it")));
             return Ok(());
@@ -285,7 +300,7 @@ impl Cache {
             let _ = fs::remove_dir_all(&abs_base);
         }
         let count = packed.map_err(|e| e.to_string())?;
-        self.store.put(&key, &archive).await?;
+        self.store.put(key, &archive).await?;
         let _ = fs::remove_file(&archive);
         sink.event(BuildEvent::Note(&format!(
             "Saved {count} file(s) to cache {key} in {}",

@@ -149,6 +149,8 @@ pub struct Engine<'a, S: Session> {
     pushed: Vec<crate::image::Pushed>,
     src_dir: PathBuf,
     debug: Option<crate::exec::debug::Terminal>,
+    /// The cache key expanded before INSTALL; the save uses it too. `None`: nothing to save.
+    cache_key: Option<String>,
 }
 
 impl<'a, S: Session> Engine<'a, S> {
@@ -164,6 +166,7 @@ impl<'a, S: Session> Engine<'a, S> {
             pushed: Vec::new(),
             src_dir: PathBuf::new(),
             debug: None,
+            cache_key: None,
         }
     }
 
@@ -269,7 +272,7 @@ impl<'a, S: Session> Engine<'a, S> {
         }
         // The cache is saved once the build got through POST_BUILD, failed or not: what INSTALL
         // and BUILD downloaded is worth keeping even when a test failed.
-        if let (Some(spec), Some(cache)) = (spec, &input.cache)
+        if let (Some(spec), Some(cache), Some(key)) = (spec, &input.cache, self.cache_key.take())
             && let Some(c) = spec.cache.as_ref().filter(|c| !c.paths.is_empty())
             && self.records.iter().any(|r| {
                 r.phase == BuildPhase::PostBuild
@@ -279,7 +282,7 @@ impl<'a, S: Session> Engine<'a, S> {
         {
             let stop = &mut self.stop;
             let cut_short = stop.check().is_some() || {
-                let save = cache.save(c, self.session, self.sink, &input.src_dir);
+                let save = cache.save(c, &key, self.session, self.sink, &input.src_dir);
                 tokio::select! {
                     () = save => false,
                     _ = stop.wait() => true,
@@ -389,7 +392,10 @@ impl<'a, S: Session> Engine<'a, S> {
                 let stop = &mut self.stop;
                 let restore = cache.restore(c, self.session, self.sink, &input.src_dir);
                 let cut_short = tokio::select! {
-                    _ = restore => false,
+                    key = restore => {
+                        self.cache_key = key;
+                        false
+                    }
                     _ = stop.wait() => true,
                 };
                 if cut_short {

@@ -43,6 +43,23 @@ fn local_cache_keys_and_fallbacks() {
 }
 
 #[test]
+fn the_key_is_expanded_once_so_a_build_that_rewrites_its_lock_file_saves_under_the_key_it_asked_for() {
+    // Issue 21: the key was expanded again at save, after `npm install` rewrote the lock file,
+    // so every build saved under a key no later build asked for and every build missed.
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().to_str().unwrap();
+    let spec = "version: 0.2\nphases:\n  install:\n    commands:\n      - if [ -f deps/lib.txt ]; then echo \"restored $(cat deps/lib.txt)\"; else mkdir -p deps && echo \"$LIB\" > deps/lib.txt && echo installed; fi\n      - echo rewritten-$LIB >> package-lock.json\ncache:\n  key: deps-$(codebuild-hash-files package-lock.json)\n  paths:\n    - 'deps/**/*'\n";
+    for (lib, expected) in [("v1", "installed"), ("v2", "restored v1")] {
+        let ctx = Ctx::new(spec);
+        ctx.write("package-lock.json", "{\"v\": 1}");
+        let run = run(&ctx, cache, lib, &[]);
+        assert_eq!(install_line(&run), expected, "{}", run.stdout);
+    }
+    let saved: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(saved.len(), 1, "one key, restored and saved: {saved:?}");
+}
+
+#[test]
 #[ignore = "needs moto_server: run scripts/test.sh"]
 fn s3_cache_keys_and_fallbacks() {
     let bucket = crate::aws::unique("runspec-cache");
