@@ -26,6 +26,19 @@ use crate::result::{self, BuildIdentity};
 use crate::workspace::{Source, Workspace};
 
 /// Everything one build needs, resolved from flags, a project and overrides.
+/// A moment on both clocks: the timeout counts from `clock`, phase records from `wall`.
+#[derive(Debug, Clone, Copy)]
+pub struct Began {
+    pub clock: tokio::time::Instant,
+    pub wall: SystemTime,
+}
+
+impl Began {
+    pub fn now() -> Began {
+        Began { clock: tokio::time::Instant::now(), wall: SystemTime::now() }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct BuildRequest {
     /// The primary source directory.
@@ -41,9 +54,9 @@ pub struct BuildRequest {
     /// environmentVariablesOverride: the highest layer.
     pub overrides: Vec<(String, String)>,
     pub timeout: Option<Duration>,
-    /// When the timeout's clock started, when before [`run`] (a service's source fetch counts
-    /// against the build's timeout, as CodeBuild's DOWNLOAD_SOURCE does).
-    pub started: Option<tokio::time::Instant>,
+    /// When DOWNLOAD_SOURCE began, when before [`run`]: a service's source fetch is part of
+    /// DOWNLOAD_SOURCE and counts against the build's timeout, as on CodeBuild.
+    pub started: Option<Began>,
     /// A fleet worker's lease on the build: once it runs out the build stops (before the next
     /// command, phase or upload) and its worker writes nothing more.
     pub lease: Option<std::sync::Arc<crate::exec::LeaseClock>>,
@@ -557,6 +570,9 @@ pub async fn run<S: EventSink>(
         panic!("injected by RUNSPEC_TEST_PANIC_AT");
     }
     // runspec's own directories are never part of a copied source (a build run from $HOME).
+    // DOWNLOAD_SOURCE: a service's fetch began it; the workspace copy is part of it.
+    let began = req.started.unwrap_or_else(Began::now);
+    let start = began.wall;
     let own_dirs: Vec<PathBuf> = [crate::dirs::cache(), crate::dirs::state()].into_iter().flatten().collect();
     let workspace = Workspace::create(&s.primary, &s.secondary, req.mount_source, &own_dirs)
         .map_err(|e| prepare(e.to_string()))?;
@@ -567,7 +583,6 @@ pub async fn run<S: EventSink>(
         ));
     }
 
-    let start = SystemTime::now();
     let uuid = req.uuid.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let region = s
         .project
@@ -807,14 +822,11 @@ pub async fn run<S: EventSink>(
         }
     };
 
-    let stop = match s.started {
-        Some(at) => Stop::since(at, s.timeout, stopped),
-        None => Stop::new(s.timeout, stopped),
-    }
-    .with_lease(s.lease.clone());
+    let stop = Stop::since(began.clock, s.timeout, stopped).with_lease(s.lease.clone());
 
-    let mut log = Ledger::new(MaskingSink::new(sink, masker));
+    let mut log = Ledger::new(MaskingSink::new(sink, masker), start);
     let input = BuildInput {
+        started: start,
         buildspec: spec,
         buildspec_location: location,
         src_dir: workspace.src_dir.clone(),

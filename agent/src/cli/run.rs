@@ -53,7 +53,7 @@ pub fn run(args: RunArgs) -> Result<u8, UsageError> {
             if let Some(path) = result_path {
                 let now = SystemTime::now();
                 let report =
-                    crate::engine::ledger::Ledger::new(crate::engine::events::RecordingSink::default())
+                    crate::engine::ledger::Ledger::new(crate::engine::events::RecordingSink::default(), now)
                         .fault(now, &why);
                 let json = serde_json::json!({
                     "buildStatus": report.status.as_str(),

@@ -16,8 +16,9 @@ pub struct Ledger<S: EventSink> {
 }
 
 impl<S: EventSink> Ledger<S> {
-    pub fn new(inner: S) -> Self {
-        Ledger { inner, phases: Vec::new(), current: (BuildPhase::DownloadSource, SystemTime::now()) }
+    /// A ledger for a build whose DOWNLOAD_SOURCE began at `download_began`.
+    pub fn new(inner: S, download_began: SystemTime) -> Self {
+        Ledger { inner, phases: Vec::new(), current: (BuildPhase::DownloadSource, download_began) }
     }
 
     pub fn inner(&self) -> &S {
@@ -129,7 +130,7 @@ mod tests {
 
     #[test]
     fn a_crash_ends_the_running_phase_as_fault() {
-        let mut l = Ledger::new(RecordingSink::default());
+        let mut l = Ledger::new(RecordingSink::default(), SystemTime::now());
         l.event(BuildEvent::PhaseCompleted {
             phase: BuildPhase::DownloadSource,
             status: Status::Succeeded,

@@ -25,6 +25,9 @@ pub struct BuildspecFailure {
 
 /// Everything the engine needs to run one build.
 pub struct BuildInput {
+    /// When DOWNLOAD_SOURCE began (a service fetches the source before the engine runs): the
+    /// build's start and the phase's.
+    pub started: SystemTime,
     pub buildspec: Result<Buildspec, BuildspecFailure>,
     /// Shown as `YAML location is …`.
     pub buildspec_location: String,
@@ -196,7 +199,7 @@ impl<'a, S: Session> Engine<'a, S> {
     /// Runs the whole build. Errors from the agent itself (not the user's commands) end the
     /// build as FAULT.
     pub async fn run(mut self, mut input: BuildInput) -> BuildReport {
-        let start = SystemTime::now();
+        let start = input.started;
         self.plugins = input.plugins.take();
         self.images = input.images.take();
         self.src_dir = input.src_dir.clone();
@@ -315,7 +318,7 @@ impl<'a, S: Session> Engine<'a, S> {
     /// DOWNLOAD_SOURCE: the log preamble of R-LOG-02, buildspec problems (R-YAML-02), and the
     /// up-front `run-as` check.
     async fn download_source(&mut self, input: &BuildInput) -> Next {
-        let t = SystemTime::now();
+        let t = input.started;
         self.note("Waiting for DOWNLOAD_SOURCE");
         self.note("Phase is DOWNLOAD_SOURCE");
         let shown = input.artifacts.src_in_build.as_deref().unwrap_or(&input.src_dir);
@@ -1046,6 +1049,7 @@ mod tests {
         let mut sink = RecordingSink::default();
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let input = BuildInput {
+            started: SystemTime::now(),
             buildspec: Ok(spec),
             buildspec_location: "b.yml".into(),
             src_dir: PathBuf::from("/src"),

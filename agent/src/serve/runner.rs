@@ -163,7 +163,19 @@ fn failed_build(
     message: &str,
 ) -> cb::Build {
     let now = SystemTime::now();
-    let started = identity.dispatched.unwrap_or(now);
+    failed_since(identity, template, (phase, identity.dispatched.unwrap_or(now)), status, code, message)
+}
+
+/// [`failed_build`] for a phase that began at `since`.
+fn failed_since(
+    identity: &BuildIdentity,
+    template: &cb::Build,
+    (phase, started): (BuildPhase, SystemTime),
+    status: Status,
+    code: &str,
+    message: &str,
+) -> cb::Build {
+    let now = SystemTime::now();
     let report = BuildReport {
         status,
         start: started,
@@ -188,7 +200,12 @@ fn failed_build(
 }
 
 /// How a build that could not get its sources ends.
-fn fetch_failed(identity: &BuildIdentity, template: &cb::Build, e: FetchError) -> cb::Build {
+fn fetch_failed(
+    identity: &BuildIdentity,
+    template: &cb::Build,
+    began: SystemTime,
+    e: FetchError,
+) -> cb::Build {
     let (status, code, message) = match e {
         FetchError::Failed(m) => (Status::Failed, "CLIENT_ERROR", m),
         FetchError::Stopped(StopReason::Stopped) => {
@@ -198,7 +215,7 @@ fn fetch_failed(identity: &BuildIdentity, template: &cb::Build, e: FetchError) -
             (Status::TimedOut, "BUILD_TIMED_OUT", "Build has timed out".into())
         }
     };
-    failed_build(identity, template, BuildPhase::DownloadSource, status, code, &message)
+    failed_since(identity, template, (BuildPhase::DownloadSource, began), status, code, &message)
 }
 
 /// Warnings of a build before its log starts, written into that log.
@@ -297,7 +314,13 @@ fn run_one(
     };
     // CodeBuild's timeout covers the whole build, DOWNLOAD_SOURCE included.
     let timeout = Some(Duration::from_secs(project.timeout_minutes.unwrap_or(60).saturating_mul(60)));
-    let started = tokio::time::Instant::now();
+    // DOWNLOAD_SOURCE begins with the fetch (CodeBuild's does): the build shows it while a
+    // clone runs, and the phase's start never changes once written.
+    let began = crate::build::Began::now();
+    let downloading = BuildReport::in_progress(began.wall, (BuildPhase::DownloadSource, began.wall));
+    let mut live = result::build_record(&identity, &downloading);
+    carry_over(&mut live, &template);
+    recorder.record(&identity.id, "IN_PROGRESS", &live);
     // Sources are fetched outside the state directory (which builds never reach), into a
     // directory of this build's own, removed when it ends.
     let fetched = match tempfile::Builder::new().prefix("runspec-src-").tempdir() {
@@ -319,7 +342,7 @@ fn run_one(
     let secondary_dir = fetched.path().join("secondary");
     let prepared = runtime.block_on(async {
         let mut fetch_stop =
-            crate::exec::Stop::since(started, timeout, stop.clone()).with_lease(recorder.lease());
+            crate::exec::Stop::since(began.clock, timeout, stop.clone()).with_lease(recorder.lease());
         let spec = request::source(effective).map_err(FetchError::Failed)?;
         let primary = super::fetch::prepare(spec, &sources, &service.policy, &mut fetch_stop).await?;
         let secondary =
@@ -329,7 +352,7 @@ fn run_one(
     });
     let ((primary, mount), secondary) = match prepared {
         Ok(p) => p,
-        Err(e) => return fetch_failed(&identity, &template, e),
+        Err(e) => return fetch_failed(&identity, &template, began.wall, e),
     };
     for field in project.ignored.iter().filter(|f| !SERVICE_FIELDS.contains(&f.as_str())) {
         notices.warning(&format!("project field `{field}` is not supported by runspec yet and is ignored"));
@@ -345,7 +368,7 @@ fn run_one(
         mount_source: mount,
         project_name: row.project.clone(),
         timeout,
-        started: Some(started),
+        started: Some(began),
         lease: recorder.lease(),
         image: image.clone(),
         host_isolation: image
@@ -361,11 +384,11 @@ fn run_one(
         ..Default::default()
     };
     let live = Live {
-        ledger: Ledger::new(CodeBuildLog::new(log)),
+        ledger: Ledger::new(CodeBuildLog::new(log), began.wall),
         recorder,
         identity: identity.clone(),
         template: template.clone(),
-        start: SystemTime::now(),
+        start: began.wall,
     };
     let ran = runtime.block_on(crate::build::run(req, live, stop, &notices));
     drop(fetched);

@@ -1122,6 +1122,73 @@ fn local_and_secondary_sources() {
 
 #[test]
 #[ignore = "needs the test venv: run scripts/test.sh"]
+fn a_phases_times_never_change_once_written() {
+    // Issue 21: a LOCAL source's copy showed as DOWNLOAD_SOURCE while the build ran and moved to
+    // PROVISIONING once it ended.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let s = Server::start_in(&root, &["--local-sources", root.to_str().unwrap()]);
+    let main = root.join("main");
+    for i in 0..40 {
+        let d = main.join(format!("d{i}"));
+        std::fs::create_dir_all(&d).unwrap();
+        for j in 0..100 {
+            std::fs::write(d.join(format!("f{j}.txt")), "x".repeat(1000)).unwrap();
+        }
+    }
+    let go = root.join("go");
+    std::fs::write(
+        main.join("buildspec.yml"),
+        format!(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - while [ ! -e {} ]; do sleep 0.1; done\n",
+            go.display()
+        ),
+    )
+    .unwrap();
+    let source = json!({"type": "LOCAL", "location": main.display().to_string()}).to_string();
+    s.aws(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        "big",
+        "--source",
+        &source,
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role",
+        "r",
+    ]);
+    let id = s.aws(&["codebuild", "start-build", "--project-name", "big"])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let end = Instant::now() + Duration::from_secs(60);
+    let running = loop {
+        let b = s.build(&id);
+        if b["currentPhase"] == "BUILD" {
+            break b;
+        }
+        assert!(Instant::now() < end && b["buildComplete"] == false, "never reached BUILD: {b}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::fs::write(&go, "").unwrap();
+    let done = s.wait(&id, Duration::from_secs(60));
+    assert_eq!(done["buildStatus"], "SUCCEEDED", "{done}");
+    let times = |b: &Value, kind: &str| {
+        let p = b["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == kind).unwrap().clone();
+        (p["startTime"].clone(), p["endTime"].clone())
+    };
+    for kind in ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD"] {
+        assert_eq!(times(&running, kind), times(&done, kind), "{kind} changed:\n{running}\n{done}");
+    }
+    assert_eq!(times(&running, "BUILD").0, times(&done, "BUILD").0);
+    assert_eq!(times(&done, "PROVISIONING").1, times(&done, "DOWNLOAD_SOURCE").0, "{done}");
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
 fn the_rust_sdk_drives_a_build() {
     use aws_sdk_codebuild::types::{
         ArtifactsType, ComputeType, EnvironmentType, ProjectArtifacts, ProjectEnvironment, ProjectSource,
