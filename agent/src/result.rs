@@ -37,10 +37,23 @@ pub struct BuildIdentity {
     /// The project's and the overrides' variables as the project shows them: a Parameter
     /// Store or Secrets Manager variable keeps its type and its reference, never a value.
     pub environment_variables: Vec<Variable>,
+    /// The primary source (`None`: NO_SOURCE) and the secondary ones as the build saw them.
+    pub source: Option<cb::ProjectSource>,
+    pub secondary_sources: Vec<cb::ProjectSource>,
     /// When the build was submitted and when it left the queue (a service's builds wait);
     /// `None`: at the start of the report.
     pub submitted: Option<SystemTime>,
     pub dispatched: Option<SystemTime>,
+}
+
+/// A directory on this machine as a build's source (runspec's `LOCAL` source type).
+pub fn local_source(dir: &std::path::Path, identifier: Option<&str>) -> cb::ProjectSource {
+    cb::ProjectSource {
+        kind: "LOCAL".into(),
+        location: Some(dir.display().to_string()),
+        source_identifier: identifier.map(str::to_string),
+        ..Default::default()
+    }
 }
 
 /// Epoch seconds, with millisecond precision, as the CodeBuild API sends times.
@@ -186,8 +199,12 @@ pub fn build_record(id: &BuildIdentity, report: &BuildReport) -> cb::Build {
         resolved_source_version: id.source_version.clone(),
         project_name: Some(id.project.clone()),
         phases: Some(phases),
-        source: Some(cb::ProjectSource { kind: "NO_SOURCE".into(), ..Default::default() }),
-        secondary_sources: Some(Vec::new()),
+        source: Some(
+            id.source
+                .clone()
+                .unwrap_or_else(|| cb::ProjectSource { kind: "NO_SOURCE".into(), ..Default::default() }),
+        ),
+        secondary_sources: Some(id.secondary_sources.clone()),
         artifacts: Some(
             report
                 .artifacts

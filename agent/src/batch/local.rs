@@ -439,6 +439,12 @@ fn not_started(req: &BuildRequest, at: SystemTime, reason: &str) -> Value {
         build_number: req.build_number,
         initiator: std::env::var("USER").unwrap_or_else(|_| "runspec".into()),
         source_version: None,
+        source: Some(crate::build::cb_source(&req.primary, req.project.buildspec.as_deref())),
+        secondary_sources: req
+            .secondary
+            .iter()
+            .map(|s| crate::result::local_source(&s.dir, s.id.as_deref()))
+            .collect(),
         image: req.image.clone().unwrap_or_else(|| crate::build::HOST_IMAGE.into()),
         privileged: req.privileged,
         timeout_minutes: req.timeout.map(|t| t.as_secs_f64() / 60.0),

@@ -122,6 +122,15 @@ impl Finished {
     }
 }
 
+/// The primary source directory as the build record shows it: `LOCAL`, with the project's
+/// `buildspec` when it names one.
+pub fn cb_source(dir: &Path, buildspec: Option<&str>) -> crate::shapes::codebuild::ProjectSource {
+    crate::shapes::codebuild::ProjectSource {
+        buildspec: buildspec.map(str::to_string),
+        ..result::local_source(dir, None)
+    }
+}
+
 /// Why a build could not start: nothing ran.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -253,7 +262,7 @@ async fn ecr_login(
     state_dir: &Path,
     in_container: bool,
     region: &str,
-    notices: &dyn Notices,
+    log_warnings: &mut Vec<String>,
 ) -> Result<Vec<String>, PrepareError> {
     use crate::buildspec::Step;
     use crate::image::docker_config;
@@ -286,7 +295,8 @@ async fn ecr_login(
     let login = match crate::image::ecr::login(&client, None).await {
         Ok(l) => l,
         Err(e) if req.ecr_login == EcrLogin::Auto => {
-            notices.warning(&format!("no ECR login for the build ({e}); pass --ecr-login never to skip it"));
+            // In the build's log, where a failing `docker push` will send the reader.
+            log_warnings.push(format!("no ECR login for the build ({e}); pass --ecr-login never to skip it"));
             return Ok(Vec::new());
         }
         Err(e) => return Err(prepare(e)),
@@ -443,7 +453,7 @@ const READONLY_BUILDSPEC: &str = "/codebuild/readonly/buildspec.yml";
 fn load_buildspec(
     file: Option<&Path>,
     project: &Project,
-    src_dir: &Path,
+    (src_dir, given_src): (&Path, &Path),
     src_in_build: &str,
     notices: &dyn Notices,
 ) -> (Result<Buildspec, BuildspecFailure>, String) {
@@ -458,22 +468,25 @@ fn load_buildspec(
     let read = match (file, &project.buildspec) {
         (Some(path), _) => {
             // The user's own file (`--buildspec`): a relative path is looked up from the current
-            // directory, then in the source. One inside the source is named where the build
-            // sees it; one outside is an override text, as CodeBuild names those.
+            // directory, then in the source. One inside the source (the directory given, or
+            // the build's copy of it) is a buildspec path, read and named as a project's is;
+            // one outside is an override text, as CodeBuild names those.
             let p = if path.is_absolute() || path.exists() { path.to_path_buf() } else { src_dir.join(path) };
             let abs =
                 p.canonicalize().unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(&p));
-            let inside = src_dir
-                .canonicalize()
-                .ok()
-                .and_then(|root| abs.strip_prefix(root).ok().map(|r| r.to_string_lossy().into_owned()));
-            let loc = match &inside {
-                Some(rel) => in_build(rel),
-                None => READONLY_BUILDSPEC.to_string(),
-            };
-            match fs::read_to_string(&abs) {
-                Ok(t) => Ok((t, loc, abs.display().to_string())),
-                Err(e) => Err((yaml_error(format!("stat {}: {}", abs.display(), io_reason(&e))), loc)),
+            let inside = [src_dir, given_src].into_iter().find_map(|root| {
+                let root = root.canonicalize().ok()?;
+                abs.strip_prefix(root).ok().map(|r| r.to_string_lossy().into_owned())
+            });
+            match inside {
+                Some(rel) => from_source(&rel),
+                None => match fs::read_to_string(&abs) {
+                    Ok(t) => Ok((t, READONLY_BUILDSPEC.to_string(), abs.display().to_string())),
+                    Err(e) => Err((
+                        yaml_error(format!("stat {}: {}", abs.display(), io_reason(&e))),
+                        READONLY_BUILDSPEC.to_string(),
+                    )),
+                },
             }
         }
         (None, Some(inline)) if inline.contains('\n') => {
@@ -537,7 +550,7 @@ fn git_facts(dir: &Path) -> (Option<String>, Option<String>) {
 /// The buildspec a request names, read from its source (for a batch, before any build runs).
 pub fn read_buildspec(req: &BuildRequest, notices: &dyn Notices) -> Result<Buildspec, String> {
     let src = req.primary.display().to_string();
-    load_buildspec(req.buildspec.as_deref(), &req.project, &req.primary, &src, notices)
+    load_buildspec(req.buildspec.as_deref(), &req.project, (&req.primary, &req.primary), &src, notices)
         .0
         .map_err(|f| f.message)
 }
@@ -625,7 +638,7 @@ pub async fn run<S: EventSink>(
         ),
     };
     let (spec, location) =
-        load_buildspec(req.buildspec.as_deref(), &s.project, &workspace.src_dir, &src, notices);
+        load_buildspec(req.buildspec.as_deref(), &s.project, (&workspace.src_dir, &s.primary), &src, notices);
     let facts = BuildFacts {
         project: &s.project_name,
         uuid: &uuid,
@@ -728,6 +741,7 @@ pub async fn run<S: EventSink>(
         }
         None => None,
     };
+    let mut log_warnings = Vec::new();
     let ecr_secrets = ecr_login(
         &req,
         spec.as_ref().ok(),
@@ -735,7 +749,7 @@ pub async fn run<S: EventSink>(
         &workspace.state_dir,
         s.image.is_some(),
         &region,
-        notices,
+        &mut log_warnings,
     )
     .await?;
     // R-ENV-08: AWS access keys handed to the build are hidden like secrets; so is the ECR token.
@@ -827,6 +841,7 @@ pub async fn run<S: EventSink>(
     let mut log = Ledger::new(MaskingSink::new(sink, masker), start);
     let input = BuildInput {
         started: start,
+        warnings: log_warnings,
         buildspec: spec,
         buildspec_location: location,
         src_dir: workspace.src_dir.clone(),
@@ -876,6 +891,13 @@ pub async fn run<S: EventSink>(
     protect_secrets(&mut report, log.inner().masker(), &requests, notices);
 
     let identity = BuildIdentity {
+        // The directories the build was given (a service puts its project's sources back).
+        source: Some(cb_source(&s.primary, s.project.buildspec.as_deref())),
+        secondary_sources: s
+            .secondary
+            .iter()
+            .map(|src| result::local_source(&src.dir, src.id.as_deref()))
+            .collect(),
         id: facts.build_id(),
         arn: facts.build_arn(),
         project: s.project_name.clone(),

@@ -28,6 +28,8 @@ pub struct BuildInput {
     /// When DOWNLOAD_SOURCE began (a service fetches the source before the engine runs): the
     /// build's start and the phase's.
     pub started: SystemTime,
+    /// Found while the build was prepared; logged at the start of DOWNLOAD_SOURCE.
+    pub warnings: Vec<String>,
     pub buildspec: Result<Buildspec, BuildspecFailure>,
     /// Shown as `YAML location is …`.
     pub buildspec_location: String,
@@ -324,6 +326,9 @@ impl<'a, S: Session> Engine<'a, S> {
         let shown = input.artifacts.src_in_build.as_deref().unwrap_or(&input.src_dir);
         self.note(&format!("CODEBUILD_SRC_DIR={}", shown.display()));
         self.note(&format!("YAML location is {}", input.buildspec_location));
+        for warning in &input.warnings {
+            self.sink.event(BuildEvent::Warning(warning));
+        }
         let spec = match &input.buildspec {
             Ok(spec) => spec,
             Err(f) => {
@@ -1050,6 +1055,7 @@ mod tests {
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let input = BuildInput {
             started: SystemTime::now(),
+            warnings: Vec::new(),
             buildspec: Ok(spec),
             buildspec_location: "b.yml".into(),
             src_dir: PathBuf::from("/src"),

@@ -154,6 +154,32 @@ fn an_unreachable_store_is_named_with_the_variable_the_parameter_and_the_endpoin
 }
 
 #[test]
+fn a_failed_ecr_auto_login_is_a_warning_in_the_build_log() {
+    // Issue 21: it went to stderr only, away from the `docker push` failure it explains.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let ctx = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1\n",
+    );
+    let mut cmd = ctx.command();
+    cmd.env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env_remove("AWS_PROFILE");
+    let run = ctx.finish(cmd.output().unwrap());
+    assert_eq!(run.build["buildStatus"], "SUCCEEDED", "{}", run.stdout);
+    assert!(
+        run.stdout.lines().any(|l| l.contains("Warning: no ECR login for the build (")),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[test]
 #[ignore = "needs moto_server: run scripts/test.sh"]
 fn project_variables_of_type_parameter_store_and_secrets_manager() {
     let param = format!("/{}/stage", unique("runspec"));

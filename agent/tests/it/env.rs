@@ -90,6 +90,17 @@ fn secondary_sources_get_their_own_directory_variable() {
     let arg = format!("lib={}", lib.path().display());
     let run = ctx.run_with(&["--source", &arg]);
     assert_eq!(run.output(), ["from lib"]);
+    // Issue 21: the record names the directories (runspec's LOCAL type), not NO_SOURCE.
+    let src = ctx.src.path().canonicalize().unwrap();
+    assert_eq!(
+        run.build["source"],
+        serde_json::json!({"type": "LOCAL", "location": src.display().to_string()})
+    );
+    let lib = lib.path().canonicalize().unwrap();
+    assert_eq!(
+        run.build["secondarySources"],
+        serde_json::json!([{"type": "LOCAL", "location": lib.display().to_string(), "sourceIdentifier": "lib"}])
+    );
 }
 
 #[test]

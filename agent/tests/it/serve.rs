@@ -1189,6 +1189,97 @@ fn a_phases_times_never_change_once_written() {
 
 #[test]
 #[ignore = "needs the test venv: run scripts/test.sh"]
+fn run_and_serve_word_a_missing_buildspec_alike() {
+    // R-FILE-02; issue 21: they worded it differently.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let s = Server::start_in(&root, &["--local-sources", root.to_str().unwrap()]);
+    let main = root.join("main");
+    std::fs::create_dir_all(&main).unwrap();
+    std::fs::write(main.join("README"), "no buildspec here\n").unwrap();
+    let source = json!({"type": "LOCAL", "location": main.display().to_string()}).to_string();
+    s.aws(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        "nobuildspec",
+        "--source",
+        &source,
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role",
+        "r",
+    ]);
+    let agent_text = |l: &str| match l.strip_prefix("[Container] ") {
+        Some(rest) => rest.get(27..).unwrap_or("").to_string(),
+        None => l.to_string(),
+    };
+    // The context message and the `YAML location` line, with the source directory as $SRC.
+    let seen = |lines: &[String], context: &Value| {
+        let src = lines.iter().find_map(|l| l.strip_prefix("CODEBUILD_SRC_DIR=")).unwrap().to_string();
+        let location =
+            lines.iter().find(|l| l.starts_with("YAML location is ")).unwrap().replace(&src, "$SRC");
+        let message =
+            format!("{}: {}", context["statusCode"].as_str().unwrap(), context["message"].as_str().unwrap());
+        (location, message.replace(&src, "$SRC"))
+    };
+    for over in [None, Some("ci/missing.yml")] {
+        let mut args = vec!["codebuild", "start-build", "--project-name", "nobuildspec"];
+        args.extend(over.iter().flat_map(|o| ["--buildspec-override", *o]));
+        let id = s.aws(&args)["build"]["id"].as_str().unwrap().to_string();
+        let b = s.wait(&id, Duration::from_secs(30));
+        let ds = b["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["phaseType"] == "DOWNLOAD_SOURCE")
+            .unwrap()
+            .clone();
+        assert_eq!(ds["phaseStatus"], "FAILED", "{b}");
+        let lines: Vec<String> = s.log(&b).iter().map(|l| agent_text(l)).collect();
+        let served = seen(&lines, &ds["contexts"][0]);
+
+        // `-b` as a path relative to the source, and as the absolute path of the same file.
+        let given: Vec<Option<String>> = match over {
+            None => vec![None],
+            Some(o) => vec![Some(o.to_string()), Some(main.join(o).display().to_string())],
+        };
+        let mut ran = None;
+        for b in given {
+            let result = root.join("result.json");
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_runspec"));
+            cmd.args(["run", "--source", main.to_str().unwrap(), "--result", result.to_str().unwrap()])
+                .env("RUNSPEC_STATE_DIR", root.join("cli-state"))
+                .current_dir(&main);
+            cmd.args(b.iter().flat_map(|b| ["-b", b.as_str()]));
+            let out = cmd.output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let lines: Vec<String> = stdout.lines().map(agent_text).collect();
+            let record: Value = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+            let ds = record["phases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["phaseType"] == "DOWNLOAD_SOURCE")
+                .unwrap()
+                .clone();
+            let this = seen(&lines, &ds["contexts"][0]);
+            assert_eq!(served, this, "-b {b:?}");
+            ran = Some(this);
+        }
+        let ran = ran.unwrap();
+        let expected = match over {
+            None => "YAML_FILE_ERROR: YAML file does not exist".to_string(),
+            Some(o) => format!("YAML_FILE_ERROR: stat $SRC/{o}: no such file or directory"),
+        };
+        assert_eq!(ran.1, expected);
+    }
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
 fn the_rust_sdk_drives_a_build() {
     use aws_sdk_codebuild::types::{
         ArtifactsType, ComputeType, EnvironmentType, ProjectArtifacts, ProjectEnvironment, ProjectSource,

@@ -66,6 +66,8 @@ impl Service {
                 privileged: env.privileged_mode.unwrap_or(false),
                 timeout_minutes: Some(effective.timeout_in_minutes.unwrap_or(60) as f64),
                 environment_variables: Vec::new(),
+                source: effective.source.clone(),
+                secondary_sources: effective.secondary_sources.clone().unwrap_or_default(),
                 submitted: Some(submitted),
                 dispatched: None,
             };
@@ -403,6 +405,8 @@ pub fn identity_of(row: &BuildRow) -> BuildIdentity {
                 kind: v.kind.unwrap_or_else(|| "PLAINTEXT".into()),
             })
             .collect(),
+        source: b.source.clone(),
+        secondary_sources: b.secondary_sources.clone().unwrap_or_default(),
         submitted: None,
         dispatched: None,
     }
