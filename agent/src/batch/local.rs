@@ -495,7 +495,9 @@ struct ChildSink<W: Write> {
 
 impl<W: Write> crate::engine::events::EventSink for ChildSink<W> {
     fn event(&mut self, event: crate::engine::events::BuildEvent<'_>) {
-        if let (Some(bar), crate::engine::events::BuildEvent::PhaseEntered(p)) = (&self.bar, &event) {
+        if let (Some(bar), crate::engine::events::BuildEvent::PhaseEntered { phase: p, .. }) =
+            (&self.bar, &event)
+        {
             bar.set_message(p.as_str());
         }
         self.log.event(event);

@@ -1,6 +1,8 @@
 //! What the engine tells the outside world while a build runs. The engine never prints: the
 //! CodeBuild-format log writer ([`crate::log`]) and anything else consume these.
 
+use std::time::SystemTime;
+
 use super::transitions::{BuildPhase, Status};
 use crate::exec::CommandOutcome;
 
@@ -11,7 +13,11 @@ pub enum BuildEvent<'a> {
     /// Something the user should know that does not fail the build.
     Warning(&'a str),
     /// `Entering phase <PHASE>` (not logged for DOWNLOAD_SOURCE / UPLOAD_ARTIFACTS, R-TR-05).
-    PhaseEntered(BuildPhase),
+    /// `since` is the phase's start as its record will say (a retried phase keeps its first).
+    PhaseEntered {
+        phase: BuildPhase,
+        since: SystemTime,
+    },
     CommandStarted(&'a str),
     CommandFinished {
         command: &'a str,
@@ -37,11 +43,15 @@ pub enum BuildEvent<'a> {
         retry: u32,
         of: u32,
     },
+    /// A phase ended; `start` and `end` are its record's times, so every ledger of the build
+    /// writes the same ones.
     PhaseCompleted {
         phase: BuildPhase,
         status: Status,
         code: &'a str,
         message: &'a str,
+        start: SystemTime,
+        end: SystemTime,
     },
     BuildCompleted {
         status: Status,

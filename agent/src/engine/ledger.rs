@@ -30,11 +30,14 @@ impl<S: EventSink> Ledger<S> {
     pub fn fault(&mut self, start: SystemTime, why: &str) -> BuildReport {
         let (phase, since) = self.current;
         let message = format!("runspec failed unexpectedly: {why}; please report this with the build log");
+        let end = SystemTime::now();
         self.inner.event(BuildEvent::PhaseCompleted {
             phase,
             status: Status::Fault,
             code: "CLIENT_ERROR",
             message: &message,
+            start: since,
+            end,
         });
         self.inner.event(BuildEvent::BuildCompleted { status: Status::Fault });
         let mut phases = std::mem::take(&mut self.phases);
@@ -42,7 +45,7 @@ impl<S: EventSink> Ledger<S> {
             phase,
             status: Status::Fault,
             start: since,
-            end: SystemTime::now(),
+            end,
             contexts: vec![("CLIENT_ERROR".into(), message)],
             continued: false,
         });
@@ -83,18 +86,18 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 impl<S: EventSink> EventSink for Ledger<S> {
     fn event(&mut self, event: BuildEvent<'_>) {
         match event {
-            BuildEvent::PhaseEntered(phase) => self.current = (phase, SystemTime::now()),
-            BuildEvent::PhaseCompleted { phase, status, code, message } => {
+            BuildEvent::PhaseEntered { phase, since } => self.current = (phase, since),
+            BuildEvent::PhaseCompleted { phase, status, code, message, start, end } => {
                 self.phases.push(PhaseRecord {
                     phase,
                     status,
-                    start: self.current.1,
-                    end: SystemTime::now(),
+                    start,
+                    end,
                     contexts: vec![(code.to_string(), message.to_string())],
                     continued: false,
                 });
                 // Until the engine says which phase is next, a crash belongs to the one after.
-                self.current = (next_phase(phase), SystemTime::now());
+                self.current = (next_phase(phase), end);
             }
             // The failed attempt is not kept, as in the engine's own records.
             BuildEvent::PhaseRetrying { phase, .. }
@@ -136,15 +139,19 @@ mod tests {
             status: Status::Succeeded,
             code: "",
             message: "",
+            start: SystemTime::now(),
+            end: SystemTime::now(),
         });
-        l.event(BuildEvent::PhaseEntered(BuildPhase::Install));
+        l.event(BuildEvent::PhaseEntered { phase: BuildPhase::Install, since: SystemTime::now() });
         l.event(BuildEvent::PhaseCompleted {
             phase: BuildPhase::Install,
             status: Status::Succeeded,
             code: "",
             message: "",
+            start: SystemTime::now(),
+            end: SystemTime::now(),
         });
-        l.event(BuildEvent::PhaseEntered(BuildPhase::PreBuild));
+        l.event(BuildEvent::PhaseEntered { phase: BuildPhase::PreBuild, since: SystemTime::now() });
         let r = l.fault(SystemTime::now(), "index out of bounds");
         assert_eq!(r.status, Status::Fault);
         let phases: Vec<_> = r.phases.iter().map(|p| (p.phase, p.status)).collect();

@@ -187,15 +187,16 @@ impl<'a, S: Session> Engine<'a, S> {
         context: (String, String),
         continued: bool,
     ) {
-        self.sink.event(BuildEvent::PhaseCompleted { phase, status, code: &context.0, message: &context.1 });
-        self.records.push(PhaseRecord {
+        let end = SystemTime::now();
+        self.sink.event(BuildEvent::PhaseCompleted {
             phase,
             status,
+            code: &context.0,
+            message: &context.1,
             start,
-            end: SystemTime::now(),
-            contexts: vec![context],
-            continued,
+            end,
         });
+        self.records.push(PhaseRecord { phase, status, start, end, contexts: vec![context], continued });
     }
 
     /// Runs the whole build. Errors from the agent itself (not the user's commands) end the
@@ -219,6 +220,7 @@ impl<'a, S: Session> Engine<'a, S> {
             next = match phase {
                 BuildPhase::UploadArtifacts => {
                     let t = SystemTime::now();
+                    self.sink.event(BuildEvent::PhaseEntered { phase, since: t });
                     // Reports are read once the build and tests have run; they never change
                     // the outcome (R-REP-03).
                     crate::reports::process(&spec.reports, &input.src_dir, &input.reports, self.sink);
@@ -558,7 +560,7 @@ impl<'a, S: Session> Engine<'a, S> {
         }
         let mut retries_done = 0;
         loop {
-            self.sink.event(BuildEvent::PhaseEntered(phase_type));
+            self.sink.event(BuildEvent::PhaseEntered { phase: phase_type, since: t });
             // The tail is only kept when a RETRY pattern will be matched against it.
             let capture = matches!(on_failure, Some(OnFailure::Retry { pattern: Some(_), .. }));
             let mut tail = TailSink { inner: &mut *self.sink, capture, tail: Vec::new() };
@@ -608,6 +610,8 @@ impl<'a, S: Session> Engine<'a, S> {
                     status: attempt.status,
                     code: &attempt.context.0,
                     message: &attempt.context.1,
+                    start: t,
+                    end: SystemTime::now(),
                 });
                 retries_done += 1;
                 let of = match on_failure {

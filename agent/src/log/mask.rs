@@ -433,9 +433,16 @@ impl<S: EventSink> EventSink for MaskingSink<S> {
             BuildEvent::CommandFinished { command, outcome } => {
                 self.inner.event(BuildEvent::CommandFinished { command: &m.mask_agent(command), outcome })
             }
-            BuildEvent::PhaseCompleted { phase, status, code, message } => self
-                .inner
-                .event(BuildEvent::PhaseCompleted { phase, status, code, message: &m.mask_agent(message) }),
+            BuildEvent::PhaseCompleted { phase, status, code, message, start, end } => {
+                self.inner.event(BuildEvent::PhaseCompleted {
+                    phase,
+                    status,
+                    code,
+                    message: &m.mask_agent(message),
+                    start,
+                    end,
+                })
+            }
             BuildEvent::PluginStarted(t) => self.inner.event(BuildEvent::PluginStarted(&m.mask_agent(t))),
             BuildEvent::PluginLog { level, message } => {
                 self.inner.event(BuildEvent::PluginLog { level, message: &m.mask_agent(message) })

@@ -78,7 +78,7 @@ impl<W: Write> EventSink for CodeBuildLog<W> {
         match event {
             BuildEvent::Note(text) => self.line(text),
             BuildEvent::Warning(text) => self.line(&format!("Warning: {text}")),
-            BuildEvent::PhaseEntered(phase) => {
+            BuildEvent::PhaseEntered { phase, .. } => {
                 if !matches!(phase, BuildPhase::DownloadSource | BuildPhase::UploadArtifacts) {
                     self.line(&format!("Entering phase {phase}"));
                 }
@@ -120,7 +120,7 @@ impl<W: Write> EventSink for CodeBuildLog<W> {
             BuildEvent::PhaseRetrying { phase, retry, of } => {
                 self.line(&format!("Retrying phase {phase} after failure: retry {retry} of {of}"));
             }
-            BuildEvent::PhaseCompleted { phase, status, code, message } => {
+            BuildEvent::PhaseCompleted { phase, status, code, message, .. } => {
                 self.line(&format!("Phase complete: {phase} State: {status}"));
                 self.line(&format!("Phase context status code: {code} Message: {message}"));
             }
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn failing_command_lines_match_codebuild() {
         let mut log = CodeBuildLog::new(Vec::new());
-        log.event(BuildEvent::PhaseEntered(BuildPhase::Build));
+        log.event(BuildEvent::PhaseEntered { phase: BuildPhase::Build, since: std::time::SystemTime::now() });
         log.event(BuildEvent::CommandStarted("echo hi"));
         log.output(b"hi");
         log.event(BuildEvent::CommandFinished { command: "echo hi", outcome: &CommandOutcome::Exited(0) });
@@ -162,12 +162,16 @@ mod tests {
             status: Status::Failed,
             code: "COMMAND_EXECUTION_ERROR",
             message: "Error while executing command: exit 3. Reason: exit status 3",
+            start: std::time::SystemTime::now(),
+            end: std::time::SystemTime::now(),
         });
         log.event(BuildEvent::PhaseCompleted {
             phase: BuildPhase::PostBuild,
             status: Status::Succeeded,
             code: "",
             message: "",
+            start: std::time::SystemTime::now(),
+            end: std::time::SystemTime::now(),
         });
         let text = strip_times(&String::from_utf8(log.into_inner()).unwrap());
         assert_eq!(

@@ -254,7 +254,7 @@ struct Live<'a> {
 
 impl EventSink for Live<'_> {
     fn event(&mut self, event: BuildEvent<'_>) {
-        let changed = matches!(event, BuildEvent::PhaseEntered(_) | BuildEvent::PhaseCompleted { .. });
+        let changed = matches!(event, BuildEvent::PhaseEntered { .. } | BuildEvent::PhaseCompleted { .. });
         self.ledger.event(event);
         if changed {
             let mut build = result::build_record(&self.identity, &self.ledger.snapshot(self.start));

@@ -151,8 +151,10 @@ fn a_breakpoint_opens_a_shell_in_the_build_state_and_resumes() {
     pane.type_line("echo \"at:$(pwd) var:$FROM_BUILD\"");
     let screen = pane.wait_for("at:", 2);
     assert!(screen.contains(&format!("at:{}/sub var:a b", ctx.src.path().display())), "{screen}");
-    // Ctrl-C belongs to the shell, not to the build.
+    // Ctrl-C belongs to the shell, not to the build. Keys typed before the shell shows its
+    // next prompt may be dropped by it, so wait for that prompt.
     pane.keys("C-c");
+    pane.wait_for("(runspec debug) $", 3);
     pane.type_line("touch sub-was-made-in-the-shell; echo still-here");
     pane.wait_for("still-here\n", 1);
     assert!(
