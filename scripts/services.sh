@@ -44,13 +44,20 @@ ECR_PORT=$(free_port)
 start_registry ecr "$ECR_PORT" "auth: { htpasswd: { realm: ecr, path: $TOOLS/registry-ecr/htpasswd } }"
 export RUNSPEC_TEST_ECR_REGISTRY="127.0.0.1:$ECR_PORT"
 
-# A private Docker engine (its own socket and data root), and a test image made without any pull:
-# busybox-static imported as a rootfs, with an ENV of its own.
-DOCKER_SOCK=$TOOLS/docker.sock
+# A private Docker engine with its own socket, data root and runtime, shared by every clone on
+# this machine so that the test images are built once per machine (they live in its data root,
+# under RUNSPEC_TEST_CACHE, ~/.cache/runspec-test by default, never in the clone). Its default
+# runtime is scripts/runc-capsafe, which lets privileged containers start on machines whose
+# capability bounding set lacks some capabilities (see that script).
+TEST_CACHE=$(realpath -m "${RUNSPEC_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/runspec-test}")
+mkdir -p "$TEST_CACHE"
+DOCKER_SOCK=$TEST_CACHE/docker.sock
 if ! DOCKER_HOST=unix://$DOCKER_SOCK docker version >/dev/null 2>&1; then
+  install -m 755 "$(dirname "${BASH_SOURCE[0]}")/runc-capsafe" "$TEST_CACHE/runc-capsafe"
   rm -f "$DOCKER_SOCK"
-  dockerd --host "unix://$DOCKER_SOCK" --data-root "$TOOLS/docker-data" --exec-root "$TOOLS/docker-exec" \
-    --pidfile "$TOOLS/dockerd.pid" --bridge none --iptables=false >"$TOOLS/dockerd.log" 2>&1 &
+  dockerd --host "unix://$DOCKER_SOCK" --data-root "$TEST_CACHE/docker-data" --exec-root "$TEST_CACHE/docker-exec" \
+    --pidfile "$TEST_CACHE/dockerd.pid" --bridge none --iptables=false \
+    --add-runtime "capsafe=$TEST_CACHE/runc-capsafe" --default-runtime capsafe >"$TEST_CACHE/dockerd.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 150); do DOCKER_HOST=unix://$DOCKER_SOCK docker version >/dev/null 2>&1 && break; sleep 0.2; done
 fi
@@ -120,3 +127,34 @@ if [ "$(docker image inspect -f '{{index .Config.Labels "runspec.catalog"}}' run
 fi
 export RUNSPEC_TEST_DOCKER_RUNTIMES_IMAGE=runspec-test:runtimes
 
+# Debian with the Docker engine, Compose, a registry, curl and python3, laid out like CodeBuild's curated
+# images (`/usr/local/bin/dockerd`, and `dockerd-entrypoint.sh` as the entrypoint), for privileged
+# builds and as the sidecar daemon; and the same without the daemon (the Docker and Compose
+# clients only), like a language image. Made with debootstrap from the Debian mirror, once per
+# recipe.
+DIND_PACKAGES=docker.io,docker-compose,docker-registry,curl,python3,iptables,procps,ca-certificates
+images=$(dirname "${BASH_SOURCE[0]}")/test-images
+recipe=$( (cat "$images/dockerd-entrypoint.sh"; echo "$DIND_PACKAGES") | sha256sum | cut -c1-16)
+if [ "$(docker image inspect -f '{{index .Config.Labels "runspec.recipe"}}' runspec-test:compose-cli 2>/dev/null)" != "$recipe" ]; then
+  log "building the test images with Docker and Compose (debootstrap, about a minute)"
+  command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap; }
+  rootfs=$(mktemp -d)
+  if ! debootstrap --variant=minbase --include="$DIND_PACKAGES" bookworm "$rootfs" \
+    "${RUNSPEC_TEST_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$TOOLS/debootstrap.log" 2>&1; then
+    tail -20 "$TOOLS/debootstrap.log" >&2
+    exit 1
+  fi
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc \
+    "$rootfs"/usr/share/man "$rootfs"/usr/share/locale
+  ln -sf /usr/sbin/dockerd "$rootfs/usr/local/bin/dockerd"
+  install -m 755 "$images/dockerd-entrypoint.sh" "$rootfs/usr/local/bin/dockerd-entrypoint.sh"
+  path='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+  tar -C "$rootfs" -c . | docker import --change "$path" --change 'ENTRYPOINT ["dockerd-entrypoint.sh"]' \
+    --change 'CMD ["sh"]' --change "LABEL runspec.recipe=$recipe" - runspec-test:dind >/dev/null
+  rm -f "$rootfs"/usr/sbin/dockerd "$rootfs"/usr/local/bin/dockerd "$rootfs"/usr/local/bin/dockerd-entrypoint.sh \
+    "$rootfs"/usr/bin/containerd* "$rootfs"/usr/sbin/runc
+  tar -C "$rootfs" -c . | docker import --change "$path" --change "LABEL runspec.recipe=$recipe" \
+    - runspec-test:compose-cli >/dev/null
+  rm -rf "$rootfs"
+fi
+export RUNSPEC_TEST_DIND_IMAGE=runspec-test:dind RUNSPEC_TEST_COMPOSE_CLI_IMAGE=runspec-test:compose-cli

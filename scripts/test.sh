@@ -16,6 +16,8 @@ command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
+# Test images with a Docker daemon are made from Debian packages (no image can be pulled).
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
 # A real terminal for the breakpoint and --debug tests (send-keys, capture-pane).
 command -v tmux >/dev/null || need_apt+=(tmux)

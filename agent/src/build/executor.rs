@@ -8,10 +8,12 @@ use futures_util::FutureExt;
 use super::environment::BuildEnvironment;
 use super::{BuildRequest, PrepareError, prepare};
 use crate::buildspec::Shell;
+use crate::engine::Status;
 use crate::engine::events::EventSink;
 use crate::engine::{BuildInput, BuildReport, Engine};
 use crate::exec::Stop;
-use crate::exec::docker::{DockerSession, ImageInfo};
+use crate::exec::docker::daemon::{Daemon, DockerMode, LayerCache, Layers};
+use crate::exec::docker::{DaemonError, DockerSession, ImageInfo};
 use crate::exec::host::HostSession;
 use crate::workspace::Workspace;
 
@@ -56,14 +58,137 @@ pub(super) struct Start<'a> {
     pub wanted_runtimes: bool,
 }
 
-/// Starts the build's executor, and finds the runtime catalog `runtime-versions` selects from
-/// (R-PH-02): a file given explicitly, else the image's, else this machine's.
+/// A running executor, with what its start has to say in the build's log.
+pub(super) struct Started {
+    pub session: Sessions,
+    pub runtimes: crate::runtimes::Source,
+    pub notes: Vec<String>,
+}
+
+/// Why a build's executor is not running.
+pub(super) enum NotStarted {
+    /// Nothing ran: the build cannot start at all.
+    Prepare(PrepareError),
+    /// The build's machine did not come up (its Docker daemon): PROVISIONING ends with `status`.
+    Provisioning(Provisioning),
+}
+
+/// How PROVISIONING ended for a build whose executor did not come up.
+pub(super) struct Provisioning {
+    pub status: Status,
+    pub code: String,
+    pub message: String,
+    /// Lines for the build log (the end of the daemon's log).
+    pub log: Vec<String>,
+}
+
+impl From<PrepareError> for NotStarted {
+    fn from(e: PrepareError) -> Self {
+        NotStarted::Prepare(e)
+    }
+}
+
+/// The sidecar's image unless `--docker-sidecar-image` names another: Docker's own.
+pub const DEFAULT_SIDECAR_IMAGE: &str = "docker:dind";
+
+/// The environment variable a project (or StartBuild's overrides) sets to choose how its
+/// privileged builds get Docker: `in-image`, `sidecar` or `host`.
+pub const DOCKER_MODE_VARIABLE: &str = "RUNSPEC_DOCKER";
+
+/// The Docker mode a build uses: the overrides', else the project's `RUNSPEC_DOCKER`, else the
+/// request's (`--docker`, or the server's default); and whether the project chose it.
+fn docker_mode(req: &BuildRequest) -> Result<(DockerMode, bool), PrepareError> {
+    let chosen =
+        req.overrides.iter().rev().find(|(k, _)| k == DOCKER_MODE_VARIABLE).map(|(_, v)| v.clone()).or_else(
+            || {
+                req.project
+                    .variables
+                    .iter()
+                    .rev()
+                    .find(|v| v.name == DOCKER_MODE_VARIABLE)
+                    .map(|v| v.value.clone())
+            },
+        );
+    match chosen {
+        None => Ok((req.docker, false)),
+        Some(name) => DockerMode::from_name(&name).map(|m| (m, true)).ok_or_else(|| {
+            prepare(format!(
+                "{DOCKER_MODE_VARIABLE}={name}: the Docker mode is one of in-image, sidecar, host"
+            ))
+        }),
+    }
+}
+
+/// What a build in an image gets for Docker: nothing unless privileged; then the mode's daemon,
+/// on the project's layer cache when it has LOCAL_DOCKER_LAYER_CACHE and no other build of the
+/// project holds it.
+fn daemon_plan(req: &BuildRequest, notes: &mut Vec<String>) -> Result<Daemon, NotStarted> {
+    if !req.privileged {
+        return Ok(Daemon::None);
+    }
+    let (mode, by_project) = docker_mode(req)?;
+    let mut layers = || -> Layers {
+        let wanted = matches!(&req.project.cache, Some(crate::project::ProjectCache::Local { modes })
+            if modes.iter().any(|m| m == "LOCAL_DOCKER_LAYER_CACHE"));
+        let Some(dir) = crate::dirs::cache().filter(|_| wanted) else { return Layers::Fresh };
+        match LayerCache::acquire(&req.project_name, &dir.join("docker-layers")) {
+            Ok(Some(cache)) => {
+                notes.push(format!(
+                    "Docker: using the layer cache of project {} (volume {})",
+                    req.project_name, cache.volume
+                ));
+                Layers::Cached(cache)
+            }
+            Ok(None) => {
+                notes.push(format!(
+                    "Docker: the layer cache of project {} is in use by another build; this build starts with an empty one",
+                    req.project_name
+                ));
+                Layers::Fresh
+            }
+            Err(e) => {
+                notes.push(format!(
+                    "Docker: cannot lock the layer cache ({e}); this build starts with an empty one"
+                ));
+                Layers::Fresh
+            }
+        }
+    };
+    Ok(match mode {
+        DockerMode::InImage => Daemon::InImage { layers: layers() },
+        DockerMode::Sidecar => Daemon::Sidecar {
+            image: req.docker_sidecar_image.clone().unwrap_or_else(|| DEFAULT_SIDECAR_IMAGE.to_string()),
+            layers: layers(),
+        },
+        DockerMode::Host if by_project && !req.docker_host_allowed => {
+            return Err(NotStarted::Provisioning(Provisioning {
+                status: Status::Failed,
+                code: "CLIENT_ERROR".into(),
+                message: format!(
+                    "{DOCKER_MODE_VARIABLE}=host asks for this machine's Docker engine, which this server does not hand to builds (it would need --docker-host-allowed)"
+                ),
+                log: Vec::new(),
+            }));
+        }
+        DockerMode::Host => Daemon::Host {
+            socket: crate::exec::docker::engine_socket().ok_or_else(|| {
+                prepare("--docker host needs the Docker engine on a local socket (DOCKER_HOST=unix://…)")
+            })?,
+        },
+    })
+}
+
+/// Starts the build's executor (and its Docker daemon), and finds the runtime catalog
+/// `runtime-versions` selects from (R-PH-02): a file given explicitly, else the image's, else
+/// this machine's.
 pub(super) async fn start(
     req: &BuildRequest,
     image: Option<Image>,
     env: BuildEnvironment,
     how: Start<'_>,
-) -> Result<(Sessions, crate::runtimes::Source), PrepareError> {
+    stop: &mut Stop,
+) -> Result<Started, NotStarted> {
+    let mut notes = Vec::new();
     use crate::runtimes::{Origin, Source};
     let workspace = how.workspace;
     let mut runtimes = match (&req.runtimes, &image) {
@@ -79,18 +204,61 @@ pub(super) async fn start(
     let pairs = env.environment.pairs();
     let session = match image {
         Some(Image { docker, info, root }) => {
+            // What a runspec that is gone left on the engine (kill -9) goes first.
+            let swept = crate::exec::docker::owned::sweep(&docker).await;
+            if swept > 0 {
+                tracing::info!(
+                    "removed {swept} containers, networks and volumes of builds whose runspec is gone"
+                );
+            }
+            let daemon = daemon_plan(req, &mut notes)?;
+            if let Daemon::Sidecar { image, .. } = &daemon {
+                crate::exec::docker::prepare_image(&docker, image, None)
+                    .await
+                    .map_err(|e| prepare(format!("the Docker sidecar: {e}")))?;
+            }
             let layout = crate::exec::docker::DockerLayout {
                 workspace_root: workspace.root(),
                 state_dir: &workspace.state_dir,
                 container_root: &root,
                 source: &workspace.src_dir,
                 label: how.label,
-                privileged: req.privileged,
+                daemon,
+                network: req.own_network.then(|| format!("runspec-{}", how.uuid)),
             };
             let mut session = DockerSession::start(docker, &info, layout, how.shell, how.save_state, &pairs)
                 .await
                 .map_err(|e| prepare(e.to_string()))?
                 .with_terminal(req.terminal);
+            match session.daemon_ready(stop).await {
+                Ok(note) => notes.extend(note),
+                Err(e) => {
+                    session.close().await;
+                    return Err(match e {
+                        DaemonError::Exec(e) => NotStarted::Prepare(prepare(e.to_string())),
+                        DaemonError::Failed(f) => NotStarted::Provisioning(Provisioning {
+                            status: Status::Failed,
+                            code: "CLIENT_ERROR".into(),
+                            message: f.message,
+                            log: f.log_tail,
+                        }),
+                        DaemonError::Stopped(reason) => NotStarted::Provisioning(match reason {
+                            crate::exec::StopReason::TimedOut => Provisioning {
+                                status: Status::TimedOut,
+                                code: "BUILD_TIMED_OUT".into(),
+                                message: "Build has timed out".into(),
+                                log: Vec::new(),
+                            },
+                            crate::exec::StopReason::Stopped => Provisioning {
+                                status: Status::Stopped,
+                                code: "BUILD_STOPPED".into(),
+                                message: "Build was stopped".into(),
+                                log: Vec::new(),
+                            },
+                        }),
+                    });
+                }
+            }
             if req.runtimes.is_none() && how.wanted_runtimes {
                 runtimes = image_catalog(&mut session).await;
             }
@@ -114,7 +282,7 @@ pub(super) async fn start(
             Sessions::Host(host)
         }
     };
-    Ok((session, runtimes))
+    Ok(Started { session, runtimes, notes })
 }
 
 /// The image's runtime catalog (`/codebuild/image/config/runtimes.yml`), if it has one.

@@ -1,7 +1,12 @@
 //! After the engine: what the result may show (no secret, R-ENV-09) and the identity the
 //! result JSON needs.
 
+use std::time::SystemTime;
+
+use super::executor::Provisioning;
 use super::{BuildRequest, Notices, cb_source};
+use crate::engine::events::{BuildEvent, EventSink};
+use crate::engine::{BuildPhase, BuildReport, PhaseRecord};
 use crate::env::{self, BuildFacts};
 use crate::log::mask::Masker;
 use crate::result::{self, BuildIdentity};
@@ -70,5 +75,47 @@ pub(super) fn identity(req: &BuildRequest, facts: &BuildFacts<'_>) -> BuildIdent
             .collect(),
         submitted: None,
         dispatched: None,
+    }
+}
+
+/// The report of a build whose machine did not come up: PROVISIONING ended with `failed`'s
+/// status and context, after the log says why (the end of the daemon's log).
+pub(super) fn provisioning_failed(
+    sink: &mut dyn EventSink,
+    runner: &str,
+    start: SystemTime,
+    failed: Provisioning,
+) -> BuildReport {
+    sink.event(BuildEvent::Note(runner));
+    for line in &failed.log {
+        sink.output(format!("{line}\n").as_bytes());
+    }
+    let end = SystemTime::now();
+    sink.event(BuildEvent::PhaseCompleted {
+        phase: BuildPhase::Provisioning,
+        status: failed.status,
+        code: &failed.code,
+        message: &failed.message,
+        start,
+        end,
+    });
+    sink.event(BuildEvent::BuildCompleted { status: failed.status });
+    BuildReport {
+        status: failed.status,
+        start,
+        end,
+        phases: vec![PhaseRecord {
+            phase: BuildPhase::Provisioning,
+            status: failed.status,
+            start,
+            end,
+            contexts: vec![(failed.code, failed.message)],
+            continued: false,
+        }],
+        exported: Vec::new(),
+        artifacts: None,
+        secondary_artifacts: Vec::new(),
+        images: Vec::new(),
+        current: None,
     }
 }

@@ -69,6 +69,16 @@ pub struct BuildRequest {
     /// The build image; `None`: on the host.
     pub image: Option<String>,
     pub privileged: bool,
+    /// How a privileged build gets Docker (`--docker`, or a server's default); a project's
+    /// `RUNSPEC_DOCKER` variable chooses for its builds.
+    pub docker: crate::exec::docker::daemon::DockerMode,
+    /// The sidecar's image (`--docker-sidecar-image`); `docker:dind` when `None`.
+    pub docker_sidecar_image: Option<String>,
+    /// Whether a project may choose the agent's own engine (`RUNSPEC_DOCKER=host`): yes on
+    /// one's own machine, only with `serve --docker-host-allowed` on a server.
+    pub docker_host_allowed: bool,
+    /// An image build gets a network of its own (a service's builds), removed with it.
+    pub own_network: bool,
     /// A runtime catalog given explicitly, with where it came from.
     pub runtimes: Option<(crate::runtimes::Catalog, String)>,
     /// A cache location overriding the project's (a directory or `s3://bucket/prefix`).
@@ -300,21 +310,27 @@ pub async fn run<S: EventSink>(
         uuid: &uuid,
         wanted_runtimes,
     };
-    let (session, runtimes) = executor::start(&req, image, env, how).await?;
-
-    let stop = Stop::since(began.clock, req.timeout, stopped).with_lease(req.lease.clone());
+    let mut stop = Stop::since(began.clock, req.timeout, stopped).with_lease(req.lease.clone());
+    let started = match executor::start(&req, image, env, how, &mut stop).await {
+        Ok(started) => started,
+        Err(executor::NotStarted::Prepare(e)) => return Err(e),
+        Err(executor::NotStarted::Provisioning(failed)) => {
+            let mut sink = MaskingSink::new(sink, cloud.masker);
+            let report = finish::provisioning_failed(&mut sink, &runner(&req), start, failed);
+            workspace.remove_in_background();
+            return Ok(Finished { report, identity: finish::identity(&req, &facts) });
+        }
+    };
     let mut log = Ledger::new(MaskingSink::new(sink, cloud.masker), start);
     let input = BuildInput {
         started: start,
+        notes: started.notes,
         warnings: log_warnings,
         buildspec: spec,
         buildspec_location: location,
         src_dir: workspace.src_dir.clone(),
         artifacts: cloud.artifacts,
-        runner: match &req.image {
-            Some(image) => format!("Running on runspec {} (Docker image {image})", env!("CARGO_PKG_VERSION")),
-            None => format!("Running on runspec {} (host shell)", env!("CARGO_PKG_VERSION")),
-        },
+        runner: runner(&req),
         secrets: cloud.secrets,
         cache: cloud.cache,
         reports: crate::reports::ReportSettings {
@@ -334,10 +350,10 @@ pub async fn run<S: EventSink>(
             },
         )),
         images: Some(crate::image::Pusher::default()),
-        runtimes,
+        runtimes: started.runtimes,
         debug: req.terminal.filter(|t| t.on_failure),
     };
-    let mut report = match session.run_engine(&mut log, stop, input).await {
+    let mut report = match started.session.run_engine(&mut log, stop, input).await {
         Ok(report) => report,
         Err(panic) => log.fault(start, &crate::engine::ledger::panic_message(&*panic)),
     };
@@ -346,6 +362,14 @@ pub async fn run<S: EventSink>(
     // The workspace copy (a node_modules can be 100,000 files) goes away on its own time.
     workspace.remove_in_background();
     Ok(Finished { report, identity })
+}
+
+/// The log's first line: what runs the build.
+fn runner(req: &BuildRequest) -> String {
+    match &req.image {
+        Some(image) => format!("Running on runspec {} (Docker image {image})", env!("CARGO_PKG_VERSION")),
+        None => format!("Running on runspec {} (host shell)", env!("CARGO_PKG_VERSION")),
+    }
 }
 
 /// The build's workspace: a copy of its sources (runspec's own directories are never part of

@@ -10,6 +10,7 @@ mod run;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::exec::docker::daemon::DockerMode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Exit statuses (DESIGN.md "Contracts").
@@ -174,11 +175,25 @@ pub struct WorkerArgs {
     #[arg(long, default_value = "000000000000")]
     pub account: String,
 
+    #[command(flatten)]
+    pub builds: ServiceBuildArgs,
+}
+
+/// How `runspec serve` and `runspec worker` run builds.
+#[derive(Debug, clap::Args)]
+pub struct ServiceBuildArgs {
     /// Run every build in this machine's shell, whatever image its project names.
     #[arg(long)]
     pub host: bool,
 
-    /// Hand this worker's AWS credentials to every build (masked in the logs).
+    /// Run builds whose project names the image `runspec/host` in this machine's shell (other
+    /// images run in Docker). Without it, or --host, a caller cannot choose the server's shell:
+    /// such builds fail in PROVISIONING.
+    #[arg(long)]
+    pub host_image_allowed: bool,
+
+    /// Hand this server's AWS credentials and region (the standard chain) to every build, as
+    /// CodeBuild hands a build its service role's; their values are masked in the logs.
     #[arg(short = 'c', long)]
     pub aws_credentials: bool,
 
@@ -196,6 +211,37 @@ pub struct WorkerArgs {
     /// server's user can: prefer images for a team.
     #[arg(long, value_name = "USER")]
     pub build_user: Option<String>,
+
+    /// How privileged builds get Docker (see `runspec run --help`): in-image (a daemon in the
+    /// build's own container, as on CodeBuild) or sidecar; host hands builds this machine's
+    /// engine, so a build is root on the machine. A project's RUNSPEC_DOCKER variable chooses
+    /// for its builds, except host, which needs --docker-host-allowed. Every image build gets
+    /// a network of its own; what it made on the engine is removed with it.
+    #[arg(long, value_enum, default_value_t = DockerMode::InImage, value_name = "MODE")]
+    pub docker: DockerMode,
+
+    /// The image of the --docker sidecar daemon (it must have dockerd).
+    #[arg(long, value_name = "IMAGE", default_value = "docker:dind")]
+    pub docker_sidecar_image: String,
+
+    /// Let projects choose this machine's Docker engine (RUNSPEC_DOCKER=host).
+    #[arg(long)]
+    pub docker_host_allowed: bool,
+}
+
+impl From<ServiceBuildArgs> for crate::serve::BuildOptions {
+    fn from(a: ServiceBuildArgs) -> Self {
+        crate::serve::BuildOptions {
+            host: a.host,
+            host_image_allowed: a.host_image_allowed,
+            aws_credentials: a.aws_credentials,
+            local_sources: a.local_sources,
+            build_user: a.build_user,
+            docker_host_allowed: a.docker_host_allowed || a.docker == DockerMode::Host,
+            docker: a.docker,
+            docker_sidecar_image: Some(a.docker_sidecar_image),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -238,30 +284,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "000000000000")]
     pub account: String,
 
-    /// Run every build in this machine's shell, whatever image its project names (by default
-    /// a project's image runs in Docker, and the image `runspec/host` on the host).
-    #[arg(long)]
-    pub host: bool,
-
-    /// Hand this server's AWS credentials and region (the standard chain) to every build, as
-    /// CodeBuild hands a build its service role's; their values are masked in the logs.
-    #[arg(short = 'c', long)]
-    pub aws_credentials: bool,
-
-    /// A directory of this machine that LOCAL sources and git sources given as a local path
-    /// (or file:// URL) may be read from; repeat for more. None by default: callers can then
-    /// only name remote sources (https, ssh, git, S3), as on CodeBuild. The state directory is
-    /// never a source.
-    #[arg(long = "local-sources", value_name = "DIR")]
-    pub local_sources: Vec<PathBuf>,
-
-    /// Run every build on this machine's shell as this user (it must exist; the server must
-    /// be root to become it), never as the server's own user. Its workspace is theirs; it
-    /// cannot read the state directory, the server's environment or signal the server.
-    /// Builds of one server share the user. Without it a host build can do whatever the
-    /// server's user can: prefer images for a team.
-    #[arg(long, value_name = "USER")]
-    pub build_user: Option<String>,
+    #[command(flatten)]
+    pub builds: ServiceBuildArgs,
 
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Use it whenever the
     /// server listens beyond loopback: over plain HTTP anyone who sees a request can replay it
@@ -351,12 +375,25 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "image")]
     pub host: bool,
 
-    /// Privileged mode (also from the project's `privilegedMode`): a Docker build gets the
-    /// agent's Docker engine at /var/run/docker.sock, so `docker build` / `docker push` work in
-    /// the buildspec (no nested dockerd; the container gets no extra kernel privileges). On the
-    /// host, builds use the host's engine anyway.
+    /// Privileged mode (also from the project's `privilegedMode`): the build gets a Docker
+    /// daemon as --docker says, so `docker build`, `docker compose` and `docker push` work in
+    /// the buildspec. On the host, builds use the host's engine anyway.
     #[arg(short = 'd', long)]
     pub privileged: bool,
+
+    /// How a privileged build gets Docker. in-image: as on CodeBuild, a daemon inside the build
+    /// container (the image's dockerd, started before INSTALL), so `$PWD`, `.:/app` and
+    /// `localhost` mean the build's own. sidecar: a Docker-in-Docker container beside the
+    /// build's, sharing its network and workspace path, for images with only the Docker client
+    /// (DOCKER_HOST=tcp://127.0.0.1:2375). host: this machine's engine through its socket; bind
+    /// mounts then name host paths and `localhost` is the host's. A project's RUNSPEC_DOCKER
+    /// variable chooses for its builds.
+    #[arg(long, value_enum, default_value_t = DockerMode::InImage, value_name = "MODE")]
+    pub docker: DockerMode,
+
+    /// The image of the --docker sidecar daemon (it must have dockerd).
+    #[arg(long, value_name = "IMAGE", default_value = "docker:dind")]
+    pub docker_sidecar_image: String,
 
     /// Give the build a Docker login for ECR (a token from the ECR API in a Docker config named
     /// by DOCKER_CONFIG), so `docker push <account>.dkr.ecr.<region>.amazonaws.com/…` needs no
@@ -501,11 +538,8 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
         region: args.region,
         account: args.account,
-        host: args.host,
-        aws_credentials: args.aws_credentials,
-        local_sources: args.local_sources,
+        builds: args.builds.into(),
         tls: args.tls_cert.zip(args.tls_key),
-        build_user: args.build_user,
         fleet: args.store.map(|store| crate::serve::FleetOptions {
             store,
             queue: args.queue.unwrap_or_default(),
@@ -555,10 +589,7 @@ fn worker(args: WorkerArgs) -> Result<u8, UsageError> {
         wait_s: args.poll,
         region: args.region,
         account: args.account,
-        host: args.host,
-        aws_credentials: args.aws_credentials,
-        local_sources: args.local_sources,
-        build_user: args.build_user,
+        builds: args.builds.into(),
     };
     crate::serve::worker::run(options, |owner| {
         eprintln!("runspec worker: {owner} taking builds from {queue}");

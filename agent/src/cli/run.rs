@@ -290,6 +290,10 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         artifacts,
         image,
         privileged,
+        docker: args.docker,
+        docker_sidecar_image: Some(args.docker_sidecar_image.clone()),
+        docker_host_allowed: true,
+        own_network: false,
     })
 }
 

@@ -28,7 +28,9 @@ pub struct BuildInput {
     /// When DOWNLOAD_SOURCE began (a service fetches the source before the engine runs): the
     /// build's start and the phase's.
     pub started: SystemTime,
-    /// Found while the build was prepared; logged at the start of DOWNLOAD_SOURCE.
+    /// Found while the build was prepared (what its executor got, problems that do not stop
+    /// it); logged at the start of DOWNLOAD_SOURCE.
+    pub notes: Vec<String>,
     pub warnings: Vec<String>,
     pub buildspec: Result<Buildspec, BuildspecFailure>,
     /// Shown as `YAML location is …`.
@@ -328,6 +330,9 @@ impl<'a, S: Session> Engine<'a, S> {
         let shown = input.artifacts.src_in_build.as_deref().unwrap_or(&input.src_dir);
         self.note(&format!("CODEBUILD_SRC_DIR={}", shown.display()));
         self.note(&format!("YAML location is {}", input.buildspec_location));
+        for note in &input.notes {
+            self.note(note);
+        }
         for warning in &input.warnings {
             self.sink.event(BuildEvent::Warning(warning));
         }
@@ -1059,6 +1064,7 @@ mod tests {
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let input = BuildInput {
             started: SystemTime::now(),
+            notes: Vec::new(),
             warnings: Vec::new(),
             buildspec: Ok(spec),
             buildspec_location: "b.yml".into(),

@@ -69,20 +69,35 @@ pub struct Options {
     pub concurrency: usize,
     pub region: String,
     pub account: String,
-    /// Every build on the host shell, whatever its image.
+    /// How builds run here.
+    pub builds: BuildOptions,
+    /// HTTPS: the certificate chain and the key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Many machines: the shared store and queue (`None`: SQLite, and builds run here).
+    pub fleet: Option<FleetOptions>,
+}
+
+/// How a service (`runspec serve`, `runspec worker`) runs builds: the operator's choices.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Every build on this machine's shell, whatever its image (`--host`).
     pub host: bool,
+    /// Builds whose image is `runspec/host` run on this machine's shell (`--host-image-allowed`);
+    /// without it (or `host`) they fail: a caller cannot choose the server's shell.
+    pub host_image_allowed: bool,
     /// Hand the server's AWS credentials to every build (as CodeBuild hands a build its
     /// service role's).
     pub aws_credentials: bool,
     /// Directories of this machine that LOCAL sources and local git repositories may be read
     /// from (none by default).
     pub local_sources: Vec<PathBuf>,
-    /// HTTPS: the certificate chain and the key (PEM files).
-    pub tls: Option<(PathBuf, PathBuf)>,
     /// The user host builds run as (`--build-user`).
     pub build_user: Option<String>,
-    /// Many machines: the shared store and queue (`None`: SQLite, and builds run here).
-    pub fleet: Option<FleetOptions>,
+    /// How privileged builds get Docker, unless a project's `RUNSPEC_DOCKER` says otherwise.
+    pub docker: crate::exec::docker::daemon::DockerMode,
+    pub docker_sidecar_image: Option<String>,
+    /// Projects may choose this machine's engine (`RUNSPEC_DOCKER=host`).
+    pub docker_host_allowed: bool,
 }
 
 /// `runspec serve --store dynamodb://TABLE --queue sqs://QUEUE`.
@@ -174,7 +189,7 @@ pub struct Ready<'a> {
 /// Runs the service until SIGTERM or Ctrl-C; running builds are stopped and recorded first.
 pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<(), String> {
     private_dir(&options.state_dir)?;
-    if let Some(user) = &options.build_user {
+    if let Some(user) = &options.builds.build_user {
         check_build_user(user)?;
     }
     let key_file = match &options.credentials {
@@ -215,11 +230,9 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         options.concurrency.max(1),
         options.region.clone(),
         options.account.clone(),
-        options.host,
+        options.builds.clone(),
     );
-    service.aws_credentials = options.aws_credentials;
-    service.policy = crate::source::Policy::service(&options.local_sources, &options.state_dir)?;
-    service.build_user = options.build_user.clone();
+    service.policy = crate::source::Policy::service(&options.builds.local_sources, &options.state_dir)?;
     service.fleet = fleet.clone();
     let service = Arc::new(service);
     if let (Some(fleet), Some(f)) = (&fleet, &options.fleet) {

@@ -272,6 +272,21 @@ impl EventSink for Live<'_> {
 /// retries, the role); runspec ignores nothing of them.
 const SERVICE_FIELDS: &[&str] = &["secondarySources", "secondarySourceVersions", "environment.computeType"];
 
+/// The image a build runs in (`None`: this machine's shell), as the operator allows: every
+/// build on the shell with `--host`; the image `runspec/host` there only with
+/// `--host-image-allowed`, so that a caller cannot choose the server's shell.
+fn build_image(builds: &super::BuildOptions, image: Option<&str>) -> Result<Option<String>, String> {
+    match image {
+        _ if builds.host => Ok(None),
+        Some(HOST_IMAGE) if builds.host_image_allowed => Ok(None),
+        Some(HOST_IMAGE) => Err(format!(
+            "the image {HOST_IMAGE} runs a build on the server's own shell, which this server does not allow (its operator can start it with --host-image-allowed)"
+        )),
+        Some(image) => Ok(Some(image.to_string())),
+        None => Err("the project names no build image (environment.image)".to_string()),
+    }
+}
+
 /// One build, start to end; returns its final `Build` record.
 fn run_one(
     service: &Service,
@@ -312,6 +327,10 @@ fn run_one(
         Ok(p) => p,
         Err(e) => return fail(BuildPhase::Provisioning, "CLIENT_ERROR", format!("the project: {e}")),
     };
+    let image = match build_image(&service.builds, project.image.as_deref()) {
+        Ok(image) => image,
+        Err(why) => return fail(BuildPhase::Provisioning, "CLIENT_ERROR", why),
+    };
     // CodeBuild's timeout covers the whole build, DOWNLOAD_SOURCE included.
     let timeout = Some(Duration::from_secs(project.timeout_minutes.unwrap_or(60).saturating_mul(60)));
     // DOWNLOAD_SOURCE begins with the fetch (CodeBuild's does): the build shows it while a
@@ -333,7 +352,7 @@ fn run_one(
             );
         }
     };
-    if service.build_user.is_some() {
+    if service.builds.build_user.is_some() {
         // The build user reaches its source through it (and lists nothing).
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(fetched.path(), std::fs::Permissions::from_mode(0o711));
@@ -361,7 +380,6 @@ fn run_one(
         Ok(a) => a,
         Err(e) => return fail(BuildPhase::Provisioning, "CLIENT_ERROR", e.0),
     };
-    let image = project.image.clone().filter(|i| i != HOST_IMAGE && !service.host);
     let req = BuildRequest {
         primary,
         secondary,
@@ -373,13 +391,17 @@ fn run_one(
         image: image.clone(),
         host_isolation: image
             .is_none()
-            .then(|| crate::build::HostIsolation { user: service.build_user.clone() }),
+            .then(|| crate::build::HostIsolation { user: service.builds.build_user.clone() }),
         privileged: project.privileged,
+        docker: service.builds.docker,
+        docker_sidecar_image: service.builds.docker_sidecar_image.clone(),
+        docker_host_allowed: service.builds.docker_host_allowed,
+        own_network: true,
         artifacts,
         project,
         uuid: Some(uuid.clone()),
         build_number: Some(row.number),
-        aws_credentials: service.aws_credentials,
+        aws_credentials: service.builds.aws_credentials,
         initiator: Some(identity.initiator.clone()),
         ..Default::default()
     };

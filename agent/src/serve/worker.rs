@@ -42,12 +42,8 @@ pub struct Options {
     pub wait_s: i32,
     pub region: String,
     pub account: String,
-    pub host: bool,
-    pub aws_credentials: bool,
-    /// Directories LOCAL sources and local git repositories may be read from.
-    pub local_sources: Vec<PathBuf>,
-    /// The user host builds run as (`--build-user`).
-    pub build_user: Option<String>,
+    /// How builds run here.
+    pub builds: super::BuildOptions,
 }
 
 /// How soon a build that had to wait for a free slot (its project's or the fleet's limit) is
@@ -77,7 +73,7 @@ fn owner_name() -> String {
 /// Runs until SIGTERM or Ctrl-C, then stops taking builds and waits for the running ones.
 pub fn run(options: Options, ready: impl FnOnce(&str)) -> Result<(), String> {
     super::private_dir(&options.state_dir)?;
-    if let Some(user) = &options.build_user {
+    if let Some(user) = &options.builds.build_user {
         super::check_build_user(user)?;
     }
     let fleet = Arc::new(Fleet::connect(&options.store, &options.queue, &options.region)?);
@@ -88,11 +84,9 @@ pub fn run(options: Options, ready: impl FnOnce(&str)) -> Result<(), String> {
         options.concurrency.max(1),
         options.region.clone(),
         options.account.clone(),
-        options.host,
+        options.builds.clone(),
     );
-    service.aws_credentials = options.aws_credentials;
-    service.policy = crate::source::Policy::service(&options.local_sources, &options.state_dir)?;
-    service.build_user = options.build_user.clone();
+    service.policy = crate::source::Policy::service(&options.builds.local_sources, &options.state_dir)?;
     service.fleet = Some(Arc::clone(&fleet));
     let service = Arc::new(service);
     let stopping = Arc::new(AtomicBool::new(false));

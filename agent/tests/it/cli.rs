@@ -129,6 +129,8 @@ fn help_describes_every_flag() {
         "--project",
         "--image",
         "--privileged",
+        "--docker",
+        "--docker-sidecar-image",
         "--mount-source",
         "--result",
         "--timeout",

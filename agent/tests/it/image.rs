@@ -192,8 +192,8 @@ fn assume_role(arn: &str) -> (String, String, String) {
 #[test]
 #[ignore = "needs docker, moto and the registries: run scripts/test.sh"]
 fn a_privileged_build_runs_docker_build_and_pushes_with_the_ecr_login() {
-    // Privileged mode hands the build the agent's engine; the build's Docker config carries an
-    // ECR token (the buildspec names an ECR repository, so `--ecr-login auto` kicks in), so
+    // `--docker host` hands the build the agent's engine (and says so in the log); the build's
+    // Docker config carries an ECR token (the buildspec names an ECR repository, so `--ecr-login auto` kicks in), so
     // `docker push` needs no `docker login`, and the token never shows in the log.
     let cli_image = std::env::var("RUNSPEC_TEST_DOCKER_CLI_IMAGE").expect(NEEDS);
     let repo = unique("built");
@@ -219,11 +219,18 @@ phases:
         "--image",
         &cli_image,
         "--privileged",
+        "--docker",
+        "host",
         "--env",
         &format!("REGISTRY={}", registry()),
     ]);
     let run = ctx.finish(cmd.output().unwrap());
     assert_eq!(run.status(), "SUCCEEDED", "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.has_line("> Docker: the build uses the host's Docker engine (--docker host): bind mounts name the host's paths and `localhost` is the host's, not the build's"),
+        "{}",
+        run.stdout
+    );
     assert!(run.has_line("built-in-build"), "{}", run.stdout);
     // What the build pushed is in the registry.
     assert!(registry_digest(&repo, "v1").starts_with("sha256:"));

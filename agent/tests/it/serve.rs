@@ -60,8 +60,16 @@ impl Server {
         Server::start_env(dir, extra, &[])
     }
 
-    /// With extra environment variables for the server process.
+    /// With extra environment variables for the server process. Builds of the image
+    /// `runspec/host` run on the server's shell (`--host-image-allowed`), as most tests want.
     pub(crate) fn start_env(dir: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Server {
+        let mut args = vec!["--host-image-allowed"];
+        args.extend_from_slice(extra);
+        Server::start_plain(dir, &args, envs)
+    }
+
+    /// With only `extra` for flags.
+    pub(crate) fn start_plain(dir: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let state = dir.join("state");
         let creds = dir.join("credentials");
         std::fs::write(
@@ -976,7 +984,7 @@ fn s3_sources_and_following_a_log() {
         )
         .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_runspec"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--host-image-allowed", "--state-dir"])
             .arg(&state)
             .arg("--credentials")
             .arg(&creds)

@@ -77,16 +77,12 @@ pub struct Service {
     pub concurrency: usize,
     pub region: String,
     pub account: String,
-    /// Run every build on this machine's shell, whatever image its project names.
-    pub host: bool,
-    /// Builds get the server's AWS credentials (masked in their logs).
-    pub aws_credentials: bool,
+    /// How builds run here (the operator's choices).
+    pub builds: super::BuildOptions,
     /// Many machines: the shared queue and leases (`None`: builds run in this process).
     pub fleet: Option<Arc<super::fleet::Fleet>>,
     /// Which directories of this machine sources may be read from.
     pub policy: crate::source::Policy,
-    /// The user host builds run as (`--build-user`); `None`: the server's own.
-    pub build_user: Option<String>,
     pub(super) wake: Notify,
     pub(super) running: Mutex<HashMap<String, Running>>,
     batch_stops: batches::Stops,
@@ -106,7 +102,7 @@ impl Service {
         concurrency: usize,
         region: String,
         account: String,
-        host: bool,
+        builds: super::BuildOptions,
     ) -> Service {
         Service {
             store,
@@ -114,11 +110,9 @@ impl Service {
             concurrency,
             region,
             account,
-            host,
-            aws_credentials: false,
+            builds,
             fleet: None,
             policy: crate::source::Policy::default(),
-            build_user: None,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             batch_stops: Default::default(),

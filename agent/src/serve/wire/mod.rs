@@ -245,7 +245,7 @@ mod tests {
             1,
             "us-east-1".into(),
             "000000000000".into(),
-            false,
+            Default::default(),
         ));
         for m in [&*model::CODEBUILD, &*model::LOGS] {
             for op in m.operations.keys() {

@@ -7,7 +7,12 @@
 //! agent reads for the whole build ([`super::output`]), so a command is finished when its process
 //! exits, background processes keep running and keep logging (R-SH-07), exactly as on the host.
 //! The container runs as root unless `run-as` says otherwise (R-SH-12), whatever the image's
-//! `USER`. It is removed when the build ends, also after a timeout or Ctrl-C.
+//! `USER`. A privileged build gets a Docker daemon ([`daemon`]). The container and everything
+//! else the build made on the engine are removed when it ends, also after a timeout or Ctrl-C,
+//! and swept after a `kill -9` ([`owned`]).
+
+pub mod daemon;
+pub mod owned;
 
 use std::collections::HashMap;
 use std::fs;
@@ -15,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 use bollard::exec::StartExecResults;
-use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig};
+use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
 };
@@ -124,6 +129,12 @@ pub struct DockerSession {
     closed: bool,
     /// The workspace root on the host (made traversable for `run-as` users).
     workspace_root: PathBuf,
+    /// What else the build made on the engine, removed with it.
+    sidecar: Option<String>,
+    volumes: Vec<String>,
+    network: Option<String>,
+    /// What the build gets for Docker; it holds the project's layer cache until the build ends.
+    daemon: daemon::Daemon,
     /// `run-as` users, resolved in the container: name → (uid, gid).
     users: HashMap<String, (u32, u32)>,
     breakpoints: Breakpoints,
@@ -140,22 +151,14 @@ pub struct DockerLayout<'a> {
     /// (`--mount-source`, a clone made for the build), which is then mounted at `…/src`.
     pub source: &'a Path,
     pub label: &'a str,
-    /// CodeBuild's privileged mode, for what builds use it for (Docker): the agent's Docker
-    /// engine at `/var/run/docker.sock` (see [`engine_socket`]). The container itself gets no
-    /// extra kernel privileges: the engine does the privileged work, and a privileged
-    /// container cannot even start where runspec itself runs in a container.
-    pub privileged: bool,
+    /// What the build gets for Docker (CodeBuild's privileged mode).
+    pub daemon: daemon::Daemon,
+    /// A network of the build's own, made for it (a service's builds); else the engine's default.
+    pub network: Option<String>,
 }
 
 /// The Unix socket of the engine the agent talks to (`DOCKER_HOST=unix://…`, else the default
-/// socket), or `None` when it is not a local socket.
-///
-/// Privileged builds get this engine, not a nested one: no image needs its own `dockerd` (most
-/// build images have only the client), layers the build pulls or builds stay cached between
-/// builds as with CodeBuild's LOCAL_DOCKER_LAYER_CACHE, and there is nothing to start or wait
-/// for. The price: containers the build starts are siblings of the build container, so a bind
-/// mount in them names a host path, not `/codebuild/output/…`; and the build can do anything the
-/// engine can, which on a developer's own machine is what `docker` on the host allows anyway.
+/// socket), or `None` when it is not a local socket: what `--docker host` hands the build.
 pub fn engine_socket() -> Option<String> {
     match std::env::var("DOCKER_HOST") {
         Ok(h) if !h.is_empty() => h.strip_prefix("unix://").map(str::to_string),
@@ -164,7 +167,9 @@ pub fn engine_socket() -> Option<String> {
 }
 
 impl DockerSession {
-    /// Writes the initial state, opens the output FIFO, creates and starts the container.
+    /// Writes the initial state, opens the output FIFO, creates and starts the container (and,
+    /// in sidecar mode, the daemon's container first). The daemon itself is waited for by
+    /// [`DockerSession::daemon_ready`].
     pub async fn start(
         docker: Docker,
         image: &ImageInfo,
@@ -174,7 +179,14 @@ impl DockerSession {
         env: &[(String, String)],
     ) -> Result<Self, ExecError> {
         let src_in_container = format!("{}/src", layout.container_root);
-        let state = ShellState::create(layout.state_dir, env, &src_in_container)?;
+        // A sidecar's daemon is the build's default engine; the build's own DOCKER_HOST wins.
+        let mut env = env.to_vec();
+        if matches!(layout.daemon, daemon::Daemon::Sidecar { .. })
+            && !env.iter().any(|(k, _)| k == "DOCKER_HOST")
+        {
+            env.insert(0, ("DOCKER_HOST".to_string(), daemon::SIDECAR_HOST.to_string()));
+        }
+        let state = ShellState::create(layout.state_dir, &env, &src_in_container)?;
         let fifo = layout.state_dir.join("out");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666))
             .map_err(std::io::Error::from)?;
@@ -187,40 +199,9 @@ impl DockerSession {
         let reader = pipe::OpenOptions::new().read_write(true).open_receiver(&fifo)?;
         let output = OutputPipe::new(reader, 64 * 1024);
 
-        let mut binds = vec![
-            format!("{}:{}", layout.workspace_root.display(), layout.container_root),
-            format!("{}:{}", layout.state_dir.display(), STATE_DIR),
-        ];
-        if !layout.source.starts_with(layout.workspace_root) {
-            binds.push(format!("{}:{src_in_container}", layout.source.display()));
-        }
-        if layout.privileged {
-            let socket = engine_socket().ok_or_else(|| {
-                ExecError::Docker(
-                    "--privileged needs the Docker engine on a local socket (DOCKER_HOST=unix://…) to hand to the build".into(),
-                )
-            })?;
-            binds.push(format!("{socket}:/var/run/docker.sock"));
-        }
-        let body = ContainerCreateBody {
-            image: Some(image.name.clone()),
-            entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
-            cmd: Some(vec!["trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done".into()]),
-            // The image's own user, as `docker run` and CodeBuild use it; naming `root` would
-            // need an /etc/passwd that busybox-style and distroless images do not have.
-            user: None,
-            working_dir: Some(src_in_container.clone()),
-            labels: Some(HashMap::from([("runspec.build".to_string(), layout.label.to_string())])),
-            host_config: Some(HostConfig { binds: Some(binds), init: Some(true), ..Default::default() }),
-            ..Default::default()
-        };
-        let options = CreateContainerOptionsBuilder::default().build();
-        let created = docker.create_container(Some(options), body).await.map_err(|e| {
-            ExecError::Docker(format!("cannot create the build container from `{}`: {e}", image.name))
-        })?;
-        let session = DockerSession {
+        let mut session = DockerSession {
             docker,
-            container: created.id,
+            container: String::new(),
             shell,
             save_state,
             state_dir: layout.state_dir.to_path_buf(),
@@ -230,16 +211,224 @@ impl DockerSession {
             last_exit: 0,
             closed: false,
             workspace_root: layout.workspace_root.to_path_buf(),
+            sidecar: None,
+            volumes: Vec::new(),
+            network: None,
+            daemon: daemon::Daemon::None,
             users: HashMap::new(),
             breakpoints: Breakpoints::create(layout.state_dir)?,
             terminal: None,
         };
-        if let Err(e) = session.docker.start_container(&session.container, None).await {
-            let mut s = session;
-            s.close().await;
-            return Err(ExecError::Docker(format!("cannot start the build container: {e}")));
+        if let Err(e) = session.create_containers(image, &layout).await {
+            session.close().await;
+            return Err(e);
         }
+        session.daemon = layout.daemon;
         Ok(session)
+    }
+
+    /// The build's network, the sidecar (if any) and the build container, created and started.
+    async fn create_containers(
+        &mut self,
+        image: &ImageInfo,
+        layout: &DockerLayout<'_>,
+    ) -> Result<(), ExecError> {
+        use daemon::{Daemon, Layers};
+        let labels = owned::labels(layout.label);
+        if let Some(name) = &layout.network {
+            let request = bollard::models::NetworkCreateRequest {
+                name: name.clone(),
+                driver: Some("bridge".into()),
+                labels: Some(labels.clone()),
+                ..Default::default()
+            };
+            self.docker
+                .create_network(request)
+                .await
+                .map_err(|e| ExecError::Docker(format!("cannot create the build's network {name}: {e}")))?;
+            self.network = Some(name.clone());
+        }
+        let mut binds = vec![format!("{}:{}", layout.workspace_root.display(), layout.container_root)];
+        if !layout.source.starts_with(layout.workspace_root) {
+            binds.push(format!("{}:{}", layout.source.display(), self.src_in_container));
+        }
+        let workspace_binds = binds.clone();
+        binds.push(format!("{}:{STATE_DIR}", layout.state_dir.display()));
+        let volume = |target: &str, source: Option<&str>| Mount {
+            target: Some(target.to_string()),
+            source: source.map(str::to_string),
+            typ: Some(MountType::VOLUME),
+            ..Default::default()
+        };
+        let layers_mount = |layers: &Layers| match layers {
+            Layers::Fresh => volume("/var/lib/docker", None),
+            Layers::Cached(cache) => volume("/var/lib/docker", Some(&cache.volume)),
+        };
+        let mut host =
+            HostConfig { init: Some(true), network_mode: layout.network.clone(), ..Default::default() };
+        match &layout.daemon {
+            Daemon::None => {}
+            Daemon::InImage { layers } => {
+                host.privileged = Some(true);
+                host.mounts = Some(vec![layers_mount(layers)]);
+            }
+            Daemon::Host { socket } => binds.push(format!("{socket}:/var/run/docker.sock")),
+            Daemon::Sidecar { image: sidecar_image, layers } => {
+                // A /tmp both containers share, so a file made in the build's /tmp can be
+                // mounted into the containers the daemon runs.
+                let tmp = format!("runspec-tmp-{}", uuid::Uuid::new_v4().simple());
+                let request = bollard::models::VolumeCreateRequest {
+                    name: Some(tmp.clone()),
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                };
+                self.docker
+                    .create_volume(request)
+                    .await
+                    .map_err(|e| ExecError::Docker(format!("cannot create the build's /tmp volume: {e}")))?;
+                self.volumes.push(tmp.clone());
+                let body = ContainerCreateBody {
+                    image: Some(sidecar_image.clone()),
+                    entrypoint: Some(vec!["dockerd".into()]),
+                    cmd: Some(vec![
+                        format!("--host={}", daemon::SIDECAR_HOST),
+                        "--host=unix:///var/run/docker.sock".into(),
+                        "--storage-driver=overlay2".into(),
+                    ]),
+                    labels: Some(labels.clone()),
+                    host_config: Some(HostConfig {
+                        privileged: Some(true),
+                        binds: Some(workspace_binds),
+                        mounts: Some(vec![layers_mount(layers), volume("/tmp", Some(&tmp))]),
+                        network_mode: layout.network.clone(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                let options = CreateContainerOptionsBuilder::default().build();
+                let created = self.docker.create_container(Some(options), body).await.map_err(|e| {
+                    ExecError::Docker(format!("cannot create the Docker sidecar from `{sidecar_image}`: {e}"))
+                })?;
+                self.sidecar = Some(created.id.clone());
+                self.docker
+                    .start_container(&created.id, None)
+                    .await
+                    .map_err(|e| engine_error("the Docker sidecar", e))?;
+                host.network_mode = Some(format!("container:{}", created.id));
+                host.mounts = Some(vec![volume("/tmp", Some(&tmp))]);
+            }
+        }
+        host.binds = Some(binds);
+        let body = ContainerCreateBody {
+            image: Some(image.name.clone()),
+            // CodeBuild overrides the image's entrypoint: it never runs.
+            entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
+            cmd: Some(vec!["trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done".into()]),
+            // The image's own user, as `docker run` and CodeBuild use it; naming `root` would
+            // need an /etc/passwd that busybox-style and distroless images do not have.
+            user: None,
+            working_dir: Some(self.src_in_container.clone()),
+            labels: Some(labels),
+            host_config: Some(host),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().build();
+        let created = self.docker.create_container(Some(options), body).await.map_err(|e| {
+            ExecError::Docker(format!("cannot create the build container from `{}`: {e}", image.name))
+        })?;
+        self.container = created.id;
+        self.docker
+            .start_container(&self.container, None)
+            .await
+            .map_err(|e| engine_error("the build container", e))?;
+        Ok(())
+    }
+
+    /// Waits for the build's daemon: the image's `dockerd`, started here in the container, or
+    /// the sidecar's. `Ok(Some(note))` says what the build got, for its log; `Ok(None)`: it has
+    /// no daemon and needs none.
+    pub async fn daemon_ready(&mut self, stop: &mut Stop) -> Result<Option<String>, DaemonError> {
+        use daemon::Daemon;
+        let daemon = &self.daemon;
+        let began = std::time::Instant::now();
+        let sh = |script: String| vec!["/bin/sh".to_string(), "-c".to_string(), script];
+        let (target, wait) = match daemon {
+            Daemon::None => return Ok(None),
+            Daemon::Host { .. } => {
+                return Ok(Some(
+                    "Docker: the build uses the host's Docker engine (--docker host): bind mounts name the host's paths and `localhost` is the host's, not the build's".into(),
+                ));
+            }
+            Daemon::InImage { .. } => {
+                let (_, out) = self.exec(sh(daemon::start_script()), None, true).await?;
+                if String::from_utf8_lossy(&out).trim() == "none" {
+                    return Ok(Some(
+                        "Docker: privileged mode, but the image has no dockerd: no Docker daemon was started"
+                            .into(),
+                    ));
+                }
+                let wait =
+                    daemon::wait_script("unix:///var/run/docker.sock", Some("/run/runspec-dockerd.pid"));
+                (self.container.clone(), wait)
+            }
+            Daemon::Sidecar { .. } => {
+                (self.sidecar.clone().unwrap_or_default(), daemon::wait_script(daemon::SIDECAR_HOST, None))
+            }
+        };
+        let waiter =
+            ExecTarget { docker: self.docker.clone(), container: target.clone(), workdir: "/".into() };
+        let code = tokio::select! {
+            waited = waiter.run(sh(wait), None, true) => waited?.0,
+            reason = stop.wait() => return Err(DaemonError::Stopped(reason)),
+        };
+        if code == 0 {
+            let place = match daemon {
+                Daemon::Sidecar { .. } => "in its sidecar container",
+                _ => "in the build container",
+            };
+            return Ok(Some(format!(
+                "Docker: the daemon {place} is ready after {:.1} s",
+                began.elapsed().as_secs_f64()
+            )));
+        }
+        let why = match code {
+            2 => "the Docker daemon exited while starting".to_string(),
+            _ => format!(
+                "the Docker daemon did not answer `docker info` within {} s",
+                daemon::DAEMON_WAIT.as_secs()
+            ),
+        };
+        Err(DaemonError::Failed(daemon::DaemonFailure {
+            message: format!("{why}; the end of its log is in the build log"),
+            log_tail: self.daemon_log_tail(daemon, &target).await,
+        }))
+    }
+
+    /// The last lines of the daemon's log: `/var/log/docker.log` in the build container, or the
+    /// sidecar's output.
+    async fn daemon_log_tail(&self, daemon: &daemon::Daemon, target: &str) -> Vec<String> {
+        const LINES: usize = 30;
+        let text = match daemon {
+            daemon::Daemon::Sidecar { .. } => {
+                let options = bollard::query_parameters::LogsOptionsBuilder::default()
+                    .stdout(true)
+                    .stderr(true)
+                    .tail(&LINES.to_string())
+                    .build();
+                let mut logs = self.docker.logs(target, Some(options));
+                let mut text = String::new();
+                while let Some(Ok(chunk)) = logs.next().await {
+                    text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                }
+                text
+            }
+            _ => {
+                let tail = format!("tail -n {LINES} {} 2>&1", daemon::DAEMON_LOG);
+                let out = self.exec(vec!["/bin/sh".into(), "-c".into(), tail], None, true).await;
+                out.map(|(_, o)| String::from_utf8_lossy(&o).into_owned()).unwrap_or_default()
+            }
+        };
+        text.lines().map(str::to_string).collect()
     }
 
     /// Breakpoints open a shell in the container on this terminal (without one they are logged
@@ -344,7 +533,20 @@ impl DockerSession {
         }
         self.closed = true;
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-        let _ = self.docker.remove_container(&self.container, Some(options)).await;
+        for container in [Some(self.container.clone()), self.sidecar.take()].into_iter().flatten() {
+            if !container.is_empty() {
+                let _ = self.docker.remove_container(&container, Some(options.clone())).await;
+            }
+        }
+        for volume in std::mem::take(&mut self.volumes) {
+            let force = bollard::query_parameters::RemoveVolumeOptionsBuilder::default().force(true).build();
+            let _ = self.docker.remove_volume(&volume, Some(force)).await;
+        }
+        if let Some(network) = self.network.take() {
+            let _ = self.docker.remove_network(&network).await;
+        }
+        // The layer cache's lock goes with it.
+        self.daemon = daemon::Daemon::None;
     }
 }
 
@@ -564,6 +766,32 @@ impl Session for DockerSession {
         let _ = fs::remove_file(&upload);
         result.map_err(|e| ExecError::Docker(format!("cannot restore cached files into the build: {e}")))
     }
+}
+
+/// Why a build's daemon is not there.
+#[derive(Debug)]
+pub enum DaemonError {
+    Failed(daemon::DaemonFailure),
+    Stopped(super::StopReason),
+    Exec(ExecError),
+}
+
+impl From<ExecError> for DaemonError {
+    fn from(e: ExecError) -> Self {
+        DaemonError::Exec(e)
+    }
+}
+
+/// An engine's refusal to start a container, in one line; the capability error some machines
+/// give for every privileged container is said plainly.
+fn engine_error(what: &str, e: bollard::errors::Error) -> ExecError {
+    let text = e.to_string();
+    if text.contains("unable to apply caps") {
+        return ExecError::Docker(format!(
+            "cannot start {what}: this Docker engine cannot start privileged containers on this machine (runc: `unable to apply caps`: the capability bounding set lacks some capabilities); give the engine a runtime that drops them, or run without privileged mode"
+        ));
+    }
+    ExecError::Docker(format!("cannot start {what}: {text}"))
 }
 
 /// Where an exec runs; owned, so a running exec does not borrow the session.
