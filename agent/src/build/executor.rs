@@ -78,8 +78,8 @@ pub(super) struct Provisioning {
     pub status: Status,
     pub code: String,
     pub message: String,
-    /// Lines for the build log (the end of the daemon's log).
-    pub log: Vec<String>,
+    /// Lines for the build log (the end of the daemon's log), with a heading.
+    pub log: Option<(String, Vec<String>)>,
 }
 
 impl From<PrepareError> for NotStarted {
@@ -167,7 +167,7 @@ fn daemon_plan(req: &BuildRequest, notes: &mut Vec<String>) -> Result<Daemon, No
                 message: format!(
                     "{DOCKER_MODE_VARIABLE}=host asks for this machine's Docker engine, which this server does not hand to builds (it would need --docker-host-allowed)"
                 ),
-                log: Vec::new(),
+                log: None,
             }));
         }
         DockerMode::Host => Daemon::Host {
@@ -240,20 +240,20 @@ pub(super) async fn start(
                             status: Status::Failed,
                             code: "CLIENT_ERROR".into(),
                             message: f.message,
-                            log: f.log_tail,
+                            log: Some(("Docker: the daemon's log ends with:".to_string(), f.log_tail)),
                         }),
                         DaemonError::Stopped(reason) => NotStarted::Provisioning(match reason {
                             crate::exec::StopReason::TimedOut => Provisioning {
                                 status: Status::TimedOut,
                                 code: "BUILD_TIMED_OUT".into(),
                                 message: "Build has timed out".into(),
-                                log: Vec::new(),
+                                log: None,
                             },
                             crate::exec::StopReason::Stopped => Provisioning {
                                 status: Status::Stopped,
                                 code: "BUILD_STOPPED".into(),
                                 message: "Build was stopped".into(),
-                                log: Vec::new(),
+                                log: None,
                             },
                         }),
                     });

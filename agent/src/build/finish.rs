@@ -87,8 +87,11 @@ pub(super) fn provisioning_failed(
     failed: Provisioning,
 ) -> BuildReport {
     sink.event(BuildEvent::Note(runner));
-    for line in &failed.log {
-        sink.output(format!("{line}\n").as_bytes());
+    if let Some((heading, lines)) = &failed.log {
+        sink.event(BuildEvent::Note(heading));
+        for line in lines {
+            sink.output(format!("{line}\n").as_bytes());
+        }
     }
     let end = SystemTime::now();
     sink.event(BuildEvent::PhaseCompleted {

@@ -11,6 +11,7 @@ mod cli;
 mod codebuild_lines;
 mod debug;
 mod docker;
+mod docker_daemon;
 mod env;
 mod example;
 mod faults;

@@ -124,13 +124,16 @@ pub fn layer_volume_name(project: &str) -> String {
     format!("runspec-layers-{readable}-{hash}")
 }
 
+/// Where the daemon runspec starts keeps its pid.
+pub const PIDFILE: &str = "/var/run/runspec-dockerd.pid";
+
 /// The script that starts the image's daemon in the background, or says it has none: prints
 /// `started`, or `none` when the image has no `dockerd`.
 pub fn start_script() -> String {
     let flags = DAEMON_FLAGS.join(" ");
     format!(
         "d=/usr/local/bin/dockerd; [ -x \"$d\" ] || d=$(command -v dockerd) || {{ echo none; exit 0; }}; \
-         \"$d\" {flags} > {DAEMON_LOG} 2>&1 < /dev/null & echo $! > /run/runspec-dockerd.pid; echo started"
+         mkdir -p /var/log /var/run; \"$d\" {flags} > {DAEMON_LOG} 2>&1 < /dev/null & echo $! > {PIDFILE}; echo started"
     )
 }
 
@@ -140,7 +143,9 @@ pub fn start_script() -> String {
 pub fn wait_script(host: &str, pidfile: Option<&str>) -> String {
     let tries = DAEMON_WAIT.as_millis() / 100;
     let alive = match pidfile {
-        Some(p) => format!("kill -0 \"$(cat {p})\" 2>/dev/null || exit 2; "),
+        Some(p) => {
+            format!("p=$(cat {p} 2>/dev/null); [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null || exit 2; ")
+        }
         None => String::new(),
     };
     format!(

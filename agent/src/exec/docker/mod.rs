@@ -367,8 +367,7 @@ impl DockerSession {
                             .into(),
                     ));
                 }
-                let wait =
-                    daemon::wait_script("unix:///var/run/docker.sock", Some("/run/runspec-dockerd.pid"));
+                let wait = daemon::wait_script("unix:///var/run/docker.sock", Some(daemon::PIDFILE));
                 (self.container.clone(), wait)
             }
             Daemon::Sidecar { .. } => {
