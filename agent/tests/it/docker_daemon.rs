@@ -399,3 +399,179 @@ pub fn eventually(within: Duration, what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A server whose builds may read `root` as a LOCAL source and log in to the test registry.
+fn server(root: &Path, extra: &[&str]) -> crate::serve::Server {
+    let moto = env("RUNSPEC_TEST_MOTO_URL");
+    let envs = [
+        ("AWS_ENDPOINT_URL", moto.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+        ("RUNSPEC_ECR_REGISTRY", "127.0.0.1:5000"),
+    ];
+    let mut args = vec!["--local-sources", root.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    crate::serve::Server::start_env(root, &args, &envs)
+}
+
+/// A project building `dir` (a LOCAL source) in `image`, privileged, with `variables`.
+fn image_project(
+    s: &crate::serve::Server,
+    name: &str,
+    dir: &Path,
+    image: &str,
+    variables: serde_json::Value,
+) {
+    let source = serde_json::json!({"type": "LOCAL", "location": dir.display().to_string()}).to_string();
+    let environment = serde_json::json!({
+        "type": "LINUX_CONTAINER",
+        "image": image,
+        "computeType": "BUILD_GENERAL1_SMALL",
+        "privilegedMode": true,
+        "environmentVariables": variables,
+    })
+    .to_string();
+    s.aws(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        name,
+        "--source",
+        &source,
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        &environment,
+        "--service-role",
+        "r",
+    ]);
+}
+
+fn start(s: &crate::serve::Server, project: &str) -> String {
+    s.aws(&["codebuild", "start-build", "--project-name", project])["build"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+#[ignore = "needs docker, moto and the test images: run scripts/test.sh"]
+fn the_workshop_flow_through_the_api_in_image_and_in_a_sidecar() {
+    let root = tempfile::tempdir().unwrap();
+    let s = server(root.path(), &["--docker-sidecar-image", &dind_image()]);
+    let ctx = Ctx::new(WORKSHOP_BUILDSPEC);
+    workshop(&ctx);
+    let src = root.path().join("app");
+    assert!(Command::new("cp").arg("-a").arg(ctx.src.path()).arg(&src).status().unwrap().success());
+    image_project(&s, "in-image", &src, &dind_image(), serde_json::json!([]));
+    image_project(
+        &s,
+        "sidecar",
+        &src,
+        &compose_cli_image(),
+        serde_json::json!([{"name": "RUNSPEC_DOCKER", "value": "sidecar", "type": "PLAINTEXT"}]),
+    );
+    for (project, place) in [("in-image", "in the build container"), ("sidecar", "in its sidecar container")]
+    {
+        let id = start(&s, project);
+        let b = s.wait(&id, Duration::from_secs(300));
+        let log = s.log(&b);
+        assert_workshop_passed(b["buildStatus"].as_str().unwrap(), &log, None);
+        assert!(
+            log.iter().any(|l| l.contains(&format!("Docker: the daemon {place} is ready after"))),
+            "{log:?}"
+        );
+        assert_eq!(leftovers(&id), Vec::<String>::new());
+    }
+}
+
+#[test]
+#[ignore = "needs docker and the test images: run scripts/test.sh"]
+fn a_served_build_has_its_own_network_and_leaves_nothing_when_stopped() {
+    let root = tempfile::tempdir().unwrap();
+    let s = server(root.path(), &[]);
+    let src = root.path().join("app");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("buildspec.yml"),
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600\n",
+    )
+    .unwrap();
+    image_project(&s, "sleeper", &src, &dind_image(), serde_json::json!([]));
+    let id = start(&s, "sleeper");
+    eventually(Duration::from_secs(120), "the build never reached BUILD", || {
+        s.build(&id)["currentPhase"] == "BUILD"
+    });
+    let network =
+        docker(&["network", "ls", "--filter", &format!("label=runspec.build={id}"), "--format", "{{.Name}}"]);
+    let uuid = id.rsplit_once(':').unwrap().1;
+    assert_eq!(network.trim(), format!("runspec-{uuid}"), "a network of the build's own");
+    s.aws(&["codebuild", "stop-build", "--id", &id]);
+    let b = s.wait(&id, Duration::from_secs(60));
+    assert_eq!(b["buildStatus"], "STOPPED", "{b}");
+    eventually(Duration::from_secs(30), "the build's containers, network and volumes stay", || {
+        leftovers(&id).is_empty()
+    });
+}
+
+#[test]
+#[ignore = "needs docker and the test images: run scripts/test.sh"]
+fn a_caller_cannot_choose_the_server_s_shell_nor_its_engine() {
+    let root = tempfile::tempdir().unwrap();
+    let src = root.path().join("app");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("buildspec.yml"),
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - touch ran\n",
+    )
+    .unwrap();
+    // Without --host-image-allowed, the image runspec/host is refused.
+    let s = crate::serve::Server::start_plain(
+        root.path(),
+        &["--local-sources", root.path().to_str().unwrap()],
+        &[],
+    );
+    let source = serde_json::json!({"type": "LOCAL", "location": src.display().to_string()}).to_string();
+    s.aws(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        "shell",
+        "--source",
+        &source,
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role",
+        "r",
+    ]);
+    let b = s.wait(&start(&s, "shell"), Duration::from_secs(60));
+    assert_eq!(b["buildStatus"], "FAILED", "{b}");
+    let provisioning =
+        b["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == "PROVISIONING").unwrap().clone();
+    assert_eq!(provisioning["phaseStatus"], "FAILED", "{b}");
+    assert!(provisioning["contexts"][0]["message"].as_str().unwrap().contains("--host-image-allowed"), "{b}");
+    assert!(!src.join("ran").exists());
+
+    // RUNSPEC_DOCKER=host asks for the server's engine: refused without --docker-host-allowed.
+    image_project(
+        &s,
+        "engine",
+        &src,
+        &dind_image(),
+        serde_json::json!([{"name": "RUNSPEC_DOCKER", "value": "host", "type": "PLAINTEXT"}]),
+    );
+    let id = start(&s, "engine");
+    let b = s.wait(&id, Duration::from_secs(60));
+    assert_eq!(b["buildStatus"], "FAILED", "{b}");
+    let provisioning =
+        b["phases"].as_array().unwrap().iter().find(|p| p["phaseType"] == "PROVISIONING").unwrap().clone();
+    assert!(
+        provisioning["contexts"][0]["message"].as_str().unwrap().contains("--docker-host-allowed"),
+        "{b}"
+    );
+    assert!(!src.join("ran").exists());
+    assert_eq!(leftovers(&id), Vec::<String>::new());
+}
