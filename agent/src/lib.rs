@@ -10,6 +10,7 @@ pub mod build;
 pub mod buildspec;
 pub mod cache;
 pub mod cli;
+pub mod compute;
 pub mod dirs;
 pub mod engine;
 pub mod env;

@@ -69,6 +69,11 @@ pub struct Project {
     pub variables: Vec<ProjectVariable>,
     pub image: Option<String>,
     pub privileged: bool,
+    /// `environment.type` (LINUX_CONTAINER, ARM_CONTAINER, …) and `computeType`, with
+    /// `computeConfiguration` for ATTRIBUTE_BASED_COMPUTE: the build's limits.
+    pub environment_type: Option<String>,
+    pub compute_type: Option<String>,
+    pub compute_configuration: crate::compute::Configuration,
     /// `source.buildspec`: a path relative to the source, or inline YAML.
     pub buildspec: Option<String>,
     pub artifacts: Option<ProjectArtifacts>,
@@ -180,6 +185,14 @@ pub fn from_api(api: &cb::Project) -> Result<Project, ProjectError> {
     if let Some(env) = &api.environment {
         p.image = Some(env.image.clone()).filter(|i| !i.is_empty());
         p.privileged = env.privileged_mode.unwrap_or(false);
+        p.environment_type = Some(env.kind.clone()).filter(|t| !t.is_empty());
+        p.compute_type = Some(env.compute_type.clone()).filter(|t| !t.is_empty());
+        if let Some(c) = &env.compute_configuration {
+            p.compute_configuration = crate::compute::Configuration {
+                vcpus: c.v_cpu.and_then(|v| u32::try_from(v).ok()),
+                memory_gib: c.memory.and_then(|m| u64::try_from(m).ok()),
+            };
+        }
         for var in env.environment_variables.as_deref().unwrap_or_default() {
             if var.name.is_empty() {
                 return Err(field("environment.environmentVariables", "a variable has no name"));
@@ -198,8 +211,6 @@ pub fn from_api(api: &cb::Project) -> Result<Project, ProjectError> {
             p.variables.push(ProjectVariable { name: var.name.clone(), value: var.value.clone(), kind });
         }
         for (key, present) in [
-            ("computeType", !env.compute_type.is_empty()),
-            ("computeConfiguration", env.compute_configuration.is_some()),
             ("certificate", env.certificate.is_some()),
             ("registryCredential", env.registry_credential.is_some()),
             ("fleet", env.fleet.is_some()),
@@ -305,7 +316,9 @@ mod tests {
         );
         assert_eq!(p.secondary_artifacts[0].identifier.as_deref(), Some("docs"));
         assert_eq!(p.timeout_minutes, Some(30));
-        assert_eq!(p.ignored, ["fileSystemLocations", "environment.computeType"]);
+        assert_eq!(p.ignored, ["fileSystemLocations"]);
+        assert_eq!(p.compute_type.as_deref(), Some("BUILD_GENERAL1_SMALL"));
+        assert_eq!(p.environment_type.as_deref(), Some("LINUX_CONTAINER"));
         assert_eq!(p.cache, Some(ProjectCache::S3 { location: "bucket/cache".into() }));
     }
 

@@ -8,6 +8,7 @@ use futures_util::FutureExt;
 use super::environment::BuildEnvironment;
 use super::{BuildRequest, PrepareError, prepare};
 use crate::buildspec::Shell;
+use crate::compute::Limits;
 use crate::engine::Status;
 use crate::engine::events::EventSink;
 use crate::engine::{BuildInput, BuildReport, Engine};
@@ -63,6 +64,7 @@ pub(super) struct Started {
     pub session: Sessions,
     pub runtimes: crate::runtimes::Source,
     pub notes: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
 /// Why a build's executor is not running.
@@ -178,6 +180,27 @@ fn daemon_plan(req: &BuildRequest, notes: &mut Vec<String>) -> Result<Daemon, No
     })
 }
 
+/// The limits of the build's compute type (`computeType`, `computeTypeOverride`,
+/// `--compute-type`), as this machine can give them; `None` without a compute type, with
+/// `--no-limits`, or for a type runspec cannot size (a warning says so).
+fn compute_limits(req: &BuildRequest, notes: &mut Vec<String>, warnings: &mut Vec<String>) -> Option<Limits> {
+    let compute_type = req.project.compute_type.as_deref().filter(|_| !req.no_limits)?;
+    let environment_type = req.project.environment_type.as_deref().unwrap_or_default();
+    match crate::compute::limits(environment_type, compute_type, req.project.compute_configuration) {
+        Ok(limits) => {
+            let (cpus, memory) = crate::compute::machine();
+            let (limits, short) = limits.on_machine(compute_type, cpus, memory);
+            notes.push(format!("Compute: {compute_type}: {}", limits.describe()));
+            warnings.extend(short);
+            Some(limits)
+        }
+        Err(why) => {
+            warnings.push(format!("compute type {compute_type}: {why}; the build runs without limits"));
+            None
+        }
+    }
+}
+
 /// Starts the build's executor (and its Docker daemon), and finds the runtime catalog
 /// `runtime-versions` selects from (R-PH-02): a file given explicitly, else the image's, else
 /// this machine's.
@@ -189,6 +212,8 @@ pub(super) async fn start(
     stop: &mut Stop,
 ) -> Result<Started, NotStarted> {
     let mut notes = Vec::new();
+    let mut warnings = Vec::new();
+    let limits = compute_limits(req, &mut notes, &mut warnings);
     use crate::runtimes::{Origin, Source};
     let workspace = how.workspace;
     let mut runtimes = match (&req.runtimes, &image) {
@@ -225,6 +250,7 @@ pub(super) async fn start(
                 label: how.label,
                 daemon,
                 network: req.own_network.then(|| format!("runspec-{}", how.uuid)),
+                limits,
             };
             let mut session = DockerSession::start(docker, &info, layout, how.shell, how.save_state, &pairs)
                 .await
@@ -275,14 +301,29 @@ pub(super) async fn start(
             )
             .map_err(|e| prepare(e.to_string()))?
             .with_terminal(req.terminal);
-            let host = match &req.host_isolation {
-                Some(_) => host.with_isolation(host_isolation(workspace, env.build_user, how.uuid)?),
-                None => host,
+            // A service's build is kept in a cgroup of its own; so is a build with limits.
+            let host = match (&req.host_isolation, limits) {
+                (None, None) => host,
+                _ => {
+                    let isolation = host_isolation(workspace, env.build_user, how.uuid)?;
+                    if let Some(limits) = limits {
+                        let applied = match &isolation.cgroup {
+                            Some(cgroup) => cgroup.limit(limits),
+                            None => Err("this machine gives the build no cgroup v2 of its own".into()),
+                        };
+                        if let Err(why) = applied {
+                            warnings.push(format!(
+                                "the compute type's limits are not applied on this machine's shell: {why}"
+                            ));
+                        }
+                    }
+                    host.with_isolation(isolation)
+                }
             };
             Sessions::Host(host)
         }
     };
-    Ok(Started { session, runtimes, notes })
+    Ok(Started { session, runtimes, notes, warnings })
 }
 
 /// The image's runtime catalog (`/codebuild/image/config/runtimes.yml`), if it has one.

@@ -79,6 +79,8 @@ pub struct BuildRequest {
     pub docker_host_allowed: bool,
     /// An image build gets a network of its own (a service's builds), removed with it.
     pub own_network: bool,
+    /// Ignore the compute type's memory and CPU limits (`--no-limits`).
+    pub no_limits: bool,
     /// A runtime catalog given explicitly, with where it came from.
     pub runtimes: Option<(crate::runtimes::Catalog, String)>,
     /// A cache location overriding the project's (a directory or `s3://bucket/prefix`).
@@ -325,7 +327,7 @@ pub async fn run<S: EventSink>(
     let input = BuildInput {
         started: start,
         notes: started.notes,
-        warnings: log_warnings,
+        warnings: log_warnings.into_iter().chain(started.warnings).collect(),
         buildspec: spec,
         buildspec_location: location,
         src_dir: workspace.src_dir.clone(),

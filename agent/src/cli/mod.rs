@@ -227,6 +227,11 @@ pub struct ServiceBuildArgs {
     /// Let projects choose this machine's Docker engine (RUNSPEC_DOCKER=host).
     #[arg(long)]
     pub docker_host_allowed: bool,
+
+    /// Lift the limits of the projects' compute types (by default a build gets its type's
+    /// memory and vCPUs, as on CodeBuild).
+    #[arg(long)]
+    pub no_limits: bool,
 }
 
 impl From<ServiceBuildArgs> for crate::serve::BuildOptions {
@@ -240,6 +245,7 @@ impl From<ServiceBuildArgs> for crate::serve::BuildOptions {
             docker_host_allowed: a.docker_host_allowed || a.docker == DockerMode::Host,
             docker: a.docker,
             docker_sidecar_image: Some(a.docker_sidecar_image),
+            no_limits: a.no_limits,
         }
     }
 }
@@ -394,6 +400,17 @@ pub struct RunArgs {
     /// The image of the --docker sidecar daemon (it must have dockerd).
     #[arg(long, value_name = "IMAGE", default_value = "docker:dind")]
     pub docker_sidecar_image: String,
+
+    /// CodeBuild's compute type (default: the project's computeType): the build gets its
+    /// memory and vCPUs as limits, e.g. BUILD_GENERAL1_SMALL 3 GiB and 2 vCPUs, so a build that
+    /// runs out of memory on CodeBuild runs out of memory here. Image builds get them from the
+    /// engine; host builds from a cgroup v2 of their own, where the machine allows one.
+    #[arg(long, value_name = "TYPE")]
+    pub compute_type: Option<String>,
+
+    /// Lift the compute type's limits.
+    #[arg(long)]
+    pub no_limits: bool,
 
     /// Give the build a Docker login for ECR (a token from the ECR API in a Docker config named
     /// by DOCKER_CONFIG), so `docker push <account>.dkr.ecr.<region>.amazonaws.com/…` needs no

@@ -226,7 +226,7 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         Some(p) => p,
         None => existing_dir(".")?,
     };
-    let project = match &args.project {
+    let mut project = match &args.project {
         Some(path) => {
             let text = fs::read_to_string(path)
                 .map_err(|e| usage(format!("cannot read `{}`: {e}", path.display())))?;
@@ -244,6 +244,9 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         (None, false) => project.image.clone(),
     };
     let privileged = args.privileged || project.privileged;
+    if let Some(t) = &args.compute_type {
+        project.compute_type = Some(t.clone());
+    }
     let mut overrides = Vec::new();
     if let Some(path) = &args.env_file {
         let text =
@@ -294,6 +297,7 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         docker_sidecar_image: Some(args.docker_sidecar_image.clone()),
         docker_host_allowed: true,
         own_network: false,
+        no_limits: args.no_limits,
     })
 }
 

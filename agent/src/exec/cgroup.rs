@@ -100,6 +100,25 @@ impl BuildCgroup {
         Ok(cgroup)
     }
 
+    /// Caps the build's memory (no swap beyond it) and CPUs, as its compute type says. Needs
+    /// the memory and cpu controllers enabled for the cgroup's parent.
+    pub fn limit(&self, limits: crate::compute::Limits) -> Result<(), String> {
+        let write = |file: &str, value: String| {
+            fs::write(self.dir.join(file), &value)
+                .map_err(|e| format!("cannot write {value} to {}: {e}", self.dir.join(file).display()))
+        };
+        write("memory.max", limits.memory_bytes.to_string())?;
+        // Absent when the kernel has no swap accounting: then there is no swap to limit.
+        if self.dir.join("memory.swap.max").exists() {
+            write("memory.swap.max", "0".to_string())?;
+        }
+        if let Some(cpus) = limits.cpus {
+            const PERIOD: u64 = 100_000;
+            write("cpu.max", format!("{} {PERIOD}", u64::from(cpus) * PERIOD))?;
+        }
+        Ok(())
+    }
+
     /// The file a process writes its pid into to enter.
     pub fn procs(&self) -> PathBuf {
         self.dir.join("cgroup.procs")

@@ -98,6 +98,8 @@ pub struct BuildOptions {
     pub docker_sidecar_image: Option<String>,
     /// Projects may choose this machine's engine (`RUNSPEC_DOCKER=host`).
     pub docker_host_allowed: bool,
+    /// Builds ignore their compute type's limits (`--no-limits`).
+    pub no_limits: bool,
 }
 
 /// `runspec serve --store dynamodb://TABLE --queue sqs://QUEUE`.

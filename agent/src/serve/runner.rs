@@ -270,7 +270,7 @@ impl EventSink for Live<'_> {
 
 /// Fields of an effective project that the service itself honours (sources, queueing,
 /// retries, the role); runspec ignores nothing of them.
-const SERVICE_FIELDS: &[&str] = &["secondarySources", "secondarySourceVersions", "environment.computeType"];
+const SERVICE_FIELDS: &[&str] = &["secondarySources", "secondarySourceVersions"];
 
 /// The image a build runs in (`None`: this machine's shell), as the operator allows: every
 /// build on the shell with `--host`; the image `runspec/host` there only with
@@ -397,6 +397,7 @@ fn run_one(
         docker_sidecar_image: service.builds.docker_sidecar_image.clone(),
         docker_host_allowed: service.builds.docker_host_allowed,
         own_network: true,
+        no_limits: service.builds.no_limits,
         artifacts,
         project,
         uuid: Some(uuid.clone()),

@@ -9,6 +9,7 @@ mod batch;
 mod cache;
 mod cli;
 mod codebuild_lines;
+mod compute;
 mod debug;
 mod docker;
 mod docker_daemon;

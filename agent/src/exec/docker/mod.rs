@@ -155,6 +155,8 @@ pub struct DockerLayout<'a> {
     pub daemon: daemon::Daemon,
     /// A network of the build's own, made for it (a service's builds); else the engine's default.
     pub network: Option<String>,
+    /// The compute type's memory and CPUs, for the build's containers.
+    pub limits: Option<crate::compute::Limits>,
 }
 
 /// The Unix socket of the engine the agent talks to (`DOCKER_HOST=unix://…`, else the default
@@ -264,8 +266,22 @@ impl DockerSession {
             Layers::Fresh => volume("/var/lib/docker", None),
             Layers::Cached(cache) => volume("/var/lib/docker", Some(&cache.volume)),
         };
-        let mut host =
-            HostConfig { init: Some(true), network_mode: layout.network.clone(), ..Default::default() };
+        // The compute type's limits, for the build's container and its sidecar alike; no swap
+        // beyond the memory, as on CodeBuild.
+        let limited = |mut host: HostConfig| {
+            if let Some(l) = layout.limits {
+                let memory = i64::try_from(l.memory_bytes).unwrap_or(i64::MAX);
+                host.memory = Some(memory);
+                host.memory_swap = Some(memory);
+                host.nano_cpus = l.cpus.map(|c| i64::from(c) * 1_000_000_000);
+            }
+            host
+        };
+        let mut host = limited(HostConfig {
+            init: Some(true),
+            network_mode: layout.network.clone(),
+            ..Default::default()
+        });
         match &layout.daemon {
             Daemon::None => {}
             Daemon::InImage { layers } => {
@@ -296,13 +312,13 @@ impl DockerSession {
                         "--storage-driver=overlay2".into(),
                     ]),
                     labels: Some(labels.clone()),
-                    host_config: Some(HostConfig {
+                    host_config: Some(limited(HostConfig {
                         privileged: Some(true),
                         binds: Some(workspace_binds),
                         mounts: Some(vec![layers_mount(layers), volume("/tmp", Some(&tmp))]),
                         network_mode: layout.network.clone(),
                         ..Default::default()
-                    }),
+                    })),
                     ..Default::default()
                 };
                 let options = CreateContainerOptionsBuilder::default().build();
