@@ -225,7 +225,8 @@ fn a_daemon_that_does_not_start_fails_provisioning_with_its_log() {
             "FROM {}\nRUN mkdir -p /usr/local/bin && printf '#!/bin/sh\\necho \"failed to start daemon: no storage driver for this test\"\\nexit 1\\n' > /usr/local/bin/dockerd && chmod +x /usr/local/bin/dockerd\n",
             busybox()
         ),
-    );
+    )
+    .unwrap();
     docker(&["build", "-q", "-t", "runspec-test:broken-dockerd", dir.path().to_str().unwrap()]);
     let ctx = Ctx::new("version: 0.2\nphases:\n  install:\n    commands:\n      - touch ran\n");
     let run = ctx.run_with(&["--image", "runspec-test:broken-dockerd", "--privileged"]);
