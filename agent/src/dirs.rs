@@ -18,6 +18,11 @@ pub fn cache() -> Option<PathBuf> {
         .or_else(|| var("HOME").map(|h| h.join(".cache/runspec")))
 }
 
+/// A project's directory of the cache (its LOCAL caches: `cache.paths` archives, git objects).
+pub fn project_cache(project: &str) -> Option<PathBuf> {
+    cache().map(|c| c.join(project))
+}
+
 /// The state directory, if one can be named.
 pub fn state() -> Option<PathBuf> {
     var("RUNSPEC_STATE_DIR")

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::settings::{self, CacheLocation};
-use super::{BuildRequest, EcrLogin, Notices, PrepareError, prepare};
+use super::{BuildRequest, EcrLogin, PrepareError, prepare};
 use crate::buildspec::Buildspec;
 use crate::engine::upload::ArtifactSettings;
 use crate::env::{self, BuildFacts};
@@ -17,7 +17,7 @@ use crate::workspace::Workspace;
 /// A build's AWS side, ready.
 pub(super) struct Cloud {
     pub artifacts: ArtifactSettings,
-    pub cache: Option<crate::cache::Cache>,
+    pub cache: Result<crate::cache::Cache, &'static str>,
     /// `None` when the build has no Parameter Store / Secrets Manager variables.
     pub secrets: Option<Result<Vec<(String, String)>, String>>,
     /// What the log must never show: the ECR token, and the AWS keys handed to the build.
@@ -34,16 +34,14 @@ pub(super) async fn prepare_cloud(
     environment: &mut super::environment::BuildEnvironment,
     workspace: &Workspace,
     in_container: Option<&str>,
-    notices: &dyn Notices,
     log_warnings: &mut Vec<String>,
 ) -> Result<Cloud, PrepareError> {
     let mut artifacts = req.artifacts.clone();
     artifacts.build_id = facts.build_id();
     artifacts.src_in_build = in_container.map(PathBuf::from);
     let fetch_secrets = !environment.requests.is_empty() && spec.is_some();
-    let cache_location =
-        settings::cache_location(req.cache.as_deref(), &req.project, &req.project_name, notices)?;
-    let s3_cache = matches!(cache_location, Some(CacheLocation::S3 { .. }));
+    let cache_location = settings::cache_location(req.cache.as_deref(), &req.project, &req.project_name)?;
+    let s3_cache = matches!(cache_location, Ok(CacheLocation::S3 { .. }));
     let config = match settings::uses_s3(&artifacts) || fetch_secrets || s3_cache {
         true => Some(crate::aws::sdk_config(facts.region, req.profile.as_deref()).await),
         false => None,

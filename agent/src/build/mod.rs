@@ -51,6 +51,8 @@ pub struct BuildRequest {
     pub secondary: Vec<Source>,
     /// Build in the source directory itself instead of a copy.
     pub mount_source: bool,
+    /// Lines for the build log from fetching the sources (a service's or replay's source cache).
+    pub source_notes: Vec<String>,
     /// A buildspec file given explicitly (`--buildspec`); else the project's `source.buildspec`
     /// (inline YAML or a path in the source), else `buildspec.yml`.
     pub buildspec: Option<PathBuf>,
@@ -288,7 +290,6 @@ pub async fn run<S: EventSink>(
         &mut env,
         &workspace,
         image.as_ref().map(|_| src.as_str()),
-        notices,
         &mut log_warnings,
     )
     .await?;
@@ -326,7 +327,7 @@ pub async fn run<S: EventSink>(
     let mut log = Ledger::new(MaskingSink::new(sink, cloud.masker), start);
     let input = BuildInput {
         started: start,
-        notes: started.notes,
+        notes: req.source_notes.iter().cloned().chain(started.notes).collect(),
         warnings: log_warnings.into_iter().chain(started.warnings).collect(),
         buildspec: spec,
         buildspec_location: location,

@@ -90,40 +90,40 @@ pub(super) enum CacheLocation {
     S3 { bucket: String, prefix: String },
 }
 
-/// `--cache`, else the project's cache: S3 (`bucket/prefix`) or LOCAL (a directory on this
-/// machine per project, under `$XDG_CACHE_HOME/runspec` or `~/.cache/runspec`; `RUNSPEC_CACHE_DIR`
-/// overrides).
+/// `--cache`, else the project's cache: S3 (`bucket/prefix`) or, when its modes list
+/// LOCAL_CUSTOM_CACHE, LOCAL (a directory on this machine per project, under
+/// `$XDG_CACHE_HOME/runspec` or `~/.cache/runspec`; `RUNSPEC_CACHE_DIR` overrides). `Err`: why
+/// the buildspec's cache paths are not cached (its `Skip cache due to:` line).
 pub(super) fn cache_location(
     flag: Option<&str>,
     project: &Project,
     name: &str,
-    notices: &dyn Notices,
-) -> Result<Option<CacheLocation>, PrepareError> {
+) -> Result<Result<CacheLocation, &'static str>, PrepareError> {
     let s3 = |location: &str| {
         let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
         CacheLocation::S3 { bucket: bucket.to_string(), prefix: prefix.trim_matches('/').to_string() }
     };
     if let Some(c) = flag {
-        return Ok(Some(match c.strip_prefix("s3://") {
+        return Ok(Ok(match c.strip_prefix("s3://") {
             Some("") => return Err(prepare(format!("--cache {c}: no bucket name"))),
             Some(location) => s3(location),
             None => CacheLocation::Local(PathBuf::from(c)),
         }));
     }
     Ok(match &project.cache {
-        None => None,
-        Some(project::ProjectCache::S3 { location }) => Some(s3(location)),
-        Some(project::ProjectCache::Local { modes }) => {
-            for mode in modes.iter().filter(|m| *m != "LOCAL_CUSTOM_CACHE") {
-                notices.warning(&format!(
-                    "cache mode {mode}: the host executor keeps no git or Docker layer cache; only the buildspec's cache paths are cached"
-                ));
-            }
-            let base = crate::dirs::cache()
-                .ok_or_else(|| prepare("cannot find a cache directory: set RUNSPEC_CACHE_DIR"))?;
-            Some(CacheLocation::Local(base.join(name)))
+        None => Err("the project has no cache configured (NO_CACHE)"),
+        Some(project::ProjectCache::S3 { location }) => Ok(s3(location)),
+        Some(project::ProjectCache::Local { modes }) if !modes.iter().any(|m| m == "LOCAL_CUSTOM_CACHE") => {
+            Err("the project's LOCAL cache does not list LOCAL_CUSTOM_CACHE")
         }
+        Some(project::ProjectCache::Local { .. }) => Ok(CacheLocation::Local(project_cache_dir(name)?)),
     })
+}
+
+/// The project's directory of this machine's cache (LOCAL caches).
+pub(super) fn project_cache_dir(name: &str) -> Result<PathBuf, PrepareError> {
+    crate::dirs::project_cache(name)
+        .ok_or_else(|| prepare("cannot find a cache directory: set RUNSPEC_CACHE_DIR"))
 }
 
 /// Whether any artifact goes to S3, so an S3 client is needed.

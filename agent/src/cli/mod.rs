@@ -122,6 +122,10 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DIR | s3://BUCKET/PREFIX")]
     pub cache: Option<String>,
 
+    /// Ignore the build's compute type: no memory or CPU limits (it had them on CodeBuild).
+    #[arg(long)]
+    pub no_limits: bool,
+
     /// Pass your AWS credentials into the build (it ran with its service role on CodeBuild).
     #[arg(short = 'c', long)]
     pub aws_credentials: bool,

@@ -131,6 +131,18 @@ async fn replay_build(args: &ReplayArgs) -> Result<u8, UsageError> {
     }
     inline_s3_buildspec(&mut plan.effective, &region).await.map_err(usage)?;
 
+    let project = crate::project::parse(&plan.effective.to_string())
+        .map_err(|e| usage(format!("the build's settings: {e}")))?;
+    // A project's LOCAL caches are this machine's: its source cache serves the clones below.
+    let cache_dir = match &project.cache {
+        Some(crate::project::ProjectCache::Local { modes })
+            if modes.iter().any(|m| m == "LOCAL_SOURCE_CACHE") =>
+        {
+            crate::dirs::project_cache(&plan.project_name)
+        }
+        _ => None,
+    };
+    let cache_dir = cache_dir.as_deref();
     // The sources: the user's clones where given, else fetched as the build fetched them.
     let work =
         tempfile::Builder::new().prefix("runspec-replay-").tempdir().map_err(|e| usage(e.to_string()))?;
@@ -144,23 +156,21 @@ async fn replay_build(args: &ReplayArgs) -> Result<u8, UsageError> {
             )));
         }
     }
-    let primary = ready(&plan.primary, dirs.as_deref(), &work.path().join("src"), &mut plan.not_reproduced)
-        .await
-        .map_err(usage)?;
+    let primary =
+        ready(&plan.primary, dirs.as_deref(), &work.path().join("src"), cache_dir, &mut plan.not_reproduced)
+            .await
+            .map_err(usage)?;
     let mut secondary = Vec::new();
     let mut secondary_how = Vec::new();
     for s in &plan.secondary {
         let sid = s.id.clone().unwrap_or_default();
         let given = ids.get(&sid).map(PathBuf::as_path);
-        let r = ready(s, given, &work.path().join(format!("secondary-{sid}")), &mut plan.not_reproduced)
-            .await
-            .map_err(usage)?;
+        let dest = work.path().join(format!("secondary-{sid}"));
+        let r = ready(s, given, &dest, cache_dir, &mut plan.not_reproduced).await.map_err(usage)?;
         secondary_how.push(format!("  secondary source {sid}: {}", r.how));
         secondary.push(Source { id: Some(sid), dir: r.dir });
     }
 
-    let project = crate::project::parse(&plan.effective.to_string())
-        .map_err(|e| usage(format!("the build's settings: {e}")))?;
     let artifacts_dir = match (&args.artifacts, args.original_artifacts) {
         (_, true) => None,
         (Some(a), false) => Some(a.clone()),
@@ -210,6 +220,9 @@ async fn replay_build(args: &ReplayArgs) -> Result<u8, UsageError> {
         timeout: Some(Duration::from_secs(plan.timeout_minutes.unwrap_or(60) * 60)),
         image: plan.image.clone(),
         privileged: plan.privileged,
+        // The user's own machine: a project may choose its engine (RUNSPEC_DOCKER=host).
+        docker_host_allowed: true,
+        no_limits: args.no_limits,
         artifacts,
         cache: args.cache.clone(),
         aws_credentials: args.aws_credentials,
@@ -260,6 +273,7 @@ async fn ready(
     source: &SourcePlan,
     given: Option<&Path>,
     dest: &Path,
+    cache_dir: Option<&Path>,
     notes: &mut Vec<String>,
 ) -> Result<Ready, String> {
     let what = match &source.id {
@@ -285,7 +299,7 @@ async fn ready(
                 how: format!("your directory {} (copied)", dir.display()),
             })
         }
-        (None, fetch) => checkout::fetch(fetch, dest, &what).await,
+        (None, fetch) => checkout::fetch(fetch, dest, &what, cache_dir).await,
     }
 }
 

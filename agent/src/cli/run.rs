@@ -270,6 +270,7 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
     Ok(BuildRequest {
         runtimes,
         mount_source: args.mount_source,
+        source_notes: Vec::new(),
         buildspec: args.buildspec.clone(),
         cache: args.cache.clone(),
         reports: args.reports.clone(),

@@ -41,8 +41,9 @@ pub struct BuildInput {
     pub runner: String,
     /// Test report handling (`--reports DIR`, group names).
     pub reports: crate::reports::ReportSettings,
-    /// Where the cache lives (project cache S3 / LOCAL, or `--cache`); `None`: NO_CACHE.
-    pub cache: Option<crate::cache::Cache>,
+    /// Where the cache lives (project cache S3 / LOCAL, or `--cache`); `Err`: why there is
+    /// none (`Skip cache due to: …`).
+    pub cache: Result<crate::cache::Cache, &'static str>,
     /// Parameter Store / Secrets Manager values, fetched before the build (R-ENV-06/07);
     /// `None` when the build has none, `Err` with the failure message.
     pub secrets: Option<Result<Vec<(String, String)>, String>>,
@@ -281,7 +282,7 @@ impl<'a, S: Session> Engine<'a, S> {
         }
         // The cache is saved once the build got through POST_BUILD, failed or not: what INSTALL
         // and BUILD downloaded is worth keeping even when a test failed.
-        if let (Some(spec), Some(cache), Some(key)) = (spec, &input.cache, self.cache_key.take())
+        if let (Some(spec), Ok(cache), Some(key)) = (spec, &input.cache, self.cache_key.take())
             && let Some(c) = spec.cache.as_ref().filter(|c| !c.paths.is_empty())
             && self.records.iter().any(|r| {
                 r.phase == BuildPhase::PostBuild
@@ -398,12 +399,12 @@ impl<'a, S: Session> Engine<'a, S> {
         self.note(&format!("Moving to directory {}", shown.display()));
         match (&spec.cache, &input.cache) {
             (None, _) => self.note("Cache is not defined in the buildspec"),
-            (Some(_), None) => self.note("Skip cache due to: the project has no cache configured (NO_CACHE)"),
+            (Some(_), Err(why)) => self.note(&format!("Skip cache due to: {why}")),
             // R-CACHE-04.
-            (Some(c), Some(_)) if c.paths.is_empty() => {
+            (Some(c), Ok(_)) if c.paths.is_empty() => {
                 self.note("Skip cache due to: no paths specified to be cached")
             }
-            (Some(c), Some(cache)) => {
+            (Some(c), Ok(cache)) => {
                 let stop = &mut self.stop;
                 let restore = cache.restore(c, self.session, self.sink, &input.src_dir);
                 let cut_short = tokio::select! {
@@ -1072,7 +1073,7 @@ mod tests {
             artifacts: Default::default(),
             runner: "test".into(),
             secrets: None,
-            cache: None,
+            cache: Err("the project has no cache configured (NO_CACHE)"),
             reports: Default::default(),
             plugins: None,
             images: None,

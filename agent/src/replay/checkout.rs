@@ -116,8 +116,14 @@ pub async fn from_clone(
     })
 }
 
-/// A source with no directory given: fetched as the build fetched it.
-pub async fn fetch(fetch: &Fetch, dest: &Path, what: &str) -> Result<Ready, String> {
+/// A source with no directory given: fetched as the build fetched it (a git clone through the
+/// project's source cache under `cache_dir`, when given).
+pub async fn fetch(
+    fetch: &Fetch,
+    dest: &Path,
+    what: &str,
+    cache_dir: Option<&Path>,
+) -> Result<Ready, String> {
     let ready = |how: String| Ready { dir: dest.to_path_buf(), build_in_place: true, how };
     let failed = |e: FetchError| e.to_string();
     match fetch {
@@ -126,18 +132,21 @@ pub async fn fetch(fetch: &Fetch, dest: &Path, what: &str) -> Result<Ready, Stri
             Ok(ready("no source (NO_SOURCE)".into()))
         }
         Fetch::Git { location, commit, depth } => {
-            crate::source::git::clone(
+            let (cache, why_not) = crate::source::cache::for_clone(cache_dir, location);
+            let note = crate::source::git::clone(
                 location,
                 commit.as_ref(),
                 *depth,
                 dest,
                 &Policy::anywhere(),
+                cache.as_ref(),
                 &mut no_deadline(),
             )
             .await
             .map_err(|e| format!("{}. Give --source{} a local clone instead", failed(e), id_hint(what)))?;
             let at = commit.as_ref().map_or("its default branch", Revision::fetch_spec);
-            Ok(ready(format!("{} at {at}", url_of(location))))
+            let cached = why_not.or(note).map(|n| format!(" ({n})")).unwrap_or_default();
+            Ok(ready(format!("{} at {at}{cached}", url_of(location))))
         }
         Fetch::S3 { bucket, key, version } => {
             crate::source::s3::fetch(bucket, key, version.as_deref(), dest, &mut no_deadline())

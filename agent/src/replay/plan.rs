@@ -135,9 +135,6 @@ pub fn plan(build: &Value, project: Option<&Value>, choices: &Choices) -> Result
             "environment type {other}: runs as a Linux container of this machine's architecture"
         )),
     }
-    if let Some(c) = env["computeType"].as_str() {
-        notes.push(format!("compute type {c}: runs with this machine's CPUs and memory"));
-    }
     if env["imagePullCredentialsType"] == "SERVICE_ROLE"
         || env.get("registryCredential").is_some_and(|v| !v.is_null())
     {
@@ -180,6 +177,13 @@ pub fn plan(build: &Value, project: Option<&Value>, choices: &Choices) -> Result
             "environmentVariables": variables,
         },
     });
+    // The compute type's memory and CPUs are the replay's limits too (the build says where this
+    // machine is smaller, or cannot apply them).
+    for key in ["type", "computeType", "computeConfiguration"] {
+        if env.get(key).is_some_and(|v| !v.is_null()) {
+            effective["environment"][key] = env[key].clone();
+        }
+    }
     if !project_arn.is_empty() {
         effective["arn"] = json!(project_arn);
     }
@@ -190,10 +194,9 @@ pub fn plan(build: &Value, project: Option<&Value>, choices: &Choices) -> Result
         effective["timeoutInMinutes"] = json!(t);
     }
     if let Some(cache) = build.get("cache").filter(|c| c.is_object()) {
+        // A LOCAL cache is this machine's (cache.paths, git objects, Docker layers), used as
+        // the build used the build host's.
         effective["cache"] = cache.clone();
-        if cache["type"] == "LOCAL" {
-            notes.push("LOCAL cache: runspec's cache on this machine, not the build host's".into());
-        }
     }
     match project {
         Some(p) => {
@@ -325,11 +328,9 @@ mod tests {
         assert_eq!(parsed.variables.len(), 2);
         assert_eq!(parsed.region.as_deref(), Some("eu-west-1"));
         assert!(parsed.ignored.is_empty(), "{:?}", parsed.ignored);
-        for named in [
-            "gitCloneDepth 1",
-            "compute type BUILD_GENERAL1_SMALL",
-            "service role arn:aws:iam::123456789012:role/cb",
-        ] {
+        assert_eq!(e["environment"]["computeType"], "BUILD_GENERAL1_SMALL");
+        assert!(!p.not_reproduced.iter().any(|n| n.contains("compute")), "{:?}", p.not_reproduced);
+        for named in ["gitCloneDepth 1", "service role arn:aws:iam::123456789012:role/cb"] {
             assert!(p.not_reproduced.iter().any(|n| n.contains(named)), "{named}: {:?}", p.not_reproduced);
         }
     }

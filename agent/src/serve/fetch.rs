@@ -13,12 +13,27 @@ use crate::exec::Stop;
 use crate::shapes::codebuild as cb;
 use crate::source::{FetchError, Policy};
 
+/// Where a build's git sources are cloned from besides their remotes: the project's directory of
+/// this machine's cache when its LOCAL cache lists LOCAL_SOURCE_CACHE.
+pub fn source_cache_dir(effective: &cb::Project, project: &str) -> Option<PathBuf> {
+    let cache = effective.cache.as_ref().filter(|c| c.kind == "LOCAL")?;
+    cache
+        .modes
+        .as_ref()?
+        .iter()
+        .any(|m| m == "LOCAL_SOURCE_CACHE")
+        .then(|| crate::dirs::project_cache(project))?
+}
+
 /// A source on this machine: the directory and whether to build in it (a clone or download
-/// made for this build is used in place; a LOCAL directory is copied).
+/// made for this build is used in place; a LOCAL directory is copied). A git clone uses the
+/// source cache under `cache_dir` when given, and adds its line for the build log to `notes`.
 pub async fn prepare(
     spec: SourceSpec,
     dir: &Path,
     policy: &Policy,
+    cache_dir: Option<&Path>,
+    notes: &mut Vec<String>,
     stop: &mut Stop,
 ) -> Result<(PathBuf, bool), FetchError> {
     match spec {
@@ -28,7 +43,19 @@ pub async fn prepare(
         }
         SourceSpec::Local(path) => Ok((policy.local_dir(&path)?, false)),
         SourceSpec::Git { location, version, depth } => {
-            crate::source::git::clone(&location, version.as_ref(), depth, dir, policy, stop).await?;
+            let (cache, why_not) = crate::source::cache::for_clone(cache_dir, &location);
+            notes.extend(why_not);
+            let note = crate::source::git::clone(
+                &location,
+                version.as_ref(),
+                depth,
+                dir,
+                policy,
+                cache.as_ref(),
+                stop,
+            )
+            .await?;
+            notes.extend(note);
             Ok((dir.to_path_buf(), true))
         }
         SourceSpec::S3 { bucket, key, version } => {
@@ -43,11 +70,15 @@ pub async fn prepare_secondary(
     effective: &cb::Project,
     dir: &Path,
     policy: &Policy,
+    cache_dir: Option<&Path>,
+    notes: &mut Vec<String>,
     stop: &mut Stop,
 ) -> Result<Vec<crate::workspace::Source>, FetchError> {
     let mut out = Vec::new();
     for (id, spec) in request::secondary_sources(effective)? {
-        let (path, _) = Box::pin(prepare(spec, &dir.join(&id), policy, stop)).await.map_err(|e| match e {
+        let target = dir.join(&id);
+        let fetched = Box::pin(prepare(spec, &target, policy, cache_dir, notes, stop));
+        let (path, _) = fetched.await.map_err(|e| match e {
             FetchError::Failed(m) => FetchError::Failed(format!("secondary source {id}: {m}")),
             stopped => stopped,
         })?;
@@ -78,7 +109,7 @@ pub fn read_batchspec(
         let mut deadline = Stop::new(Some(timeout), stop_rx);
         let fetch = async {
             let spec = request::source(effective).map_err(FetchError::Failed)?;
-            prepare(spec, &dir, policy, &mut deadline).await
+            prepare(spec, &dir, policy, None, &mut Vec::new(), &mut deadline).await
         };
         // The coordinator's stop flag (StopBuildBatch), looked at as the build threads do.
         let watch_flag = async {

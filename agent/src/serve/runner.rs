@@ -363,13 +363,29 @@ fn run_one(
         let mut fetch_stop =
             crate::exec::Stop::since(began.clock, timeout, stop.clone()).with_lease(recorder.lease());
         let spec = request::source(effective).map_err(FetchError::Failed)?;
-        let primary = super::fetch::prepare(spec, &sources, &service.policy, &mut fetch_stop).await?;
-        let secondary =
-            super::fetch::prepare_secondary(effective, &secondary_dir, &service.policy, &mut fetch_stop)
-                .await?;
-        Ok::<_, FetchError>((primary, secondary))
+        let cache_dir = super::fetch::source_cache_dir(effective, &row.project);
+        let mut notes = Vec::new();
+        let primary = super::fetch::prepare(
+            spec,
+            &sources,
+            &service.policy,
+            cache_dir.as_deref(),
+            &mut notes,
+            &mut fetch_stop,
+        )
+        .await?;
+        let secondary = super::fetch::prepare_secondary(
+            effective,
+            &secondary_dir,
+            &service.policy,
+            cache_dir.as_deref(),
+            &mut notes,
+            &mut fetch_stop,
+        )
+        .await?;
+        Ok::<_, FetchError>((primary, secondary, notes))
     });
-    let ((primary, mount), secondary) = match prepared {
+    let ((primary, mount), secondary, source_notes) = match prepared {
         Ok(p) => p,
         Err(e) => return fetch_failed(&identity, &template, began.wall, e),
     };
@@ -384,6 +400,7 @@ fn run_one(
         primary,
         secondary,
         mount_source: mount,
+        source_notes,
         project_name: row.project.clone(),
         timeout,
         started: Some(began),

@@ -9,6 +9,7 @@ use std::process::Stdio;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::cache::SourceCache;
 use super::location::GitLocation;
 use super::revision::Revision;
 use super::{FetchError, Policy};
@@ -72,15 +73,17 @@ async fn bounded<R: AsyncRead + Unpin>(pipe: Option<R>) -> String {
 }
 
 /// Clones `location` into `dir` at `version` (the default branch when `None`), `depth` commits
-/// deep when given.
+/// deep when given, borrowing from `cache` (a full clone only: a shallow one fetches little
+/// anyway). With a cache: a line for the build log on what was fetched.
 pub async fn clone(
     location: &GitLocation,
     version: Option<&Revision>,
     depth: Option<u64>,
     dir: &Path,
     policy: &Policy,
+    cache: Option<&SourceCache>,
     stop: &mut Stop,
-) -> Result<(), FetchError> {
+) -> Result<Option<String>, FetchError> {
     let (url, protocols) = match location {
         GitLocation::Remote(url) => (url.clone(), REMOTE_PROTOCOLS.to_string()),
         GitLocation::Local(path) => {
@@ -94,6 +97,10 @@ pub async fn clone(
         stopped => stopped,
     };
     run(dir, &["init", "-q"], &protocols, stop).await.map_err(|e| failed("init", e))?;
+    let cache = cache.filter(|_| depth.is_none());
+    if let Some(cache) = cache {
+        cache.lend(dir)?;
+    }
     run(dir, &["remote", "add", "--", "origin", &url], &protocols, stop)
         .await
         .map_err(|e| failed("remote add", e))?;
@@ -136,7 +143,15 @@ pub async fn clone(
     run(dir, &["checkout", "-q", "--detach", &commit], &protocols, stop)
         .await
         .map_err(|e| failed("checkout", e))?;
-    Ok(())
+    match cache {
+        None => Ok(None),
+        Some(cache) => match cache.settle(dir, version, &commit, stop).await {
+            Ok(line) => Ok(Some(line)),
+            // A cache problem is never the build's: the clone is complete either way.
+            Err(FetchError::Failed(m)) => Ok(Some(format!("LOCAL_SOURCE_CACHE: not updated: {m}"))),
+            Err(stopped) => Err(stopped),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -189,20 +204,74 @@ mod tests {
         {
             let dir = t.path().join(format!("c{n}"));
             let rev = version.map(|v| Revision::parse(v).unwrap());
-            block(clone(&location, rev.as_ref(), depth, &dir, &policy, &mut never())).unwrap();
+            block(clone(&location, rev.as_ref(), depth, &dir, &policy, None, &mut never())).unwrap();
             assert_eq!(read(&dir), expect, "{version:?}");
         }
         let nope = Revision::parse("nope").unwrap();
-        let e = block(clone(&location, Some(&nope), None, &t.path().join("bad"), &policy, &mut never()))
-            .unwrap_err();
+        let e =
+            block(clone(&location, Some(&nope), None, &t.path().join("bad"), &policy, None, &mut never()))
+                .unwrap_err();
         assert!(e.to_string().contains("`nope` is not in"), "{e}");
         let missing = GitLocation::parse("/nonexistent/repo").unwrap();
-        assert!(block(clone(&missing, None, None, &t.path().join("none"), &policy, &mut never())).is_err());
+        assert!(
+            block(clone(&missing, None, None, &t.path().join("none"), &policy, None, &mut never())).is_err()
+        );
         // A service without local roots reads no local repository.
         let service = Policy::service(&[], t.path()).unwrap();
-        let e = block(clone(&location, None, None, &t.path().join("refused"), &service, &mut never()))
+        let e = block(clone(&location, None, None, &t.path().join("refused"), &service, None, &mut never()))
             .unwrap_err();
         assert!(e.to_string().contains("--local-sources"), "{e}");
+    }
+
+    #[test]
+    fn a_source_cache_makes_the_next_clone_fetch_only_the_delta() {
+        use super::super::cache::{SourceCache, Taken};
+        let t = tempfile::tempdir().unwrap();
+        let repo = t.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        // 300 files of their own content: a first fetch of hundreds of objects.
+        sh(
+            &repo,
+            "git init -q -b main && git config user.email t@e && git config user.name t && for i in $(seq 300); do echo $i-$i > f$i; done && git add . && git commit -qm one",
+        );
+        let location = GitLocation::parse(&repo.display().to_string()).unwrap();
+        let project = t.path().join("project");
+        let take = || match SourceCache::take(&project, &repo.display().to_string()).unwrap() {
+            Taken::Held(c) => c,
+            Taken::Busy => panic!("busy"),
+        };
+        let fetched = |line: &str| -> u64 {
+            let n = line.split("fetched ").nth(1).and_then(|r| r.split(' ').next()).unwrap();
+            n.parse().unwrap()
+        };
+        let policy = Policy::anywhere();
+        let first =
+            block(clone(&location, None, None, &t.path().join("c1"), &policy, Some(&take()), &mut never()))
+                .unwrap()
+                .unwrap();
+        assert!(fetched(&first) > 300, "{first}");
+        sh(&repo, "echo new > f1 && git commit -qam two");
+        let dir = t.path().join("c2");
+        let second =
+            block(clone(&location, None, None, &dir, &policy, Some(&take()), &mut never())).unwrap().unwrap();
+        assert!(fetched(&second) <= 3, "only the new commit, tree and blob: {second}");
+        assert_eq!(std::fs::read_to_string(dir.join("f1")).unwrap(), "new\n");
+        // The clone no longer borrows: it stands whole without the cache.
+        assert!(!dir.join(".git/objects/info/alternates").exists());
+        std::fs::remove_dir_all(&project).unwrap();
+        sh(&dir, "git fsck --no-dangling --full 2>&1 && git log --oneline | wc -l | grep -qx 2");
+        // A shallow clone does not use it.
+        let shallow = block(clone(
+            &location,
+            None,
+            Some(1),
+            &t.path().join("c3"),
+            &policy,
+            Some(&take()),
+            &mut never(),
+        ))
+        .unwrap();
+        assert_eq!(shallow, None);
     }
 
     #[test]
@@ -219,7 +288,8 @@ mod tests {
         let location = GitLocation::parse(&format!("http://127.0.0.1:{port}/repo.git")).unwrap();
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let mut stop = Stop::new(Some(std::time::Duration::from_millis(500)), rx);
-        let e = block(clone(&location, None, None, t.path(), &Policy::default(), &mut stop)).unwrap_err();
+        let e =
+            block(clone(&location, None, None, t.path(), &Policy::default(), None, &mut stop)).unwrap_err();
         assert_eq!(e, FetchError::Stopped(crate::exec::StopReason::TimedOut));
     }
 

@@ -5,6 +5,7 @@
 //! with it ([`crate::exec::Stop`]); a directory on this machine is read only beneath the roots
 //! the operator allowed, and never from the server's own state ([`Policy`]).
 
+pub mod cache;
 pub mod git;
 pub mod location;
 pub mod revision;

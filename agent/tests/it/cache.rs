@@ -147,3 +147,99 @@ fn hash_files_is_stable_and_content_sensitive() {
     std::fs::write(dir.path().join("sub/b.lock"), "3").unwrap();
     assert_ne!(hash(), first);
 }
+
+/// The number in a `LOCAL_SOURCE_CACHE: fetched N objects …` line of a build log.
+fn fetched_objects(log: &[String]) -> u64 {
+    let line = log.iter().find(|l| l.contains("LOCAL_SOURCE_CACHE: fetched ")).unwrap_or_else(|| {
+        panic!("no source cache line in:\n{}", log.join("\n"));
+    });
+    let n = line.split("fetched ").nth(1).and_then(|r| r.split(' ').next()).unwrap();
+    n.parse().unwrap()
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn serve_keeps_a_projects_local_caches() {
+    use serde_json::json;
+    use std::time::Duration;
+    let s = crate::serve::Server::start(&[]);
+    let root = s.state.parent().unwrap().to_path_buf();
+    let repo = root.join("repo");
+    let daemon = crate::support::GitDaemon::start(&root);
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &str| {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("git {args}"))
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git("init -q -b main");
+    git("config user.email t@example.com");
+    git("config user.name t");
+    std::fs::write(
+        repo.join("buildspec.yml"),
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - cat keep/x 2>/dev/null || (mkdir -p keep && echo kept > keep/x && echo fresh)\ncache:\n  paths: ['keep/**/*']\n",
+    )
+    .unwrap();
+    for i in 0..200 {
+        std::fs::write(repo.join(format!("f{i}")), format!("{i}-{i}\n")).unwrap();
+    }
+    git("add -A");
+    git("commit -qm one");
+    // A name of its own: the server's cache directory outlives this run.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let name = format!("cached-{nanos}");
+    let source = json!({"type": "GITHUB", "location": daemon.url("repo")}).to_string();
+    let cache = |modes: &[&str]| json!({"type": "LOCAL", "modes": modes}).to_string();
+    s.aws(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        &name,
+        "--source",
+        &source,
+        "--artifacts",
+        "type=NO_ARTIFACTS",
+        "--environment",
+        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role",
+        "r",
+        "--cache",
+        &cache(&["LOCAL_SOURCE_CACHE", "LOCAL_CUSTOM_CACHE"]),
+    ]);
+    let build = || {
+        let id = s.aws(&["codebuild", "start-build", "--project-name", &name])["build"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let b = s.wait(&id, Duration::from_secs(120));
+        assert_eq!(b["buildStatus"], "SUCCEEDED", "{b}");
+        s.log(&b)
+    };
+    let has = |log: &[String], line: &str| log.iter().any(|l| l == line);
+    let first = build();
+    assert!(has(&first, "fresh"), "{first:?}");
+    assert!(fetched_objects(&first) > 200, "the first clone fetches everything");
+
+    std::fs::write(repo.join("f1"), "changed\n").unwrap();
+    git("commit -qam two");
+    let second = build();
+    assert!(has(&second, "kept"), "LOCAL_CUSTOM_CACHE kept cache.paths: {second:?}");
+    assert!(fetched_objects(&second) <= 3, "only the new commit, its tree and blob: {second:?}");
+
+    // Without LOCAL_CUSTOM_CACHE, the buildspec's paths are not cached (as on CodeBuild).
+    s.aws(&["codebuild", "update-project", "--name", &name, "--cache", &cache(&["LOCAL_SOURCE_CACHE"])]);
+    let third = build();
+    assert!(has(&third, "fresh"), "{third:?}");
+    assert!(
+        third
+            .iter()
+            .any(|l| l
+                .ends_with("Skip cache due to: the project's LOCAL cache does not list LOCAL_CUSTOM_CACHE")),
+        "{third:?}"
+    );
+    assert_eq!(fetched_objects(&third), 0, "nothing new upstream");
+}

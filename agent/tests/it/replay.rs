@@ -293,10 +293,12 @@ fn a_moto_codebuild_build_is_replayed_from_its_record() {
     for named in [
         "image: this machine's shell (--host) instead of aws/codebuild/amazonlinux2-x86_64-standard:3.0",
         "gitCloneDepth 1",
-        "compute type BUILD_GENERAL1_SMALL",
     ] {
         assert!(r.stderr.contains(named), "{named}: {}", r.stderr);
     }
+    // The compute type is reproduced: its limits are the replay's.
+    assert!(!r.stderr.contains("compute type"), "{}", r.stderr);
+    assert!(r.stdout.contains("Compute: BUILD_GENERAL1_SMALL: 3 GiB of memory, 2 vCPUs"), "{}", r.stdout);
     // moto's canned record: every phase SUCCEEDED, as here.
     assert!(r.stderr.contains("no difference"), "{}", r.stderr);
     let artifacts_line = r.stderr.lines().find(|l| l.trim_start().starts_with("artifacts: ")).unwrap();
