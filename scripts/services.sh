@@ -127,11 +127,11 @@ if [ "$(docker image inspect -f '{{index .Config.Labels "runspec.catalog"}}' run
 fi
 export RUNSPEC_TEST_DOCKER_RUNTIMES_IMAGE=runspec-test:runtimes
 
-# Debian with the Docker engine, Compose, a registry, curl and python3, laid out like CodeBuild's curated
-# images (`/usr/local/bin/dockerd`, and `dockerd-entrypoint.sh` as the entrypoint), for privileged
-# builds and as the sidecar daemon; and the same without the daemon (the Docker and Compose
-# clients only), like a language image. Made with debootstrap from the Debian mirror, once per
-# recipe.
+# Debian with the Docker engine, Compose, a registry, curl and python3, laid out like CodeBuild's
+# curated images (`/usr/local/bin/dockerd`, and `dockerd-entrypoint.sh` as the entrypoint), for
+# privileged builds and as the sidecar daemon; and the same without the daemon (the Docker and
+# Compose clients only), like a language image. Made with debootstrap from the Debian mirror,
+# once per recipe.
 DIND_PACKAGES=docker.io,docker-compose,docker-registry,curl,python3,iptables,procps,ca-certificates
 images=$(dirname "${BASH_SOURCE[0]}")/test-images
 recipe=$( (cat "$images/dockerd-entrypoint.sh"; echo "$DIND_PACKAGES") | sha256sum | cut -c1-16)

@@ -131,9 +131,28 @@ pub const PIDFILE: &str = "/var/run/runspec-dockerd.pid";
 /// `started`, or `none` when the image has no `dockerd`.
 pub fn start_script() -> String {
     let flags = DAEMON_FLAGS.join(" ");
+    let nesting = cgroup_nesting_script("/sys/fs/cgroup");
     format!(
         "d=/usr/local/bin/dockerd; [ -x \"$d\" ] || d=$(command -v dockerd) || {{ echo none; exit 0; }}; \
-         mkdir -p /var/log /var/run; \"$d\" {flags} > {DAEMON_LOG} 2>&1 < /dev/null & echo $! > {PIDFILE}; echo started"
+         {nesting}; mkdir -p /var/log /var/run; \"$d\" {flags} > {DAEMON_LOG} 2>&1 < /dev/null & echo $! > {PIDFILE}; echo started"
+    )
+}
+
+/// A container's part of running a daemon that runs containers on a cgroup v2 machine (what
+/// moby's `dind` script does; nothing on cgroup v1, where `cgroup.controllers` does not exist).
+/// cgroup v2 lets a cgroup hand its controllers to children only while it has no processes of
+/// its own, so every process of the container's root cgroup (`root`, its namespace's view)
+/// moves into `init`, and the root then enables its controllers for the daemon's containers.
+/// Later `docker exec`s into the build container land in `init` too (runc joins the cgroup of
+/// the container's first process when the root refuses them). Failures are left to the
+/// daemon's own error, which the build log shows.
+pub fn cgroup_nesting_script(root: &str) -> String {
+    format!(
+        "if [ -f {root}/cgroup.controllers ]; then mkdir -p {root}/init 2>/dev/null; \
+         for try in 1 2 3 4 5; do \
+         while read -r p; do echo \"$p\" >> {root}/init/cgroup.procs; done < {root}/cgroup.procs 2>/dev/null; \
+         ok=1; for c in $(cat {root}/cgroup.controllers); do echo \"+$c\" >> {root}/cgroup.subtree_control 2>/dev/null || ok=; done; \
+         [ -n \"$ok\" ] && break; done; fi"
     )
 }
 
@@ -186,6 +205,33 @@ mod tests {
         assert!(LayerCache::acquire("other", dir.path()).unwrap().is_some(), "per project");
         drop(first);
         assert!(LayerCache::acquire("app", dir.path()).unwrap().is_some(), "free again");
+    }
+
+    #[test]
+    fn cgroup_v2_nesting_moves_the_processes_out_and_enables_the_controllers() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().display().to_string();
+        let run = || {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cgroup_nesting_script(&root))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        };
+        // cgroup v1 (no cgroup.controllers): nothing is touched.
+        run();
+        assert!(!t.path().join("init").exists());
+        // A cgroup v2 root as a container sees it (plain files standing in for cgroupfs).
+        std::fs::write(t.path().join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        std::fs::write(t.path().join("cgroup.procs"), "1\n27\n").unwrap();
+        run();
+        assert_eq!(std::fs::read_to_string(t.path().join("init/cgroup.procs")).unwrap(), "1\n27\n");
+        assert_eq!(
+            std::fs::read_to_string(t.path().join("cgroup.subtree_control")).unwrap(),
+            "+cpu\n+memory\n+pids\n"
+        );
+        assert!(start_script().contains("/sys/fs/cgroup/init"));
     }
 
     #[test]

@@ -305,12 +305,13 @@ impl DockerSession {
                 self.volumes.push(tmp.clone());
                 let body = ContainerCreateBody {
                     image: Some(sidecar_image.clone()),
-                    entrypoint: Some(vec!["dockerd".into()]),
-                    cmd: Some(vec![
-                        format!("--host={}", daemon::SIDECAR_HOST),
-                        "--host=unix:///var/run/docker.sock".into(),
-                        "--storage-driver=overlay2".into(),
-                    ]),
+                    // On cgroup v2 the daemon's containers need the root cgroup emptied first.
+                    entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
+                    cmd: Some(vec![format!(
+                        "{}; exec dockerd --host={} --host=unix:///var/run/docker.sock --storage-driver=overlay2",
+                        daemon::cgroup_nesting_script("/sys/fs/cgroup"),
+                        daemon::SIDECAR_HOST
+                    )]),
                     labels: Some(labels.clone()),
                     host_config: Some(limited(HostConfig {
                         privileged: Some(true),
