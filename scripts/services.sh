@@ -52,8 +52,12 @@ export RUNSPEC_TEST_ECR_REGISTRY="127.0.0.1:$ECR_PORT"
 TEST_CACHE=$(realpath -m "${RUNSPEC_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/runspec-test}")
 mkdir -p "$TEST_CACHE"
 DOCKER_SOCK=$TEST_CACHE/docker.sock
+# The runtime is run afresh for every container and exec: a newer one takes effect at once.
+if ! cmp -s "$(dirname "${BASH_SOURCE[0]}")/runc-capsafe" "$TEST_CACHE/runc-capsafe"; then
+  install -m 755 "$(dirname "${BASH_SOURCE[0]}")/runc-capsafe" "$TEST_CACHE/runc-capsafe.new"
+  mv -f "$TEST_CACHE/runc-capsafe.new" "$TEST_CACHE/runc-capsafe"
+fi
 if ! DOCKER_HOST=unix://$DOCKER_SOCK docker version >/dev/null 2>&1; then
-  install -m 755 "$(dirname "${BASH_SOURCE[0]}")/runc-capsafe" "$TEST_CACHE/runc-capsafe"
   rm -f "$DOCKER_SOCK"
   dockerd --host "unix://$DOCKER_SOCK" --data-root "$TEST_CACHE/docker-data" --exec-root "$TEST_CACHE/docker-exec" \
     --pidfile "$TEST_CACHE/dockerd.pid" --bridge none --iptables=false \

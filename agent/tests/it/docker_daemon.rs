@@ -369,6 +369,9 @@ fn the_layer_cache_keeps_a_project_s_layers_one_build_at_a_time() {
         first.stdout
     );
     assert!(!first.stdout.contains("Using cache"), "{}", first.stdout);
+    // Labelled with its project, so `docker volume ls --filter label=runspec.layers` finds it.
+    let label = docker(&["volume", "inspect", "-f", "{{index .Labels \"runspec.layers\"}}", &volume]);
+    assert_eq!(label.trim(), project);
     let second = build(&ctx);
     assert_eq!(second.status(), "SUCCEEDED", "{}", second.stdout);
     assert!(second.stdout.contains("Using cache"), "the second build reuses the layer:\n{}", second.stdout);

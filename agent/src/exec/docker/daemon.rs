@@ -93,10 +93,12 @@ pub struct DaemonFailure {
 /// a build uses it (two daemons on one `/var/lib/docker` would corrupt it).
 pub struct LayerCache {
     pub volume: String,
+    pub project: String,
     _lock: nix::fcntl::Flock<File>,
 }
 
-/// The label that marks a layer-cache volume (with the project's name).
+/// The label that marks a layer-cache volume (with the project's name): `docker volume ls
+/// --filter label=runspec.layers` lists them.
 pub const LAYERS_LABEL: &str = "runspec.layers";
 
 impl LayerCache {
@@ -108,7 +110,7 @@ impl LayerCache {
         std::fs::create_dir_all(lock_dir)?;
         let file = File::create(lock_dir.join(format!("{volume}.lock")))?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => Ok(Some(LayerCache { volume, _lock: lock })),
+            Ok(lock) => Ok(Some(LayerCache { volume, project: project.to_string(), _lock: lock })),
             Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
             Err((_, e)) => Err(e.into()),
         }

@@ -264,7 +264,14 @@ impl DockerSession {
         };
         let layers_mount = |layers: &Layers| match layers {
             Layers::Fresh => volume("/var/lib/docker", None),
-            Layers::Cached(cache) => volume("/var/lib/docker", Some(&cache.volume)),
+            Layers::Cached(cache) => Mount {
+                // Labelled when the first build makes it; kept across builds (never swept).
+                volume_options: Some(bollard::models::MountVolumeOptions {
+                    labels: Some([(daemon::LAYERS_LABEL.to_string(), cache.project.clone())].into()),
+                    ..Default::default()
+                }),
+                ..volume("/var/lib/docker", Some(&cache.volume))
+            },
         };
         // The compute type's limits, for the build's container and its sidecar alike; no swap
         // beyond the memory, as on CodeBuild.
