@@ -126,6 +126,15 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub no_limits: bool,
 
+    /// How a privileged build gets Docker (see `runspec run --help`): in-image, as on
+    /// CodeBuild; sidecar; or host, this machine's engine.
+    #[arg(long, value_enum, default_value_t = DockerMode::InImage, value_name = "MODE")]
+    pub docker: DockerMode,
+
+    /// The image of the --docker sidecar daemon (it must have dockerd).
+    #[arg(long, value_name = "IMAGE", default_value = "docker:dind")]
+    pub docker_sidecar_image: String,
+
     /// Pass your AWS credentials into the build (it ran with its service role on CodeBuild).
     #[arg(short = 'c', long)]
     pub aws_credentials: bool,

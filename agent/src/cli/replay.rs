@@ -221,6 +221,8 @@ async fn replay_build(args: &ReplayArgs) -> Result<u8, UsageError> {
         image: plan.image.clone(),
         privileged: plan.privileged,
         // The user's own machine: a project may choose its engine (RUNSPEC_DOCKER=host).
+        docker: args.docker,
+        docker_sidecar_image: Some(args.docker_sidecar_image.clone()),
         docker_host_allowed: true,
         no_limits: args.no_limits,
         artifacts,
