@@ -236,6 +236,7 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
     );
     service.policy = crate::source::Policy::service(&options.builds.local_sources, &options.state_dir)?;
     service.fleet = fleet.clone();
+    crate::exec::docker::owned::sweep_at_start("runspec serve");
     let service = Arc::new(service);
     if let (Some(fleet), Some(f)) = (&fleet, &options.fleet) {
         // Builds run on workers; this server answers the API and runs the reaper.

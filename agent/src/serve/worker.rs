@@ -88,6 +88,7 @@ pub fn run(options: Options, ready: impl FnOnce(&str)) -> Result<(), String> {
     );
     service.policy = crate::source::Policy::service(&options.builds.local_sources, &options.state_dir)?;
     service.fleet = Some(Arc::clone(&fleet));
+    crate::exec::docker::owned::sweep_at_start("runspec worker");
     let service = Arc::new(service);
     let stopping = Arc::new(AtomicBool::new(false));
     {

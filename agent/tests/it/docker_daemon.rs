@@ -494,7 +494,7 @@ fn the_workshop_flow_through_the_api_in_image_and_in_a_sidecar() {
 #[ignore = "needs docker and the test images: run scripts/test.sh"]
 fn a_served_build_has_its_own_network_and_leaves_nothing_when_stopped() {
     let root = tempfile::tempdir().unwrap();
-    let s = server(root.path(), &[]);
+    let mut s = server(root.path(), &[]);
     let src = root.path().join("app");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(
@@ -515,6 +515,19 @@ fn a_served_build_has_its_own_network_and_leaves_nothing_when_stopped() {
     let b = s.wait(&id, Duration::from_secs(60));
     assert_eq!(b["buildStatus"], "STOPPED", "{b}");
     eventually(Duration::from_secs(30), "the build's containers, network and volumes stay", || {
+        leftovers(&id).is_empty()
+    });
+
+    // A server killed with -9 cannot clean up; the next one sweeps as it starts, before any build.
+    let id = start(&s, "sleeper");
+    eventually(Duration::from_secs(120), "the second build never reached BUILD", || {
+        s.build(&id)["currentPhase"] == "BUILD"
+    });
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    assert!(!leftovers(&id).is_empty(), "a killed server leaves its build's objects");
+    let _next = server(root.path(), &[]);
+    eventually(Duration::from_secs(60), "the next server did not sweep what the killed one left", || {
         leftovers(&id).is_empty()
     });
 }

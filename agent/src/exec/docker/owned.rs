@@ -95,6 +95,30 @@ pub async fn sweep(docker: &Docker) -> usize {
     removed
 }
 
+/// A service's start (`runspec serve`, `runspec worker`): sweeps the engine in the background,
+/// so what a killed server left goes at once rather than at the next image build. Nothing
+/// happens when there is no engine.
+pub fn sweep_at_start(who: &'static str) {
+    let spawned = std::thread::Builder::new().name("docker-sweep".into()).spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        runtime.block_on(async {
+            let Ok(docker) = super::connect() else { return };
+            let deadline = std::time::Duration::from_secs(60);
+            if tokio::time::timeout(deadline, docker.ping()).await.is_ok_and(|p| p.is_ok())
+                && let Ok(swept) = tokio::time::timeout(deadline, sweep(&docker)).await
+                && swept > 0
+            {
+                eprintln!(
+                    "{who}: removed {swept} containers, networks and volumes of builds whose runspec is gone"
+                );
+            }
+        });
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot sweep the Docker engine: {e}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
