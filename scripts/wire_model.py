@@ -1,5 +1,5 @@
-"""Writes the slice of botocore's CodeBuild and CloudWatch Logs models that `runspec serve`
-implements: for each operation its input and output shapes, and every shape they reach, with
+"""Writes the slice of botocore's CodeBuild, CloudWatch Logs and CodePipeline models that
+`runspec serve` and `runspec pipeline` implement: for each operation its input and output shapes, and every shape they reach, with
 only what the server checks (types, members, required members, enums, length and value bounds,
 patterns), and the Rust types of those shapes (serde structs, one per structure shape). The
 server validates every request against the model and reads it into the types;
@@ -44,6 +44,21 @@ OPERATIONS = {
         "UpdateProject",
     ],
     "logs": ["DescribeLogStreams", "FilterLogEvents", "GetLogEvents"],
+    # The pipelines `runspec pipeline` reads and the API `runspec serve` is to answer for them.
+    "codepipeline": [
+        "CreatePipeline",
+        "DeletePipeline",
+        "GetPipeline",
+        "GetPipelineExecution",
+        "GetPipelineState",
+        "ListActionExecutions",
+        "ListPipelineExecutions",
+        "ListPipelines",
+        "PutApprovalResult",
+        "StartPipelineExecution",
+        "StopPipelineExecution",
+        "UpdatePipeline",
+    ],
 }
 
 KEPT = ("min", "max", "pattern")

@@ -20,7 +20,7 @@ fn the_embedded_model_is_botocores() {
         .status()
         .unwrap();
     assert!(status.success());
-    for service in ["codebuild", "logs"] {
+    for service in ["codebuild", "logs", "codepipeline"] {
         let fresh = std::fs::read_to_string(out.path().join(format!("rust/{service}.rs"))).unwrap();
         let committed =
             std::fs::read_to_string(format!("{}/src/shapes/{service}.rs", env!("CARGO_MANIFEST_DIR")))

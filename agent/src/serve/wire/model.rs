@@ -49,6 +49,7 @@ pub struct Shape {
 
 pub static CODEBUILD: LazyLock<Model> = LazyLock::new(|| load(include_str!("model/codebuild.json")));
 pub static LOGS: LazyLock<Model> = LazyLock::new(|| load(include_str!("model/logs.json")));
+pub static CODEPIPELINE: LazyLock<Model> = LazyLock::new(|| load(include_str!("model/codepipeline.json")));
 
 fn load(text: &str) -> Model {
     // The files are part of the binary and checked by the tests: a broken one is a bug here.
@@ -106,8 +107,13 @@ impl Model {
         let Some(input) = self.operations.get(operation).and_then(|o| o.input.as_deref()) else {
             return Ok(());
         };
+        self.check_shape(input, body)
+    }
+
+    /// Checks `value` as the shape `name` (a pipeline declaration read from a file, say).
+    pub fn check_shape(&self, name: &str, value: &Value) -> Result<(), Invalid> {
         let mut found = Found::default();
-        self.walk(input, None, body, "", &mut found)?;
+        self.walk(name, None, value, "", &mut found)?;
         match found.problems.len() {
             0 => Ok(()),
             n => {
@@ -361,11 +367,39 @@ mod tests {
         assert_eq!(LOGS.target_prefix, "Logs_20140328");
         assert!(CODEBUILD.operations.contains_key("StartBuild"));
         assert!(LOGS.operations.contains_key("GetLogEvents"));
-        for (name, shape) in CODEBUILD.shapes.iter().chain(&LOGS.shapes) {
+        assert!(CODEPIPELINE.operations.contains_key("CreatePipeline"));
+        for (name, shape) in CODEBUILD.shapes.iter().chain(&LOGS.shapes).chain(&CODEPIPELINE.shapes) {
             if let Some(p) = &shape.pattern {
                 assert!(regex::Regex::new(&format!("^(?:{p})$")).is_ok(), "{name}: {p}");
             }
         }
+    }
+
+    #[test]
+    fn a_pipeline_declaration_is_checked_against_codepipelines_model() {
+        let pipeline = json!({
+            "name": "app", "roleArn": "arn:aws:iam::123456789012:role/p",
+            "stages": [{"name": "Source", "actions": [{
+                "name": "Code",
+                "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
+                "runOrder": 1,
+                "configuration": {"RepositoryName": "app", "BranchName": "main"},
+                "outputArtifacts": [{"name": "SourceOutput"}]
+            }]}]
+        });
+        assert_eq!(CODEPIPELINE.check_shape("PipelineDeclaration", &pipeline), Ok(()));
+        let mut broken = pipeline.clone();
+        broken["stages"][0]["actions"][0]["runOrder"] = json!(0);
+        broken["stages"][0]["actions"][0]["actionTypeId"]["category"] = json!("Bake");
+        let Err(Invalid::Constraints(m)) = CODEPIPELINE.check_shape("PipelineDeclaration", &broken) else {
+            panic!("a runOrder of 0 and an unknown category pass")
+        };
+        assert!(m.starts_with("2 validation errors detected"), "{m}");
+        assert!(m.contains("greater than or equal to 1") && m.contains("Bake"), "{m}");
+        // The shapes read it.
+        let typed: crate::shapes::codepipeline::PipelineDeclaration =
+            serde_json::from_value(pipeline).unwrap();
+        assert_eq!(typed.stages[0].actions[0].action_type_id.provider, "CodeCommit");
     }
 
     #[test]
