@@ -17,6 +17,7 @@ pub mod env;
 pub mod exec;
 pub mod image;
 pub mod log;
+pub mod pipeline;
 pub mod plugin_model;
 pub mod plugins;
 pub mod project;

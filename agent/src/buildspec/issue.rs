@@ -84,6 +84,8 @@ impl Issue {
 /// All problems of one buildspec file, with the text they point into.
 #[derive(Debug, Clone)]
 pub struct Diagnostics {
+    /// What kind of file it is, the prefix of every code: `buildspec`, `pipeline`.
+    pub domain: &'static str,
     pub file: String,
     pub source: Arc<str>,
     pub issues: Vec<Issue>,
@@ -157,13 +159,13 @@ impl Diagnostics {
         let result = match Excerpt::around(&self.file, &self.source, issue.span) {
             Some(excerpt) => {
                 let label = excerpt.label;
-                let diag = IssueDiagnostic { issue, source: &excerpt, label };
+                let diag = IssueDiagnostic { domain: self.domain, issue, source: &excerpt, label };
                 handler.render_report(&mut out, &diag)
             }
             None => {
                 let named = NamedSource::new(self.file.clone(), self.source.clone());
                 let label = SourceSpan::new(issue.span.start.into(), issue.span.len());
-                let diag = IssueDiagnostic { issue, source: &named, label };
+                let diag = IssueDiagnostic { domain: self.domain, issue, source: &named, label };
                 handler.render_report(&mut out, &diag)
             }
         };
@@ -201,7 +203,7 @@ impl Diagnostics {
                 let (end_line, end_column) = index.line_col(i.span.end);
                 serde_json::json!({
                     "severity": i.severity,
-                    "code": format!("buildspec::{}", i.code),
+                    "code": format!("{}::{}", self.domain, i.code),
                     "message": i.message,
                     "file": self.file,
                     "line": line,
@@ -230,6 +232,7 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 
 /// Adapter so miette can draw an [`Issue`] against the file text (or an excerpt of it).
 struct IssueDiagnostic<'a> {
+    domain: &'static str,
     issue: &'a Issue,
     source: &'a dyn miette::SourceCode,
     /// The issue's span in `source`'s coordinates.
@@ -252,7 +255,7 @@ impl std::error::Error for IssueDiagnostic<'_> {}
 
 impl Diagnostic for IssueDiagnostic<'_> {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new(format!("buildspec::{}", self.issue.code)))
+        Some(Box::new(format!("{}::{}", self.domain, self.issue.code)))
     }
 
     fn severity(&self) -> Option<miette::Severity> {

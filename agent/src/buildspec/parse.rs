@@ -40,7 +40,12 @@ pub fn parse(file: impl Into<String>, src: &str) -> Parsed {
     cx.issues.sort_by_key(|i| i.span.start);
     Parsed {
         buildspec: if blocking { None } else { buildspec },
-        diagnostics: Diagnostics { file: file.into(), source: Arc::from(src), issues: cx.issues },
+        diagnostics: Diagnostics {
+            domain: "buildspec",
+            file: file.into(),
+            source: Arc::from(src),
+            issues: cx.issues,
+        },
     }
 }
 

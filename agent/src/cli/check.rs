@@ -59,6 +59,6 @@ fn missing_plugins(spec: &buildspec::Buildspec, base: &std::path::Path) -> Vec<b
     issues
 }
 
-fn terminal_width() -> usize {
+pub(super) fn terminal_width() -> usize {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100)
 }

@@ -3,6 +3,7 @@
 
 mod check;
 mod image;
+mod pipeline;
 mod plugin;
 mod replay;
 mod run;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Container images: push a local image to ECR.
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// CodePipeline pipelines: check a pipeline definition.
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
     /// Print the runtime catalog `install/runtime-versions` selects from on this machine (the
     /// version managers found here), as runtimes.yml: save it, edit it, pass it back with
     /// `runspec run --runtimes FILE`.
@@ -740,6 +744,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::GlobSearch(args) => glob_search(&args),
         Command::Plugin(cmd) => plugin::main(cmd),
         Command::Image(cmd) => image::main(cmd),
+        Command::Pipeline(cmd) => pipeline::main(cmd),
         Command::Runtimes(args) => runtimes(&args),
         Command::Serve(args) => serve(args),
         Command::Worker(args) => worker(args),

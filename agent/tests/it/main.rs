@@ -20,6 +20,7 @@ mod fleet;
 mod hardening;
 mod image;
 mod lifecycle;
+mod pipeline;
 mod plugin_sources;
 mod plugins;
 mod replay;

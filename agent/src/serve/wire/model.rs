@@ -112,16 +112,24 @@ impl Model {
 
     /// Checks `value` as the shape `name` (a pipeline declaration read from a file, say).
     pub fn check_shape(&self, name: &str, value: &Value) -> Result<(), Invalid> {
-        let mut found = Found::default();
-        self.walk(name, None, value, "", &mut found)?;
-        match found.problems.len() {
+        let problems = self.problems(name, value)?;
+        match problems.len() {
             0 => Ok(()),
             n => {
-                let shown: Vec<&str> = found.problems.iter().take(LISTED).map(String::as_str).collect();
+                let shown: Vec<&str> = problems.iter().take(LISTED).map(|(_, p)| p.as_str()).collect();
                 let s = if n == 1 { "" } else { "s" };
                 Err(Invalid::Constraints(format!("{n} validation error{s} detected: {}", shown.join("; "))))
             }
         }
+    }
+
+    /// Every way `value` breaks the shape `name`, each with the path of its member in AWS's
+    /// form (`stages.1.member.actions.2.member.runOrder`: lists count from 1); `Err` for a value
+    /// of the wrong type, which stops the check.
+    pub fn problems(&self, name: &str, value: &Value) -> Result<Vec<(String, String)>, Invalid> {
+        let mut found = Found::default();
+        self.walk(name, None, value, "", &mut found)?;
+        Ok(found.problems)
     }
 
     fn walk(
@@ -150,10 +158,13 @@ impl Model {
                 let Value::Object(map) = value else { return Err(wrong_type("an object")) };
                 for required in &shape.required {
                     if map.get(required).is_none_or(Value::is_null) {
-                        found.add(format!(
-                            "Value null at '{}' failed to satisfy constraint: Member must not be null",
-                            join(path, required)
-                        ));
+                        found.add(
+                            &join(path, required),
+                            format!(
+                                "Value null at '{}' failed to satisfy constraint: Member must not be null",
+                                join(path, required)
+                            ),
+                        );
                     }
                 }
                 for (key, child) in map {
@@ -173,11 +184,14 @@ impl Model {
                     if let Extra::Count(n) = e
                         && items.len() > *n
                     {
-                        found.add(constraint(
-                            value,
+                        found.add(
                             path,
-                            &format!("Member must have length less than or equal to {n}"),
-                        ));
+                            constraint(
+                                value,
+                                path,
+                                &format!("Member must have length less than or equal to {n}"),
+                            ),
+                        );
                     }
                 }
                 if let Some(item) = &shape.member {
@@ -202,11 +216,14 @@ impl Model {
                     if let Extra::Length(n) = e
                         && chars > *n
                     {
-                        found.add(constraint(
-                            value,
+                        found.add(
                             path,
-                            &format!("Member must have length less than or equal to {n}"),
-                        ));
+                            constraint(
+                                value,
+                                path,
+                                &format!("Member must have length less than or equal to {n}"),
+                            ),
+                        );
                     }
                 }
                 let more = MORE_VALUES.iter().filter(|(n, _)| *n == name).flat_map(|(_, v)| v.iter());
@@ -214,20 +231,26 @@ impl Model {
                     && !values.iter().any(|v| v == s)
                     && !more.clone().any(|v| v == s)
                 {
-                    found.add(constraint(
-                        value,
+                    found.add(
                         path,
-                        &format!("Member must satisfy enum value set: [{}]", values.join(", ")),
-                    ));
+                        constraint(
+                            value,
+                            path,
+                            &format!("Member must satisfy enum value set: [{}]", values.join(", ")),
+                        ),
+                    );
                 }
                 if let Some(pattern) = &shape.pattern
                     && !matches_pattern(pattern, s)
                 {
-                    found.add(constraint(
-                        value,
+                    found.add(
                         path,
-                        &format!("Member must satisfy regular expression pattern: {pattern}"),
-                    ));
+                        constraint(
+                            value,
+                            path,
+                            &format!("Member must satisfy regular expression pattern: {pattern}"),
+                        ),
+                    );
                 }
             }
             "integer" | "long" => {
@@ -243,17 +266,23 @@ impl Model {
                 for e in &extra {
                     if let Extra::Range(lo, hi) = e {
                         if n < *lo {
-                            found.add(constraint(
-                                value,
+                            found.add(
                                 path,
-                                &format!("Member must have value greater than or equal to {lo}"),
-                            ));
+                                constraint(
+                                    value,
+                                    path,
+                                    &format!("Member must have value greater than or equal to {lo}"),
+                                ),
+                            );
                         } else if n > *hi {
-                            found.add(constraint(
-                                value,
+                            found.add(
                                 path,
-                                &format!("Member must have value less than or equal to {hi}"),
-                            ));
+                                constraint(
+                                    value,
+                                    path,
+                                    &format!("Member must have value less than or equal to {hi}"),
+                                ),
+                            );
                         }
                     }
                 }
@@ -267,16 +296,17 @@ impl Model {
     }
 }
 
+/// Each problem with the path of the member it is about (`stages.1.member.name`).
 #[derive(Default)]
 struct Found {
-    problems: Vec<String>,
+    problems: Vec<(String, String)>,
 }
 
 impl Found {
-    fn add(&mut self, problem: String) {
+    fn add(&mut self, path: &str, problem: String) {
         // Counted beyond what is listed; bounded so a hostile request cannot grow it.
         if self.problems.len() < 10_000 {
-            self.problems.push(problem);
+            self.problems.push((path.to_string(), problem));
         }
     }
 }
@@ -286,20 +316,22 @@ fn bounds(shape: &Shape, n: f64, what: &str, value: &Value, path: &str, found: &
     if let Some(min) = shape.min
         && n < min
     {
-        found.add(constraint(
-            value,
+        found.add(
             path,
-            &format!("Member must have {what} greater than or equal to {}", min as i64),
-        ));
+            constraint(
+                value,
+                path,
+                &format!("Member must have {what} greater than or equal to {}", min as i64),
+            ),
+        );
     }
     if let Some(max) = shape.max
         && n > max
     {
-        found.add(constraint(
-            value,
+        found.add(
             path,
-            &format!("Member must have {what} less than or equal to {}", max as i64),
-        ));
+            constraint(value, path, &format!("Member must have {what} less than or equal to {}", max as i64)),
+        );
     }
 }
 

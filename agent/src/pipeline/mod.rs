@@ -1,0 +1,12 @@
+//! CodePipeline pipelines on this machine (`runspec pipeline`).
+//!
+//! - [`definition`]: a pipeline file as `aws codepipeline get-pipeline` prints it (or the bare
+//!   pipeline, or `create-pipeline --cli-input-json`), read into botocore's shapes, with the
+//!   place in the file of every part of it.
+//! - [`check`]: every problem of a definition at once (pure): the model's bounds, and what
+//!   CodePipeline refuses or fails on later (artifacts no earlier action makes, a namespace no
+//!   earlier action declares, V2-only actions in a V1 pipeline, a provider's missing
+//!   configuration, stage and `runOrder` rules).
+
+pub mod check;
+pub mod definition;
