@@ -7,12 +7,15 @@
 //!   CodePipeline refuses or fails on later (artifacts no earlier action makes, a namespace no
 //!   earlier action declares, V2-only actions in a V1 pipeline, a provider's missing
 //!   configuration, stage and `runOrder` rules).
+//! - [`codebuild`]: a CodeBuild action's configuration as its build sees it: the primary and
+//!   secondary inputs, the action's environment variables, batch settings (pure).
 //! - [`ecs`]: the ECS deploy action's `imagedefinitions.json` and the task definition's new
 //!   images (pure).
 //! - [`plan`]: the order an execution runs actions in, and `#{namespace.variable}` resolution
 //!   (pure).
 
 pub mod check;
+pub mod codebuild;
 pub mod definition;
 pub mod ecs;
 pub mod plan;
