@@ -159,7 +159,9 @@ mod tests {
     #[test]
     fn what_codepipeline_refuses() {
         let src = names(&["Src"]);
-        let table: &[(&[(&str, &str)], &[String], &str)] = &[
+        /// Configuration, input artifacts, what the error says.
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [String], &'a str);
+        let table: &[Case] = &[
             (&[], &src, "no ProjectName"),
             (&[("ProjectName", "p")], &[], "1 to 5 input artifacts"),
             (&[("ProjectName", "p")], &names(&["A", "B"]), "PrimarySource must name"),
