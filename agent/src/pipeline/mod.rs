@@ -11,6 +11,7 @@
 //!   secondary inputs, the action's environment variables, batch settings (pure).
 //! - [`ecs`]: the ECS deploy action's `imagedefinitions.json` and the task definition's new
 //!   images (pure).
+//! - [`source`]: what a git source action hands on: its output format and variables (pure).
 //! - [`plan`]: the order an execution runs actions in, and `#{namespace.variable}` resolution
 //!   (pure).
 
@@ -19,3 +20,4 @@ pub mod codebuild;
 pub mod definition;
 pub mod ecs;
 pub mod plan;
+pub mod source;
