@@ -9,6 +9,7 @@
 //!   configuration, stage and `runOrder` rules).
 //! - [`codebuild`]: a CodeBuild action's configuration as its build sees it: the primary and
 //!   secondary inputs, the action's environment variables, batch settings (pure).
+//! - [`commands`]: a V2 Commands action as an inline buildspec (pure).
 //! - [`ecs`]: the ECS deploy action's `imagedefinitions.json` and the task definition's new
 //!   images (pure).
 //! - [`source`]: what a git source action hands on: its output format and variables (pure).
@@ -17,6 +18,7 @@
 
 pub mod check;
 pub mod codebuild;
+pub mod commands;
 pub mod definition;
 pub mod ecs;
 pub mod plan;
