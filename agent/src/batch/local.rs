@@ -427,7 +427,7 @@ pub fn run(
 
 /// The record of a child that could not start: PROVISIONING FAILED with the reason.
 fn not_started(req: &BuildRequest, at: SystemTime, reason: &str) -> Value {
-    use crate::engine::{BuildPhase, BuildReport, PhaseRecord};
+    use crate::engine::{BuildPhase, BuildReport};
     let region = req.project.region.clone().unwrap_or_else(|| "us-east-1".into());
     let account = req.project.account.clone().unwrap_or_else(|| "000000000000".into());
     let id = format!("{}:{}", req.project_name, uuid::Uuid::new_v4());
@@ -466,24 +466,12 @@ fn not_started(req: &BuildRequest, at: SystemTime, reason: &str) -> Value {
         submitted: Some(at),
         dispatched: Some(at),
     };
-    let report = BuildReport {
-        status: Status::Failed,
-        start: at,
-        end: now,
-        phases: vec![PhaseRecord {
-            phase: BuildPhase::Provisioning,
-            status: Status::Failed,
-            start: at,
-            end: now,
-            contexts: vec![("CLIENT_ERROR".into(), reason.to_string())],
-            continued: false,
-        }],
-        exported: Vec::new(),
-        artifacts: None,
-        secondary_artifacts: Vec::new(),
-        images: Vec::new(),
-        current: None,
-    };
+    let report = BuildReport::ended_in(
+        BuildPhase::Provisioning,
+        Status::Failed,
+        (at, now),
+        ("CLIENT_ERROR".into(), reason.to_string()),
+    );
     crate::result::build_json(&identity, &report)
 }
 

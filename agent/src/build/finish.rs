@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use super::executor::Provisioning;
 use super::{BuildRequest, Notices, cb_source};
 use crate::engine::events::{BuildEvent, EventSink};
-use crate::engine::{BuildPhase, BuildReport, PhaseRecord};
+use crate::engine::{BuildPhase, BuildReport};
 use crate::env::{self, BuildFacts};
 use crate::log::mask::Masker;
 use crate::result::{self, BuildIdentity};
@@ -103,22 +103,10 @@ pub(super) fn provisioning_failed(
         end,
     });
     sink.event(BuildEvent::BuildCompleted { status: failed.status });
-    BuildReport {
-        status: failed.status,
-        start,
-        end,
-        phases: vec![PhaseRecord {
-            phase: BuildPhase::Provisioning,
-            status: failed.status,
-            start,
-            end,
-            contexts: vec![(failed.code, failed.message)],
-            continued: false,
-        }],
-        exported: Vec::new(),
-        artifacts: None,
-        secondary_artifacts: Vec::new(),
-        images: Vec::new(),
-        current: None,
-    }
+    BuildReport::ended_in(
+        BuildPhase::Provisioning,
+        failed.status,
+        (start, end),
+        (failed.code, failed.message),
+    )
 }

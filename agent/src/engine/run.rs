@@ -100,6 +100,34 @@ impl BuildReport {
         }
     }
 
+    /// A build that ended in one phase, the only one it recorded (it could not start: a
+    /// PROVISIONING failure, a source that could not be fetched).
+    pub fn ended_in(
+        phase: BuildPhase,
+        status: Status,
+        (start, end): (SystemTime, SystemTime),
+        (code, message): (String, String),
+    ) -> BuildReport {
+        BuildReport {
+            status,
+            start,
+            end,
+            phases: vec![PhaseRecord {
+                phase,
+                status,
+                start,
+                end,
+                contexts: vec![(code, message)],
+                continued: false,
+            }],
+            exported: Vec::new(),
+            artifacts: None,
+            secondary_artifacts: Vec::new(),
+            images: Vec::new(),
+            current: None,
+        }
+    }
+
     pub fn current_phase(&self) -> BuildPhase {
         if self.status == Status::InProgress {
             if let Some((phase, _)) = self.current {

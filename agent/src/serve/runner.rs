@@ -19,7 +19,7 @@ use super::store::{BuildRow, Store, StoreError, now_s};
 use crate::build::{BuildRequest, HOST_IMAGE, Notices};
 use crate::engine::events::{BuildEvent, EventSink};
 use crate::engine::ledger::Ledger;
-use crate::engine::{BuildPhase, BuildReport, PhaseRecord, Status};
+use crate::engine::{BuildPhase, BuildReport, Status};
 use crate::exec::StopReason;
 use crate::log::CodeBuildLog;
 use crate::result::{self, BuildIdentity};
@@ -176,24 +176,8 @@ fn failed_since(
     message: &str,
 ) -> cb::Build {
     let now = SystemTime::now();
-    let report = BuildReport {
-        status,
-        start: started,
-        end: now,
-        phases: vec![PhaseRecord {
-            phase,
-            status,
-            start: started,
-            end: now,
-            contexts: vec![(code.to_string(), message.to_string())],
-            continued: false,
-        }],
-        exported: Vec::new(),
-        artifacts: None,
-        secondary_artifacts: Vec::new(),
-        images: Vec::new(),
-        current: None,
-    };
+    let report =
+        BuildReport::ended_in(phase, status, (started, now), (code.to_string(), message.to_string()));
     let mut build = result::build_record(identity, &report);
     carry_over(&mut build, template);
     build
