@@ -39,20 +39,7 @@ fn repo(dir: &Path, files: &[(&str, &str)], links: &[(&str, &str)]) {
 
 fn git_project(s: &Server, name: &str, url: &str) {
     let source = json!({"type": "GITHUB", "location": url}).to_string();
-    s.aws(&[
-        "codebuild",
-        "create-project",
-        "--name",
-        name,
-        "--source",
-        &source,
-        "--artifacts",
-        "type=NO_ARTIFACTS",
-        "--environment",
-        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
-        "--service-role",
-        "r",
-    ]);
+    s.create_project_from(name, &source, &[]);
 }
 
 fn started(v: &Value) -> String {

@@ -194,22 +194,11 @@ fn serve_keeps_a_projects_local_caches() {
     let name = format!("cached-{nanos}");
     let source = json!({"type": "GITHUB", "location": daemon.url("repo")}).to_string();
     let cache = |modes: &[&str]| json!({"type": "LOCAL", "modes": modes}).to_string();
-    s.aws(&[
-        "codebuild",
-        "create-project",
-        "--name",
+    s.create_project_from(
         &name,
-        "--source",
         &source,
-        "--artifacts",
-        "type=NO_ARTIFACTS",
-        "--environment",
-        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
-        "--service-role",
-        "r",
-        "--cache",
-        &cache(&["LOCAL_SOURCE_CACHE", "LOCAL_CUSTOM_CACHE"]),
-    ]);
+        &["--cache", &cache(&["LOCAL_SOURCE_CACHE", "LOCAL_CUSTOM_CACHE"])],
+    );
     let build = || {
         let id = s.aws(&["codebuild", "start-build", "--project-name", &name])["build"]["id"]
             .as_str()

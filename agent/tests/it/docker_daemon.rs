@@ -550,20 +550,7 @@ fn a_caller_cannot_choose_the_server_s_shell_nor_its_engine() {
         &[],
     );
     let source = serde_json::json!({"type": "LOCAL", "location": src.display().to_string()}).to_string();
-    s.aws(&[
-        "codebuild",
-        "create-project",
-        "--name",
-        "shell",
-        "--source",
-        &source,
-        "--artifacts",
-        "type=NO_ARTIFACTS",
-        "--environment",
-        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
-        "--service-role",
-        "r",
-    ]);
+    s.create_project_from("shell", &source, &[]);
     let b = s.wait(&start(&s, "shell"), Duration::from_secs(60));
     assert_eq!(b["buildStatus"], "FAILED", "{b}");
     let provisioning =

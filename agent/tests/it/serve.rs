@@ -159,13 +159,18 @@ impl Server {
 
     pub(crate) fn create_project(&self, name: &str, buildspec: &str, extra: &[&str]) {
         let source = json!({"type": "NO_SOURCE", "buildspec": buildspec}).to_string();
+        self.create_project_from(name, &source, extra);
+    }
+
+    /// A project building `source` (its JSON) on the server's shell, with `extra` arguments.
+    pub(crate) fn create_project_from(&self, name: &str, source: &str, extra: &[&str]) {
         let mut args = vec![
             "codebuild",
             "create-project",
             "--name",
             name,
             "--source",
-            &source,
+            source,
             "--artifacts",
             "type=NO_ARTIFACTS",
             "--environment",
@@ -451,20 +456,7 @@ fn git_sources_at_a_source_version() {
     git("commit -qam two");
     // A remote, as CodeBuild only knows remotes.
     let source = json!({"type": "GITHUB", "location": daemon.url("repo"), "gitCloneDepth": 1}).to_string();
-    s.aws(&[
-        "codebuild",
-        "create-project",
-        "--name",
-        "repo",
-        "--source",
-        &source,
-        "--artifacts",
-        "type=NO_ARTIFACTS",
-        "--environment",
-        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
-        "--service-role",
-        "r",
-    ]);
+    s.create_project_from("repo", &source, &[]);
     for (version, expect) in [(None, "two"), (Some(first.as_str()), "one")] {
         let mut args = vec!["codebuild", "start-build", "--project-name", "repo"];
         if let Some(v) = version {
@@ -1054,20 +1046,7 @@ fn local_and_secondary_sources() {
     std::fs::write(main.join("main.txt"), "main\n").unwrap();
     std::fs::write(lib.join("lib.txt"), "lib\n").unwrap();
     let source = json!({"type": "LOCAL", "location": main.display().to_string()}).to_string();
-    s.aws(&[
-        "codebuild",
-        "create-project",
-        "--name",
-        "local",
-        "--source",
-        &source,
-        "--artifacts",
-        "type=NO_ARTIFACTS",
-        "--environment",
-        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
-        "--service-role",
-        "r",
-    ]);
+    s.create_project_from("local", &source, &[]);
     let secondary =
         json!([{"type": "LOCAL", "location": lib.display().to_string(), "sourceIdentifier": "lib"}])
             .to_string();
@@ -1154,20 +1133,7 @@ fn a_phases_times_never_change_once_written() {
     )
     .unwrap();
     let source = json!({"type": "LOCAL", "location": main.display().to_string()}).to_string();
-    s.aws(&[
-        "codebuild",
-        "create-project",
-        "--name",
-        "big",
-        "--source",
-        &source,
-        "--artifacts",
-        "type=NO_ARTIFACTS",
-        "--environment",
-        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
-        "--service-role",
-        "r",
-    ]);
+    s.create_project_from("big", &source, &[]);
     let id = s.aws(&["codebuild", "start-build", "--project-name", "big"])["build"]["id"]
         .as_str()
         .unwrap()
@@ -1206,20 +1172,7 @@ fn run_and_serve_word_a_missing_buildspec_alike() {
     std::fs::create_dir_all(&main).unwrap();
     std::fs::write(main.join("README"), "no buildspec here\n").unwrap();
     let source = json!({"type": "LOCAL", "location": main.display().to_string()}).to_string();
-    s.aws(&[
-        "codebuild",
-        "create-project",
-        "--name",
-        "nobuildspec",
-        "--source",
-        &source,
-        "--artifacts",
-        "type=NO_ARTIFACTS",
-        "--environment",
-        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
-        "--service-role",
-        "r",
-    ]);
+    s.create_project_from("nobuildspec", &source, &[]);
     let agent_text = |l: &str| match l.strip_prefix("[Container] ") {
         Some(rest) => rest.get(27..).unwrap_or("").to_string(),
         None => l.to_string(),
