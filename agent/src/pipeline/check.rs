@@ -20,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::definition::{Definition, NotAPipeline, Seg, from_model_path, key};
+use super::plan::{Reference, references};
 use crate::buildspec::{Diagnostics, Issue};
 use crate::serve::wire::model::{CODEPIPELINE, Invalid};
 use crate::shapes::codepipeline::{ActionDeclaration, PipelineDeclaration};
@@ -224,7 +225,7 @@ pub fn problems(p: &PipelineDeclaration) -> Vec<(Vec<Seg>, Problem)> {
             fields.push((with(action_path(s, a), &[key("commands"), Seg::Index(i)]), c.as_str()));
         }
         for (path, text) in fields {
-            for (ns, var) in references(text) {
+            for Reference { ns, var, .. } in references(text) {
                 let found = match ns {
                     "codepipeline" => PIPELINE_VARIABLES.contains(&var).then_some(()).ok_or_else(|| {
                         problem(
@@ -411,24 +412,6 @@ fn structure(p: &PipelineDeclaration, out: &mut Vec<(Vec<Seg>, Problem)>) {
     }
 }
 
-/// The `#{namespace.variable}` references in a configuration value.
-pub fn references(text: &str) -> Vec<(&str, &str)> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("#{") {
-        rest = &rest[at + 2..];
-        let Some(end) = rest.find('}') else { break };
-        if let Some((ns, var)) = rest[..end].split_once('.')
-            && !ns.is_empty()
-            && !var.is_empty()
-        {
-            out.push((ns, var));
-        }
-        rest = &rest[end + 1..];
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,12 +543,6 @@ mod tests {
         p["stages"][2]["actions"][0]["configuration"]["ClusterName"] =
             json!("#{variables.stage}-#{codepipeline.PipelineExecutionId}");
         assert_eq!(codes(&p), []);
-    }
-
-    #[test]
-    fn references_in_text() {
-        assert_eq!(references("a #{ns.v} b #{x.y}#{bad} #{.z}"), [("ns", "v"), ("x", "y")]);
-        assert_eq!(references("#{unclosed.v"), []);
     }
 
     #[test]

@@ -37,34 +37,49 @@ pub fn plan(p: &PipelineDeclaration) -> Vec<Vec<Group>> {
 /// pipeline's own) are namespaces like the actions'.
 pub type Variables = BTreeMap<String, BTreeMap<String, String>>;
 
+/// A `#{namespace.variable}` reference: where it is in its text, and what it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference<'a> {
+    pub range: std::ops::Range<usize>,
+    pub ns: &'a str,
+    pub var: &'a str,
+}
+
+/// The references in `text`, in order. `#{x}` (no dot, or an empty part) is not one, and an
+/// unclosed `#{` ends the search.
+pub fn references(text: &str) -> Vec<Reference<'_>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("#{").map(|i| from + i) {
+        let Some(end) = text[at + 2..].find('}').map(|i| at + 2 + i) else { break };
+        if let Some((ns, var)) = text[at + 2..end].split_once('.')
+            && !ns.is_empty()
+            && !var.is_empty()
+        {
+            out.push(Reference { range: at..end + 1, ns, var });
+        }
+        from = end + 1;
+    }
+    out
+}
+
 /// `text` with its `#{ns.var}` references replaced; `Err` names the first one that is not
 /// there, or says the result is too long.
 pub fn resolve(text: &str, known: &Variables) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("#{") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[at..]);
-            rest = "";
-            break;
-        };
-        let inner = &after[..end];
-        match inner.split_once('.') {
-            Some((ns, var)) if !ns.is_empty() && !var.is_empty() => {
-                let value = known.get(ns).and_then(|vars| vars.get(var)).ok_or_else(|| match known.get(ns) {
-                    Some(_) => format!("the variable `#{{{ns}.{var}}}` is not set: the namespace {ns} has no {var}"),
-                    None => format!("the variable `#{{{ns}.{var}}}` is not set: no action so far set the namespace {ns}"),
-                })?;
-                out.push_str(value);
+    let mut copied = 0;
+    for Reference { range, ns, var } in references(text) {
+        let value = known.get(ns).and_then(|vars| vars.get(var)).ok_or_else(|| match known.get(ns) {
+            Some(_) => format!("the variable `#{{{ns}.{var}}}` is not set: the namespace {ns} has no {var}"),
+            None => {
+                format!("the variable `#{{{ns}.{var}}}` is not set: no action so far set the namespace {ns}")
             }
-            // Not a reference (`#{x}`): kept as written.
-            _ => out.push_str(&rest[at..at + 2 + end + 1]),
-        }
-        rest = &after[end + 1..];
+        })?;
+        out.push_str(&text[copied..range.start]);
+        out.push_str(value);
+        copied = range.end;
     }
-    out.push_str(rest);
+    out.push_str(&text[copied..]);
     if out.chars().count() > MAX_VALUE {
         return Err(format!(
             "the value is {} characters once its variables are resolved; CodePipeline allows {MAX_VALUE}",
@@ -97,6 +112,14 @@ mod tests {
             ]
         );
         assert_eq!(groups(&[]), []);
+    }
+
+    #[test]
+    fn references_in_text() {
+        let names = |t| references(t).into_iter().map(|r| (r.ns, r.var)).collect::<Vec<_>>();
+        assert_eq!(names("a #{ns.v} b #{x.y}#{bad} #{.z}"), [("ns", "v"), ("x", "y")]);
+        assert_eq!(names("#{unclosed.v"), []);
+        assert_eq!(references("ab#{n.v}")[0].range, 2..8);
     }
 
     #[test]
