@@ -308,7 +308,7 @@ async fn ready(
 fn describe(fetch: &Fetch) -> String {
     match fetch {
         Fetch::Empty => "no source".into(),
-        Fetch::Git { location, .. } => checkout::url_of(location),
+        Fetch::Git { location, .. } => location.as_given(),
         Fetch::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
         Fetch::Local(p) => p.clone(),
         Fetch::Unsupported(kind) => format!("a {kind} source"),

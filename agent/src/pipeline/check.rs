@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::definition::{Definition, NotAPipeline, Seg, from_model_path, key};
-use super::plan::{Reference, references};
+use super::plan::{Reference, references, run_order};
 use crate::buildspec::{Diagnostics, Issue};
 use crate::serve::wire::model::{CODEPIPELINE, Invalid};
 use crate::shapes::codepipeline::{ActionDeclaration, PipelineDeclaration};
@@ -99,7 +99,7 @@ fn problem(code: &'static str, message: String, label: &str) -> Problem {
     Problem { code, message, label: label.to_string(), help: None }
 }
 
-/// Where an action runs: its stage and `runOrder` (1 when unset).
+/// Where an action runs: its stage and [`run_order`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct When {
     stage: usize,
@@ -131,9 +131,11 @@ pub fn problems(p: &PipelineDeclaration) -> Vec<(Vec<Seg>, Problem)> {
         .iter()
         .enumerate()
         .flat_map(|(s, stage)| {
-            stage.actions.iter().enumerate().map(move |(a, action)| {
-                (s, a, action, When { stage: s, run_order: action.run_order.unwrap_or(1) })
-            })
+            stage
+                .actions
+                .iter()
+                .enumerate()
+                .map(move |(a, action)| (s, a, action, When { stage: s, run_order: run_order(action) }))
         })
         .collect();
     let full_name = |s: usize, a: &ActionDeclaration| format!("{}/{}", p.stages[s].name, a.name);

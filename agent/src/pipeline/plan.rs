@@ -19,11 +19,16 @@ pub struct Group {
     pub actions: Vec<usize>,
 }
 
-/// A stage's groups, lowest `runOrder` first (an action without one runs at 1).
+/// An action's `runOrder`: 1 when it has none.
+pub fn run_order(action: &ActionDeclaration) -> i64 {
+    action.run_order.unwrap_or(1)
+}
+
+/// A stage's groups, lowest `runOrder` first.
 pub fn groups(actions: &[ActionDeclaration]) -> Vec<Group> {
     let mut by_order: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (i, a) in actions.iter().enumerate() {
-        by_order.entry(a.run_order.unwrap_or(1)).or_default().push(i);
+        by_order.entry(run_order(a)).or_default().push(i);
     }
     by_order.into_iter().map(|(run_order, actions)| Group { run_order, actions }).collect()
 }

@@ -19,14 +19,6 @@ pub struct Ready {
     pub how: String,
 }
 
-/// A git location as the user would type it.
-pub fn url_of(location: &GitLocation) -> String {
-    match location {
-        GitLocation::Remote(url) => url.clone(),
-        GitLocation::Local(path) => path.display().to_string(),
-    }
-}
-
 /// The user is at the terminal: a replay's git calls end when they press Ctrl-C.
 fn no_deadline() -> Stop {
     Stop::new(None, tokio::sync::watch::channel(false).1)
@@ -106,7 +98,7 @@ pub async fn from_clone(
     git(dest, &["checkout", "--quiet", "--detach", &commit])
         .await
         .map_err(|e| format!("cannot check out {commit}: {e}"))?;
-    if let Some(url) = location.map(url_of) {
+    if let Some(url) = location.map(GitLocation::as_given) {
         let _ = git(dest, &["remote", "set-url", "--", "origin", &url]).await;
     }
     Ok(Ready {
@@ -146,7 +138,7 @@ pub async fn fetch(
             .map_err(|e| format!("{}. Give --source{} a local clone instead", failed(e), id_hint(what)))?;
             let at = commit.as_ref().map_or("its default branch", Revision::fetch_spec);
             let cached = why_not.or(note).map(|n| format!(" ({n})")).unwrap_or_default();
-            Ok(ready(format!("{} at {at}{cached}", url_of(location))))
+            Ok(ready(format!("{} at {at}{cached}", location.as_given())))
         }
         Fetch::S3 { bucket, key, version } => {
             crate::source::s3::fetch(bucket, key, version.as_deref(), dest, &mut no_deadline())

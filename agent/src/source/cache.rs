@@ -134,11 +134,7 @@ pub fn for_clone(
     location: &GitLocation,
 ) -> (Option<SourceCache>, Option<String>) {
     let Some(dir) = project_dir else { return (None, None) };
-    let url = match location {
-        GitLocation::Remote(url) => url.clone(),
-        GitLocation::Local(path) => path.display().to_string(),
-    };
-    match SourceCache::take(dir, &url) {
+    match SourceCache::take(dir, &location.as_given()) {
         Ok(Taken::Held(cache)) => (Some(cache), None),
         Ok(Taken::Busy) => (
             None,

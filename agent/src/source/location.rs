@@ -20,6 +20,14 @@ pub enum GitLocation {
 pub const MAX_LEN: usize = 4096;
 
 impl GitLocation {
+    /// The location as the user would type it (a URL, or a path).
+    pub fn as_given(&self) -> String {
+        match self {
+            GitLocation::Remote(url) => url.clone(),
+            GitLocation::Local(path) => path.display().to_string(),
+        }
+    }
+
     pub fn parse(location: &str) -> Result<GitLocation, String> {
         let refuse = |why: &str| Err(format!("the git source location `{}` {why}", shown(location)));
         if location.is_empty() {
