@@ -19,13 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 STEP=${STEP:-20}
-log() { printf '== %s\n' "$*" >&2; }
-TOOLS=$(realpath -m "${RUNSPEC_TOOLS_DIR:-$PWD/target/tools}")
-VENV=$TOOLS/venv
-[ -x "$VENV/bin/moto_server" ] || { echo "run scripts/test.sh once first (it installs moto)" >&2; exit 1; }
-source scripts/services.sh
-cargo build --release -p runspec -q
-BIN=$PWD/target/release/runspec
+source bench/services.sh
 DIND=$RUNSPEC_TEST_DIND_IMAGE
 WORK=$(mktemp -d)
 export RUNSPEC_CACHE_DIR=$WORK/cache

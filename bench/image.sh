@@ -12,13 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 SIZE_MB=${SIZE_MB:-64}
-log() { printf '== %s\n' "$*" >&2; }
-TOOLS=$(realpath -m "${RUNSPEC_TOOLS_DIR:-$PWD/target/tools}")
-VENV=$TOOLS/venv
-[ -x "$VENV/bin/moto_server" ] || { echo "run scripts/test.sh once first (it installs moto)" >&2; exit 1; }
-source scripts/services.sh
-cargo build --release -p runspec -q
-BIN=$PWD/target/release/runspec
+source bench/services.sh
 WORK=$(mktemp -d)
 trap 'cleanup; rm -rf "$WORK"' EXIT
 REG=$RUNSPEC_TEST_ECR_REGISTRY
