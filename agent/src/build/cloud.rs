@@ -39,6 +39,14 @@ pub(super) async fn prepare_cloud(
     let mut artifacts = req.artifacts.clone();
     artifacts.build_id = facts.build_id();
     artifacts.src_in_build = in_container.map(PathBuf::from);
+    artifacts.secondary_sources = facts
+        .secondary_dirs
+        .iter()
+        .filter_map(|(id, seen)| {
+            let host = workspace.secondary.iter().find(|(i, _)| i == id)?;
+            Some((PathBuf::from(seen), host.1.clone()))
+        })
+        .collect();
     let fetch_secrets = !environment.requests.is_empty() && spec.is_some();
     let cache_location = settings::cache_location(req.cache.as_deref(), &req.project, &req.project_name)?;
     let s3_cache = matches!(cache_location, Ok(CacheLocation::S3 { .. }));

@@ -59,6 +59,10 @@ pub struct ArtifactSettings {
     /// The source directory as the build's commands see it, when that is not the host path
     /// (Docker builds).
     pub src_in_build: Option<PathBuf>,
+    /// The secondary sources: each directory as the build sees it (`CODEBUILD_SRC_DIR_<id>`)
+    /// and on this machine. A `base-directory` beneath one collects from it (AWS's
+    /// multi-input sample writes `base-directory: $CODEBUILD_SRC_DIR_source2`).
+    pub secondary_sources: Vec<(PathBuf, PathBuf)>,
     pub s3: Option<S3Uploader>,
 }
 
@@ -165,6 +169,30 @@ pub async fn run<S: Session>(
     Ok((Some(primary), secondary))
 }
 
+/// The source directory (on this machine) an artifact's files come from, and its
+/// `base-directory` relative to it.
+fn locate_base(
+    base: &str,
+    (primary_seen, primary): (&Path, &Path),
+    secondary: &[(PathBuf, PathBuf)],
+) -> Result<(PathBuf, String), UploadError> {
+    let path = Path::new(base);
+    if !path.is_absolute() {
+        return Ok((primary.to_path_buf(), base.to_string()));
+    }
+    let roots = std::iter::once((primary_seen, primary))
+        .chain(std::iter::once((primary, primary)))
+        .chain(secondary.iter().flat_map(|(seen, host)| [(seen.as_path(), host.as_path()), (host, host)]));
+    for (seen, host) in roots {
+        if let Ok(rel) = path.strip_prefix(seen) {
+            return Ok((host.to_path_buf(), rel.to_string_lossy().into_owned()));
+        }
+    }
+    Err(UploadError::Client(format!(
+        "base directory `{base}` is outside the source directory and every secondary source directory"
+    )))
+}
+
 async fn expand<S: Session>(session: &mut S, text: &str) -> Result<String, UploadError> {
     crate::exec::expand_if_needed(session, text)
         .await
@@ -193,20 +221,12 @@ async fn one<S: Session>(
         Some(b) => expand(session, b).await?,
         None => ".".to_string(),
     };
-    // `base-directory: $CODEBUILD_SRC_DIR_x` expands to an absolute path inside the workspace,
-    // as the build sees it (a container path under Docker).
+    // An absolute `base-directory` ($CODEBUILD_SRC_DIR/out, $CODEBUILD_SRC_DIR_x) is a path as
+    // the build sees it (a container path under Docker): it names a directory of the primary
+    // source or of a secondary one, and files are collected from that source.
     let as_seen = settings.src_in_build.as_deref().unwrap_or(src_dir);
-    let stripped =
-        Path::new(&base_text).strip_prefix(as_seen).or_else(|_| Path::new(&base_text).strip_prefix(src_dir));
-    let base_rel = match stripped {
-        Ok(rel) => rel.to_string_lossy().into_owned(),
-        Err(_) if base_text.starts_with('/') => {
-            return Err(UploadError::Client(format!(
-                "base directory `{base_text}` is outside the source directory"
-            )));
-        }
-        Err(_) => base_text.clone(),
-    };
+    let (root, base_rel) = locate_base(&base_text, (as_seen, src_dir), &settings.secondary_sources)?;
+    let src_dir = root.as_path();
     let mut files_patterns = Vec::new();
     for f in &spec.files {
         files_patterns.push(expand(session, f).await?);

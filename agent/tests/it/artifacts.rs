@@ -172,3 +172,31 @@ fn upload_artifacts_log_sequence() {
         ]
     );
 }
+
+#[test]
+fn a_secondary_artifact_from_a_secondary_source_directory() {
+    // R-ART-03 with AWS's multi-input sample: `base-directory: $CODEBUILD_SRC_DIR_source2` collects
+    // from the secondary source; a path outside every source is still refused.
+    let ctx = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - touch source1_file\n      - cd $CODEBUILD_SRC_DIR_source2 && touch source2_file\nartifacts:\n  files:\n    - '**/*'\n  secondary-artifacts:\n    artifact1:\n      base-directory: $CODEBUILD_SRC_DIR\n      files:\n        - source1_file\n    artifact2:\n      base-directory: $CODEBUILD_SRC_DIR_source2\n      files:\n        - source2_file\n",
+    );
+    let second = tempfile::tempdir().unwrap();
+    fs::write(second.path().join("lib.txt"), "lib\n").unwrap();
+    let source2 = format!("source2={}", second.path().display());
+    let run = ctx.run_artifacts(&["--source", &source2]);
+    assert_eq!(run.status(), "SUCCEEDED", "{}", run.stdout);
+    assert_eq!(run.zip_names("artifact1.zip"), ["source1_file"]);
+    assert_eq!(run.zip_names("artifact2.zip"), ["source2_file"]);
+    assert!(!second.path().join("source2_file").exists(), "the secondary source is a copy");
+
+    let ctx = Ctx::new(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - 'true'\nartifacts:\n  files:\n    - '*'\n  base-directory: /etc\n",
+    );
+    let run = ctx.run_artifacts(&[]);
+    assert_eq!(run.status(), "FAILED");
+    assert!(
+        run.context("UPLOAD_ARTIFACTS").1.contains("`/etc` is outside the source directory"),
+        "{}",
+        run.stdout
+    );
+}
