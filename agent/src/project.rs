@@ -197,7 +197,7 @@ pub fn from_api(api: &cb::Project) -> Result<Project, ProjectError> {
             if var.name.is_empty() {
                 return Err(field("environment.environmentVariables", "a variable has no name"));
             }
-            let kind = match var.kind.as_deref().unwrap_or("PLAINTEXT") {
+            let kind = match var.kind.as_deref().unwrap_or("PLAINTEXT").to_ascii_uppercase().as_str() {
                 "PLAINTEXT" => VariableType::Plaintext,
                 "PARAMETER_STORE" => VariableType::ParameterStore,
                 "SECRETS_MANAGER" => VariableType::SecretsManager,
@@ -231,7 +231,7 @@ pub fn from_api(api: &cb::Project) -> Result<Project, ProjectError> {
         p.secondary_artifacts.push(artifacts(a, &format!("secondaryArtifacts[{i}]"))?);
     }
     if let Some(cache) = &api.cache {
-        p.cache = match cache.kind.as_str() {
+        p.cache = match cache.kind.to_ascii_uppercase().as_str() {
             "" | "NO_CACHE" => None,
             "S3" => Some(ProjectCache::S3 {
                 location: cache
@@ -258,13 +258,14 @@ pub fn from_api(api: &cb::Project) -> Result<Project, ProjectError> {
 }
 
 fn artifacts(a: &cb::ProjectArtifacts, at: &str) -> Result<ProjectArtifacts, ProjectError> {
-    let kind = match a.kind.as_str() {
+    // Enum values in any case, as the CLI and repositories write them (`"no_artifacts"`).
+    let kind = match a.kind.to_ascii_uppercase().as_str() {
         "" | "NO_ARTIFACTS" => ArtifactsType::NoArtifacts,
         "S3" => ArtifactsType::S3,
         "CODEPIPELINE" => ArtifactsType::CodePipeline,
         other => return Err(field(at, &format!("unknown artifacts type `{other}`"))),
     };
-    let packaging = match a.packaging.as_deref() {
+    let packaging = match a.packaging.as_deref().map(str::to_ascii_uppercase).as_deref() {
         Some("ZIP") => Packaging::Zip,
         Some("NONE") => Packaging::None,
         // R-ART-08: local output is a ZIP unless the project says otherwise.
@@ -320,6 +321,20 @@ mod tests {
         assert_eq!(p.compute_type.as_deref(), Some("BUILD_GENERAL1_SMALL"));
         assert_eq!(p.environment_type.as_deref(), Some("LINUX_CONTAINER"));
         assert_eq!(p.cache, Some(ProjectCache::S3 { location: "bucket/cache".into() }));
+    }
+
+    #[test]
+    fn enum_values_in_any_case() {
+        // The workshop's project file writes `"type": "no_artifacts"`; the CLI passes it on.
+        let p = parse(r#"{"name": "w", "artifacts": {"type": "no_artifacts"}, "cache": {"type": "local", "modes": ["LOCAL_SOURCE_CACHE"]},
+            "secondaryArtifacts": [{"type": "codepipeline", "packaging": "zip", "artifactIdentifier": "a"}],
+            "environment": {"environmentVariables": [{"name": "A", "value": "1", "type": "plaintext"}]}}"#)
+        .unwrap();
+        assert_eq!(p.artifacts.map(|a| a.kind), Some(ArtifactsType::NoArtifacts));
+        assert_eq!(p.secondary_artifacts[0].kind, ArtifactsType::CodePipeline);
+        assert_eq!(p.secondary_artifacts[0].packaging, Packaging::Zip);
+        assert!(matches!(p.cache, Some(ProjectCache::Local { .. })));
+        assert_eq!(p.variables[0].kind, VariableType::Plaintext);
     }
 
     #[test]
