@@ -23,43 +23,17 @@ use crate::result::iso;
 /// Where the children's output goes: one stream, each line whole and prefixed.
 pub type Output = Arc<Mutex<dyn Write + Send>>;
 
-/// A writer that prefixes each complete line with `[identifier] `.
-struct Prefixed {
-    prefix: String,
-    out: Output,
-    partial: Vec<u8>,
-}
-
-impl Write for Prefixed {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.partial.extend_from_slice(buf);
-        if let Some(last) = self.partial.iter().rposition(|b| *b == b'\n') {
-            let complete: Vec<u8> = self.partial.drain(..=last).collect();
-            let mut text = Vec::with_capacity(complete.len() + 16);
-            for line in complete.split_inclusive(|b| *b == b'\n') {
-                text.extend_from_slice(self.prefix.as_bytes());
-                text.extend_from_slice(line);
-            }
-            let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-            out.write_all(&text)?;
-            out.flush()?;
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for Prefixed {
-    fn drop(&mut self) {
-        if !self.partial.is_empty() {
-            self.partial.push(b'\n');
-            let rest = std::mem::take(&mut self.partial);
-            let _ = self.write(&rest);
-        }
-    }
+/// A writer that prints each complete line to `out` with `prefix` before it.
+fn prefixed(prefix: String, out: Output) -> crate::log::lines::Lines<impl FnMut(&[u8])> {
+    crate::log::lines::Lines::new(move |line: &[u8]| {
+        let mut text = Vec::with_capacity(prefix.len() + line.len() + 1);
+        text.extend_from_slice(prefix.as_bytes());
+        text.extend_from_slice(line);
+        text.push(b'\n');
+        let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = out.write_all(&text);
+        let _ = out.flush();
+    })
 }
 
 /// Warnings of one child, prefixed, on the caller's notices.
@@ -250,11 +224,7 @@ pub fn run(
                             b.set_message("PROVISIONING");
                         }
                         scope.spawn(move || {
-                            let log = CodeBuildLog::new(Prefixed {
-                                prefix: prefix.clone(),
-                                out,
-                                partial: Vec::new(),
-                            });
+                            let log = CodeBuildLog::new(prefixed(prefix.clone(), out));
                             let sink = ChildSink { log, bar };
                             let child_notices = ChildNotices { prefix, inner: notices };
                             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -105,7 +105,7 @@ pub(super) async fn prepare_cloud(
 }
 
 /// For a build image in ECR that is not local: where to pull it from, with an ECR token.
-pub(super) async fn ecr_pull(
+pub async fn ecr_pull(
     image: &str,
     profile: Option<&str>,
 ) -> Result<Option<crate::exec::docker::PullFrom>, PrepareError> {

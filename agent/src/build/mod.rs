@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use buildspec_file::{MAX_BUILDSPEC_BYTES, read_buildspec, read_source_file};
+pub use cloud::ecr_pull;
 pub use settings::artifact_settings;
 
 use crate::buildspec::Version;
@@ -97,6 +98,10 @@ pub struct BuildRequest {
     pub uuid: Option<String>,
     pub build_number: Option<u64>,
     pub initiator: Option<String>,
+    /// The source version a caller knows (a pipeline's source commit, which CodePipeline passes
+    /// to CodeBuild): `CODEBUILD_SOURCE_VERSION` and `CODEBUILD_RESOLVED_SOURCE_VERSION`, in
+    /// place of the primary source's git HEAD (a pipeline's ZIP artifact has no `.git`).
+    pub source_version: Option<String>,
     /// A progress bar for S3 uploads (only on a terminal).
     pub progress: bool,
     /// runspec's terminal: breakpoints open a shell there, and with `on_failure` (`--debug`)
@@ -240,7 +245,8 @@ pub async fn run<S: EventSink>(
         .initiator
         .clone()
         .unwrap_or_else(|| std::env::var("USER").unwrap_or_else(|_| "runspec".to_string()));
-    let (sha, repo_url) = git_facts(&req.primary);
+    let (head, repo_url) = git_facts(&req.primary);
+    let sha = req.source_version.clone().or(head);
 
     // Under Docker the build sees the workspace at a CodeBuild-like path.
     let image = executor::image(&req, &uuid).await?;

@@ -67,7 +67,7 @@ pub enum Command {
     /// Container images: push a local image to ECR.
     #[command(subcommand)]
     Image(image::ImageCommand),
-    /// CodePipeline pipelines: check a pipeline definition.
+    /// CodePipeline pipelines: check a pipeline definition, or run it on this machine.
     #[command(subcommand)]
     Pipeline(pipeline::PipelineCommand),
     /// Print the runtime catalog `install/runtime-versions` selects from on this machine (the

@@ -73,7 +73,7 @@ pub fn run(args: RunArgs) -> Result<u8, UsageError> {
 }
 
 /// Turns true on Ctrl-C or SIGTERM.
-fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
+pub(super) fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         loop {
@@ -167,7 +167,7 @@ fn batch(args: &RunArgs, mut request: BuildRequest) -> Result<u8, UsageError> {
 }
 
 /// Complete lines printed above a terminal's status lines.
-struct AboveBars(indicatif::MultiProgress);
+pub(super) struct AboveBars(pub(super) indicatif::MultiProgress);
 
 impl std::io::Write for AboveBars {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -280,6 +280,7 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         uuid: None,
         build_number: None,
         initiator: None,
+        source_version: None,
         progress: std::io::stderr().is_terminal(),
         terminal: terminal(args),
         primary,

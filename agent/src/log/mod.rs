@@ -12,6 +12,7 @@
 //! output is passed through untouched, as produced.
 
 pub mod escape;
+pub mod lines;
 pub mod mask;
 
 use std::io::Write;

@@ -13,6 +13,12 @@
 //! - [`ecs`]: the ECS deploy action's `imagedefinitions.json` and the task definition's new
 //!   images (pure).
 //! - [`source`]: what a git source action hands on: its output format and variables (pure).
+//! - [`runner`]: one execution on this machine: stages, actions at once by `runOrder`, the
+//!   local artifact store, variables; events for the caller to print.
+//! - [`execution`]: the record of an execution, as `get-pipeline-execution` and
+//!   `list-action-executions` show it (pure).
+//! - [`fetch`]: a source action's output made from a directory or git repository here.
+//! - [`deploy`]: the ECS deploy action by `--deploy` mode (AWS, the local Docker engine, skip).
 //! - [`plan`]: the order an execution runs actions in, and `#{namespace.variable}` resolution
 //!   (pure).
 
@@ -20,6 +26,10 @@ pub mod check;
 pub mod codebuild;
 pub mod commands;
 pub mod definition;
+pub mod deploy;
 pub mod ecs;
+pub mod execution;
+pub mod fetch;
 pub mod plan;
+pub mod runner;
 pub mod source;

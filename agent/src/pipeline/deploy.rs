@@ -1,0 +1,360 @@
+//! The ECS standard deploy action, by `--deploy` mode. Its input is `imagedefinitions.json`
+//! (`FileName`) in the input artifact ([`super::ecs`]).
+//!
+//! - `aws`: as CodePipeline does it, through the ECS API (`AWS_ENDPOINT_URL` honoured): the
+//!   service's task definition gets a new revision with the new images, and the service is
+//!   updated to it.
+//! - `local`: the service's task definition (`--task-definition SERVICE=FILE`) runs on the local
+//!   Docker engine with the new images, replacing the previous local deployment of the service:
+//!   its containers in one network namespace (what `awsvpc` gives a task: they reach each other
+//!   on localhost), in `dependsOn` order, with their environment, command and the port mappings
+//!   published on 127.0.0.1.
+//! - `skip`: the file is checked (against the task definition's container names when one is
+//!   given), and nothing is deployed.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use serde_json::Value;
+
+use super::ecs::{self, ImageDefinition};
+use super::runner::Deploy;
+
+/// What a deploy action gets from the runner.
+pub struct Request<'a> {
+    /// The action's configuration, resolved.
+    pub config: &'a std::collections::BTreeMap<String, String>,
+    /// Input artifacts: name, directory, source commit.
+    pub inputs: &'a [(String, std::path::PathBuf, Option<String>)],
+    pub mode: Deploy,
+    pub task_definitions: &'a std::collections::BTreeMap<String, std::path::PathBuf>,
+    /// A line for the action's log.
+    pub line: &'a dyn Fn(&str),
+}
+
+/// The label of a locally deployed service's containers: `<cluster>/<service>`.
+pub const SERVICE_LABEL: &str = "runspec.ecs.service";
+
+/// The default `FileName`.
+const DEFAULT_FILE: &str = "imagedefinitions.json";
+
+/// Deploys; `Ok` is the action's summary, `Err` why it failed.
+pub async fn ecs(d: &Request<'_>) -> Result<String, String> {
+    let setting = |k: &str| d.config.get(k).cloned().unwrap_or_default();
+    let (cluster, service) = (setting("ClusterName"), setting("ServiceName"));
+    let file = d.config.get("FileName").cloned().unwrap_or_else(|| DEFAULT_FILE.to_string());
+    let [(artifact, dir, _)] = d.inputs else {
+        return Err(format!("an ECS deploy action has one input artifact; this one has {}", d.inputs.len()));
+    };
+    let text = crate::build::read_source_file(dir, &file)
+        .map_err(|e| format!("cannot read {file} in the input artifact {artifact}: {e}"))?;
+    let images = ecs::image_definitions(&file, text.as_bytes())?;
+    for i in &images {
+        (d.line)(&format!("{file}: {} → {}", i.name, i.image_uri));
+    }
+    let task_definition = match d.task_definitions.get(&service) {
+        Some(path) => Some(read_task_definition(path)?),
+        None => None,
+    };
+    match d.mode {
+        Deploy::Skip => {
+            if let Some(td) = &task_definition {
+                ecs::with_images(&containers(td), &images)?;
+            }
+            Ok(format!(
+                "not deployed (--deploy skip): {file} names {} container(s){}",
+                images.len(),
+                if task_definition.is_some() { ", all in the task definition" } else { "" }
+            ))
+        }
+        Deploy::Local => {
+            let td = task_definition.ok_or_else(|| {
+                format!(
+                    "--deploy local runs the service's task definition: pass --task-definition {service}=FILE (what `aws ecs describe-task-definition` prints, or the register-task-definition input)"
+                )
+            })?;
+            let containers = ecs::with_images(&containers(&td), &images)?;
+            run_locally(&cluster, &service, &containers, d.line).await
+        }
+        Deploy::Aws => deploy_aws(&cluster, &service, &images, d.line).await,
+    }
+}
+
+/// A task definition file: `{"taskDefinition": {…}}` (describe-task-definition) or the task
+/// definition itself (the register-task-definition input).
+fn read_task_definition(path: &std::path::Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    let td = match value.get("taskDefinition") {
+        Some(td) => td.clone(),
+        None => value,
+    };
+    if !td["containerDefinitions"].is_array() {
+        return Err(format!("{} has no containerDefinitions: it is not a task definition", path.display()));
+    }
+    Ok(td)
+}
+
+fn containers(td: &Value) -> Vec<Value> {
+    td["containerDefinitions"].as_array().cloned().unwrap_or_default()
+}
+
+/// The containers in the order they start: each after those its `dependsOn` names.
+pub fn start_order(containers: &[Value]) -> Result<Vec<usize>, String> {
+    let name = |i: usize| containers[i]["name"].as_str().unwrap_or_default();
+    let mut order: Vec<usize> = Vec::new();
+    while order.len() < containers.len() {
+        let before = order.len();
+        for i in 0..containers.len() {
+            if order.contains(&i) {
+                continue;
+            }
+            let ready = containers[i]["dependsOn"].as_array().into_iter().flatten().all(|dep| {
+                let wanted = dep["containerName"].as_str().unwrap_or_default();
+                order.iter().any(|&j| name(j) == wanted)
+            });
+            if ready {
+                order.push(i);
+            }
+        }
+        if order.len() == before {
+            let stuck: Vec<&str> = (0..containers.len()).filter(|i| !order.contains(i)).map(name).collect();
+            return Err(format!(
+                "the containers' dependsOn cannot be satisfied (a cycle, or a name that is not a container): {}",
+                stuck.join(", ")
+            ));
+        }
+    }
+    Ok(order)
+}
+
+/// Replaces the local deployment of `cluster/service` with `containers`.
+async fn run_locally(
+    cluster: &str,
+    service: &str,
+    containers: &[Value],
+    line: &dyn Fn(&str),
+) -> Result<String, String> {
+    let order = start_order(containers)?;
+    let docker = crate::exec::docker::connect().map_err(|e| e.to_string())?;
+    let label = format!("{cluster}/{service}");
+    let removed = remove_deployment(&docker, &label).await?;
+    if removed > 0 {
+        line(&format!("removed the previous local deployment of {label} ({removed} container(s))"));
+    }
+    // Every port of the task is published by the container that holds the namespace.
+    let mut ports: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    let mut published = Vec::new();
+    for c in containers {
+        for m in c["portMappings"].as_array().into_iter().flatten() {
+            let Some(port) = m["containerPort"].as_u64() else { continue };
+            let host_port = m["hostPort"].as_u64().unwrap_or(port);
+            let protocol = m["protocol"].as_str().unwrap_or("tcp");
+            ports.insert(
+                format!("{port}/{protocol}"),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(host_port.to_string()),
+                }]),
+            );
+            published.push(format!("127.0.0.1:{host_port}"));
+        }
+    }
+    let mut holder: Option<String> = None;
+    let mut started = Vec::new();
+    for &i in &order {
+        let c = &containers[i];
+        let name = c["name"].as_str().unwrap_or_default();
+        let image = c["image"].as_str().ok_or_else(|| format!("the container {name} has no image"))?;
+        let pull = crate::build::ecr_pull(image, None).await.map_err(|e| e.0)?;
+        crate::exec::docker::prepare_image(&docker, image, pull).await.map_err(|e| e.to_string())?;
+        let strings = |key: &str| -> Option<Vec<String>> {
+            c[key].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        };
+        let env: Vec<String> = c["environment"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                Some(format!("{}={}", e["name"].as_str()?, e["value"].as_str().unwrap_or_default()))
+            })
+            .collect();
+        let mut host = HostConfig::default();
+        let mut exposed = None;
+        match &holder {
+            None => {
+                host.port_bindings = Some(ports.clone());
+                exposed = Some(ports.keys().cloned().collect::<Vec<_>>());
+            }
+            Some(id) => host.network_mode = Some(format!("container:{id}")),
+        }
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            env: Some(env),
+            cmd: strings("command"),
+            entrypoint: strings("entryPoint"),
+            working_dir: c["workingDirectory"].as_str().map(str::to_string),
+            exposed_ports: exposed,
+            labels: Some(HashMap::from([
+                (SERVICE_LABEL.to_string(), label.clone()),
+                ("runspec.ecs.container".to_string(), name.to_string()),
+            ])),
+            host_config: Some(host),
+            ..Default::default()
+        };
+        let container_name = format!("runspec-ecs-{}", sanitize(&format!("{cluster}-{service}-{name}")));
+        let options = CreateContainerOptionsBuilder::default().name(&container_name).build();
+        let created = docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| format!("cannot create the container {name} from {image}: {e}"))?;
+        docker
+            .start_container(&created.id, None)
+            .await
+            .map_err(|e| format!("cannot start the container {name}: {e}"))?;
+        line(&format!("started {name} ({image}) as {container_name}"));
+        holder.get_or_insert(created.id);
+        started.push(name.to_string());
+    }
+    Ok(format!(
+        "deployed {label} locally: {}{}",
+        started.join(", "),
+        if published.is_empty() { String::new() } else { format!(" on {}", published.join(", ")) }
+    ))
+}
+
+/// Removes the containers of a local deployment; how many there were.
+pub async fn remove_deployment(docker: &Docker, label: &str) -> Result<usize, String> {
+    let filters = HashMap::from([("label".to_string(), vec![format!("{SERVICE_LABEL}={label}")])]);
+    let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+    let found = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| format!("cannot list the Docker engine's containers: {e}"))?;
+    for c in &found {
+        if let Some(id) = &c.id {
+            let force = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+            docker
+                .remove_container(id, Some(force))
+                .await
+                .map_err(|e| format!("cannot remove the previous container {id}: {e}"))?;
+        }
+    }
+    Ok(found.len())
+}
+
+/// A container name Docker accepts.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+        .collect()
+}
+
+/// The AWS deploy: a new revision of the service's task definition with the new images, and
+/// the service updated to it.
+async fn deploy_aws(
+    cluster: &str,
+    service: &str,
+    images: &[ImageDefinition],
+    line: &dyn Fn(&str),
+) -> Result<String, String> {
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|_| "us-east-1".into());
+    let config = crate::aws::sdk_config(&region, None).await;
+    let client = aws_sdk_ecs::Client::new(&config);
+    let err = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
+    let described =
+        client.describe_services().cluster(cluster).services(service).send().await.map_err(|e| {
+            err(&format!("cannot describe the service {service} of {cluster}"), &crate::aws::error_text(&e))
+        })?;
+    let found = described.services().iter().find(|s| s.service_name() == Some(service));
+    let current = found
+        .and_then(|s| s.task_definition())
+        .ok_or_else(|| format!("the cluster {cluster} has no service {service}"))?
+        .to_string();
+    let td = client
+        .describe_task_definition()
+        .task_definition(&current)
+        .send()
+        .await
+        .map_err(|e| {
+            err(&format!("cannot describe the task definition {current}"), &crate::aws::error_text(&e))
+        })?
+        .task_definition
+        .ok_or_else(|| format!("the task definition {current} was not returned"))?;
+    let mut containers = td.container_definitions.clone().unwrap_or_default();
+    let names: Vec<String> = containers.iter().filter_map(|c| c.name.clone()).collect();
+    for i in images {
+        let c = containers.iter_mut().find(|c| c.name.as_deref() == Some(i.name.as_str())).ok_or_else(|| {
+            format!(
+                "the image definitions name the container `{}`, which the task definition {current} does not have (it has: {})",
+                i.name,
+                names.join(", ")
+            )
+        })?;
+        c.image = Some(i.image_uri.clone());
+    }
+    let registered = client
+        .register_task_definition()
+        .family(td.family.clone().unwrap_or_default())
+        .set_container_definitions(Some(containers))
+        .set_task_role_arn(td.task_role_arn.clone())
+        .set_execution_role_arn(td.execution_role_arn.clone())
+        .set_network_mode(td.network_mode.clone())
+        .set_volumes(td.volumes.clone())
+        .set_placement_constraints(td.placement_constraints.clone())
+        .set_requires_compatibilities(td.requires_compatibilities.clone())
+        .set_cpu(td.cpu.clone())
+        .set_memory(td.memory.clone())
+        .set_pid_mode(td.pid_mode.clone())
+        .set_ipc_mode(td.ipc_mode.clone())
+        .set_proxy_configuration(td.proxy_configuration.clone())
+        .set_ephemeral_storage(td.ephemeral_storage.clone())
+        .set_runtime_platform(td.runtime_platform.clone())
+        .send()
+        .await
+        .map_err(|e| err("cannot register the new task definition revision", &crate::aws::error_text(&e)))?;
+    let new_arn = registered
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .ok_or("the new task definition has no ARN")?
+        .to_string();
+    line(&format!("registered {new_arn}"));
+    client
+        .update_service()
+        .cluster(cluster)
+        .service(service)
+        .task_definition(&new_arn)
+        .send()
+        .await
+        .map_err(|e| err(&format!("cannot update the service {service}"), &crate::aws::error_text(&e)))?;
+    Ok(format!("updated the service {service} of {cluster} to {new_arn}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn containers_start_after_what_they_depend_on() {
+        let containers = vec![
+            json!({"name": "app", "dependsOn": [{"containerName": "db", "condition": "START"}]}),
+            json!({"name": "db"}),
+            json!({"name": "proxy", "dependsOn": [{"containerName": "app", "condition": "START"}]}),
+        ];
+        assert_eq!(start_order(&containers).unwrap(), [1, 0, 2]);
+        let cycle = vec![
+            json!({"name": "a", "dependsOn": [{"containerName": "b"}]}),
+            json!({"name": "b", "dependsOn": [{"containerName": "a"}]}),
+        ];
+        assert!(start_order(&cycle).unwrap_err().contains("a, b"));
+        assert!(start_order(&[json!({"name": "x", "dependsOn": [{"containerName": "nope"}]})]).is_err());
+    }
+}

@@ -1,0 +1,936 @@
+//! One execution of a pipeline on this machine, as CodePipeline runs it: stages in order; in a
+//! stage, the actions of one `runOrder` at once (each on a thread of its own), lowest first; a
+//! failed action fails its stage and the execution. Each action's configuration has its
+//! `#{namespace.variable}` references resolved from what ran before ([`super::plan`]); its
+//! output artifacts are directories of a local artifact store (`<store>/<execution id>/<name>/`)
+//! and its output variables become its namespace's.
+//!
+//! - Source actions ([`super::fetch`]): a git repository or a directory per `--source`, or
+//!   the current repository for the one git source; the provider's variables.
+//! - CodeBuild and Commands actions: builds through [`crate::build::run`] with CodePipeline's
+//!   semantics ([`super::codebuild`], [`super::commands`]).
+//! - Manual approvals: `--approve`.
+//! - ECS deploys ([`super::deploy`]); CloudFormation actions are checked and not deployed.
+//! - Any other provider is named as not run here, and the execution stops (Failed).
+//!
+//! The runner emits [`Event`]s; printing them is the caller's.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use tokio::sync::watch;
+
+use super::execution::{ActionRun, Execution, Revision, Status};
+use super::fetch::{self, Input};
+use super::plan::{self, Variables};
+use super::source::{self, Commit};
+use crate::build::{BuildRequest, Notices};
+use crate::engine::upload::{ArtifactSettings, ArtifactTarget, Destination};
+use crate::project::{Project, ProjectVariable, VariableType};
+use crate::shapes::codepipeline::{ActionDeclaration, PipelineDeclaration};
+
+/// `--approve`: what a manual approval gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Approve {
+    /// Every approval is given.
+    All,
+    /// Each is asked on the terminal (refused when there is none).
+    Ask,
+    /// Every approval is refused.
+    None,
+}
+
+/// `--deploy`: what deploy actions do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Deploy {
+    /// ECS services run on the local Docker engine; nothing reaches AWS.
+    Local,
+    /// Deploy through the AWS APIs (`AWS_ENDPOINT_URL` honoured).
+    Aws,
+    /// Check what would be deployed, and deploy nothing.
+    Skip,
+}
+
+/// How an execution runs.
+pub struct Options {
+    /// `--source NAME=…`: by source action name or output artifact name.
+    pub sources: BTreeMap<String, Input>,
+    /// `--project NAME=FILE`, by project name.
+    pub projects: BTreeMap<String, Project>,
+    /// `--variable NAME=VALUE` (a pipeline variable) and `--variable NS.NAME=VALUE` (a
+    /// namespace's variable no action here sets, such as a CloudFormation output).
+    pub variables: Vec<(String, String)>,
+    pub approve: Approve,
+    pub deploy: Deploy,
+    /// `--task-definition SERVICE=FILE`: a service's task definition for `--deploy local|skip`.
+    pub task_definitions: BTreeMap<String, PathBuf>,
+    /// The local artifact store (`--artifacts DIR`, else a temporary directory).
+    pub store: PathBuf,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// The directory `runspec pipeline run` was started in: the repository of the one git source
+    /// when no `--source` names it.
+    pub here: PathBuf,
+    /// What every build of the pipeline shares (image, Docker mode, limits, credentials).
+    pub template: BuildRequest,
+}
+
+/// What happens during an execution, in order (an action's lines between its start and end).
+#[derive(Debug)]
+pub enum Event<'a> {
+    Started {
+        pipeline: &'a str,
+        execution_id: &'a str,
+        store: &'a Path,
+    },
+    StageStarted {
+        stage: &'a str,
+    },
+    ActionStarted {
+        stage: &'a str,
+        action: &'a str,
+        provider: &'a str,
+    },
+    /// A line of an action's log (a build's CodeBuild log, a source's notes).
+    Line {
+        stage: &'a str,
+        action: &'a str,
+        line: &'a [u8],
+    },
+    ActionEnded {
+        stage: &'a str,
+        action: &'a str,
+        status: Status,
+        summary: &'a str,
+    },
+    StageEnded {
+        stage: &'a str,
+        status: &'a str,
+    },
+}
+
+/// Where events go, and who answers `--approve ask`.
+pub trait Observer: Sync {
+    fn event(&self, event: Event<'_>);
+    /// A manual approval to give or refuse: `(approved, comment)`; `None` when nobody can be
+    /// asked (no terminal).
+    fn ask(
+        &self,
+        stage: &str,
+        action: &str,
+        configuration: &BTreeMap<String, String>,
+    ) -> Option<(bool, String)>;
+}
+
+/// Why an execution could not start (nothing ran).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotStarted(pub String);
+
+/// What the actions so far left: artifacts (name → directory, and the commit they come from)
+/// and namespaces' variables.
+#[derive(Default)]
+struct State {
+    artifacts: BTreeMap<String, (PathBuf, Option<String>)>,
+    variables: Variables,
+    revisions: Vec<Revision>,
+}
+
+/// How one action ended.
+struct Outcome {
+    status: Status,
+    summary: String,
+    external_id: Option<String>,
+    variables: BTreeMap<String, String>,
+    /// Output artifact name → the commit it comes from.
+    outputs: Vec<(String, Option<String>)>,
+    error: Option<(String, String)>,
+    revision: Option<Revision>,
+}
+
+impl Outcome {
+    fn failed(code: &str, message: impl Into<String>) -> Outcome {
+        let message = message.into();
+        Outcome {
+            status: Status::Failed,
+            summary: message.clone(),
+            external_id: None,
+            variables: BTreeMap::new(),
+            outputs: Vec::new(),
+            error: Some((code.to_string(), message)),
+            revision: None,
+        }
+    }
+
+    fn succeeded(summary: impl Into<String>) -> Outcome {
+        Outcome {
+            status: Status::Succeeded,
+            summary: summary.into(),
+            external_id: None,
+            variables: BTreeMap::new(),
+            outputs: Vec::new(),
+            error: None,
+            revision: None,
+        }
+    }
+}
+
+/// Everything one action needs.
+struct Ctx<'a> {
+    pipeline: &'a PipelineDeclaration,
+    stage: &'a str,
+    action: &'a ActionDeclaration,
+    config: BTreeMap<String, String>,
+    /// Input artifact name → (directory, commit).
+    inputs: Vec<(String, PathBuf, Option<String>)>,
+    out_dir: PathBuf,
+    options: &'a Options,
+    observer: &'a dyn Observer,
+    stop: watch::Receiver<bool>,
+    /// How many git source actions the pipeline has (the default `--source` is for one).
+    git_sources: usize,
+}
+
+impl Ctx<'_> {
+    fn line(&self, text: &str) {
+        self.observer.event(Event::Line {
+            stage: self.stage,
+            action: &self.action.name,
+            line: text.as_bytes(),
+        });
+    }
+
+    fn outputs(&self) -> Vec<String> {
+        self.action.output_artifacts.iter().flatten().map(|a| a.name.clone()).collect()
+    }
+}
+
+/// Runs one execution of `pipeline`.
+pub fn run(
+    pipeline: &PipelineDeclaration,
+    options: &Options,
+    observer: &dyn Observer,
+    stop: watch::Receiver<bool>,
+) -> Result<Execution, NotStarted> {
+    let execution_id = uuid::Uuid::new_v4().to_string();
+    let stages: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
+    let index = |name: &Option<String>, flag: &str| -> Result<Option<usize>, NotStarted> {
+        name.as_ref()
+            .map(|n| {
+                stages.iter().position(|s| s == n).ok_or_else(|| {
+                    NotStarted(format!(
+                        "{flag} {n}: the pipeline has no such stage (it has {})",
+                        stages.join(", ")
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let first = index(&options.from, "--from")?.unwrap_or(0);
+    let last = index(&options.to, "--to")?.unwrap_or(stages.len().saturating_sub(1));
+    if first > last {
+        return Err(NotStarted("--from names a stage after --to".into()));
+    }
+    let mut state = State::default();
+    state
+        .variables
+        .entry("codepipeline".into())
+        .or_default()
+        .insert("PipelineExecutionId".into(), execution_id.clone());
+    let pipeline_variables = pipeline_variables(pipeline, &options.variables)?;
+    state.variables.insert("variables".into(), pipeline_variables.iter().cloned().collect());
+    for (name, value) in &options.variables {
+        if let Some((ns, var)) = name.split_once('.') {
+            state.variables.entry(ns.to_string()).or_default().insert(var.to_string(), value.clone());
+        }
+    }
+    if first > 0 {
+        earlier_execution(pipeline, first, &options.store, &mut state)?;
+    }
+    let git_sources = pipeline
+        .stages
+        .iter()
+        .flat_map(|s| &s.actions)
+        .filter(|a| matches!(a.action_type_id.provider.as_str(), "CodeCommit" | "CodeStarSourceConnection"))
+        .count();
+    let exec_dir = options.store.join(&execution_id);
+    std::fs::create_dir_all(&exec_dir)
+        .map_err(|e| NotStarted(format!("cannot make the artifact store {}: {e}", exec_dir.display())))?;
+    observer.event(Event::Started {
+        pipeline: &pipeline.name,
+        execution_id: &execution_id,
+        store: &options.store,
+    });
+    let start = SystemTime::now();
+    let mut runs: Vec<ActionRun> = Vec::new();
+    let mut status = "Succeeded";
+    let mut summary = None;
+    'stages: for stage in &pipeline.stages[first..=last] {
+        observer.event(Event::StageStarted { stage: &stage.name });
+        let mut stage_status = "Succeeded";
+        for group in plan::groups(&stage.actions) {
+            if *stop.borrow() {
+                status = "Stopped";
+                stage_status = "Stopped";
+                break;
+            }
+            let ctxs: Vec<Result<Ctx, (usize, Outcome)>> = group
+                .actions
+                .iter()
+                .map(|&i| {
+                    prepare(
+                        pipeline,
+                        &execution_id,
+                        &stage.name,
+                        &stage.actions[i],
+                        &state,
+                        options,
+                        observer,
+                        &stop,
+                        git_sources,
+                    )
+                    .map_err(|o| (i, o))
+                })
+                .collect();
+            let ended: Mutex<Vec<(usize, SystemTime, SystemTime, Outcome, BTreeMap<String, String>)>> =
+                Mutex::new(Vec::new());
+            std::thread::scope(|scope| {
+                for (ctx, &i) in ctxs.into_iter().zip(&group.actions) {
+                    let ended = &ended;
+                    let action = &stage.actions[i];
+                    observer.event(Event::ActionStarted {
+                        stage: &stage.name,
+                        action: &action.name,
+                        provider: &action.action_type_id.provider,
+                    });
+                    let began = SystemTime::now();
+                    match ctx {
+                        Err((_, outcome)) => {
+                            ended.lock().unwrap_or_else(|p| p.into_inner()).push((
+                                i,
+                                began,
+                                SystemTime::now(),
+                                outcome,
+                                BTreeMap::new(),
+                            ));
+                        }
+                        Ok(ctx) => {
+                            std::thread::Builder::new()
+                                .stack_size(16 << 20)
+                                .spawn_scoped(scope, move || {
+                                    let resolved = ctx.config.clone();
+                                    let outcome =
+                                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                            run_action(&ctx)
+                                        }))
+                                        .unwrap_or_else(|p| {
+                                            Outcome::failed(
+                                                "JobFailed",
+                                                format!(
+                                                    "runspec failed unexpectedly: {}",
+                                                    crate::engine::ledger::panic_message(&*p)
+                                                ),
+                                            )
+                                        });
+                                    ended.lock().unwrap_or_else(|p| p.into_inner()).push((
+                                        i,
+                                        began,
+                                        SystemTime::now(),
+                                        outcome,
+                                        resolved,
+                                    ));
+                                })
+                                .map(|_| ())
+                                .unwrap_or_else(|e| {
+                                    ended.lock().unwrap_or_else(|p| p.into_inner()).push((
+                                        i,
+                                        began,
+                                        SystemTime::now(),
+                                        Outcome::failed("JobFailed", format!("cannot start a thread: {e}")),
+                                        BTreeMap::new(),
+                                    ))
+                                });
+                        }
+                    }
+                }
+            });
+            let mut ended = ended.into_inner().unwrap_or_else(|p| p.into_inner());
+            ended.sort_by_key(|(i, ..)| *i);
+            for (i, began, end, outcome, resolved) in ended {
+                let action = &stage.actions[i];
+                observer.event(Event::ActionEnded {
+                    stage: &stage.name,
+                    action: &action.name,
+                    status: outcome.status,
+                    summary: &outcome.summary,
+                });
+                if outcome.status == Status::Succeeded {
+                    if let Some(ns) = &action.namespace {
+                        state.variables.insert(ns.clone(), outcome.variables.clone());
+                    }
+                    for (name, commit) in &outcome.outputs {
+                        state.artifacts.insert(name.clone(), (exec_dir.join(name), commit.clone()));
+                    }
+                    state.revisions.extend(outcome.revision.clone());
+                } else {
+                    stage_status = if outcome.status == Status::Abandoned { "Stopped" } else { "Failed" };
+                    summary.get_or_insert_with(|| {
+                        format!("{}/{}: {}", stage.name, action.name, outcome.summary)
+                    });
+                }
+                runs.push(ActionRun {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    stage: stage.name.clone(),
+                    action: action.name.clone(),
+                    action_type: action.action_type_id.clone(),
+                    namespace: action.namespace.clone(),
+                    start: began,
+                    end,
+                    status: outcome.status,
+                    summary: outcome.summary,
+                    external_id: outcome.external_id,
+                    configuration: action.configuration.clone().unwrap_or_default(),
+                    resolved,
+                    inputs: action.input_artifacts.iter().flatten().map(|a| a.name.clone()).collect(),
+                    outputs: outcome.outputs.into_iter().map(|(n, _)| n).collect(),
+                    variables: outcome.variables,
+                    error: outcome.error,
+                });
+            }
+            if stage_status != "Succeeded" {
+                observer.event(Event::StageEnded { stage: &stage.name, status: stage_status });
+                status = stage_status;
+                break 'stages;
+            }
+        }
+        observer.event(Event::StageEnded { stage: &stage.name, status: stage_status });
+        if stage_status != "Succeeded" {
+            status = stage_status;
+            break;
+        }
+    }
+    let execution = Execution {
+        pipeline: pipeline.name.clone(),
+        version: pipeline.version.unwrap_or(1),
+        id: execution_id,
+        status: status.to_string(),
+        summary,
+        start,
+        end: SystemTime::now(),
+        variables: pipeline_variables,
+        revisions: state.revisions,
+        actions: runs,
+    };
+    // The store keeps each execution's record: `--from` reads the artifacts it left.
+    let record = serde_json::to_string_pretty(&execution.to_json()).unwrap_or_default();
+    let _ = std::fs::write(exec_dir.join("execution.json"), record + "\n");
+    Ok(execution)
+}
+
+/// The pipeline's variables: each declared one with `--variable NAME=VALUE` or its default;
+/// one with neither cannot start (CodePipeline refuses StartPipelineExecution).
+fn pipeline_variables(
+    pipeline: &PipelineDeclaration,
+    given: &[(String, String)],
+) -> Result<Vec<(String, String)>, NotStarted> {
+    let declared = pipeline.variables.as_deref().unwrap_or_default();
+    let mut out = Vec::new();
+    for d in declared {
+        let value = given
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == d.name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| d.default_value.clone());
+        match value {
+            Some(v) => out.push((d.name.clone(), v)),
+            None => {
+                return Err(NotStarted(format!(
+                    "the pipeline variable `{}` has no default value: pass --variable {}=VALUE",
+                    d.name, d.name
+                )));
+            }
+        }
+    }
+    for (name, _) in given.iter().filter(|(n, _)| !n.contains('.')) {
+        if !declared.iter().any(|d| d.name == *name) {
+            return Err(NotStarted(format!(
+                "--variable {name}: the pipeline declares no variable `{name}` (a namespace's variable is NAMESPACE.NAME)"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// `--from`: the artifacts and variables the stages before `first` left in the newest
+/// execution of the store that has them all.
+fn earlier_execution(
+    pipeline: &PipelineDeclaration,
+    first: usize,
+    store: &Path,
+    state: &mut State,
+) -> Result<(), NotStarted> {
+    let earlier: Vec<&ActionDeclaration> = pipeline.stages[..first].iter().flat_map(|s| &s.actions).collect();
+    let mut records: Vec<(SystemTime, PathBuf, serde_json::Value)> = std::fs::read_dir(store)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.path().join("execution.json");
+            let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok()?;
+            let value = serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
+            Some((modified, e.path(), value))
+        })
+        .collect();
+    records.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, dir, record) in records {
+        let done = super::execution::succeeded_actions(&record);
+        let all = earlier.iter().all(|a| done.iter().any(|(_, name, ..)| *name == a.name));
+        if !all {
+            continue;
+        }
+        for (_, _, outputs, namespace, variables) in done {
+            for o in outputs {
+                state.artifacts.insert(o.clone(), (dir.join(&o), None));
+            }
+            if let Some(ns) = namespace {
+                state.variables.insert(ns, variables);
+            }
+        }
+        return Ok(());
+    }
+    Err(NotStarted(format!(
+        "--from: no execution in the artifact store {} ran every action before that stage; run them first with --artifacts {}",
+        store.display(),
+        store.display()
+    )))
+}
+
+/// An action's context: its configuration resolved and its inputs found; `Err` is the action's
+/// failure (a variable that is not set, an input no action made).
+#[allow(clippy::too_many_arguments, reason = "the execution's parts, each from another place")]
+fn prepare<'a>(
+    pipeline: &'a PipelineDeclaration,
+    execution_id: &str,
+    stage: &'a str,
+    action: &'a ActionDeclaration,
+    state: &State,
+    options: &'a Options,
+    observer: &'a dyn Observer,
+    stop: &watch::Receiver<bool>,
+    git_sources: usize,
+) -> Result<Ctx<'a>, Outcome> {
+    let mut config = BTreeMap::new();
+    for (k, v) in action.configuration.iter().flatten() {
+        let resolved = plan::resolve(v, &state.variables)
+            .map_err(|e| Outcome::failed("ConfigurationError", format!("configuration {k}: {e}")))?;
+        config.insert(k.clone(), resolved);
+    }
+    let mut inputs = Vec::new();
+    for a in action.input_artifacts.iter().flatten() {
+        let (dir, commit) = state.artifacts.get(&a.name).cloned().ok_or_else(|| {
+            Outcome::failed(
+                "InputArtifactMissing",
+                format!("the input artifact {} was not made by an action of this execution", a.name),
+            )
+        })?;
+        inputs.push((a.name.clone(), dir, commit));
+    }
+    Ok(Ctx {
+        pipeline,
+        stage,
+        action,
+        config,
+        inputs,
+        out_dir: options.store.join(execution_id),
+        options,
+        observer,
+        stop: stop.clone(),
+        git_sources,
+    })
+}
+
+fn run_action(ctx: &Ctx) -> Outcome {
+    let t = &ctx.action.action_type_id;
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return Outcome::failed("JobFailed", format!("cannot start the async runtime: {e}")),
+    };
+    match (t.category.as_str(), t.provider.as_str()) {
+        ("Source", "CodeCommit" | "CodeStarSourceConnection" | "S3") => runtime.block_on(source_action(ctx)),
+        ("Build" | "Test", "CodeBuild") => runtime.block_on(codebuild_action(ctx)),
+        (_, "Commands") => runtime.block_on(commands_action(ctx)),
+        ("Approval", "Manual") => approval(ctx),
+        ("Deploy", "ECS") => {
+            let line = |text: &str| ctx.line(text);
+            let deploy = super::deploy::Request {
+                config: &ctx.config,
+                inputs: &ctx.inputs,
+                mode: ctx.options.deploy,
+                task_definitions: &ctx.options.task_definitions,
+                line: &line,
+            };
+            match runtime.block_on(super::deploy::ecs(&deploy)) {
+                Ok(summary) => Outcome::succeeded(summary),
+                Err(e) => Outcome::failed("JobFailed", e),
+            }
+        }
+        ("Deploy", "CloudFormation") => cloudformation(ctx),
+        (category, provider) => Outcome::failed(
+            "ActionNotRun",
+            format!(
+                "{category} actions of the provider {provider} ({}) are not run by runspec; the execution stops here",
+                t.owner
+            ),
+        ),
+    }
+}
+
+/// A source action: its output artifact made from `--source` (by action or artifact name), or
+/// the current repository for the one git source.
+async fn source_action(ctx: &Ctx<'_>) -> Outcome {
+    let provider = ctx.action.action_type_id.provider.as_str();
+    let Some(output) = ctx.outputs().into_iter().next() else {
+        return Outcome::failed("ConfigurationError", "a source action needs one output artifact");
+    };
+    let given = ctx.options.sources.get(&ctx.action.name).or_else(|| ctx.options.sources.get(&output));
+    let input = match (given, provider) {
+        (Some(i), _) => i.clone(),
+        (None, "CodeCommit" | "CodeStarSourceConnection") if ctx.git_sources == 1 => {
+            match toplevel(&ctx.options.here) {
+                Some(dir) => Input::Dir(dir),
+                None => {
+                    return Outcome::failed(
+                        "ConfigurationError",
+                        format!(
+                            "{} is not in a git repository: pass --source {}=DIR|GIT_URL[@REV]",
+                            ctx.options.here.display(),
+                            ctx.action.name
+                        ),
+                    );
+                }
+            }
+        }
+        (None, _) => {
+            return Outcome::failed(
+                "ConfigurationError",
+                format!(
+                    "no --source for the source action {}: pass --source {}=DIR|GIT_URL[@REV]",
+                    ctx.action.name, ctx.action.name
+                ),
+            );
+        }
+    };
+    let format = match source::format(&ctx.config) {
+        Ok(f) => f,
+        Err(e) => return Outcome::failed("ConfigurationError", e),
+    };
+    let dest = ctx.out_dir.join(&output);
+    let mut stop = crate::exec::Stop::new(None, ctx.stop.clone());
+    let fetched = match fetch::fetch(&input, format, &dest, &mut stop).await {
+        Ok(f) => f,
+        Err(e) => return Outcome::failed("JobFailed", e.to_string()),
+    };
+    for note in &fetched.notes {
+        ctx.line(note);
+    }
+    let commit = fetched.commit.clone().unwrap_or(Commit {
+        id: String::new(),
+        message: String::new(),
+        author_date: String::new(),
+        committer_date: String::new(),
+    });
+    let variables = match provider {
+        "S3" => BTreeMap::new(),
+        _ => match source::variables(provider, &ctx.config, &commit) {
+            Ok(v) => v,
+            Err(e) => return Outcome::failed("ConfigurationError", e),
+        },
+    };
+    let id = fetched.commit.as_ref().map(|c| c.id.clone());
+    let summary = match &fetched.commit {
+        Some(c) => {
+            format!("{} {}", &c.id[..c.id.len().min(12)], c.message.lines().next().unwrap_or_default())
+        }
+        None => "files copied".to_string(),
+    };
+    Outcome {
+        variables,
+        outputs: vec![(output.clone(), id.clone())],
+        revision: id.map(|id| Revision {
+            action: ctx.action.name.clone(),
+            artifact: output,
+            id,
+            summary: commit.message.lines().next().unwrap_or_default().to_string(),
+        }),
+        ..Outcome::succeeded(summary)
+    }
+}
+
+/// The top of the git work tree `dir` is in.
+fn toplevel(dir: &Path) -> Option<PathBuf> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--show-toplevel"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// A build's warnings, as lines of its action's log.
+struct ActionNotices<'a, 'b>(&'a Ctx<'b>);
+
+impl Notices for ActionNotices<'_, '_> {
+    fn warning(&self, message: &str) {
+        self.0.line(&format!("warning: {message}"));
+    }
+
+    fn diagnostics(&self, rendered: &str) {
+        for line in rendered.lines() {
+            self.0.line(line);
+        }
+    }
+}
+
+/// The request every build action starts from: the pipeline's template with the action's
+/// inputs, CodePipeline's initiator and the primary input's source revision.
+fn build_request(ctx: &Ctx, project: Project, project_name: &str, primary: usize) -> BuildRequest {
+    let (_, primary_dir, commit) = &ctx.inputs[primary];
+    let secondary = ctx
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != primary)
+        .map(|(_, (name, dir, _))| crate::workspace::Source { id: Some(name.clone()), dir: dir.clone() })
+        .collect();
+    let mut req = ctx.options.template.clone();
+    if req.image.is_none() {
+        req.image = project.image.clone().filter(|i| i != crate::build::HOST_IMAGE);
+    }
+    req.privileged = req.privileged || project.privileged;
+    req.timeout = project.timeout_minutes.map(|m| std::time::Duration::from_secs(m * 60)).or(req.timeout);
+    req.primary = primary_dir.clone();
+    req.secondary = secondary;
+    req.project = project;
+    req.project_name = project_name.to_string();
+    req.initiator = Some(format!("codepipeline/{}", ctx.pipeline.name));
+    req.source_version = commit.clone().filter(|c| !c.is_empty());
+    req.build_number = crate::build::next_build_number(project_name);
+    req
+}
+
+/// Runs a build request with the action's log, and turns its end into the action's.
+async fn build(ctx: &Ctx<'_>, req: BuildRequest, outputs: &[String]) -> Outcome {
+    let observer = ctx.observer;
+    let (stage, action) = (ctx.stage, ctx.action.name.as_str());
+    let lines =
+        crate::log::lines::Lines::new(move |line: &[u8]| observer.event(Event::Line { stage, action, line }));
+    let commit = req.source_version.clone();
+    let finished = match crate::build::run(
+        req,
+        crate::log::CodeBuildLog::new(lines),
+        ctx.stop.clone(),
+        &ActionNotices(ctx),
+    )
+    .await
+    {
+        Ok(f) => f,
+        Err(e) => return Outcome::failed("JobFailed", format!("the build could not start: {}", e.0)),
+    };
+    let build_id = finished.identity.id.clone();
+    let report = &finished.report;
+    let variables: BTreeMap<String, String> = report.exported.iter().cloned().collect();
+    let mut outcome = match report.status {
+        crate::engine::Status::Succeeded => Outcome::succeeded(format!("build {build_id} SUCCEEDED")),
+        crate::engine::Status::Stopped => Outcome {
+            status: Status::Abandoned,
+            ..Outcome::failed("JobFailed", format!("build {build_id} was stopped"))
+        },
+        _ => Outcome::failed("JobFailed", format!("build {build_id}: {}", crate::result::summary(report))),
+    };
+    outcome.external_id = Some(build_id);
+    if outcome.status == Status::Succeeded {
+        for name in outputs {
+            if !ctx.out_dir.join(name).is_dir() {
+                let why = if outputs.len() == 1 {
+                    "the buildspec's artifacts made no files".to_string()
+                } else {
+                    format!(
+                        "with several output artifacts, each is the buildspec's secondary artifact of that identifier; `{name}` is not one"
+                    )
+                };
+                return Outcome {
+                    external_id: outcome.external_id,
+                    ..Outcome::failed("JobFailed", format!("no output artifact {name}: {why}"))
+                };
+            }
+        }
+        outcome.outputs = outputs.iter().map(|n| (n.clone(), commit.clone())).collect();
+        outcome.variables = variables;
+    }
+    outcome
+}
+
+/// Where a build's artifacts go: with one output artifact the primary artifact is it; with
+/// several, each is the buildspec's secondary artifact of that identifier (AWS's multi-output
+/// sample); anything else is collected and not kept.
+fn artifact_settings(out_dir: &Path, outputs: &[String]) -> ArtifactSettings {
+    let to = |name: &str| ArtifactTarget {
+        destination: Destination::Local(out_dir.to_path_buf()),
+        packaging: crate::engine::upload::Packaging::None,
+        name: Some(name.to_string()),
+        override_name: false,
+        exact_name: true,
+    };
+    let primary = match outputs {
+        [one] => to(one),
+        _ => ArtifactTarget::default(),
+    };
+    let secondary = match outputs {
+        [_] => Vec::new(),
+        many => many.iter().map(|n| (n.clone(), to(n))).collect(),
+    };
+    ArtifactSettings {
+        primary,
+        secondary,
+        other_secondary: Some(ArtifactTarget::default()),
+        ..Default::default()
+    }
+}
+
+async fn codebuild_action(ctx: &Ctx<'_>) -> Outcome {
+    let inputs: Vec<String> = ctx.inputs.iter().map(|(n, ..)| n.clone()).collect();
+    let outputs = ctx.outputs();
+    let a = match super::codebuild::action(&ctx.config, &inputs, &outputs) {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed("ConfigurationError", e),
+    };
+    let mut project = match ctx.options.projects.get(&a.project) {
+        Some(p) => p.clone(),
+        None => {
+            ctx.line(&format!(
+                "warning: no --project {}=FILE: the build runs a default project (this machine's shell, or --image; the buildspec of the primary input)",
+                a.project
+            ));
+            Project { name: Some(a.project.clone()), ..Default::default() }
+        }
+    };
+    // The action's variables go on top of the project's, replacing those of the same name.
+    for v in &a.variables {
+        let kind = match v.kind.as_str() {
+            "PARAMETER_STORE" => VariableType::ParameterStore,
+            "SECRETS_MANAGER" => VariableType::SecretsManager,
+            _ => VariableType::Plaintext,
+        };
+        project.variables.retain(|p| p.name != v.name);
+        project.variables.push(ProjectVariable { name: v.name.clone(), value: v.value.clone(), kind });
+    }
+    if a.batch {
+        return Outcome::failed(
+            "ActionNotRun",
+            "BatchEnabled CodeBuild actions are not run by `runspec pipeline run` yet; run the batch with `runspec run --batch`",
+        );
+    }
+    let primary = inputs.iter().position(|n| *n == a.primary).unwrap_or(0);
+    let mut req = build_request(ctx, project, &a.project, primary);
+    req.artifacts = artifact_settings(&ctx.out_dir, &outputs);
+    build(ctx, req, &outputs).await
+}
+
+async fn commands_action(ctx: &Ctx<'_>) -> Outcome {
+    let buildspec = match super::commands::buildspec(ctx.action) {
+        Ok(b) => b,
+        Err(e) => return Outcome::failed("ConfigurationError", e),
+    };
+    if ctx.inputs.is_empty() {
+        return Outcome::failed("ConfigurationError", "a Commands action needs an input artifact");
+    }
+    let name = format!("{}-{}", ctx.pipeline.name, ctx.action.name);
+    let mut project = Project { name: Some(name.clone()), buildspec: Some(buildspec), ..Default::default() };
+    for v in ctx.action.environment_variables.iter().flatten() {
+        let kind = match v.kind.as_deref() {
+            Some("SECRETS_MANAGER") => VariableType::SecretsManager,
+            _ => VariableType::Plaintext,
+        };
+        project.variables.push(ProjectVariable { name: v.name.clone(), value: v.value.clone(), kind });
+    }
+    let outputs = ctx.outputs();
+    let mut req = build_request(ctx, project, &name, 0);
+    req.artifacts = artifact_settings(&ctx.out_dir, &outputs);
+    build(ctx, req, &outputs).await
+}
+
+/// A manual approval, as `--approve` says.
+fn approval(ctx: &Ctx) -> Outcome {
+    let asked = match ctx.options.approve {
+        Approve::All => Some((true, "approved by --approve all".to_string())),
+        Approve::None => Some((false, "rejected by --approve none".to_string())),
+        Approve::Ask => ctx.observer.ask(ctx.stage, &ctx.action.name, &ctx.config),
+    };
+    match asked {
+        Some((true, comment)) => Outcome::succeeded(format!("Approved: {comment}")),
+        Some((false, comment)) => Outcome::failed("ApprovalRejected", format!("Rejected: {comment}")),
+        None => Outcome::failed(
+            "ApprovalRejected",
+            "the approval needs an answer and there is no terminal to ask on: pass --approve all or --approve none",
+        ),
+    }
+}
+
+/// A CloudFormation action with `--deploy local|skip`: its template is read and checked, the
+/// stack is not deployed, and later actions that read its outputs need `--variable NS.NAME`.
+fn cloudformation(ctx: &Ctx) -> Outcome {
+    if ctx.options.deploy == Deploy::Aws {
+        return Outcome::failed(
+            "ActionNotRun",
+            "CloudFormation actions are not deployed by runspec yet; run with --deploy skip to check the template and go on",
+        );
+    }
+    let mode = ctx.config.get("ActionMode").map(String::as_str).unwrap_or_default();
+    if mode == "DELETE_ONLY" {
+        return Outcome::succeeded("not deployed: DELETE_ONLY has nothing to check here");
+    }
+    let Some(template) = ctx.config.get("TemplatePath") else {
+        return Outcome::failed(
+            "ConfigurationError",
+            format!("ActionMode {mode} needs TemplatePath (ArtifactName::path)"),
+        );
+    };
+    let Some((artifact, path)) = template.split_once("::") else {
+        return Outcome::failed(
+            "ConfigurationError",
+            format!("TemplatePath `{template}` is not ArtifactName::path"),
+        );
+    };
+    let Some((_, dir, _)) = ctx.inputs.iter().find(|(n, ..)| n == artifact) else {
+        return Outcome::failed(
+            "ConfigurationError",
+            format!("TemplatePath names {artifact}, which is not an input artifact of the action"),
+        );
+    };
+    let text = match crate::build::read_source_file(dir, path) {
+        Ok(t) => t,
+        Err(e) => return Outcome::failed("ConfigurationError", format!("TemplatePath {template}: {e}")),
+    };
+    match crate::buildspec::yaml::parse(&text) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Outcome::failed("ConfigurationError", format!("TemplatePath {template} is empty"));
+        }
+        Err(e) => {
+            return Outcome::failed(
+                "ConfigurationError",
+                format!("TemplatePath {template}:{}: not JSON or YAML: {}", e.line, e.message),
+            );
+        }
+    }
+    Outcome::succeeded(format!(
+        "not deployed (--deploy {}): the template {template} was read; the stack's outputs are not set (give them with --variable NAMESPACE.NAME=VALUE)",
+        if ctx.options.deploy == Deploy::Skip { "skip" } else { "local" }
+    ))
+}
