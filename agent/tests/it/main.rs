@@ -21,6 +21,7 @@ mod hardening;
 mod image;
 mod lifecycle;
 mod pipeline;
+mod pipeline_run;
 mod plugin_sources;
 mod plugins;
 mod replay;

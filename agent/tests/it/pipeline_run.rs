@@ -1,0 +1,389 @@
+//! `runspec pipeline run` through the binary, on this machine's shell: sources from a git
+//! repository and a directory, CodeBuild actions with two inputs (`PrimarySource`,
+//! `CODEBUILD_SRC_DIR_<artifact>`), variables from one action into the next action's
+//! configuration, two actions of one `runOrder` at once, a Commands action, approvals, a
+//! failure that stops the execution, and the `--result` record.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn sh(dir: &Path, script: &str) -> String {
+    let out = Command::new("sh").arg("-c").arg(script).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A git repository with `files` committed; its HEAD commit.
+fn repo(dir: &Path, files: &[(&str, &str)]) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    sh(
+        dir,
+        "git init -q -b main && git config user.email dev@example.com && git config user.name Dev && git add -A && git commit -qm 'Add the app' && git rev-parse HEAD",
+    )
+}
+
+fn action(name: &str, category: &str, provider: &str, config: Value) -> Value {
+    json!({"name": name, "actionTypeId": {"category": category, "owner": "AWS", "provider": provider, "version": "1"},
+           "configuration": config})
+}
+
+struct Ran {
+    out: Output,
+    result: Value,
+    stdout: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Ran {
+    fn detail(&self, action: &str) -> &Value {
+        self.result["actionExecutionDetails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["actionName"] == action)
+            .unwrap_or_else(|| panic!("no action {action} in {:#}\n{}", self.result, self.stdout))
+    }
+
+    /// The lines an action printed, without their prefix.
+    fn lines(&self, stage: &str, action: &str) -> Vec<&str> {
+        let prefix = format!("[{stage}/{action}] ");
+        self.stdout.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).collect()
+    }
+}
+
+/// Runs `pipeline` from `cwd` with `args`; the artifact store is kept in the returned dir.
+fn run(pipeline: &Value, cwd: &Path, args: &[&str]) -> Ran {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pipeline.json");
+    std::fs::write(&file, serde_json::to_string_pretty(pipeline).unwrap()).unwrap();
+    let result = dir.path().join("execution.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_runspec"))
+        .current_dir(cwd)
+        .args(["pipeline", "run"])
+        .arg(&file)
+        .arg("--result")
+        .arg(&result)
+        .arg("--artifacts")
+        .arg(dir.path().join("store"))
+        .args(args)
+        .env("RUNSPEC_STATE_DIR", dir.path().join("state"))
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let result = std::fs::read_to_string(&result)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    Ran { out, result, stdout, _dir: dir }
+}
+
+fn store(ran: &Ran) -> PathBuf {
+    let id = ran.result["pipelineExecution"]["pipelineExecutionId"].as_str().unwrap();
+    ran._dir.path().join("store").join(id)
+}
+
+const APP_BUILDSPEC: &str = r#"version: 0.2
+env:
+  exported-variables:
+    - IMAGE_TAG
+phases:
+  build:
+    commands:
+      - echo "initiator=$CODEBUILD_INITIATOR source=$CODEBUILD_SOURCE_VERSION resolved=$CODEBUILD_RESOLVED_SOURCE_VERSION"
+      - echo "lib says $(cat $CODEBUILD_SRC_DIR_LibArtifact/lib.txt)"
+      - test ! -e .git
+      - IMAGE_TAG=$(echo $CODEBUILD_RESOLVED_SOURCE_VERSION | cut -c 1-7)
+      - mkdir -p out && echo "app $IMAGE_TAG" > out/app.txt
+      - printf '[{"name":"web","imageUri":"registry.example/app:%s"}]' $IMAGE_TAG > out/imagedefinitions.json
+      # Both actions of runOrder 1 are running at once: each waits for the other's mark.
+      - touch $MARKS/build && for i in $(seq 600); do test -e $MARKS/lint && break; sleep 0.1; done; test -e $MARKS/lint
+artifacts:
+  base-directory: out
+  files:
+    - '**/*'
+"#;
+
+/// The pipeline of the test: Source (git + a directory) → Build (two actions at once) → Test
+/// (a CodeBuild action reading the Build's variables and artifact, then a Commands action) →
+/// Approve.
+fn pipeline(marks: &Path) -> Value {
+    let mut git = action(
+        "App",
+        "Source",
+        "CodeStarSourceConnection",
+        json!({"ConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/x",
+               "FullRepositoryId": "me/app", "BranchName": "main"}),
+    );
+    git["outputArtifacts"] = json!([{"name": "SourceArtifact"}]);
+    git["namespace"] = json!("SourceVariables");
+    let mut lib = action("Lib", "Source", "S3", json!({"S3Bucket": "b", "S3ObjectKey": "lib.zip"}));
+    lib["outputArtifacts"] = json!([{"name": "LibArtifact"}]);
+    let marks_var = format!(r#"[{{"name":"MARKS","value":"{}"}}]"#, marks.display());
+    let mut build = action(
+        "Build",
+        "Build",
+        "CodeBuild",
+        json!({"ProjectName": "app", "PrimarySource": "SourceArtifact", "EnvironmentVariables": marks_var}),
+    );
+    build["inputArtifacts"] = json!([{"name": "SourceArtifact"}, {"name": "LibArtifact"}]);
+    build["outputArtifacts"] = json!([{"name": "BuildArtifact"}]);
+    build["namespace"] = json!("BuildVariables");
+    let mut lint = action(
+        "Lint",
+        "Test",
+        "CodeBuild",
+        json!({"ProjectName": "lint", "EnvironmentVariables": marks_var}),
+    );
+    lint["inputArtifacts"] = json!([{"name": "SourceArtifact"}]);
+    let mut check = action(
+        "Check",
+        "Test",
+        "CodeBuild",
+        json!({"ProjectName": "check",
+               "EnvironmentVariables": "[{\"name\":\"TAG\",\"value\":\"#{BuildVariables.IMAGE_TAG}\"},{\"name\":\"RUN\",\"value\":\"#{codepipeline.PipelineExecutionId}\"}]"}),
+    );
+    check["inputArtifacts"] = json!([{"name": "BuildArtifact"}]);
+    check["namespace"] = json!("CheckVariables");
+    let commands = json!({"name": "Package",
+        "actionTypeId": {"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"},
+        "runOrder": 2,
+        "commands": ["cat app.txt", "export PACKAGED=\"pkg-$(cat app.txt | cut -d' ' -f2)\"", "mkdir -p dist && cp app.txt dist/"],
+        "outputVariables": ["PACKAGED"],
+        "inputArtifacts": [{"name": "BuildArtifact"}],
+        "outputArtifacts": [{"name": "Package", "files": ["dist/**/*"]}],
+        "namespace": "PackageVariables"});
+    let approve =
+        action("Release", "Approval", "Manual", json!({"CustomData": "Ship #{PackageVariables.PACKAGED}?"}));
+    json!({"pipeline": {"name": "app-pipeline", "roleArn": "arn:aws:iam::123456789012:role/p", "pipelineType": "V2",
+    "artifactStore": {"type": "S3", "location": "bucket"},
+    "stages": [
+        {"name": "Source", "actions": [git, lib]},
+        {"name": "Build", "actions": [build, lint]},
+        {"name": "Test", "actions": [check, commands]},
+        {"name": "Approve", "actions": [approve]}
+    ]}})
+}
+
+#[test]
+fn a_pipeline_runs_its_stages_with_artifacts_and_variables() {
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    let check_spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"tag=$TAG run=$RUN\"\n      - cat app.txt imagedefinitions.json\n";
+    let lint_spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - touch $MARKS/lint && for i in $(seq 600); do test -e $MARKS/build && break; sleep 0.1; done; test -e $MARKS/build\n";
+    let commit = repo(&app, &[("buildspec.yml", APP_BUILDSPEC), ("lint.yml", lint_spec)]);
+    // An uncommitted change is not part of the source, and the log says so.
+    std::fs::write(app.join("untracked.txt"), "x").unwrap();
+    let lib = work.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("lib.txt"), "hello").unwrap();
+    let projects = work.path().join("projects");
+    std::fs::create_dir_all(&projects).unwrap();
+    // The Check action's input is the Build's artifact: its project has the buildspec inline.
+    for (name, buildspec) in [("check", check_spec), ("lint", "lint.yml")] {
+        // As repositories commit them: the create-project input, enum values in any case.
+        let project = json!({"name": name, "source": {"type": "codepipeline", "buildspec": buildspec},
+            "artifacts": {"type": "no_artifacts"}, "environment": {"type": "LINUX_CONTAINER", "image": "runspec/host", "computeType": "BUILD_GENERAL1_SMALL"}});
+        std::fs::write(projects.join(format!("{name}.json")), project.to_string()).unwrap();
+    }
+    let marks = work.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let check_project = format!("check={}", projects.join("check.json").display());
+    let lint_project = format!("lint={}", projects.join("lint.json").display());
+    let lib_source = format!("Lib={}", lib.display());
+    let ran = run(
+        &pipeline(&marks),
+        &app,
+        &[
+            "--source",
+            &lib_source,
+            "--project",
+            &check_project,
+            "--project",
+            &lint_project,
+            "--approve",
+            "all",
+        ],
+    );
+    assert_eq!(
+        ran.out.status.code(),
+        Some(0),
+        "{}\n{}",
+        ran.stdout,
+        String::from_utf8_lossy(&ran.out.stderr)
+    );
+    let execution = &ran.result["pipelineExecution"];
+    assert_eq!(execution["status"], "Succeeded");
+    let id = execution["pipelineExecutionId"].as_str().unwrap();
+    assert_eq!(execution["artifactRevisions"][0]["revisionId"], commit.as_str());
+
+    // The source: the commit (not the untracked file), its variables.
+    let source = ran.detail("App");
+    assert_eq!(source["output"]["outputVariables"]["CommitId"], commit.as_str());
+    assert_eq!(source["output"]["outputVariables"]["CommitMessage"], "Add the app");
+    assert_eq!(source["output"]["outputVariables"]["FullRepositoryName"], "me/app");
+    assert!(ran.lines("Source", "App").iter().any(|l| l.contains("uncommitted changes")), "{}", ran.stdout);
+    assert!(!store(&ran).join("SourceArtifact/untracked.txt").exists());
+
+    // The build: CodePipeline's initiator and source version, the secondary input, exported
+    // variables into its namespace, its artifact in the store.
+    let build_lines = ran.lines("Build", "Build");
+    assert!(
+        build_lines.contains(
+            &format!("initiator=codepipeline/app-pipeline source={commit} resolved={commit}").as_str()
+        ),
+        "{}",
+        ran.stdout
+    );
+    assert!(build_lines.contains(&"lib says hello"), "{}", ran.stdout);
+    let build = ran.detail("Build");
+    assert_eq!(build["status"], "Succeeded");
+    assert_eq!(build["output"]["outputVariables"]["IMAGE_TAG"], &commit[..7]);
+    assert!(build["output"]["executionResult"]["externalExecutionId"].as_str().unwrap().starts_with("app:"));
+    assert_eq!(
+        build["input"]["inputArtifacts"],
+        json!([{"name": "SourceArtifact"}, {"name": "LibArtifact"}])
+    );
+    assert_eq!(
+        std::fs::read_to_string(store(&ran).join("BuildArtifact/app.txt")).unwrap(),
+        format!("app {}\n", &commit[..7])
+    );
+    assert_eq!(ran.detail("Lint")["status"], "Succeeded", "ran beside Build (each waited for the other)");
+
+    // The next stage reads the variables in its configuration, the artifact as its source.
+    let check_lines = ran.lines("Test", "Check");
+    assert!(check_lines.contains(&format!("tag={} run={id}", &commit[..7]).as_str()), "{}", ran.stdout);
+    assert_eq!(
+        ran.detail("Check")["input"]["resolvedConfiguration"]["EnvironmentVariables"].as_str().unwrap(),
+        format!(r#"[{{"name":"TAG","value":"{}"}},{{"name":"RUN","value":"{id}"}}]"#, &commit[..7])
+    );
+    // The Commands action: its commands, output variables and output artifact's files.
+    let package = ran.detail("Package");
+    assert_eq!(package["status"], "Succeeded", "{}", ran.stdout);
+    assert_eq!(package["output"]["outputVariables"]["PACKAGED"], format!("pkg-{}", &commit[..7]));
+    assert!(store(&ran).join("Package/dist/app.txt").is_file());
+    // The approval, with its configuration resolved.
+    let release = ran.detail("Release");
+    assert_eq!(release["status"], "Succeeded");
+    assert_eq!(
+        release["input"]["resolvedConfiguration"]["CustomData"],
+        format!("Ship pkg-{}?", &commit[..7])
+    );
+    // The order of the record: stages in order.
+    let names: Vec<&str> = ran.result["actionExecutionDetails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["actionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["App", "Lib", "Build", "Lint", "Check", "Package", "Release"]);
+    let stderr = String::from_utf8_lossy(&ran.out.stderr);
+    assert!(stderr.contains("Pipeline app-pipeline Succeeded"), "{stderr}");
+}
+
+#[test]
+fn a_failed_action_stops_the_execution() {
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    repo(
+        &app,
+        &[(
+            "buildspec.yml",
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo failing\n      - exit 3\n",
+        )],
+    );
+    let mut source =
+        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
+    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let mut build = action("Build", "Build", "CodeBuild", json!({"ProjectName": "app"}));
+    build["inputArtifacts"] = json!([{"name": "Src"}]);
+    let approve = action("Release", "Approval", "Manual", json!({}));
+    let pipeline = json!({"pipeline": {"name": "p", "roleArn": "arn:aws:iam::123456789012:role/p",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [source]}, {"name": "Build", "actions": [build]},
+                   {"name": "Approve", "actions": [approve]}]}});
+    let ran = run(&pipeline, &app, &["--approve", "all"]);
+    assert_eq!(ran.out.status.code(), Some(1), "{}", ran.stdout);
+    assert_eq!(ran.result["pipelineExecution"]["status"], "Failed");
+    let build = ran.detail("Build");
+    assert_eq!(build["status"], "Failed");
+    assert_eq!(build["output"]["executionResult"]["errorDetails"]["code"], "JobFailed");
+    assert!(
+        ran.lines("Build", "Build").iter().any(|l| l.contains("no --project app=FILE")),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(ran.result["actionExecutionDetails"].as_array().unwrap().len(), 2, "the approval never ran");
+
+    // A rejected approval fails the execution too; without a terminal `ask` cannot ask.
+    let pipeline = json!({"pipeline": {"name": "p", "roleArn": "arn:aws:iam::123456789012:role/p",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [pipeline["pipeline"]["stages"][0]["actions"][0].clone()]},
+                   {"name": "Approve", "actions": [action("Release", "Approval", "Manual", json!({}))]}]}});
+    for (flag, says) in [("none", "Rejected"), ("ask", "no terminal")] {
+        let ran = run(&pipeline, &app, &["--approve", flag]);
+        assert_eq!(ran.out.status.code(), Some(1), "{}", ran.stdout);
+        let release = ran.detail("Release");
+        assert_eq!(release["status"], "Failed");
+        assert!(
+            release["output"]["executionResult"]["externalExecutionSummary"].as_str().unwrap().contains(says)
+        );
+    }
+}
+
+#[test]
+fn what_cannot_run_is_said_before_or_where_it_stops() {
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    repo(&app, &[("buildspec.yml", "version: 0.2\nphases:\n  build:\n    commands:\n      - 'true'\n")]);
+    let mut source =
+        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
+    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    // A pipeline with problems does not start: `pipeline check`'s report, exit 2.
+    let mut build = action("Build", "Build", "CodeBuild", json!({"ProjectName": "app"}));
+    build["inputArtifacts"] = json!([{"name": "Nope"}]);
+    let broken = json!({"pipeline": {"name": "p", "roleArn": "arn:aws:iam::123456789012:role/p",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [source.clone()]}, {"name": "Build", "actions": [build]}]}});
+    let ran = run(&broken, &app, &[]);
+    assert_eq!(ran.out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&ran.out.stderr);
+    assert!(stderr.contains("input-not-produced") && stderr.contains("pipeline.json:"), "{stderr}");
+
+    // A provider runspec does not run stops the execution there, named.
+    let mut deploy =
+        action("Deploy", "Deploy", "CodeDeploy", json!({"ApplicationName": "a", "DeploymentGroupName": "g"}));
+    deploy["inputArtifacts"] = json!([{"name": "Src"}]);
+    let unknown = json!({"pipeline": {"name": "p", "roleArn": "arn:aws:iam::123456789012:role/p",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [source.clone()]}, {"name": "Deploy", "actions": [deploy]}]}});
+    let ran = run(&unknown, &app, &[]);
+    assert_eq!(ran.out.status.code(), Some(1), "{}", ran.stdout);
+    let summary = ran.detail("Deploy")["output"]["executionResult"]["externalExecutionSummary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(summary.contains("CodeDeploy") && summary.contains("not run by runspec"), "{summary}");
+
+    // Two git sources need --source each; a directory that is not a repository is named.
+    let nowhere = tempfile::tempdir().unwrap();
+    let only_source = json!({"pipeline": {"name": "p", "roleArn": "arn:aws:iam::123456789012:role/p",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [source]},
+                   {"name": "Approve", "actions": [action("Ok", "Approval", "Manual", json!({}))]}]}});
+    let ran = run(&only_source, nowhere.path(), &[]);
+    assert_eq!(ran.out.status.code(), Some(1));
+    let summary = ran.detail("Source")["output"]["executionResult"]["externalExecutionSummary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(summary.contains("not in a git repository") && summary.contains("--source Source="), "{summary}");
+}
