@@ -7,8 +7,8 @@
 //! - `local`: the service's task definition (`--task-definition SERVICE=FILE`) runs on the local
 //!   Docker engine with the new images, replacing the previous local deployment of the service:
 //!   its containers in one network namespace (what `awsvpc` gives a task: they reach each other
-//!   on localhost), in `dependsOn` order, with their environment, command and the port mappings
-//!   published on 127.0.0.1.
+//!   on localhost) on a network of the service's own (a task's own interface), in `dependsOn`
+//!   order, with their environment, command and the port mappings published on 127.0.0.1.
 //! - `skip`: the file is checked (against the task definition's container names when one is
 //!   given), and nothing is deployed.
 
@@ -147,6 +147,15 @@ async fn run_locally(
     if removed > 0 {
         line(&format!("removed the previous local deployment of {label} ({removed} container(s))"));
     }
+    let labels = HashMap::from([(SERVICE_LABEL.to_string(), label.clone())]);
+    let network = format!("runspec-ecs-{}", sanitize(&format!("{cluster}-{service}")));
+    let request = bollard::models::NetworkCreateRequest {
+        name: network.clone(),
+        driver: Some("bridge".into()),
+        labels: Some(labels.clone()),
+        ..Default::default()
+    };
+    docker.create_network(request).await.map_err(|e| format!("cannot create the network {network}: {e}"))?;
     // Every port of the task is published by the container that holds the namespace.
     let mut ports: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     let mut published = Vec::new();
@@ -188,6 +197,7 @@ async fn run_locally(
         let mut exposed = None;
         match &holder {
             None => {
+                host.network_mode = Some(network.clone());
                 host.port_bindings = Some(ports.clone());
                 exposed = Some(ports.keys().cloned().collect::<Vec<_>>());
             }
@@ -228,7 +238,8 @@ async fn run_locally(
     ))
 }
 
-/// Removes the containers of a local deployment; how many there were.
+/// Removes the containers and the network of a local deployment; how many containers there
+/// were.
 pub async fn remove_deployment(docker: &Docker, label: &str) -> Result<usize, String> {
     let filters = HashMap::from([("label".to_string(), vec![format!("{SERVICE_LABEL}={label}")])]);
     let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
@@ -243,6 +254,15 @@ pub async fn remove_deployment(docker: &Docker, label: &str) -> Result<usize, St
                 .remove_container(id, Some(force))
                 .await
                 .map_err(|e| format!("cannot remove the previous container {id}: {e}"))?;
+        }
+    }
+    let options = bollard::query_parameters::ListNetworksOptionsBuilder::default().filters(&filters).build();
+    for n in docker.list_networks(Some(options)).await.unwrap_or_default() {
+        if let Some(id) = &n.id {
+            docker
+                .remove_network(id)
+                .await
+                .map_err(|e| format!("cannot remove the previous network {id}: {e}"))?;
         }
     }
     Ok(found.len())

@@ -60,6 +60,11 @@ impl Ran {
 
 /// Runs `pipeline` from `cwd` with `args`; the artifact store is kept in the returned dir.
 fn run(pipeline: &Value, cwd: &Path, args: &[&str]) -> Ran {
+    run_in(pipeline, cwd, args, &[])
+}
+
+/// [`run`] with variables for runspec.
+fn run_in(pipeline: &Value, cwd: &Path, args: &[&str], vars: &[(&str, &str)]) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pipeline.json");
     std::fs::write(&file, serde_json::to_string_pretty(pipeline).unwrap()).unwrap();
@@ -76,6 +81,7 @@ fn run(pipeline: &Value, cwd: &Path, args: &[&str]) -> Ran {
         .env("RUNSPEC_STATE_DIR", dir.path().join("state"))
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION")
+        .envs(vars.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -386,4 +392,245 @@ fn what_cannot_run_is_said_before_or_where_it_stops() {
         .unwrap()
         .to_string();
     assert!(summary.contains("not in a git repository") && summary.contains("--source Source="), "{summary}");
+}
+
+const NEEDS: &str = "needs docker, moto and the registries: run scripts/test.sh";
+
+/// The workshop's app: a busybox httpd serving the source's index.html on 8080, built in the
+/// build and pushed with the ECR login (`RUNSPEC_ECR_REGISTRY` sends it to the stand-in).
+fn workshop_app(dir: &Path, repository: &str, page: &str) -> String {
+    let busybox = std::env::var("RUNSPEC_TEST_DOCKER_IMAGE").expect(NEEDS);
+    let buildspec = format!(
+        r#"version: 0.2
+env:
+  variables:
+    REPOSITORY_URI: 123456789012.dkr.ecr.us-east-1.amazonaws.com/{repository}
+  exported-variables:
+    - IMAGE_TAG
+phases:
+  pre_build:
+    commands:
+      - IMAGE_TAG=$(echo $CODEBUILD_RESOLVED_SOURCE_VERSION | cut -c 1-7)
+  build:
+    commands:
+      - docker build -q -t {repository}:$IMAGE_TAG .
+  post_build:
+    commands:
+      - runspec image push {repository}:$IMAGE_TAG $REPOSITORY_URI:$IMAGE_TAG --create-repository --imagedefinitions web
+artifacts:
+  files:
+    - imagedefinitions.json
+"#
+    );
+    let dockerfile = format!(
+        "FROM {busybox}\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
+    );
+    if dir.join(".git").exists() {
+        std::fs::write(dir.join("index.html"), page).unwrap();
+        sh(dir, "git commit -qam 'Change the page' && git rev-parse HEAD")
+    } else {
+        repo(dir, &[("buildspec.yml", &buildspec), ("Dockerfile", &dockerfile), ("index.html", page)])
+    }
+}
+
+/// Source → Build → Deploy (ECS), as the workshop's pipeline.
+fn workshop_pipeline() -> Value {
+    let mut source = action(
+        "Source",
+        "Source",
+        "CodeStarSourceConnection",
+        json!({"ConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/x",
+               "FullRepositoryId": "me/web", "BranchName": "main"}),
+    );
+    source["outputArtifacts"] = json!([{"name": "SourceArtifact"}]);
+    let mut build = action("Build", "Build", "CodeBuild", json!({"ProjectName": "web"}));
+    build["inputArtifacts"] = json!([{"name": "SourceArtifact"}]);
+    build["outputArtifacts"] = json!([{"name": "BuildArtifact"}]);
+    build["namespace"] = json!("BuildVariables");
+    let mut deploy = action(
+        "Deploy",
+        "Deploy",
+        "ECS",
+        json!({"ClusterName": "workshop", "ServiceName": "web", "FileName": "imagedefinitions.json"}),
+    );
+    deploy["inputArtifacts"] = json!([{"name": "BuildArtifact"}]);
+    json!({"pipeline": {"name": "workshop", "roleArn": "arn:aws:iam::123456789012:role/p",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [source]}, {"name": "Build", "actions": [build]},
+                   {"name": "Deploy", "actions": [deploy]}]}})
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `GET http://127.0.0.1:port/index.html`, waited for (the container starts serving a moment
+/// after it starts).
+fn page(port: u16) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = Command::new("curl")
+            .args(["-fsS", &format!("http://127.0.0.1:{port}/index.html")])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing answers on {port}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Runs with moto for the AWS APIs and the ECR stand-in for the registry.
+fn pipeline_with_env(pipeline: &Value, cwd: &Path, args: &[&str]) -> Ran {
+    let registry = std::env::var("RUNSPEC_TEST_ECR_REGISTRY").expect(NEEDS);
+    let moto = std::env::var("RUNSPEC_TEST_MOTO_URL").expect(NEEDS);
+    run_in(
+        pipeline,
+        cwd,
+        args,
+        &[
+            ("RUNSPEC_ECR_REGISTRY", &registry),
+            ("AWS_ENDPOINT_URL", &moto),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    )
+}
+
+#[test]
+#[ignore = "needs docker, moto and the registries: run scripts/test.sh"]
+fn the_workshop_pipeline_deploys_locally_and_replaces_its_deployment() {
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("web");
+    let repository = format!("web-{}", uuid::Uuid::new_v4().simple());
+    let first = workshop_app(&app, &repository, "hello-from-source\n");
+    let port = free_port();
+    let taskdef = work.path().join("taskdef.json");
+    std::fs::write(
+        &taskdef,
+        json!({"taskDefinition": {"family": "web", "networkMode": "awsvpc", "containerDefinitions": [
+            {"name": "web", "image": "placeholder", "essential": true,
+             "portMappings": [{"containerPort": 8080, "hostPort": port, "protocol": "tcp"}],
+             "environment": [{"name": "STAGE", "value": "local"}]}]}})
+        .to_string(),
+    )
+    .unwrap();
+    let task_definition = format!("web={}", taskdef.display());
+    let args = ["--deploy", "local", "--task-definition", task_definition.as_str()];
+    let ran = pipeline_with_env(&workshop_pipeline(), &app, &args);
+    let label = "label=runspec.ecs.service=workshop/web";
+    let cleanup = || {
+        let ids = Command::new("docker").args(["ps", "-aq", "--filter", label]).output().unwrap();
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = Command::new("docker").args(["rm", "-f", id]).output();
+        }
+        let _ = Command::new("docker").args(["network", "rm", "runspec-ecs-workshop-web"]).output();
+    };
+    if ran.out.status.code() != Some(0) {
+        cleanup();
+    }
+    assert_eq!(
+        ran.out.status.code(),
+        Some(0),
+        "{}\n{}",
+        ran.stdout,
+        String::from_utf8_lossy(&ran.out.stderr)
+    );
+    let tag = &first[..7];
+    assert_eq!(ran.detail("Build")["output"]["outputVariables"]["IMAGE_TAG"], tag);
+    assert_eq!(page(port), "hello-from-source\n");
+    let summary = ran.detail("Deploy")["output"]["executionResult"]["externalExecutionSummary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(summary.contains(&format!("127.0.0.1:{port}")), "{summary}");
+
+    // A second run replaces the deployment: one container, the new page.
+    workshop_app(&app, &repository, "second-version\n");
+    let ran = pipeline_with_env(&workshop_pipeline(), &app, &args);
+    let ids = Command::new("docker").args(["ps", "-aq", "--filter", label]).output().unwrap();
+    let count = String::from_utf8_lossy(&ids.stdout).lines().count();
+    let served = if ran.out.status.code() == Some(0) { page(port) } else { String::new() };
+    cleanup();
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    assert!(
+        ran.lines("Deploy", "Deploy").iter().any(|l| l.contains("removed the previous local deployment"))
+    );
+    assert_eq!(served, "second-version\n");
+    assert_eq!(count, 1);
+}
+
+#[test]
+#[ignore = "needs docker, moto and the registries: run scripts/test.sh"]
+fn the_workshop_pipeline_deploys_to_ecs() {
+    use aws_sdk_ecs::types::{ContainerDefinition, PortMapping};
+    let ecs = aws_sdk_ecs::Client::new(&crate::aws::sdk());
+    let cluster = "workshop";
+    crate::aws::block(async {
+        ecs.create_cluster().cluster_name(cluster).send().await.unwrap();
+        ecs.register_task_definition()
+            .family("web")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("web")
+                    .image("placeholder:0")
+                    .memory(128)
+                    .port_mappings(PortMapping::builder().container_port(8080).build())
+                    .build(),
+            )
+            .container_definitions(
+                ContainerDefinition::builder().name("sidecar").image("sidecar:1").memory(64).build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        // A service of its own per run: moto outlives the test.
+        let _ = ecs.delete_service().cluster(cluster).service("web").force(true).send().await;
+        ecs.create_service()
+            .cluster(cluster)
+            .service_name("web")
+            .task_definition("web")
+            .desired_count(1)
+            .send()
+            .await
+            .unwrap();
+    });
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("web");
+    let repository = format!("web-{}", uuid::Uuid::new_v4().simple());
+    let commit = workshop_app(&app, &repository, "hello-from-source\n");
+    let ran = pipeline_with_env(&workshop_pipeline(), &app, &["--deploy", "aws"]);
+    assert_eq!(
+        ran.out.status.code(),
+        Some(0),
+        "{}\n{}",
+        ran.stdout,
+        String::from_utf8_lossy(&ran.out.stderr)
+    );
+    let (service_td, images) = crate::aws::block(async {
+        let s = ecs.describe_services().cluster(cluster).services("web").send().await.unwrap();
+        let td_arn = s.services()[0].task_definition().unwrap().to_string();
+        let td = ecs.describe_task_definition().task_definition(&td_arn).send().await.unwrap();
+        let images: Vec<(String, String)> = td
+            .task_definition()
+            .unwrap()
+            .container_definitions()
+            .iter()
+            .map(|c| (c.name().unwrap().to_string(), c.image().unwrap().to_string()))
+            .collect();
+        (td_arn, images)
+    });
+    let uri = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{repository}:{}", &commit[..7]);
+    assert_eq!(images, [("web".to_string(), uri), ("sidecar".to_string(), "sidecar:1".to_string())]);
+    let summary = ran.detail("Deploy")["output"]["executionResult"]["externalExecutionSummary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(summary.contains(&service_td), "{summary} names {service_td}");
+    assert!(
+        service_td.starts_with("arn:aws:ecs:") && !service_td.ends_with(":1"),
+        "a new revision: {service_td}"
+    );
 }
