@@ -94,6 +94,10 @@ log "the README's example build (release)"
 out=$(mktemp -d)
 cargo run --release --locked -q -p runspec -- run --buildspec buildspec.example.yml --artifacts "$out" >"$out/log"
 test -f "$out/artifacts.zip" && test -f "$out/deploy.zip"
+log "the README's example pipeline (release)"
+cargo run --release --locked -q -p runspec -- pipeline run pipeline.example.json \
+  --project runspec-example=project.example.json --host --approve all --artifacts "$out/pipeline" >"$out/pipeline.log"
+ls "$out"/pipeline/*/deploy/imagedefinitions.json >/dev/null
 # What `cargo install` gives users: no debug info (it was 333 MB with line tables).
 size=$(stat -c %s target/release/runspec)
 echo "release binary: $((size / 1024 / 1024)) MiB"

@@ -95,6 +95,10 @@ pub struct PipelineRunArgs {
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
 
+    /// Run every build on this machine's shell, whatever image its project names.
+    #[arg(long, conflicts_with = "image")]
+    pub host: bool,
+
     /// How privileged builds get Docker (see `runspec run --help`).
     #[arg(long, value_enum, default_value_t = DockerMode::InImage, value_name = "MODE")]
     pub docker: DockerMode,
@@ -245,6 +249,7 @@ fn run(args: &PipelineRunArgs) -> Result<u8, UsageError> {
         here: std::env::current_dir()
             .map_err(|e| usage(format!("cannot read the current directory: {e}")))?,
         template,
+        host: args.host,
     };
     // The signal handlers need a runtime; the actions run on runtimes of their own.
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -224,7 +224,7 @@ mod tests {
     fn the_record_is_what_the_api_answers_and_reads_back() {
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let action = |name: &str, status, outputs: &[&str]| ActionRun {
-            id: format!("id-{name}"),
+            id: format!("0000000{}-0000-4000-8000-000000000000", name.len()),
             stage: "Build".into(),
             action: name.into(),
             action_type: cp::ActionTypeId {
@@ -249,7 +249,7 @@ mod tests {
         let e = Execution {
             pipeline: "p".into(),
             version: 1,
-            id: "e-1".into(),
+            id: "8c9f3e2a-1b2c-4d5e-8f90-123456789abc".into(),
             status: "Failed".into(),
             summary: None,
             start,

@@ -75,6 +75,8 @@ pub struct Options {
     pub here: PathBuf,
     /// What every build of the pipeline shares (image, Docker mode, limits, credentials).
     pub template: BuildRequest,
+    /// Every build on this machine's shell, whatever image its project names (`--host`).
+    pub host: bool,
 }
 
 /// What happens during an execution, in order (an action's lines between its start and end).
@@ -183,6 +185,8 @@ struct Ctx<'a> {
     stage: &'a str,
     action: &'a ActionDeclaration,
     config: BTreeMap<String, String>,
+    /// A V2 action's `environmentVariables`, their values resolved.
+    environment: Vec<crate::shapes::codepipeline::EnvironmentVariable>,
     /// Input artifact name → (directory, commit).
     inputs: Vec<(String, PathBuf, Option<String>)>,
     out_dir: PathBuf,
@@ -528,6 +532,13 @@ fn prepare<'a>(
             .map_err(|e| Outcome::failed("ConfigurationError", format!("configuration {k}: {e}")))?;
         config.insert(k.clone(), resolved);
     }
+    let mut environment = Vec::new();
+    for v in action.environment_variables.iter().flatten() {
+        let value = plan::resolve(&v.value, &state.variables).map_err(|e| {
+            Outcome::failed("ConfigurationError", format!("environment variable {}: {e}", v.name))
+        })?;
+        environment.push(crate::shapes::codepipeline::EnvironmentVariable { value, ..v.clone() });
+    }
     let mut inputs = Vec::new();
     for a in action.input_artifacts.iter().flatten() {
         let (dir, commit) = state.artifacts.get(&a.name).cloned().ok_or_else(|| {
@@ -543,6 +554,7 @@ fn prepare<'a>(
         stage,
         action,
         config,
+        environment,
         inputs,
         out_dir: options.store.join(execution_id),
         options,
@@ -709,7 +721,7 @@ fn build_request(ctx: &Ctx, project: Project, project_name: &str, primary: usize
         .map(|(_, (name, dir, _))| crate::workspace::Source { id: Some(name.clone()), dir: dir.clone() })
         .collect();
     let mut req = ctx.options.template.clone();
-    if req.image.is_none() {
+    if req.image.is_none() && !ctx.options.host {
         req.image = project.image.clone().filter(|i| i != crate::build::HOST_IMAGE);
     }
     req.privileged = req.privileged || project.privileged;
@@ -755,20 +767,8 @@ async fn build(ctx: &Ctx<'_>, req: BuildRequest, outputs: &[String]) -> Outcome 
     };
     outcome.external_id = Some(build_id);
     if outcome.status == Status::Succeeded {
-        for name in outputs {
-            if !ctx.out_dir.join(name).is_dir() {
-                let why = if outputs.len() == 1 {
-                    "the buildspec's artifacts made no files".to_string()
-                } else {
-                    format!(
-                        "with several output artifacts, each is the buildspec's secondary artifact of that identifier; `{name}` is not one"
-                    )
-                };
-                return Outcome {
-                    external_id: outcome.external_id,
-                    ..Outcome::failed("JobFailed", format!("no output artifact {name}: {why}"))
-                };
-            }
+        if let Err(why) = settle_outputs(&ctx.out_dir, &ctx.action.name, outputs) {
+            return Outcome { external_id: outcome.external_id, ..Outcome::failed("JobFailed", why) };
         }
         outcome.outputs = outputs.iter().map(|n| (n.clone(), commit.clone())).collect();
         outcome.variables = variables;
@@ -776,10 +776,16 @@ async fn build(ctx: &Ctx<'_>, req: BuildRequest, outputs: &[String]) -> Outcome 
     outcome
 }
 
-/// Where a build's artifacts go: with one output artifact the primary artifact is it; with
-/// several, each is the buildspec's secondary artifact of that identifier (AWS's multi-output
-/// sample); anything else is collected and not kept.
-fn artifact_settings(out_dir: &Path, outputs: &[String]) -> ArtifactSettings {
+/// The name the primary artifact is written under until it is known which output it is.
+fn primary_name(action: &str) -> String {
+    format!(".primary-{}", action.replace(|c: char| !c.is_ascii_alphanumeric(), "_"))
+}
+
+/// Where a build's artifacts go. Each output artifact named like one of the buildspec's
+/// secondary artifacts is that artifact (AWS's multi-output sample); the primary artifact is the
+/// one output that is left (with one output artifact, the primary is it). Any other secondary
+/// artifact is collected and not kept.
+fn artifact_settings(out_dir: &Path, action: &str, outputs: &[String]) -> ArtifactSettings {
     let to = |name: &str| ArtifactTarget {
         destination: Destination::Local(out_dir.to_path_buf()),
         packaging: crate::engine::upload::Packaging::None,
@@ -788,19 +794,34 @@ fn artifact_settings(out_dir: &Path, outputs: &[String]) -> ArtifactSettings {
         exact_name: true,
     };
     let primary = match outputs {
-        [one] => to(one),
-        _ => ArtifactTarget::default(),
-    };
-    let secondary = match outputs {
-        [_] => Vec::new(),
-        many => many.iter().map(|n| (n.clone(), to(n))).collect(),
+        [] => ArtifactTarget::default(),
+        _ => to(&primary_name(action)),
     };
     ArtifactSettings {
         primary,
-        secondary,
+        secondary: outputs.iter().map(|n| (n.clone(), to(n))).collect(),
         other_secondary: Some(ArtifactTarget::default()),
         ..Default::default()
     }
+}
+
+/// After the build: the primary artifact becomes the one output no secondary artifact made.
+/// `Err` names what is missing.
+fn settle_outputs(out_dir: &Path, action: &str, outputs: &[String]) -> Result<(), String> {
+    let primary = out_dir.join(primary_name(action));
+    let missing: Vec<&String> = outputs.iter().filter(|n| !out_dir.join(n).is_dir()).collect();
+    let result = match (missing.as_slice(), primary.is_dir()) {
+        ([], _) => Ok(()),
+        ([one], true) => std::fs::rename(&primary, out_dir.join(one))
+            .map_err(|e| format!("cannot keep the output artifact {one}: {e}")),
+        ([one], false) => Err(format!("no output artifact {one}: the buildspec's artifacts made no files")),
+        (many, _) => Err(format!(
+            "no output artifacts {}: with several output artifacts, each but one is the buildspec's secondary artifact of that identifier, and the primary artifact is the one left",
+            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    };
+    let _ = std::fs::remove_dir_all(&primary);
+    result
 }
 
 async fn codebuild_action(ctx: &Ctx<'_>) -> Outcome {
@@ -838,7 +859,7 @@ async fn codebuild_action(ctx: &Ctx<'_>) -> Outcome {
     }
     let primary = inputs.iter().position(|n| *n == a.primary).unwrap_or(0);
     let mut req = build_request(ctx, project, &a.project, primary);
-    req.artifacts = artifact_settings(&ctx.out_dir, &outputs);
+    req.artifacts = artifact_settings(&ctx.out_dir, &ctx.action.name, &outputs);
     build(ctx, req, &outputs).await
 }
 
@@ -852,7 +873,7 @@ async fn commands_action(ctx: &Ctx<'_>) -> Outcome {
     }
     let name = format!("{}-{}", ctx.pipeline.name, ctx.action.name);
     let mut project = Project { name: Some(name.clone()), buildspec: Some(buildspec), ..Default::default() };
-    for v in ctx.action.environment_variables.iter().flatten() {
+    for v in &ctx.environment {
         let kind = match v.kind.as_deref() {
             Some("SECRETS_MANAGER") => VariableType::SecretsManager,
             _ => VariableType::Plaintext,
@@ -861,7 +882,7 @@ async fn commands_action(ctx: &Ctx<'_>) -> Outcome {
     }
     let outputs = ctx.outputs();
     let mut req = build_request(ctx, project, &name, 0);
-    req.artifacts = artifact_settings(&ctx.out_dir, &outputs);
+    req.artifacts = artifact_settings(&ctx.out_dir, &ctx.action.name, &outputs);
     build(ctx, req, &outputs).await
 }
 
@@ -933,4 +954,43 @@ fn cloudformation(ctx: &Ctx) -> Outcome {
         "not deployed (--deploy {}): the template {template} was read; the stack's outputs are not set (give them with --variable NAMESPACE.NAME=VALUE)",
         if ctx.options.deploy == Deploy::Skip { "skip" } else { "local" }
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_primary_artifact_is_the_output_no_secondary_artifact_made() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // (outputs, secondary artifacts the build made, whether it made a primary one, missing)
+        let table: &[(&[&str], &[&str], bool, Result<(), &str>)] = &[
+            (&["Out"], &[], true, Ok(())),
+            (&["Out"], &[], false, Err("no output artifact Out: the buildspec's artifacts made no files")),
+            (&["artifact1", "artifact2"], &["artifact1", "artifact2"], true, Ok(())),
+            (&["Site", "deploy"], &["deploy"], true, Ok(())),
+            (&["a", "b", "c"], &["a"], true, Err("no output artifacts b, c")),
+            (&[], &[], true, Ok(())),
+        ];
+        for (outputs, made, primary, expected) in table {
+            let dir = tempfile::tempdir().unwrap();
+            for m in *made {
+                std::fs::create_dir_all(dir.path().join(m)).unwrap();
+            }
+            if *primary {
+                std::fs::create_dir_all(dir.path().join(primary_name("Build")).join("x")).unwrap();
+            }
+            let got = settle_outputs(dir.path(), "Build", &names(outputs));
+            match (got, expected) {
+                (Ok(()), Ok(())) => {
+                    for o in *outputs {
+                        assert!(dir.path().join(o).is_dir(), "{outputs:?}: {o}");
+                    }
+                }
+                (Err(e), Err(want)) => assert!(e.contains(want), "{e}"),
+                (got, want) => panic!("{outputs:?}: {got:?}, expected {want:?}"),
+            }
+            assert!(!dir.path().join(primary_name("Build")).exists(), "the primary's place is gone");
+        }
+    }
 }
