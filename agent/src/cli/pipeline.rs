@@ -29,7 +29,7 @@ pub enum PipelineCommand {
     /// action's namespace, #{ns.var} resolved), manual approvals per --approve, ECS deploys per
     /// --deploy. Each action's log lines are prefixed with [Stage/Action]. Exit status 0 when
     /// the execution succeeded, 1 when it failed or was stopped, 2 when it could not start.
-    Run(PipelineRunArgs),
+    Run(Box<PipelineRunArgs>),
 }
 
 #[derive(Debug, clap::Args)]

@@ -110,11 +110,11 @@ pub fn start_order(containers: &[Value]) -> Result<Vec<usize>, String> {
     let mut order: Vec<usize> = Vec::new();
     while order.len() < containers.len() {
         let before = order.len();
-        for i in 0..containers.len() {
+        for (i, container) in containers.iter().enumerate() {
             if order.contains(&i) {
                 continue;
             }
-            let ready = containers[i]["dependsOn"].as_array().into_iter().flatten().all(|dep| {
+            let ready = container["dependsOn"].as_array().into_iter().flatten().all(|dep| {
                 let wanted = dep["containerName"].as_str().unwrap_or_default();
                 order.iter().any(|&j| name(j) == wanted)
             });

@@ -185,11 +185,19 @@ impl Execution {
     }
 }
 
+/// What a succeeded action left, read back from an execution record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Left {
+    pub stage: String,
+    pub action: String,
+    pub outputs: Vec<String>,
+    pub namespace: Option<String>,
+    pub variables: BTreeMap<String, String>,
+}
+
 /// Reads back an execution record written by [`Execution::to_json`]: the artifacts and
 /// variables each succeeded action left, for `--from`.
-pub fn succeeded_actions(
-    record: &Value,
-) -> Vec<(String, String, Vec<String>, Option<String>, BTreeMap<String, String>)> {
+pub fn succeeded_actions(record: &Value) -> Vec<Left> {
     let mut out = Vec::new();
     for d in record["actionExecutionDetails"].as_array().into_iter().flatten() {
         let Ok(d) = serde_json::from_value::<cp::ActionExecutionDetail>(d.clone()) else { continue };
@@ -204,13 +212,13 @@ pub fn succeeded_actions(
             .unwrap_or_default();
         let variables = d.output.as_ref().and_then(|o| o.output_variables.clone()).unwrap_or_default();
         let namespace = d.input.as_ref().and_then(|i| i.namespace.clone());
-        out.push((
-            d.stage_name.unwrap_or_default(),
-            d.action_name.unwrap_or_default(),
+        out.push(Left {
+            stage: d.stage_name.unwrap_or_default(),
+            action: d.action_name.unwrap_or_default(),
             outputs,
             namespace,
             variables,
-        ));
+        });
     }
     out
 }
@@ -272,9 +280,9 @@ mod tests {
         );
         let back = succeeded_actions(&json);
         assert_eq!(back.len(), 1);
-        assert_eq!(back[0].2, ["Out"]);
-        assert_eq!(back[0].3.as_deref(), Some("BuildVariables"));
-        assert_eq!(back[0].4["TAG"], "v1");
+        assert_eq!(back[0].outputs, ["Out"]);
+        assert_eq!(back[0].namespace.as_deref(), Some("BuildVariables"));
+        assert_eq!(back[0].variables["TAG"], "v1");
         assert_eq!(e.summary_lines(), ["  Build: A Succeeded (1.5 s), B Failed (1.5 s)"]);
     }
 }

@@ -179,6 +179,30 @@ impl Outcome {
     }
 }
 
+/// An action that ended: its place in its stage, when it ran, how it ended, its configuration
+/// as resolved.
+struct Ended {
+    index: usize,
+    began: SystemTime,
+    end: SystemTime,
+    outcome: Outcome,
+    resolved: BTreeMap<String, String>,
+}
+
+/// Why an action could not start (its `ErrorDetails`).
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+fn failure(code: &'static str, message: String) -> Failure {
+    Failure { code, message }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Everything one action needs.
 struct Ctx<'a> {
     pipeline: &'a PipelineDeclaration,
@@ -280,29 +304,9 @@ pub fn run(
                 stage_status = "Stopped";
                 break;
             }
-            let ctxs: Vec<Result<Ctx, (usize, Outcome)>> = group
-                .actions
-                .iter()
-                .map(|&i| {
-                    prepare(
-                        pipeline,
-                        &execution_id,
-                        &stage.name,
-                        &stage.actions[i],
-                        &state,
-                        options,
-                        observer,
-                        &stop,
-                        git_sources,
-                    )
-                    .map_err(|o| (i, o))
-                })
-                .collect();
-            let ended: Mutex<Vec<(usize, SystemTime, SystemTime, Outcome, BTreeMap<String, String>)>> =
-                Mutex::new(Vec::new());
+            let ended = Mutex::new(Vec::new());
             std::thread::scope(|scope| {
-                for (ctx, &i) in ctxs.into_iter().zip(&group.actions) {
-                    let ended = &ended;
+                for &i in &group.actions {
                     let action = &stage.actions[i];
                     observer.event(Event::ActionStarted {
                         stage: &stage.name,
@@ -310,59 +314,58 @@ pub fn run(
                         provider: &action.action_type_id.provider,
                     });
                     let began = SystemTime::now();
-                    match ctx {
-                        Err((_, outcome)) => {
-                            ended.lock().unwrap_or_else(|p| p.into_inner()).push((
-                                i,
+                    let pieces =
+                        (pipeline, execution_id.as_str(), stage.name.as_str(), &state, options, observer);
+                    let ctx = match prepare(pieces, action, &stop, git_sources) {
+                        Ok(ctx) => ctx,
+                        Err(failure) => {
+                            let outcome = Outcome::failed(failure.code, failure.message);
+                            lock(&ended).push(Ended {
+                                index: i,
                                 began,
-                                SystemTime::now(),
+                                end: SystemTime::now(),
                                 outcome,
-                                BTreeMap::new(),
-                            ));
+                                resolved: BTreeMap::new(),
+                            });
+                            continue;
                         }
-                        Ok(ctx) => {
-                            std::thread::Builder::new()
-                                .stack_size(16 << 20)
-                                .spawn_scoped(scope, move || {
-                                    let resolved = ctx.config.clone();
-                                    let outcome =
-                                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                            run_action(&ctx)
-                                        }))
-                                        .unwrap_or_else(|p| {
-                                            Outcome::failed(
-                                                "JobFailed",
-                                                format!(
-                                                    "runspec failed unexpectedly: {}",
-                                                    crate::engine::ledger::panic_message(&*p)
-                                                ),
-                                            )
-                                        });
-                                    ended.lock().unwrap_or_else(|p| p.into_inner()).push((
-                                        i,
-                                        began,
-                                        SystemTime::now(),
-                                        outcome,
-                                        resolved,
-                                    ));
-                                })
-                                .map(|_| ())
-                                .unwrap_or_else(|e| {
-                                    ended.lock().unwrap_or_else(|p| p.into_inner()).push((
-                                        i,
-                                        began,
-                                        SystemTime::now(),
-                                        Outcome::failed("JobFailed", format!("cannot start a thread: {e}")),
-                                        BTreeMap::new(),
-                                    ))
-                                });
-                        }
+                    };
+                    let ended = &ended;
+                    let spawned =
+                        std::thread::Builder::new().stack_size(16 << 20).spawn_scoped(scope, move || {
+                            let resolved = ctx.config.clone();
+                            let outcome =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_action(&ctx)))
+                                    .unwrap_or_else(|p| {
+                                        let why = crate::engine::ledger::panic_message(&*p);
+                                        Outcome::failed(
+                                            "JobFailed",
+                                            format!("runspec failed unexpectedly: {why}"),
+                                        )
+                                    });
+                            lock(ended).push(Ended {
+                                index: i,
+                                began,
+                                end: SystemTime::now(),
+                                outcome,
+                                resolved,
+                            });
+                        });
+                    if let Err(e) = spawned {
+                        let outcome = Outcome::failed("JobFailed", format!("cannot start a thread: {e}"));
+                        lock(ended).push(Ended {
+                            index: i,
+                            began,
+                            end: SystemTime::now(),
+                            outcome,
+                            resolved: BTreeMap::new(),
+                        });
                     }
                 }
             });
             let mut ended = ended.into_inner().unwrap_or_else(|p| p.into_inner());
-            ended.sort_by_key(|(i, ..)| *i);
-            for (i, began, end, outcome, resolved) in ended {
+            ended.sort_by_key(|e| e.index);
+            for Ended { index: i, began, end, outcome, resolved } in ended {
                 let action = &stage.actions[i];
                 observer.event(Event::ActionEnded {
                     stage: &stage.name,
@@ -488,19 +491,19 @@ fn earlier_execution(
             Some((modified, e.path(), value))
         })
         .collect();
-    records.sort_by(|a, b| b.0.cmp(&a.0));
+    records.sort_by_key(|r| std::cmp::Reverse(r.0));
     for (_, dir, record) in records {
         let done = super::execution::succeeded_actions(&record);
-        let all = earlier.iter().all(|a| done.iter().any(|(_, name, ..)| *name == a.name));
+        let all = earlier.iter().all(|a| done.iter().any(|d| d.action == a.name));
         if !all {
             continue;
         }
-        for (_, _, outputs, namespace, variables) in done {
-            for o in outputs {
+        for left in done {
+            for o in left.outputs {
                 state.artifacts.insert(o.clone(), (dir.join(&o), None));
             }
-            if let Some(ns) = namespace {
-                state.variables.insert(ns, variables);
+            if let Some(ns) = left.namespace {
+                state.variables.insert(ns, left.variables);
             }
         }
         return Ok(());
@@ -512,37 +515,33 @@ fn earlier_execution(
     )))
 }
 
+/// The execution's parts an action's context is made of.
+type Pieces<'a> = (&'a PipelineDeclaration, &'a str, &'a str, &'a State, &'a Options, &'a dyn Observer);
+
 /// An action's context: its configuration resolved and its inputs found; `Err` is the action's
 /// failure (a variable that is not set, an input no action made).
-#[allow(clippy::too_many_arguments, reason = "the execution's parts, each from another place")]
 fn prepare<'a>(
-    pipeline: &'a PipelineDeclaration,
-    execution_id: &str,
-    stage: &'a str,
+    (pipeline, execution_id, stage, state, options, observer): Pieces<'a>,
     action: &'a ActionDeclaration,
-    state: &State,
-    options: &'a Options,
-    observer: &'a dyn Observer,
     stop: &watch::Receiver<bool>,
     git_sources: usize,
-) -> Result<Ctx<'a>, Outcome> {
+) -> Result<Ctx<'a>, Failure> {
     let mut config = BTreeMap::new();
     for (k, v) in action.configuration.iter().flatten() {
         let resolved = plan::resolve(v, &state.variables)
-            .map_err(|e| Outcome::failed("ConfigurationError", format!("configuration {k}: {e}")))?;
+            .map_err(|e| failure("ConfigurationError", format!("configuration {k}: {e}")))?;
         config.insert(k.clone(), resolved);
     }
     let mut environment = Vec::new();
     for v in action.environment_variables.iter().flatten() {
-        let value = plan::resolve(&v.value, &state.variables).map_err(|e| {
-            Outcome::failed("ConfigurationError", format!("environment variable {}: {e}", v.name))
-        })?;
+        let value = plan::resolve(&v.value, &state.variables)
+            .map_err(|e| failure("ConfigurationError", format!("environment variable {}: {e}", v.name)))?;
         environment.push(crate::shapes::codepipeline::EnvironmentVariable { value, ..v.clone() });
     }
     let mut inputs = Vec::new();
     for a in action.input_artifacts.iter().flatten() {
         let (dir, commit) = state.artifacts.get(&a.name).cloned().ok_or_else(|| {
-            Outcome::failed(
+            failure(
                 "InputArtifactMissing",
                 format!("the input artifact {} was not made by an action of this execution", a.name),
             )
@@ -963,8 +962,10 @@ mod tests {
     #[test]
     fn the_primary_artifact_is_the_output_no_secondary_artifact_made() {
         let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        // (outputs, secondary artifacts the build made, whether it made a primary one, missing)
-        let table: &[(&[&str], &[&str], bool, Result<(), &str>)] = &[
+        /// Outputs, secondary artifacts the build made, whether it made a primary one, and what
+        /// the error says.
+        type Case<'a> = (&'a [&'a str], &'a [&'a str], bool, Result<(), &'a str>);
+        let table: &[Case] = &[
             (&["Out"], &[], true, Ok(())),
             (&["Out"], &[], false, Err("no output artifact Out: the buildspec's artifacts made no files")),
             (&["artifact1", "artifact2"], &["artifact1", "artifact2"], true, Ok(())),
