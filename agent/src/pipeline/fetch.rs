@@ -86,21 +86,100 @@ pub async fn fetch(
             (location, revision)
         }
     };
-    crate::source::git::clone(&location, revision.as_ref(), None, dest, &Policy::anywhere(), None, stop)
-        .await?;
-    let log =
-        crate::source::git::run(dest, &["log", "-1", "--format=%H%n%aI%n%cI%n%B"], "file", stop).await?;
-    let mut lines = log.lines();
-    let mut next = || lines.next().unwrap_or_default().to_string();
-    let (id, author_date, committer_date) = (next(), next(), next());
-    let message = log.lines().skip(3).collect::<Vec<_>>().join("\n").trim().to_string();
-    let commit = Commit { id, message, author_date, committer_date };
+    // A repository here handed on as CODE_ZIP needs no clone: its files at HEAD are what
+    // `git archive` writes (export-ignore honoured, as the forges' archives honour it).
+    let local_files = matches!(input, Input::Dir(_)) && format == Format::Zip;
+    let from = match (&location, local_files) {
+        (GitLocation::Local(dir), true) => dir.clone(),
+        _ => {
+            crate::source::git::clone(
+                &location,
+                revision.as_ref(),
+                None,
+                dest,
+                &Policy::anywhere(),
+                None,
+                stop,
+            )
+            .await?;
+            dest.to_path_buf()
+        }
+    };
+    let commit = head(&from, stop).await?;
     notes.push(format!("{} at commit {}", location.as_given(), commit.id));
-    if format == Format::Zip {
+    if local_files {
+        archive(&from, &commit.id, dest, stop).await?;
+    } else if format == Format::Zip {
         std::fs::remove_dir_all(dest.join(".git"))
             .map_err(|e| FetchError::Failed(format!("cannot remove .git from the source artifact: {e}")))?;
     }
     Ok(Fetched { commit: Some(commit), notes })
+}
+
+/// The commit checked out in `repo`.
+async fn head(repo: &Path, stop: &mut Stop) -> Result<Commit, FetchError> {
+    let log = crate::source::git::run(
+        repo,
+        &["log", "-1", "--format=%H%n%aI%n%cI%n%B", "HEAD", "--"],
+        "file",
+        stop,
+    )
+    .await?;
+    let mut lines = log.lines();
+    let mut next = || lines.next().unwrap_or_default().to_string();
+    let (id, author_date, committer_date) = (next(), next(), next());
+    let message = log.lines().skip(3).collect::<Vec<_>>().join("\n").trim().to_string();
+    Ok(Commit { id, message, author_date, committer_date })
+}
+
+/// The files of `commit` in `repo`, written into `dest` (`git archive | tar -x`).
+async fn archive(repo: &Path, commit: &str, dest: &Path, stop: &mut Stop) -> Result<(), FetchError> {
+    let failed = |what: &str, e: std::io::Error| FetchError::Failed(format!("cannot {what}: {e}"));
+    std::fs::create_dir_all(dest).map_err(|e| failed("make the source artifact", e))?;
+    let mut git = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["archive", "--format=tar", "--end-of-options", commit])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| failed("run git archive", e))?;
+    let tar_input: std::process::Stdio = git
+        .stdout
+        .take()
+        .ok_or_else(|| FetchError::Failed("git archive has no output".into()))?
+        .try_into()
+        .map_err(|e| failed("read git archive", e))?;
+    let tar = tokio::process::Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(dest)
+        .stdin(tar_input)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| failed("run tar", e))?;
+    let both = async { tokio::join!(git.wait_with_output(), tar.wait_with_output()) };
+    tokio::select! {
+        (git, tar) = both => {
+            let git = git.map_err(|e| failed("run git archive", e))?;
+            if !git.status.success() {
+                return Err(FetchError::Failed(format!("git archive failed: {}", String::from_utf8_lossy(&git.stderr).trim())));
+            }
+            let tar = tar.map_err(|e| failed("run tar", e))?;
+            if !tar.status.success() {
+                return Err(FetchError::Failed(format!(
+                    "tar -x failed writing {}: {}",
+                    dest.display(),
+                    String::from_utf8_lossy(&tar.stderr).trim()
+                )));
+            }
+            Ok(())
+        }
+        reason = stop.wait() => Err(FetchError::Stopped(reason)),
+    }
 }
 
 /// Copies a directory tree (files, directories, symbolic links as links).

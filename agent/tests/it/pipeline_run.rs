@@ -758,3 +758,42 @@ fn a_stopped_execution_abandons_its_running_action() {
     assert_eq!(build["status"], "Abandoned");
     assert_eq!(execution["actionExecutionDetails"].as_array().unwrap().len(), 2, "Test never ran");
 }
+
+#[test]
+fn a_clone_ref_source_hands_on_the_history_and_a_git_url_its_revision() {
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"commits=$(git rev-list --count HEAD) files=$(ls | tr '\\n' ' ')\"\n";
+    let first = repo(&app, &[("buildspec.yml", buildspec), ("a.txt", "1")]);
+    sh(&app, "echo 2 > a.txt && git commit -qam second && git tag v2");
+    let pipeline = |format: &str| {
+        let mut source = action(
+            "Source",
+            "Source",
+            "CodeCommit",
+            json!({"RepositoryName": "app", "BranchName": "main", "OutputArtifactFormat": format}),
+        );
+        source["outputArtifacts"] = json!([{"name": "Src"}]);
+        let mut build = action("Build", "Build", "CodeBuild", json!({"ProjectName": "app"}));
+        build["inputArtifacts"] = json!([{"name": "Src"}]);
+        json!({"pipeline": {"name": "p", "roleArn": "arn:aws:iam::123456789012:role/p",
+            "artifactStore": {"type": "S3", "location": "bucket"},
+            "stages": [{"name": "Source", "actions": [source]}, {"name": "Build", "actions": [build]}]}})
+    };
+    let ran = run(&pipeline("CODEBUILD_CLONE_REF"), &app, &[]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    assert!(ran.lines("Build", "Build").contains(&"commits=2 files=a.txt buildspec.yml "), "{}", ran.stdout);
+    let ran = run(&pipeline("CODE_ZIP"), &app, &[]);
+    assert!(
+        ran.lines("Build", "Build").iter().any(|l| l.starts_with("commits= files=a.txt")),
+        "no .git: {}",
+        ran.stdout
+    );
+    // A git URL at a revision (the first commit), cloned.
+    let url = format!("file://{}@{first}", app.display());
+    let source = format!("Source={url}");
+    let ran = run(&pipeline("CODEBUILD_CLONE_REF"), work.path(), &["--source", &source]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    assert!(ran.lines("Build", "Build").contains(&"commits=1 files=a.txt buildspec.yml "), "{}", ran.stdout);
+    assert_eq!(ran.detail("Source")["output"]["outputVariables"]["CommitId"], first.as_str());
+}
