@@ -29,9 +29,13 @@ pub fn words(command: &str) -> Option<Vec<String>> {
     }
     let mut words = Vec::new();
     for token in tokens {
-        let word = match token.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-            Some(inner) => inner,
-            None => token,
+        let single = token.strip_prefix('\'').and_then(|t| t.strip_suffix('\''));
+        let word = match (single, token.strip_prefix('"').and_then(|t| t.strip_suffix('"'))) {
+            // A single-quoted word is literal: without a `$` it means what it says.
+            (Some(inner), _) if !inner.contains('$') => inner,
+            (Some(_), _) => return None,
+            (None, Some(inner)) => inner,
+            (None, None) => token,
         };
         if !simple(word) {
             return None;
@@ -97,9 +101,11 @@ mod tests {
                 Some(&["web", "${REPO}:v1", "--imagedefinitions", "web"]),
             ),
             ("runspec image push web r --create-repository", Some(&["web", "r", "--create-repository"])),
+            ("runspec image push 'web:v1' 'r:v1'", Some(&["web:v1", "r:v1"])),
+            ("runspec image push web '$R:v1'", None),
             ("runspec image push web $(cat uri)", None),
             ("runspec image push web `cat uri`", None),
-            ("runspec image push web 'r'", None),
+            ("runspec image push web 'r'", Some(&["web", "r"])),
             ("runspec image push web r > out", None),
             ("runspec image push web r && echo", None),
             ("runspec image push web r*", None),

@@ -11,11 +11,19 @@ use crate::shapes::codepipeline::ActionDeclaration;
 pub fn buildspec(action: &ActionDeclaration) -> Result<String, String> {
     let commands =
         action.commands.as_deref().filter(|c| !c.is_empty()).ok_or("a Commands action needs `commands`")?;
+    let files: Vec<String> =
+        action.output_artifacts.iter().flatten().flat_map(|a| a.files.iter().flatten()).cloned().collect();
+    Ok(inline(commands, action.output_variables.as_deref().unwrap_or_default(), &files))
+}
+
+/// A buildspec of `commands` in its build phase, with `exported` variables and `files` as the
+/// primary artifact (none when empty).
+pub fn inline(commands: &[String], exported: &[String], files: &[String]) -> String {
     let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
     let mut out = String::from("version: 0.2\n");
-    if let Some(vars) = action.output_variables.as_deref().filter(|v| !v.is_empty()) {
+    if !exported.is_empty() {
         out.push_str("env:\n  exported-variables:\n");
-        for v in vars {
+        for v in exported {
             out.push_str(&format!("    - {}\n", quoted(v)));
         }
     }
@@ -23,15 +31,13 @@ pub fn buildspec(action: &ActionDeclaration) -> Result<String, String> {
     for c in commands {
         out.push_str(&format!("      - {}\n", quoted(c)));
     }
-    let files: Vec<&String> =
-        action.output_artifacts.iter().flatten().flat_map(|a| a.files.iter().flatten()).collect();
     if !files.is_empty() {
         out.push_str("artifacts:\n  files:\n");
         for f in files {
             out.push_str(&format!("    - {}\n", quoted(f)));
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

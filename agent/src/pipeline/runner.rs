@@ -573,6 +573,7 @@ fn run_action(ctx: &Ctx) -> Outcome {
         ("Source", "CodeCommit" | "CodeStarSourceConnection" | "S3") => runtime.block_on(source_action(ctx)),
         ("Build" | "Test", "CodeBuild") => runtime.block_on(codebuild_action(ctx)),
         (_, "Commands") => runtime.block_on(commands_action(ctx)),
+        ("Build", "ECRBuildAndPublish") => runtime.block_on(ecr_build_action(ctx)),
         ("Approval", "Manual") => approval(ctx),
         ("Deploy", "ECS") => {
             let line = |text: &str| ctx.line(text);
@@ -735,8 +736,16 @@ fn build_request(ctx: &Ctx, project: Project, project_name: &str, primary: usize
     req
 }
 
+/// Where a build action's output variables come from.
+enum OutputVariables {
+    /// The buildspec's `exported-variables` (CodeBuild and Commands actions).
+    Exported,
+    /// The image the build pushed (ECRBuildAndPublish): `ECRImageDigestId`, `ECRRepositoryName`.
+    Pushed { repository: String },
+}
+
 /// Runs a build request with the action's log, and turns its end into the action's.
-async fn build(ctx: &Ctx<'_>, req: BuildRequest, outputs: &[String]) -> Outcome {
+async fn build(ctx: &Ctx<'_>, req: BuildRequest, outputs: &[String], wanted: OutputVariables) -> Outcome {
     let observer = ctx.observer;
     let (stage, action) = (ctx.stage, ctx.action.name.as_str());
     let lines =
@@ -755,7 +764,16 @@ async fn build(ctx: &Ctx<'_>, req: BuildRequest, outputs: &[String]) -> Outcome 
     };
     let build_id = finished.identity.id.clone();
     let report = &finished.report;
-    let variables: BTreeMap<String, String> = report.exported.iter().cloned().collect();
+    let variables: BTreeMap<String, String> = match wanted {
+        OutputVariables::Exported => report.exported.iter().cloned().collect(),
+        OutputVariables::Pushed { repository } => match report.images.first() {
+            Some(pushed) => BTreeMap::from([
+                ("ECRImageDigestId".to_string(), pushed.digest.clone()),
+                ("ECRRepositoryName".to_string(), repository),
+            ]),
+            None => BTreeMap::new(),
+        },
+    };
     let mut outcome = match report.status {
         crate::engine::Status::Succeeded => Outcome::succeeded(format!("build {build_id} SUCCEEDED")),
         crate::engine::Status::Stopped => Outcome {
@@ -859,7 +877,7 @@ async fn codebuild_action(ctx: &Ctx<'_>) -> Outcome {
     let primary = inputs.iter().position(|n| *n == a.primary).unwrap_or(0);
     let mut req = build_request(ctx, project, &a.project, primary);
     req.artifacts = artifact_settings(&ctx.out_dir, &ctx.action.name, &outputs);
-    build(ctx, req, &outputs).await
+    build(ctx, req, &outputs, OutputVariables::Exported).await
 }
 
 async fn commands_action(ctx: &Ctx<'_>) -> Outcome {
@@ -882,7 +900,47 @@ async fn commands_action(ctx: &Ctx<'_>) -> Outcome {
     let outputs = ctx.outputs();
     let mut req = build_request(ctx, project, &name, 0);
     req.artifacts = artifact_settings(&ctx.out_dir, &ctx.action.name, &outputs);
-    build(ctx, req, &outputs).await
+    build(ctx, req, &outputs, OutputVariables::Exported).await
+}
+
+/// An ECRBuildAndPublish action: a privileged build of the input's Dockerfile, pushed with the
+/// ECR login to every tag.
+async fn ecr_build_action(ctx: &Ctx<'_>) -> Outcome {
+    let region = ctx
+        .action
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let plan = match super::ecr_build::action(&ctx.config, &ctx.pipeline.role_arn, &region) {
+        Ok(p) => p,
+        Err(e) => return Outcome::failed("ConfigurationError", e),
+    };
+    if ctx.inputs.len() != 1 {
+        return Outcome::failed("ConfigurationError", "an ECRBuildAndPublish action has one input artifact");
+    }
+    for tag in &plan.tags {
+        ctx.line(&format!("pushing {}:{tag}", plan.uri));
+    }
+    let name = format!("{}-{}", ctx.pipeline.name, ctx.action.name);
+    let project = Project {
+        name: Some(name.clone()),
+        buildspec: Some(super::commands::inline(&plan.commands(), &[], &[])),
+        privileged: true,
+        ..Default::default()
+    };
+    let mut req = build_request(ctx, project, &name, 0);
+    req.ecr_login = crate::build::EcrLogin::Always;
+    let wanted = OutputVariables::Pushed { repository: plan.repository.clone() };
+    let outcome = build(ctx, req, &[], wanted).await;
+    if outcome.status == Status::Succeeded && !outcome.variables.contains_key("ECRImageDigestId") {
+        return Outcome {
+            external_id: outcome.external_id,
+            ..Outcome::failed("JobFailed", "the build pushed no image")
+        };
+    }
+    outcome
 }
 
 /// A manual approval, as `--approve` says.

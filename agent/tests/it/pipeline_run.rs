@@ -797,3 +797,63 @@ fn a_clone_ref_source_hands_on_the_history_and_a_git_url_its_revision() {
     assert!(ran.lines("Build", "Build").contains(&"commits=1 files=a.txt buildspec.yml "), "{}", ran.stdout);
     assert_eq!(ran.detail("Source")["output"]["outputVariables"]["CommitId"], first.as_str());
 }
+
+#[test]
+#[ignore = "needs docker, moto and the registries: run scripts/test.sh"]
+fn ecr_build_and_publish_builds_pushes_and_hands_on_the_digest() {
+    let registry = std::env::var("RUNSPEC_TEST_ECR_REGISTRY").expect(NEEDS);
+    let busybox = std::env::var("RUNSPEC_TEST_DOCKER_IMAGE").expect(NEEDS);
+    let repository = format!("web-{}", uuid::Uuid::new_v4().simple());
+    let ecr = aws_sdk_ecr::Client::new(&crate::aws::sdk());
+    crate::aws::block(ecr.create_repository().repository_name(&repository).send()).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    repo(&app, &[("docker/Dockerfile", &format!("FROM {busybox}\nRUN echo built > /built\n"))]);
+    let mut source =
+        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
+    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let mut publish = action(
+        "Publish",
+        "Build",
+        "ECRBuildAndPublish",
+        json!({"ECRRepositoryName": repository, "DockerFilePath": "docker", "ImageTags": "v1,latest"}),
+    );
+    publish["inputArtifacts"] = json!([{"name": "Src"}]);
+    publish["namespace"] = json!("Image");
+    let announce = json!({"name": "Announce",
+        "actionTypeId": {"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"},
+        "commands": ["echo \"published $REPO@$DIGEST\""],
+        "environmentVariables": [{"name": "DIGEST", "value": "#{Image.ECRImageDigestId}"}, {"name": "REPO", "value": "#{Image.ECRRepositoryName}"}],
+        "inputArtifacts": [{"name": "Src"}]});
+    let pipeline = json!({"pipeline": {"name": "publish", "roleArn": "arn:aws:iam::123456789012:role/p", "pipelineType": "V2",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [source]}, {"name": "Build", "actions": [publish]},
+                   {"name": "Announce", "actions": [announce]}]}});
+    let ran = pipeline_with_env(&pipeline, &app, &[]);
+    assert_eq!(
+        ran.out.status.code(),
+        Some(0),
+        "{}\n{}",
+        ran.stdout,
+        String::from_utf8_lossy(&ran.out.stderr)
+    );
+    let digest =
+        ran.detail("Publish")["output"]["outputVariables"]["ECRImageDigestId"].as_str().unwrap().to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert!(
+        ran.lines("Announce", "Announce").contains(&format!("published {repository}@{digest}").as_str()),
+        "{}",
+        ran.stdout
+    );
+    // Both tags are in the registry, with that digest.
+    for tag in ["v1", "latest"] {
+        let out = Command::new("curl")
+            .args(["-fsSI", "-u", "AWS:123456789012-auth-token", "-H"])
+            .arg("Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json")
+            .arg(format!("http://{registry}/v2/{repository}/manifests/{tag}"))
+            .output()
+            .unwrap();
+        let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+        assert!(head.contains(&format!("docker-content-digest: {digest}")), "{tag}: {head}");
+    }
+}
