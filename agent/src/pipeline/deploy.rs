@@ -32,6 +32,9 @@ pub struct Request<'a> {
     pub inputs: &'a [(String, std::path::PathBuf, Option<String>)],
     pub mode: Deploy,
     pub task_definitions: &'a std::collections::BTreeMap<String, std::path::PathBuf>,
+    /// The execution's directory in the artifact store (`--deploy local` writes S3 deploys
+    /// under its `s3/`).
+    pub store: &'a std::path::Path,
     /// A line for the action's log.
     pub line: &'a dyn Fn(&str),
 }
@@ -81,6 +84,68 @@ pub async fn ecs(d: &Request<'_>) -> Result<String, String> {
             run_locally(&cluster, &service, &containers, d.line).await
         }
         Deploy::Aws => deploy_aws(&cluster, &service, &images, d.line).await,
+    }
+}
+
+/// The S3 deploy action (`BucketName`, `Extract`, `ObjectKey`): the input artifact's files
+/// (`Extract` true, under `ObjectKey` as a prefix when given) or the artifact as one ZIP
+/// (`Extract` false, at `ObjectKey`), to S3 with `--deploy aws`, to `<execution>/s3/<bucket>/`
+/// with `--deploy local`, checked only with `skip`.
+pub async fn s3(d: &Request<'_>) -> Result<String, String> {
+    let bucket =
+        d.config.get("BucketName").filter(|b| !b.is_empty()).ok_or("the action has no BucketName")?;
+    let extract = match d.config.get("Extract").map(|e| e.to_ascii_lowercase()).as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        other => return Err(format!("Extract is `{}`; use true or false", other.unwrap_or(""))),
+    };
+    let key = d.config.get("ObjectKey").cloned().unwrap_or_default();
+    if !extract && key.is_empty() {
+        return Err("with Extract false, ObjectKey names the ZIP to write".into());
+    }
+    if key.starts_with('/') || key.split('/').any(|p| p == "..") {
+        return Err(format!("ObjectKey `{key}` must be a relative key without `..`"));
+    }
+    let [(artifact, dir, _)] = d.inputs else {
+        return Err(format!("an S3 deploy action has one input artifact; this one has {}", d.inputs.len()));
+    };
+    let files = crate::artifacts::collect::collect(dir, "", &["**/*".to_string()], &[], false, true)
+        .map_err(|e| format!("cannot read the input artifact {artifact}: {e}"))?
+        .files;
+    let what = if extract { format!("{} file(s)", files.len()) } else { format!("{artifact} as a ZIP") };
+    let prefix = key.trim_matches('/');
+    match d.mode {
+        Deploy::Skip => Ok(format!("not deployed (--deploy skip): {what} for s3://{bucket}/{prefix}")),
+        Deploy::Local => {
+            let root = d.store.join("s3").join(sanitize(bucket));
+            let write = |e: std::io::Error| format!("cannot write the deploy under {}: {e}", root.display());
+            let at = root.join(prefix);
+            if extract {
+                crate::artifacts::package::write_folder(&files, &at).map_err(write)?;
+            } else {
+                std::fs::create_dir_all(at.parent().unwrap_or(&root)).map_err(write)?;
+                crate::artifacts::package::write_zip(&files, &at).map_err(write)?;
+            }
+            Ok(format!(
+                "deployed {what} locally to {} (--deploy local; s3://{bucket}/{prefix} on AWS)",
+                at.display()
+            ))
+        }
+        Deploy::Aws => {
+            let region = std::env::var("AWS_REGION")
+                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|_| "us-east-1".into());
+            let config = crate::aws::sdk_config(&region, None).await;
+            let uploader =
+                crate::artifacts::s3::S3Uploader::new(crate::aws::s3_client(&config), "codepipeline");
+            if extract {
+                let n = uploader.upload_folder(files, bucket, prefix).await.map_err(|e| e.to_string())?;
+                (d.line)(&format!("uploaded {n} file(s) to s3://{bucket}/{prefix}"));
+            } else {
+                uploader.upload_zip(files, bucket, prefix).await.map_err(|e| e.to_string())?;
+            }
+            Ok(format!("deployed {what} to s3://{bucket}/{prefix}"))
+        }
     }
 }
 

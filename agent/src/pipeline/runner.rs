@@ -575,16 +575,21 @@ fn run_action(ctx: &Ctx) -> Outcome {
         (_, "Commands") => runtime.block_on(commands_action(ctx)),
         ("Build", "ECRBuildAndPublish") => runtime.block_on(ecr_build_action(ctx)),
         ("Approval", "Manual") => approval(ctx),
-        ("Deploy", "ECS") => {
+        ("Deploy", provider @ ("ECS" | "S3")) => {
             let line = |text: &str| ctx.line(text);
             let deploy = super::deploy::Request {
                 config: &ctx.config,
                 inputs: &ctx.inputs,
                 mode: ctx.options.deploy,
                 task_definitions: &ctx.options.task_definitions,
+                store: &ctx.out_dir,
                 line: &line,
             };
-            match runtime.block_on(super::deploy::ecs(&deploy)) {
+            let deployed = match provider {
+                "ECS" => runtime.block_on(super::deploy::ecs(&deploy)),
+                _ => runtime.block_on(super::deploy::s3(&deploy)),
+            };
+            match deployed {
                 Ok(summary) => Outcome::succeeded(summary),
                 Err(e) => Outcome::failed("JobFailed", e),
             }
@@ -625,6 +630,7 @@ async fn source_action(ctx: &Ctx<'_>) -> Outcome {
                 }
             }
         }
+        (None, "S3") => return s3_source(ctx, &output).await,
         (None, _) => {
             return Outcome::failed(
                 "ConfigurationError",
@@ -678,6 +684,41 @@ async fn source_action(ctx: &Ctx<'_>) -> Outcome {
             summary: commit.message.lines().next().unwrap_or_default().to_string(),
         }),
         ..Outcome::succeeded(summary)
+    }
+}
+
+/// An S3 source without `--source`: the ZIP at `S3Bucket`/`S3ObjectKey` (through the standard
+/// credential chain; `AWS_ENDPOINT_URL` honoured), unpacked; its `VersionId` and `ETag` as the
+/// action's variables, as the S3 source action sets them.
+async fn s3_source(ctx: &Ctx<'_>, output: &str) -> Outcome {
+    let setting = |k: &str| ctx.config.get(k).cloned().unwrap_or_default();
+    let (bucket, key) = (setting("S3Bucket"), setting("S3ObjectKey"));
+    let dest = ctx.out_dir.join(output);
+    let mut stop = crate::exec::Stop::new(None, ctx.stop.clone());
+    let object = match crate::source::s3::fetch(&bucket, &key, None, &dest, &mut stop).await {
+        Ok(o) => o,
+        Err(e) => {
+            return Outcome::failed(
+                "JobFailed",
+                format!("{e} (or give the files with --source {}=DIR)", ctx.action.name),
+            );
+        }
+    };
+    ctx.line(&format!("s3://{bucket}/{key} unpacked"));
+    let mut variables = BTreeMap::new();
+    variables.extend(object.version_id.clone().map(|v| ("VersionId".to_string(), v)));
+    variables.extend(object.etag.clone().map(|e| ("ETag".to_string(), e)));
+    let revision = object.version_id.clone().or(object.etag.clone()).unwrap_or_default();
+    Outcome {
+        variables,
+        outputs: vec![(output.to_string(), None)],
+        revision: Some(Revision {
+            action: ctx.action.name.clone(),
+            artifact: output.to_string(),
+            id: revision.clone(),
+            summary: format!("s3://{bucket}/{key}"),
+        }),
+        ..Outcome::succeeded(format!("s3://{bucket}/{key} {revision}"))
     }
 }
 

@@ -8,6 +8,13 @@ use tokio::io::AsyncWriteExt;
 use super::FetchError;
 use crate::exec::Stop;
 
+/// The object a source came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Object {
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+}
+
 /// Downloads `s3://bucket/key` (at `version`, an object version id, when given) and unpacks it
 /// into `dir`; entries that would land outside it are refused.
 pub async fn fetch(
@@ -16,7 +23,7 @@ pub async fn fetch(
     version: Option<&str>,
     dir: &Path,
     stop: &mut Stop,
-) -> Result<(), FetchError> {
+) -> Result<Object, FetchError> {
     tokio::select! {
         done = download(bucket, key, version, dir) => done.map_err(FetchError::Failed),
         reason = stop.wait() => {
@@ -26,7 +33,7 @@ pub async fn fetch(
     }
 }
 
-async fn download(bucket: &str, key: &str, version: Option<&str>, dir: &Path) -> Result<(), String> {
+async fn download(bucket: &str, key: &str, version: Option<&str>, dir: &Path) -> Result<Object, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
     let region = std::env::var("AWS_REGION")
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
@@ -45,6 +52,10 @@ async fn download(bucket: &str, key: &str, version: Option<&str>, dir: &Path) ->
         .send()
         .await
         .map_err(|e| format!("cannot download {shown}: {}", crate::aws::error_text(&e)))?;
+    let found = Object {
+        version_id: object.version_id.clone(),
+        etag: object.e_tag.as_deref().map(|e| e.trim_matches('"').to_string()),
+    };
     let zip_path = dir.with_extension("zip");
     let mut file = tokio::fs::File::create(&zip_path)
         .await
@@ -58,5 +69,5 @@ async fn download(bucket: &str, key: &str, version: Option<&str>, dir: &Path) ->
         .and_then(|f| zip::ZipArchive::new(f).map_err(|e| format!("{shown} is not a ZIP: {e}")))
         .and_then(|mut z| z.extract(dir).map_err(|e| format!("cannot unpack {shown}: {e}")));
     let _ = std::fs::remove_file(&zip_path);
-    unpacked
+    unpacked.map(|()| found)
 }

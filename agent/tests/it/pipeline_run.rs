@@ -857,3 +857,91 @@ fn ecr_build_and_publish_builds_pushes_and_hands_on_the_digest() {
         assert!(head.contains(&format!("docker-content-digest: {digest}")), "{tag}: {head}");
     }
 }
+
+#[test]
+#[ignore = "needs moto: run scripts/test.sh"]
+fn an_s3_source_and_s3_deploys_to_aws_and_to_a_directory() {
+    use std::io::Write;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&crate::aws::sdk()).force_path_style(true).build(),
+    );
+    let (source_bucket, site_bucket) = (crate::aws::unique("src"), crate::aws::unique("site"));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, text) in [("index.html", "<h1>hi</h1>"), ("css/site.css", "h1 {}")] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+    }
+    let bytes = zip.finish().unwrap().into_inner();
+    let version = crate::aws::block(async {
+        for b in [&source_bucket, &site_bucket] {
+            s3.create_bucket().bucket(b).send().await.unwrap();
+        }
+        s3.put_bucket_versioning()
+            .bucket(&source_bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let put =
+            s3.put_object().bucket(&source_bucket).key("site.zip").body(bytes.into()).send().await.unwrap();
+        put.version_id().unwrap().to_string()
+    });
+    let pipeline = |extract: &str, key: &str| {
+        let mut source = action(
+            "Source",
+            "Source",
+            "S3",
+            json!({"S3Bucket": source_bucket, "S3ObjectKey": "site.zip", "PollForSourceChanges": "false"}),
+        );
+        source["outputArtifacts"] = json!([{"name": "Site"}]);
+        source["namespace"] = json!("SourceVariables");
+        let mut deploy = action(
+            "Deploy",
+            "Deploy",
+            "S3",
+            json!({"BucketName": site_bucket, "Extract": extract, "ObjectKey": key}),
+        );
+        deploy["inputArtifacts"] = json!([{"name": "Site"}]);
+        json!({"pipeline": {"name": "site", "roleArn": "arn:aws:iam::123456789012:role/p",
+            "artifactStore": {"type": "S3", "location": "bucket"},
+            "stages": [{"name": "Source", "actions": [source]}, {"name": "Deploy", "actions": [deploy]}]}})
+    };
+    let work = tempfile::tempdir().unwrap();
+    let ran = pipeline_with_env(&pipeline("true", "live"), work.path(), &["--deploy", "aws"]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    assert_eq!(ran.detail("Source")["output"]["outputVariables"]["VersionId"], version.as_str());
+    assert!(
+        ran.detail("Source")["output"]["outputVariables"]["ETag"].as_str().is_some_and(|e| !e.contains('"'))
+    );
+    let keys = crate::aws::block(async {
+        let listed = s3.list_objects_v2().bucket(&site_bucket).send().await.unwrap();
+        let mut keys: Vec<String> =
+            listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+        keys.sort();
+        keys
+    });
+    assert_eq!(keys, ["live/css/site.css", "live/index.html"]);
+    // Extract false: the artifact as one ZIP at ObjectKey; locally, under the execution's s3/.
+    let ran = pipeline_with_env(&pipeline("false", "releases/site.zip"), work.path(), &["--deploy", "local"]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    let written = store(&ran).join("s3").join(&site_bucket).join("releases/site.zip");
+    let mut names: Vec<String> = zip::ZipArchive::new(std::fs::File::open(&written).unwrap())
+        .unwrap()
+        .file_names()
+        .map(|n| n.unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["css/site.css", "index.html"]);
+    let ran = pipeline_with_env(&pipeline("false", "../out.zip"), work.path(), &["--deploy", "local"]);
+    assert_eq!(ran.out.status.code(), Some(1));
+    assert!(
+        ran.detail("Deploy")["output"]["executionResult"]["externalExecutionSummary"]
+            .as_str()
+            .unwrap()
+            .contains("without `..`")
+    );
+}
