@@ -50,6 +50,12 @@ pub struct PipelineRunArgs {
     #[arg(long = "project", value_name = "NAME=PROJECT.json")]
     pub projects: Vec<String>,
 
+    /// Read the projects not given with --project from this CodeBuild endpoint
+    /// (BatchGetProjects, signed with the standard credential chain): `runspec serve`, or
+    /// CodeBuild itself (https://codebuild.REGION.amazonaws.com).
+    #[arg(long, value_name = "URL")]
+    pub codebuild_endpoint: Option<String>,
+
     /// A pipeline variable (V2), or NAMESPACE.NAME=VALUE for a namespace's variable no action
     /// here sets (the outputs of a CloudFormation action that is not deployed).
     #[arg(long = "variable", value_name = "NAME=VALUE")]
@@ -239,6 +245,7 @@ fn run(args: &PipelineRunArgs) -> Result<u8, UsageError> {
     let options = Options {
         sources,
         projects,
+        codebuild_endpoint: args.codebuild_endpoint.clone(),
         variables,
         approve: args.approve,
         deploy: args.deploy,

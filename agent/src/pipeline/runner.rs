@@ -59,6 +59,9 @@ pub struct Options {
     pub sources: BTreeMap<String, Input>,
     /// `--project NAME=FILE`, by project name.
     pub projects: BTreeMap<String, Project>,
+    /// `--codebuild-endpoint URL`: where projects not given with `--project` are read
+    /// (BatchGetProjects against `runspec serve` or CodeBuild itself).
+    pub codebuild_endpoint: Option<String>,
     /// `--variable NAME=VALUE` (a pipeline variable) and `--variable NS.NAME=VALUE` (a
     /// namespace's variable no action here sets, such as a CloudFormation output).
     pub variables: Vec<(String, String)>,
@@ -889,9 +892,16 @@ async fn codebuild_action(ctx: &Ctx<'_>) -> Outcome {
         Ok(a) => a,
         Err(e) => return Outcome::failed("ConfigurationError", e),
     };
-    let mut project = match ctx.options.projects.get(&a.project) {
-        Some(p) => p.clone(),
-        None => {
+    let mut project = match (ctx.options.projects.get(&a.project), &ctx.options.codebuild_endpoint) {
+        (Some(p), _) => p.clone(),
+        (None, Some(url)) => match remote_project(url, &a.project).await {
+            Ok(p) => {
+                ctx.line(&format!("the project {}: read from {url}", a.project));
+                p
+            }
+            Err(e) => return Outcome::failed("ConfigurationError", e),
+        },
+        (None, None) => {
             ctx.line(&format!(
                 "warning: no --project {}=FILE: the build runs a default project (this machine's shell, or --image; the buildspec of the primary input)",
                 a.project
@@ -919,6 +929,15 @@ async fn codebuild_action(ctx: &Ctx<'_>) -> Outcome {
     let mut req = build_request(ctx, project, &a.project, primary);
     req.artifacts = artifact_settings(&ctx.out_dir, &ctx.action.name, &outputs);
     build(ctx, req, &outputs, OutputVariables::Exported).await
+}
+
+/// A project read with BatchGetProjects from `url`.
+async fn remote_project(url: &str, name: &str) -> Result<Project, String> {
+    let client = crate::replay::client::CodeBuild::connect(None, None).await?.with_endpoint(url);
+    let found =
+        client.project(name).await.map_err(|e| format!("cannot read the project {name} from {url}: {e}"))?;
+    let found = found.ok_or_else(|| format!("{url} has no project {name}"))?;
+    crate::project::parse(&found.to_string()).map_err(|e| format!("the project {name} from {url}: {e}"))
 }
 
 async fn commands_action(ctx: &Ctx<'_>) -> Outcome {

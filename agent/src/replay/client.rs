@@ -61,6 +61,12 @@ impl CodeBuild {
         Ok(CodeBuild { http, endpoint: endpoint(&region, config.endpoint_url()), region, credentials })
     }
 
+    /// The same client against another endpoint (`runspec pipeline run --codebuild-endpoint`).
+    pub fn with_endpoint(mut self, url: &str) -> CodeBuild {
+        self.endpoint = url.to_string();
+        self
+    }
+
     pub fn region(&self) -> &str {
         &self.region
     }

@@ -945,3 +945,44 @@ fn an_s3_source_and_s3_deploys_to_aws_and_to_a_directory() {
             .contains("without `..`")
     );
 }
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn projects_come_from_a_codebuild_endpoint() {
+    // The project lives in `runspec serve` (created with the AWS CLI); the pipeline reads it with
+    // BatchGetProjects: its inline buildspec and its variables.
+    let server = crate::serve::Server::start(&[]);
+    let buildspec =
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"from the server, $GREETING\"\n";
+    server.create_project(
+        "remote",
+        buildspec,
+        &["--environment", "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL,environmentVariables=[{name=GREETING,value=hello}]"],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    repo(&app, &[("README.md", "app")]);
+    let mut source =
+        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
+    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let mut build = action("Build", "Build", "CodeBuild", json!({"ProjectName": "remote"}));
+    build["inputArtifacts"] = json!([{"name": "Src"}]);
+    let mut missing = action("Missing", "Build", "CodeBuild", json!({"ProjectName": "nope"}));
+    missing["inputArtifacts"] = json!([{"name": "Src"}]);
+    missing["runOrder"] = json!(2);
+    let pipeline = json!({"pipeline": {"name": "p", "roleArn": "arn:aws:iam::123456789012:role/p",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [source]}, {"name": "Build", "actions": [build, missing]}]}});
+    let ran = run_in(
+        &pipeline,
+        &app,
+        &["--codebuild-endpoint", &server.url],
+        &[("AWS_ACCESS_KEY_ID", crate::serve::KEY_ID), ("AWS_SECRET_ACCESS_KEY", crate::serve::SECRET)],
+    );
+    assert_eq!(ran.detail("Build")["status"], "Succeeded", "{}", ran.stdout);
+    assert!(ran.lines("Build", "Build").contains(&"from the server, hello"), "{}", ran.stdout);
+    let missing = ran.detail("Missing");
+    assert_eq!(missing["status"], "Failed");
+    let summary = missing["output"]["executionResult"]["externalExecutionSummary"].as_str().unwrap();
+    assert!(summary.contains("has no project nope"), "{summary}");
+}

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const KEY_ID: &str = "AKIDRUNSPECTEST";
-const SECRET: &str = "runspec-test-secret-key-0123456789";
+pub(crate) const KEY_ID: &str = "AKIDRUNSPECTEST";
+pub(crate) const SECRET: &str = "runspec-test-secret-key-0123456789";
 
 pub(crate) fn venv() -> PathBuf {
     PathBuf::from(std::env::var("RUNSPEC_TEST_VENV").expect("needs the test venv: run scripts/test.sh"))
