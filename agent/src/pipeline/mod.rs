@@ -10,6 +10,7 @@
 //! - [`codebuild`]: a CodeBuild action's configuration as its build sees it: the primary and
 //!   secondary inputs, the action's environment variables, batch settings (pure).
 //! - [`commands`]: a V2 Commands action as an inline buildspec (pure).
+//! - [`conditions`]: V2 stage conditions: their results and VariableCheck rules (pure).
 //! - [`ecr_build`]: a V2 ECRBuildAndPublish action as the build that builds and pushes (pure).
 //! - [`ecs`]: the ECS deploy action's `imagedefinitions.json` and the task definition's new
 //!   images (pure).
@@ -26,6 +27,7 @@
 pub mod check;
 pub mod codebuild;
 pub mod commands;
+pub mod conditions;
 pub mod definition;
 pub mod deploy;
 pub mod ecr_build;

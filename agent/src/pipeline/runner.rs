@@ -22,14 +22,14 @@ use std::time::SystemTime;
 
 use tokio::sync::watch;
 
-use super::execution::{ActionRun, Execution, Revision, Status};
+use super::execution::{ActionRun, Execution, Left, Revision, Status};
 use super::fetch::{self, Input};
 use super::plan::{self, Variables};
 use super::source::{self, Commit};
 use crate::build::{BuildRequest, Notices};
 use crate::engine::upload::{ArtifactSettings, ArtifactTarget, Destination};
 use crate::project::{Project, ProjectVariable, VariableType};
-use crate::shapes::codepipeline::{ActionDeclaration, PipelineDeclaration};
+use crate::shapes::codepipeline::{ActionDeclaration, Condition, PipelineDeclaration, StageDeclaration};
 
 /// `--approve`: what a manual approval gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -265,20 +265,21 @@ pub fn run(
         return Err(NotStarted("--from names a stage after --to".into()));
     }
     let mut state = State::default();
-    state
-        .variables
-        .entry("codepipeline".into())
-        .or_default()
-        .insert("PipelineExecutionId".into(), execution_id.clone());
     let pipeline_variables = pipeline_variables(pipeline, &options.variables)?;
-    state.variables.insert("variables".into(), pipeline_variables.iter().cloned().collect());
-    for (name, value) in &options.variables {
-        if let Some((ns, var)) = name.split_once('.') {
-            state.variables.entry(ns.to_string()).or_default().insert(var.to_string(), value.clone());
-        }
-    }
+    seed_variables(&mut state, &execution_id, &pipeline_variables, &options.variables);
     if first > 0 {
-        earlier_execution(pipeline, first, &options.store, &mut state)?;
+        let earlier: Vec<(&str, &str)> = pipeline.stages[..first]
+            .iter()
+            .flat_map(|s| s.actions.iter().map(move |a| (s.name.as_str(), a.name.as_str())))
+            .collect();
+        let (_, dir, left) = newest_execution(&options.store, None, &earlier).ok_or_else(|| {
+            NotStarted(format!(
+                "--from: no execution in the artifact store {} ran every action before that stage; run them first with --artifacts {}",
+                options.store.display(),
+                options.store.display()
+            ))
+        })?;
+        take_over(&mut state, &dir, left);
     }
     let git_sources = pipeline
         .stages
@@ -295,132 +296,29 @@ pub fn run(
         store: &options.store,
     });
     let start = SystemTime::now();
-    let mut runs: Vec<ActionRun> = Vec::new();
+    let mut run = Execute {
+        pipeline,
+        options,
+        observer,
+        stop,
+        execution_id,
+        exec_dir,
+        git_sources,
+        state,
+        runs: Vec::new(),
+        summary: None,
+    };
     let mut status = "Succeeded";
-    let mut summary = None;
-    'stages: for stage in &pipeline.stages[first..=last] {
+    for stage in &pipeline.stages[first..=last] {
         observer.event(Event::StageStarted { stage: &stage.name });
-        let mut stage_status = "Succeeded";
-        for group in plan::groups(&stage.actions) {
-            if *stop.borrow() {
-                status = "Stopped";
-                stage_status = "Stopped";
-                break;
-            }
-            let ended = Mutex::new(Vec::new());
-            std::thread::scope(|scope| {
-                for &i in &group.actions {
-                    let action = &stage.actions[i];
-                    observer.event(Event::ActionStarted {
-                        stage: &stage.name,
-                        action: &action.name,
-                        provider: &action.action_type_id.provider,
-                    });
-                    let began = SystemTime::now();
-                    let pieces =
-                        (pipeline, execution_id.as_str(), stage.name.as_str(), &state, options, observer);
-                    let ctx = match prepare(pieces, action, &stop, git_sources) {
-                        Ok(ctx) => ctx,
-                        Err(failure) => {
-                            let outcome = Outcome::failed(failure.code, failure.message);
-                            lock(&ended).push(Ended {
-                                index: i,
-                                began,
-                                end: SystemTime::now(),
-                                outcome,
-                                resolved: BTreeMap::new(),
-                            });
-                            continue;
-                        }
-                    };
-                    let ended = &ended;
-                    let spawned =
-                        std::thread::Builder::new().stack_size(16 << 20).spawn_scoped(scope, move || {
-                            let resolved = ctx.config.clone();
-                            let outcome =
-                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_action(&ctx)))
-                                    .unwrap_or_else(|p| {
-                                        let why = crate::engine::ledger::panic_message(&*p);
-                                        Outcome::failed(
-                                            "JobFailed",
-                                            format!("runspec failed unexpectedly: {why}"),
-                                        )
-                                    });
-                            lock(ended).push(Ended {
-                                index: i,
-                                began,
-                                end: SystemTime::now(),
-                                outcome,
-                                resolved,
-                            });
-                        });
-                    if let Err(e) = spawned {
-                        let outcome = Outcome::failed("JobFailed", format!("cannot start a thread: {e}"));
-                        lock(ended).push(Ended {
-                            index: i,
-                            began,
-                            end: SystemTime::now(),
-                            outcome,
-                            resolved: BTreeMap::new(),
-                        });
-                    }
-                }
-            });
-            let mut ended = ended.into_inner().unwrap_or_else(|p| p.into_inner());
-            ended.sort_by_key(|e| e.index);
-            for Ended { index: i, began, end, outcome, resolved } in ended {
-                let action = &stage.actions[i];
-                observer.event(Event::ActionEnded {
-                    stage: &stage.name,
-                    action: &action.name,
-                    status: outcome.status,
-                    summary: &outcome.summary,
-                });
-                if outcome.status == Status::Succeeded {
-                    if let Some(ns) = &action.namespace {
-                        state.variables.insert(ns.clone(), outcome.variables.clone());
-                    }
-                    for (name, commit) in &outcome.outputs {
-                        state.artifacts.insert(name.clone(), (exec_dir.join(name), commit.clone()));
-                    }
-                    state.revisions.extend(outcome.revision.clone());
-                } else {
-                    stage_status = if outcome.status == Status::Abandoned { "Stopped" } else { "Failed" };
-                    summary.get_or_insert_with(|| {
-                        format!("{}/{}: {}", stage.name, action.name, outcome.summary)
-                    });
-                }
-                runs.push(ActionRun {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    stage: stage.name.clone(),
-                    action: action.name.clone(),
-                    action_type: action.action_type_id.clone(),
-                    namespace: action.namespace.clone(),
-                    start: began,
-                    end,
-                    status: outcome.status,
-                    summary: outcome.summary,
-                    external_id: outcome.external_id,
-                    configuration: action.configuration.clone().unwrap_or_default(),
-                    resolved,
-                    inputs: action.input_artifacts.iter().flatten().map(|a| a.name.clone()).collect(),
-                    outputs: outcome.outputs.into_iter().map(|(n, _)| n).collect(),
-                    variables: outcome.variables,
-                    error: outcome.error,
-                });
-            }
-            if stage_status != "Succeeded" {
-                observer.event(Event::StageEnded { stage: &stage.name, status: stage_status });
-                status = stage_status;
-                break 'stages;
-            }
-        }
+        let stage_status = run.stage(stage);
         observer.event(Event::StageEnded { stage: &stage.name, status: stage_status });
-        if stage_status != "Succeeded" {
+        if !matches!(stage_status, "Succeeded" | "Skipped") {
             status = stage_status;
             break;
         }
     }
+    let Execute { execution_id, exec_dir, state, runs, summary, .. } = run;
     let execution = Execution {
         pipeline: pipeline.name.clone(),
         version: pipeline.version.unwrap_or(1),
@@ -433,10 +331,404 @@ pub fn run(
         revisions: state.revisions,
         actions: runs,
     };
-    // The store keeps each execution's record: `--from` reads the artifacts it left.
+    // The store keeps each execution's record: `--from` and rollbacks read what it left.
     let record = serde_json::to_string_pretty(&execution.to_json()).unwrap_or_default();
     let _ = std::fs::write(exec_dir.join("execution.json"), record + "\n");
     Ok(execution)
+}
+
+/// CodePipeline's own variables, the pipeline's, and `--variable NS.NAME=VALUE`.
+fn seed_variables(
+    state: &mut State,
+    execution_id: &str,
+    pipeline: &[(String, String)],
+    given: &[(String, String)],
+) {
+    state
+        .variables
+        .entry("codepipeline".into())
+        .or_default()
+        .insert("PipelineExecutionId".into(), execution_id.into());
+    state.variables.insert("variables".into(), pipeline.iter().cloned().collect());
+    for (name, value) in given {
+        if let Some((ns, var)) = name.split_once('.') {
+            state.variables.entry(ns.to_string()).or_default().insert(var.to_string(), value.clone());
+        }
+    }
+}
+
+/// One execution under way.
+struct Execute<'a> {
+    pipeline: &'a PipelineDeclaration,
+    options: &'a Options,
+    observer: &'a dyn Observer,
+    stop: watch::Receiver<bool>,
+    execution_id: String,
+    exec_dir: PathBuf,
+    git_sources: usize,
+    state: State,
+    runs: Vec<ActionRun>,
+    /// Why the execution did not succeed (the first failure).
+    summary: Option<String>,
+}
+
+impl Execute<'_> {
+    /// A line of the stage's log, under `[Stage/part]`.
+    fn line(&self, stage: &str, part: &str, text: &str) {
+        self.observer.event(Event::Line { stage, action: part, line: text.as_bytes() });
+    }
+
+    fn fail(&mut self, why: String) {
+        self.summary.get_or_insert(why);
+    }
+
+    /// A stage with its conditions: its status (Succeeded, Skipped, Failed, Stopped).
+    fn stage(&mut self, stage: &StageDeclaration) -> &'static str {
+        use super::conditions::Result as When;
+        let name = stage.name.as_str();
+        for condition in stage.before_entry.iter().flat_map(|b| &b.conditions) {
+            match self.rules_pass(stage, "beforeEntry", condition) {
+                Ok(true) => {}
+                Ok(false) => match super::conditions::result_of(condition, When::Fail) {
+                    Ok(When::Skip) => {
+                        self.line(
+                            name,
+                            "beforeEntry",
+                            "the entry condition failed: the stage is skipped (SKIP)",
+                        );
+                        return "Skipped";
+                    }
+                    Ok(_) => {
+                        self.fail(format!("{name}: the entry condition failed"));
+                        return "Failed";
+                    }
+                    Err(e) => {
+                        self.fail(format!("{name}: {e}"));
+                        return "Failed";
+                    }
+                },
+                Err(e) => {
+                    self.fail(format!("{name}: beforeEntry: {e}"));
+                    return "Failed";
+                }
+            }
+        }
+        let all: Vec<usize> = (0..stage.actions.len()).collect();
+        let (mut status, failed) = self.actions(stage, &all);
+        if status == "Failed"
+            && let Some(on_failure) = &stage.on_failure
+        {
+            match self.on_failure(stage, on_failure, &failed) {
+                Ok(Some((retried, _))) => status = retried,
+                Ok(None) => {}
+                Err(e) => self.line(name, "onFailure", &e),
+            }
+        }
+        if status == "Succeeded" {
+            for condition in stage.on_success.iter().flat_map(|s| &s.conditions) {
+                let passed = self.rules_pass(stage, "onSuccess", condition).unwrap_or_else(|e| {
+                    self.line(name, "onSuccess", &e);
+                    false
+                });
+                if passed {
+                    continue;
+                }
+                self.fail(format!("{name}: the onSuccess condition failed"));
+                if super::conditions::result_of(condition, When::Fail) == Ok(When::Rollback) {
+                    self.rollback(stage, "onSuccess");
+                }
+                return "Failed";
+            }
+        }
+        status
+    }
+
+    /// `onFailure`: a retry (`Some` with the retried stage's status and failed actions) or a
+    /// rollback (`None`; the stage stays failed).
+    fn on_failure(
+        &mut self,
+        stage: &StageDeclaration,
+        on_failure: &crate::shapes::codepipeline::FailureConditions,
+        failed: &[usize],
+    ) -> Result<Option<(&'static str, Vec<usize>)>, String> {
+        use super::conditions::Result as When;
+        for condition in on_failure.conditions.iter().flatten() {
+            if !self.rules_pass(stage, "onFailure", condition)? {
+                self.line(&stage.name, "onFailure", "a condition's rules failed: the result does not apply");
+                return Ok(None);
+            }
+        }
+        let result = on_failure.result.as_deref().map(When::parse).transpose()?.unwrap_or(When::Fail);
+        match result {
+            When::Retry => {
+                let mode = on_failure.retry_configuration.as_ref().and_then(|r| r.retry_mode.as_deref());
+                let which: Vec<usize> = match super::conditions::retry_failed_only(mode)? {
+                    true => failed.to_vec(),
+                    false => (0..stage.actions.len()).collect(),
+                };
+                self.line(
+                    &stage.name,
+                    "onFailure",
+                    &format!("RETRY: running {} action(s) again", which.len()),
+                );
+                self.summary = None;
+                Ok(Some(self.actions(stage, &which)))
+            }
+            When::Rollback => {
+                self.rollback(stage, "onFailure");
+                Ok(None)
+            }
+            When::Fail | When::Skip => Ok(None),
+        }
+    }
+
+    /// ROLLBACK: the stage runs again with what the newest execution in the store in which it
+    /// succeeded gave it (its input artifacts and variables).
+    fn rollback(&mut self, stage: &StageDeclaration, when: &str) {
+        let name = stage.name.as_str();
+        let index = self.pipeline.stages.iter().position(|s| s.name == stage.name).unwrap_or(0);
+        let needed: Vec<(&str, &str)> = self.pipeline.stages[..=index]
+            .iter()
+            .flat_map(|s| s.actions.iter().map(move |a| (s.name.as_str(), a.name.as_str())))
+            .collect();
+        let Some((target, dir, left)) =
+            newest_execution(&self.options.store, Some(&self.execution_id), &needed)
+        else {
+            let note = "ROLLBACK: no earlier execution in the artifact store succeeded in this stage (keep one with --artifacts DIR)";
+            self.line(name, when, note);
+            self.fail(format!("{name}: {note}"));
+            return;
+        };
+        self.line(name, when, &format!("ROLLBACK to execution {target}"));
+        let current = std::mem::take(&mut self.state);
+        self.state.variables = current.variables.clone();
+        let before: Vec<Left> = left.into_iter().filter(|l| l.stage != stage.name).collect();
+        take_over(&mut self.state, &dir, before);
+        let all: Vec<usize> = (0..stage.actions.len()).collect();
+        let (status, _) = self.actions(stage, &all);
+        let outcome = format!("rolled back to execution {target}: the stage {status}");
+        self.line(name, when, &outcome);
+        self.summary = Some(match self.summary.take() {
+            Some(first) => format!("{first}; {outcome}"),
+            None => outcome,
+        });
+        self.state.revisions = current.revisions;
+    }
+
+    /// Whether every rule of `condition` passes.
+    fn rules_pass(
+        &mut self,
+        stage: &StageDeclaration,
+        when: &str,
+        condition: &Condition,
+    ) -> Result<bool, String> {
+        for rule in condition.rules.iter().flatten() {
+            let mut config = BTreeMap::new();
+            for (k, v) in rule.configuration.iter().flatten() {
+                config.insert(
+                    k.clone(),
+                    plan::resolve(v, &self.state.variables)
+                        .map_err(|e| format!("rule {}: {e}", rule.name))?,
+                );
+            }
+            let passed = match super::conditions::kind(rule) {
+                super::conditions::Rule::Variable => {
+                    let (passed, how) = super::conditions::variable_check(&config)
+                        .map_err(|e| format!("rule {}: {e}", rule.name))?;
+                    self.line(&stage.name, when, &format!("rule {}: {how}", rule.name));
+                    passed
+                }
+                super::conditions::Rule::Commands(commands) => {
+                    let action = ActionDeclaration {
+                        name: rule.name.clone(),
+                        action_type_id: crate::shapes::codepipeline::ActionTypeId {
+                            category: "Compute".into(),
+                            owner: "AWS".into(),
+                            provider: "Commands".into(),
+                            version: "1".into(),
+                        },
+                        commands: Some(commands.to_vec()),
+                        input_artifacts: rule.input_artifacts.clone(),
+                        ..Default::default()
+                    };
+                    let pieces = (
+                        self.pipeline,
+                        self.execution_id.as_str(),
+                        stage.name.as_str(),
+                        &self.state,
+                        self.options,
+                        self.observer,
+                    );
+                    let ctx = prepare(pieces, &action, &self.stop, self.git_sources)
+                        .map_err(|f| format!("rule {}: {}", rule.name, f.message))?;
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+                    let outcome = runtime.block_on(commands_action(&ctx));
+                    self.line(&stage.name, when, &format!("rule {}: {}", rule.name, outcome.summary));
+                    outcome.status == Status::Succeeded
+                }
+                super::conditions::Rule::NotHere(provider) => {
+                    return Err(format!(
+                        "rule {}: {provider} rules need AWS and are not evaluated by runspec",
+                        rule.name
+                    ));
+                }
+            };
+            if !passed {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Runs the actions `which` of `stage` by `runOrder`, those of one at once; the stage's
+    /// status and the actions that failed.
+    fn actions(&mut self, stage: &StageDeclaration, which: &[usize]) -> (&'static str, Vec<usize>) {
+        let mut failed = Vec::new();
+        for group in plan::groups(&stage.actions) {
+            let indexes: Vec<usize> = group.actions.iter().copied().filter(|i| which.contains(i)).collect();
+            if indexes.is_empty() {
+                continue;
+            }
+            if *self.stop.borrow() {
+                return ("Stopped", failed);
+            }
+            let mut status = "Succeeded";
+            for ended in self.group(stage, &indexes) {
+                let i = ended.index;
+                match self.record(stage, ended) {
+                    Status::Succeeded => {}
+                    Status::Abandoned => status = "Stopped",
+                    _ => {
+                        failed.push(i);
+                        if status == "Succeeded" {
+                            status = "Failed";
+                        }
+                    }
+                }
+            }
+            if status != "Succeeded" {
+                return (status, failed);
+            }
+        }
+        ("Succeeded", failed)
+    }
+
+    /// Runs `indexes` of `stage` at once, each on a thread of its own.
+    fn group(&self, stage: &StageDeclaration, indexes: &[usize]) -> Vec<Ended> {
+        let ended = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for &i in indexes {
+                let action = &stage.actions[i];
+                self.observer.event(Event::ActionStarted {
+                    stage: &stage.name,
+                    action: &action.name,
+                    provider: &action.action_type_id.provider,
+                });
+                let began = SystemTime::now();
+                let pieces = (
+                    self.pipeline,
+                    self.execution_id.as_str(),
+                    stage.name.as_str(),
+                    &self.state,
+                    self.options,
+                    self.observer,
+                );
+                let ctx = match prepare(pieces, action, &self.stop, self.git_sources) {
+                    Ok(ctx) => ctx,
+                    Err(failure) => {
+                        let outcome = Outcome::failed(failure.code, failure.message);
+                        lock(&ended).push(Ended {
+                            index: i,
+                            began,
+                            end: SystemTime::now(),
+                            outcome,
+                            resolved: BTreeMap::new(),
+                        });
+                        continue;
+                    }
+                };
+                let ended = &ended;
+                let spawned =
+                    std::thread::Builder::new().stack_size(16 << 20).spawn_scoped(scope, move || {
+                        let resolved = ctx.config.clone();
+                        let outcome =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_action(&ctx)))
+                                .unwrap_or_else(|p| {
+                                    let why = crate::engine::ledger::panic_message(&*p);
+                                    Outcome::failed(
+                                        "JobFailed",
+                                        format!("runspec failed unexpectedly: {why}"),
+                                    )
+                                });
+                        lock(ended).push(Ended {
+                            index: i,
+                            began,
+                            end: SystemTime::now(),
+                            outcome,
+                            resolved,
+                        });
+                    });
+                if let Err(e) = spawned {
+                    let outcome = Outcome::failed("JobFailed", format!("cannot start a thread: {e}"));
+                    lock(ended).push(Ended {
+                        index: i,
+                        began,
+                        end: SystemTime::now(),
+                        outcome,
+                        resolved: BTreeMap::new(),
+                    });
+                }
+            }
+        });
+        let mut ended = ended.into_inner().unwrap_or_else(|p| p.into_inner());
+        ended.sort_by_key(|e| e.index);
+        ended
+    }
+
+    /// Takes what an action left into the execution, and records it.
+    fn record(&mut self, stage: &StageDeclaration, ended: Ended) -> Status {
+        let Ended { index, began, end, outcome, resolved } = ended;
+        let action = &stage.actions[index];
+        self.observer.event(Event::ActionEnded {
+            stage: &stage.name,
+            action: &action.name,
+            status: outcome.status,
+            summary: &outcome.summary,
+        });
+        if outcome.status == Status::Succeeded {
+            if let Some(ns) = &action.namespace {
+                self.state.variables.insert(ns.clone(), outcome.variables.clone());
+            }
+            for (name, commit) in &outcome.outputs {
+                self.state.artifacts.insert(name.clone(), (self.exec_dir.join(name), commit.clone()));
+            }
+            self.state.revisions.extend(outcome.revision.clone());
+        } else {
+            self.fail(format!("{}/{}: {}", stage.name, action.name, outcome.summary));
+        }
+        self.runs.push(ActionRun {
+            id: uuid::Uuid::new_v4().to_string(),
+            stage: stage.name.clone(),
+            action: action.name.clone(),
+            action_type: action.action_type_id.clone(),
+            namespace: action.namespace.clone(),
+            start: began,
+            end,
+            status: outcome.status,
+            summary: outcome.summary,
+            external_id: outcome.external_id,
+            configuration: action.configuration.clone().unwrap_or_default(),
+            resolved,
+            inputs: action.input_artifacts.iter().flatten().map(|a| a.name.clone()).collect(),
+            outputs: outcome.outputs.into_iter().map(|(n, _)| n).collect(),
+            variables: outcome.variables,
+            error: outcome.error,
+        });
+        outcome.status
+    }
 }
 
 /// The pipeline's variables: each declared one with `--variable NAME=VALUE` or its default;
@@ -474,19 +766,18 @@ fn pipeline_variables(
     Ok(out)
 }
 
-/// `--from`: the artifacts and variables the stages before `first` left in the newest
-/// execution of the store that has them all.
-fn earlier_execution(
-    pipeline: &PipelineDeclaration,
-    first: usize,
+/// The newest execution in the store (not `except`) in which every one of `actions` (stage,
+/// action) succeeded: its id, directory and what its actions left.
+fn newest_execution(
     store: &Path,
-    state: &mut State,
-) -> Result<(), NotStarted> {
-    let earlier: Vec<&ActionDeclaration> = pipeline.stages[..first].iter().flat_map(|s| &s.actions).collect();
+    except: Option<&str>,
+    actions: &[(&str, &str)],
+) -> Option<(String, PathBuf, Vec<Left>)> {
     let mut records: Vec<(SystemTime, PathBuf, serde_json::Value)> = std::fs::read_dir(store)
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| except.is_none_or(|id| e.file_name() != id))
         .filter_map(|e| {
             let file = e.path().join("execution.json");
             let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok()?;
@@ -495,27 +786,26 @@ fn earlier_execution(
         })
         .collect();
     records.sort_by_key(|r| std::cmp::Reverse(r.0));
-    for (_, dir, record) in records {
-        let done = super::execution::succeeded_actions(&record);
-        let all = earlier.iter().all(|a| done.iter().any(|d| d.action == a.name));
-        if !all {
-            continue;
+    records.into_iter().find_map(|(_, dir, record)| {
+        let left = super::execution::succeeded_actions(&record);
+        let all = actions
+            .iter()
+            .all(|(stage, action)| left.iter().any(|l| l.stage == *stage && l.action == *action));
+        let id = record["pipelineExecution"]["pipelineExecutionId"].as_str()?.to_string();
+        all.then_some((id, dir, left))
+    })
+}
+
+/// What an earlier execution's actions left (in `dir`), as this execution's.
+fn take_over(state: &mut State, dir: &Path, left: Vec<Left>) {
+    for l in left {
+        for o in l.outputs {
+            state.artifacts.insert(o.clone(), (dir.join(&o), None));
         }
-        for left in done {
-            for o in left.outputs {
-                state.artifacts.insert(o.clone(), (dir.join(&o), None));
-            }
-            if let Some(ns) = left.namespace {
-                state.variables.insert(ns, left.variables);
-            }
+        if let Some(ns) = l.namespace {
+            state.variables.insert(ns, l.variables);
         }
-        return Ok(());
     }
-    Err(NotStarted(format!(
-        "--from: no execution in the artifact store {} ran every action before that stage; run them first with --artifacts {}",
-        store.display(),
-        store.display()
-    )))
 }
 
 /// The execution's parts an action's context is made of.
