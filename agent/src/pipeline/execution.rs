@@ -68,6 +68,8 @@ pub struct Revision {
 pub struct Execution {
     pub pipeline: String,
     pub version: i64,
+    /// The pipeline's `executionMode` (SUPERSEDED when it names none).
+    pub mode: String,
     pub id: String,
     pub status: String,
     pub summary: Option<String>,
@@ -114,7 +116,7 @@ impl Execution {
                 trigger_type: Some("StartPipelineExecution".into()),
                 trigger_detail: Some("runspec pipeline run".into()),
             }),
-            execution_mode: Some("SUPERSEDED".into()),
+            execution_mode: Some(self.mode.clone()),
             execution_type: Some("STANDARD".into()),
             ..Default::default()
         };
@@ -257,6 +259,7 @@ mod tests {
         let e = Execution {
             pipeline: "p".into(),
             version: 1,
+            mode: "QUEUED".into(),
             id: "8c9f3e2a-1b2c-4d5e-8f90-123456789abc".into(),
             status: "Failed".into(),
             summary: None,

@@ -322,6 +322,7 @@ pub fn run(
     let execution = Execution {
         pipeline: pipeline.name.clone(),
         version: pipeline.version.unwrap_or(1),
+        mode: pipeline.execution_mode.clone().unwrap_or_else(|| "SUPERSEDED".into()),
         id: execution_id,
         status: status.to_string(),
         summary,

@@ -986,3 +986,179 @@ fn projects_come_from_a_codebuild_endpoint() {
     let summary = missing["output"]["executionResult"]["externalExecutionSummary"].as_str().unwrap();
     assert!(summary.contains("has no project nope"), "{summary}");
 }
+
+/// A V2 pipeline: a git source, then `stages` (each `{"name", "actions", …conditions}`).
+fn v2(stages: Value) -> Value {
+    let mut source =
+        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
+    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    source["namespace"] = json!("SourceVariables");
+    let mut all = vec![json!({"name": "Source", "actions": [source]})];
+    all.extend(stages.as_array().unwrap().iter().cloned());
+    json!({"pipeline": {"name": "conditions", "roleArn": "arn:aws:iam::123456789012:role/p", "pipelineType": "V2",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "variables": [{"name": "Fail", "defaultValue": "no"}],
+        "stages": all}})
+}
+
+/// A CodeBuild action of the `app` project running `command` (the buildspec runs `$RUN`).
+fn step(name: &str, command: &str) -> Value {
+    let vars = json!([{"name": "RUN", "value": command}]).to_string();
+    let mut a =
+        action(name, "Build", "CodeBuild", json!({"ProjectName": "app", "EnvironmentVariables": vars}));
+    a["inputArtifacts"] = json!([{"name": "Src"}]);
+    a
+}
+
+fn variable_rule(variable: &str, operator: &str, value: &str) -> Value {
+    json!({"name": "Check", "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "VariableCheck", "version": "1"},
+           "configuration": {"Variable": variable, "Operator": operator, "Value": value}})
+}
+
+#[test]
+fn stage_conditions_skip_fail_and_retry() {
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    repo(
+        &app,
+        &[("buildspec.yml", "version: 0.2\nphases:\n  build:\n    commands:\n      - sh -c \"$RUN\"\n")],
+    );
+    let marks = work.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    // beforeEntry SKIP: the branch is not `release`, the stage is skipped and the next one runs.
+    let pipeline = v2(json!([
+        {"name": "Release", "actions": [step("Publish", "echo publishing")],
+         "beforeEntry": {"conditions": [{"result": "SKIP", "rules": [variable_rule("#{SourceVariables.BranchName}", "EQ", "release")]}]}},
+        {"name": "Test", "actions": [step("Unit", "echo testing")],
+         "beforeEntry": {"conditions": [{"rules": [variable_rule("#{SourceVariables.CommitMessage}", "MATCHES", "Add .*")]}]}}
+    ]));
+    let ran = run(&pipeline, &app, &[]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    assert!(ran.stdout.contains("[Release] Stage Release Skipped"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("[Release/beforeEntry] rule Check: `main` EQ `release`: failed"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("[Test] Stage Test Succeeded"), "{}", ran.stdout);
+    assert!(ran.lines("Release", "Publish").is_empty(), "skipped: {}", ran.stdout);
+    // beforeEntry FAIL (the default result): the execution fails before the stage runs.
+    let pipeline = v2(json!([
+        {"name": "Release", "actions": [step("Publish", "echo publishing")],
+         "beforeEntry": {"conditions": [{"rules": [variable_rule("#{SourceVariables.BranchName}", "NE", "main")]}]}}
+    ]));
+    let ran = run(&pipeline, &app, &[]);
+    assert_eq!(ran.out.status.code(), Some(1), "{}", ran.stdout);
+    assert_eq!(ran.result["pipelineExecution"]["statusSummary"], "Release: the entry condition failed");
+    // onFailure RETRY of the failed actions only: Flaky fails once, then passes; Steady runs once.
+    let flaky =
+        format!("if [ -e {0}/once ]; then echo second try; else touch {0}/once; exit 1; fi", marks.display());
+    let pipeline = v2(json!([
+        {"name": "Build", "actions": [step("Flaky", &flaky), step("Steady", "echo steady")],
+         "onFailure": {"result": "RETRY", "retryConfiguration": {"retryMode": "FAILED_ACTIONS"}}}
+    ]));
+    let ran = run(&pipeline, &app, &[]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    let runs: Vec<(String, String)> = ran.result["actionExecutionDetails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["actionName"].as_str().unwrap().to_string(), d["status"].as_str().unwrap().to_string()))
+        .collect();
+    let pairs: Vec<(&str, &str)> = runs.iter().map(|(a, s)| (a.as_str(), s.as_str())).collect();
+    assert_eq!(
+        pairs,
+        [("Source", "Succeeded"), ("Flaky", "Failed"), ("Steady", "Succeeded"), ("Flaky", "Succeeded")]
+    );
+    assert!(ran.stdout.contains("[Build/onFailure] RETRY: running 1 action(s) again"), "{}", ran.stdout);
+}
+
+#[test]
+fn on_success_rules_and_a_rollback_to_the_last_good_execution() {
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    let buildspec = "version: 0.2\nenv:\n  exported-variables: [OUT]\nphases:\n  build:\n    commands:\n      - sh -c \"$RUN\"\n      - OUT=$(cat out.txt 2>/dev/null || echo none)\nartifacts:\n  files:\n    - '**/*'\n";
+    repo(&app, &[("buildspec.yml", buildspec)]);
+    let file = work.path().join("pipeline.json");
+    let store = work.path().join("store");
+    let pipeline_run = |pipeline: &Value, extra: &[&str]| {
+        std::fs::write(&file, pipeline.to_string()).unwrap();
+        let result = work.path().join("execution.json");
+        let out = Command::new(env!("CARGO_BIN_EXE_runspec"))
+            .current_dir(&app)
+            .args(["pipeline", "run"])
+            .arg(&file)
+            .arg("--artifacts")
+            .arg(&store)
+            .arg("--result")
+            .arg(&result)
+            .args(extra)
+            .env("RUNSPEC_STATE_DIR", work.path().join("state"))
+            .output()
+            .unwrap();
+        let result: Value = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), result)
+    };
+    // onSuccess: a Commands rule that fails fails the stage that succeeded.
+    let commands_rule = json!({"name": "Smoke", "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "Commands", "version": "1"},
+        "commands": ["test -e nothing-here"], "inputArtifacts": [{"name": "Src"}]});
+    let pipeline = v2(json!([
+        {"name": "Deploy", "actions": [step("Ship", "echo shipped")], "onSuccess": {"conditions": [{"rules": [commands_rule]}]}}
+    ]));
+    let (code, stdout, result) = pipeline_run(&pipeline, &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(result["pipelineExecution"]["statusSummary"], "Deploy: the onSuccess condition failed");
+    assert!(stdout.contains("[Deploy/onSuccess] rule Smoke: build"), "{stdout}");
+
+    // ROLLBACK: a good execution first (v1), then one whose build is broken (the pipeline
+    // variable Version): the Deploy stage fails and runs again with the artifact the good
+    // execution deployed.
+    let build_then_deploy = || {
+        let mut make = step("Make", "echo \"$VERSION\" > out.txt");
+        make["configuration"]["EnvironmentVariables"] = json!([
+            {"name": "RUN", "value": "echo \"$VERSION\" > out.txt"},
+            {"name": "VERSION", "value": "#{variables.Version}"}
+        ])
+        .to_string()
+        .into();
+        make["outputArtifacts"] = json!([{"name": "Built"}]);
+        let mut ship =
+            step("Ship", "if grep -q broken out.txt; then exit 1; fi; echo \"deployed $(cat out.txt)\"");
+        ship["inputArtifacts"] = json!([{"name": "Built"}]);
+        let mut p = v2(json!([
+            {"name": "Build", "actions": [make]},
+            {"name": "Deploy", "actions": [ship], "onFailure": {"result": "ROLLBACK"}}
+        ]));
+        p["pipeline"]["variables"] = json!([{"name": "Version", "defaultValue": "v1"}]);
+        p
+    };
+    let (code, stdout, good) = pipeline_run(&build_then_deploy(), &[]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("[Deploy/Ship] deployed v1"), "{stdout}");
+    let good_id = good["pipelineExecution"]["pipelineExecutionId"].as_str().unwrap().to_string();
+    let (code, stdout, failed) = pipeline_run(&build_then_deploy(), &["--variable", "Version=v2-broken"]);
+    assert_eq!(code, Some(1), "the execution that needed a rollback failed: {stdout}");
+    assert!(stdout.contains(&format!("[Deploy/onFailure] ROLLBACK to execution {good_id}")), "{stdout}");
+    assert!(stdout.contains("[Deploy/Ship] deployed v1"), "v1 is deployed again: {stdout}");
+    let summary = failed["pipelineExecution"]["statusSummary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("rolled back to execution {good_id}: the stage Succeeded")),
+        "{summary}"
+    );
+    let ships: Vec<&str> = failed["actionExecutionDetails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["actionName"] == "Ship")
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(ships, ["Failed", "Succeeded"]);
+    // Without a good execution to go back to, the rollback says so.
+    std::fs::remove_dir_all(&store).unwrap();
+    let (code, stdout, _) = pipeline_run(&build_then_deploy(), &["--variable", "Version=v2-broken"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.contains("ROLLBACK: no earlier execution in the artifact store succeeded in this stage"),
+        "{stdout}"
+    );
+}
