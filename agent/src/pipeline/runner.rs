@@ -864,7 +864,9 @@ fn run_action(ctx: &Ctx) -> Outcome {
         Err(e) => return Outcome::failed("JobFailed", format!("cannot start the async runtime: {e}")),
     };
     match (t.category.as_str(), t.provider.as_str()) {
-        ("Source", "CodeCommit" | "CodeStarSourceConnection" | "S3") => runtime.block_on(source_action(ctx)),
+        ("Source", "CodeCommit" | "CodeStarSourceConnection" | "S3" | "ECR") => {
+            runtime.block_on(source_action(ctx))
+        }
         ("Build" | "Test", "CodeBuild") => runtime.block_on(codebuild_action(ctx)),
         (_, "Commands") => runtime.block_on(commands_action(ctx)),
         ("Build", "ECRBuildAndPublish") => runtime.block_on(ecr_build_action(ctx)),
@@ -925,6 +927,7 @@ async fn source_action(ctx: &Ctx<'_>) -> Outcome {
             }
         }
         (None, "S3") => return s3_source(ctx, &output).await,
+        (None, "ECR") => return ecr_source(ctx, &output).await,
         (None, _) => {
             return Outcome::failed(
                 "ConfigurationError",
@@ -1013,6 +1016,94 @@ async fn s3_source(ctx: &Ctx<'_>, output: &str) -> Outcome {
             summary: format!("s3://{bucket}/{key}"),
         }),
         ..Outcome::succeeded(format!("s3://{bucket}/{key} {revision}"))
+    }
+}
+
+/// An ECR source: the image `RepositoryName`:`ImageTag` (default `latest`) as the ECR API
+/// describes it (`AWS_ENDPOINT_URL` honoured), handed on as `imageDetail.json`, with the
+/// variables the ECR source action sets (RegistryId, RepositoryName, ImageTag, ImageDigest,
+/// ImageURI).
+async fn ecr_source(ctx: &Ctx<'_>, output: &str) -> Outcome {
+    let repository = ctx.config.get("RepositoryName").cloned().unwrap_or_default();
+    let tag =
+        ctx.config.get("ImageTag").cloned().filter(|t| !t.is_empty()).unwrap_or_else(|| "latest".into());
+    let region = ctx
+        .action
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let config = crate::aws::sdk_config(&region, None).await;
+    let client = crate::image::ecr::client(&config, &region);
+    let described = client
+        .describe_images()
+        .repository_name(&repository)
+        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(&tag).build())
+        .send()
+        .await;
+    let image = match described {
+        Ok(d) => match d.image_details().first() {
+            Some(i) => i.clone(),
+            None => {
+                return Outcome::failed(
+                    "JobFailed",
+                    format!("the repository {repository} has no image {tag}"),
+                );
+            }
+        },
+        Err(e) => {
+            return Outcome::failed(
+                "JobFailed",
+                format!(
+                    "cannot describe {repository}:{tag}: {} (or give the files with --source {}=DIR)",
+                    crate::aws::error_text(&e),
+                    ctx.action.name
+                ),
+            );
+        }
+    };
+    let registry = image.registry_id().unwrap_or_default().to_string();
+    let digest = image.image_digest().unwrap_or_default().to_string();
+    let uri = format!("{registry}.dkr.ecr.{region}.amazonaws.com/{repository}@{digest}");
+    let detail = serde_json::json!({
+        "ImageSizeInBytes": image.image_size_in_bytes().map(|n| n.to_string()).unwrap_or_default(),
+        "ImageDigest": digest,
+        "Version": "1.0",
+        "ImagePushedAt": image.image_pushed_at().map(|t| t.to_string()).unwrap_or_default(),
+        "RegistryId": registry,
+        "RepositoryName": repository,
+        "ImageURI": uri,
+        "ImageTags": image.image_tags(),
+    });
+    let dest = ctx.out_dir.join(output);
+    let written = std::fs::create_dir_all(&dest).and_then(|()| {
+        std::fs::write(
+            dest.join("imageDetail.json"),
+            serde_json::to_string_pretty(&detail).unwrap_or_default(),
+        )
+    });
+    if let Err(e) = written {
+        return Outcome::failed("JobFailed", format!("cannot write imageDetail.json: {e}"));
+    }
+    ctx.line(&format!("{repository}:{tag} is {digest}"));
+    let variables = BTreeMap::from([
+        ("RegistryId".to_string(), registry),
+        ("RepositoryName".to_string(), repository.clone()),
+        ("ImageTag".to_string(), tag.clone()),
+        ("ImageDigest".to_string(), digest.clone()),
+        ("ImageURI".to_string(), uri),
+    ]);
+    Outcome {
+        variables,
+        outputs: vec![(output.to_string(), None)],
+        revision: Some(Revision {
+            action: ctx.action.name.clone(),
+            artifact: output.to_string(),
+            id: digest.clone(),
+            summary: format!("{repository}:{tag}"),
+        }),
+        ..Outcome::succeeded(format!("{repository}:{tag} {digest}"))
     }
 }
 

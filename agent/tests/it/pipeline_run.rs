@@ -1162,3 +1162,52 @@ fn on_success_rules_and_a_rollback_to_the_last_good_execution() {
         "{stdout}"
     );
 }
+
+#[test]
+#[ignore = "needs moto: run scripts/test.sh"]
+fn an_ecr_source_hands_on_image_detail_json() {
+    let repository = format!("app-{}", uuid::Uuid::new_v4().simple());
+    let ecr = aws_sdk_ecr::Client::new(&crate::aws::sdk());
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": format!("sha256:{}", "a".repeat(64))},
+        "layers": []});
+    let digest = crate::aws::block(async {
+        ecr.create_repository().repository_name(&repository).send().await.unwrap();
+        let put = ecr
+            .put_image()
+            .repository_name(&repository)
+            .image_manifest(manifest.to_string())
+            .image_tag("v7")
+            .send()
+            .await
+            .unwrap();
+        put.image().unwrap().image_id().unwrap().image_digest().unwrap().to_string()
+    });
+    let mut source =
+        action("Image", "Source", "ECR", json!({"RepositoryName": repository, "ImageTag": "v7"}));
+    source["outputArtifacts"] = json!([{"name": "ImageArtifact"}]);
+    source["namespace"] = json!("ImageVariables");
+    let show = json!({"name": "Show",
+        "actionTypeId": {"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"},
+        "commands": ["cat imageDetail.json", "echo \"uri $URI\""],
+        "environmentVariables": [{"name": "URI", "value": "#{ImageVariables.ImageURI}"}],
+        "inputArtifacts": [{"name": "ImageArtifact"}]});
+    let pipeline = json!({"pipeline": {"name": "image", "roleArn": "arn:aws:iam::123456789012:role/p", "pipelineType": "V2",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [source]}, {"name": "Show", "actions": [show]}]}});
+    let work = tempfile::tempdir().unwrap();
+    let ran = pipeline_with_env(&pipeline, work.path(), &[]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    let vars = &ran.detail("Image")["output"]["outputVariables"];
+    assert_eq!(vars["ImageDigest"], digest.as_str());
+    assert_eq!(vars["ImageTag"], "v7");
+    let uri = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{repository}@{digest}");
+    assert_eq!(vars["ImageURI"], uri.as_str());
+    let detail: Value = serde_json::from_str(
+        &std::fs::read_to_string(store(&ran).join("ImageArtifact/imageDetail.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(detail["ImageURI"], uri.as_str());
+    assert_eq!(detail["ImageTags"], json!(["v7"]));
+    assert!(ran.lines("Show", "Show").contains(&format!("uri {uri}").as_str()), "{}", ran.stdout);
+}
