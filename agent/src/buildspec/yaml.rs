@@ -55,6 +55,21 @@ pub struct Node {
 }
 
 impl Node {
+    /// The node as JSON: mappings with scalar keys as objects (later keys win), sequences as
+    /// arrays, nulls as null, every other scalar as a string (no type guessing: a reader
+    /// compares what it expects). Depth is bounded by the parser's [`MAX_DEPTH`].
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match &self.kind {
+            _ if self.is_null() => Value::Null,
+            NodeKind::Scalar { value, .. } => Value::String(value.clone()),
+            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Map(pairs) => Value::Object(
+                pairs.iter().filter_map(|(k, v)| Some((k.as_scalar()?.to_string(), v.to_json()))).collect(),
+            ),
+        }
+    }
+
     /// A plain `~`, `null` or empty scalar: YAML's null.
     pub fn is_null(&self) -> bool {
         self.tag.is_none()

@@ -87,6 +87,60 @@ pub async fn ecs(d: &Request<'_>) -> Result<String, String> {
     }
 }
 
+/// The Amazon ECS blue/green action (CodeDeployToECS): its task definition template with the
+/// images of its `imageDetail.json` artifacts and its AppSpec are checked; `--deploy local`
+/// then runs the task definition like the standard action (a service named
+/// `<ApplicationName>/<DeploymentGroupName>`). A CodeDeploy deployment needs AWS's CodeDeploy,
+/// which runspec does not drive: `--deploy aws` fails, saying so.
+pub async fn blue_green(d: &Request<'_>) -> Result<String, String> {
+    let setting = |k: &str, default: &str| {
+        d.config.get(k).cloned().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+    };
+    let artifact_file = |artifact: &str, path: &str| -> Result<String, String> {
+        let (_, dir, _) = d
+            .inputs
+            .iter()
+            .find(|(n, ..)| n == artifact)
+            .ok_or_else(|| format!("{artifact} is not an input artifact of the action"))?;
+        crate::build::read_source_file(dir, path)
+            .map_err(|e| format!("cannot read {path} in {artifact}: {e}"))
+    };
+    let td_text = artifact_file(
+        &setting("TaskDefinitionTemplateArtifact", ""),
+        &setting("TaskDefinitionTemplatePath", "taskdef.json"),
+    )?;
+    let appspec_text = artifact_file(
+        &setting("AppSpecTemplateArtifact", ""),
+        &setting("AppSpecTemplatePath", "appspec.yaml"),
+    )?;
+    let mut images = Vec::new();
+    for n in 1..=4 {
+        let Some(artifact) = d.config.get(&format!("Image{n}ArtifactName")) else { continue };
+        let placeholder = setting(&format!("Image{n}ContainerName"), &format!("IMAGE{n}_NAME"));
+        let uri =
+            ecs::image_uri("imageDetail.json", artifact_file(artifact, "imageDetail.json")?.as_bytes())?;
+        (d.line)(&format!("<{placeholder}> → {uri}"));
+        images.push((placeholder, uri));
+    }
+    let td = ecs::render_task_definition(&td_text, &images)?;
+    let appspec = match crate::buildspec::yaml::parse(&appspec_text) {
+        Ok(Some(node)) => node.to_json(),
+        Ok(None) => return Err("the AppSpec is empty".into()),
+        Err(e) => return Err(format!("the AppSpec is not YAML (line {}): {}", e.line, e.message)),
+    };
+    ecs::check_appspec(&appspec, &td)?;
+    let (application, group) = (setting("ApplicationName", ""), setting("DeploymentGroupName", ""));
+    match d.mode {
+        Deploy::Skip => Ok(format!(
+            "not deployed (--deploy skip): the task definition and AppSpec of {application}/{group} were checked"
+        )),
+        Deploy::Local => run_locally(&application, &group, &containers(&td), d.line).await,
+        Deploy::Aws => Err(format!(
+            "the task definition and AppSpec of {application}/{group} were checked; a CodeDeploy blue/green deployment is not run by runspec (use --deploy local or skip)"
+        )),
+    }
+}
+
 /// The S3 deploy action (`BucketName`, `Extract`, `ObjectKey`): the input artifact's files
 /// (`Extract` true, under `ObjectKey` as a prefix when given) or the artifact as one ZIP
 /// (`Extract` false, at `ObjectKey`), to S3 with `--deploy aws`, to `<execution>/s3/<bucket>/`

@@ -60,6 +60,86 @@ pub fn with_images(containers: &[Value], definitions: &[ImageDefinition]) -> Res
     Ok(out)
 }
 
+/// The Amazon ECS blue/green action's task definition template (`taskdef.json`) with each
+/// `<PLACEHOLDER>` image replaced by the image of its `imageDetail.json` (`Image1ContainerName`
+/// … `Image4ContainerName` name the placeholders, `IMAGE1_NAME` when left out), per "Amazon ECS
+/// blue/green deployment action reference" in the CodePipeline User Guide. A placeholder the
+/// template does not use, or one left in it, fails the deploy.
+pub fn render_task_definition(template: &str, images: &[(String, String)]) -> Result<Value, String> {
+    let mut td: Value = serde_json::from_str(template)
+        .map_err(|e| format!("the task definition template is not JSON: {e}"))?;
+    let containers = td
+        .get_mut("containerDefinitions")
+        .and_then(Value::as_array_mut)
+        .ok_or("the task definition template has no containerDefinitions")?;
+    for (placeholder, uri) in images {
+        let wanted = format!("<{placeholder}>");
+        let mut used = false;
+        for c in containers.iter_mut() {
+            if c["image"] == wanted.as_str() {
+                c["image"] = Value::String(uri.clone());
+                used = true;
+            }
+        }
+        if !used {
+            return Err(format!("no container of the task definition template has the image {wanted}"));
+        }
+    }
+    for c in containers.iter() {
+        if let Some(image) = c["image"].as_str().filter(|i| i.starts_with('<') && i.ends_with('>')) {
+            return Err(format!(
+                "the container {} still has the placeholder {image}: name it with an Image<N>ContainerName and an imageDetail.json artifact",
+                c["name"].as_str().unwrap_or("?")
+            ));
+        }
+    }
+    Ok(td)
+}
+
+/// An `imageDetail.json`'s `ImageURI`.
+pub fn image_uri(file: &str, bytes: &[u8]) -> Result<String, String> {
+    if bytes.len() > MAX_FILE {
+        return Err(format!("{file} is {} bytes; CodePipeline reads at most {MAX_FILE}", bytes.len()));
+    }
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("{file} is not JSON: {e}"))?;
+    v["ImageURI"]
+        .as_str()
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| format!("{file} has no ImageURI"))
+}
+
+/// The AppSpec's check: a `Resources` entry of type `AWS::ECS::Service` whose `TaskDefinition`
+/// is the `<TASK_DEFINITION>` placeholder and whose load balancer names a container of the task
+/// definition.
+pub fn check_appspec(appspec: &serde_json::Value, td: &Value) -> Result<(), String> {
+    let resources = appspec["Resources"].as_array().ok_or("the AppSpec has no Resources list")?;
+    let service = resources
+        .iter()
+        .filter_map(|r| r.as_object()?.values().next())
+        .find(|r| r["Type"] == "AWS::ECS::Service")
+        .ok_or("the AppSpec has no resource of Type AWS::ECS::Service")?;
+    let props = &service["Properties"];
+    if props["TaskDefinition"] != "<TASK_DEFINITION>" {
+        return Err("the AppSpec's TaskDefinition must be the placeholder <TASK_DEFINITION>".into());
+    }
+    if let Some(name) = props["LoadBalancerInfo"]["ContainerName"].as_str() {
+        let names: Vec<&str> = td["containerDefinitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        if !names.contains(&name) {
+            return Err(format!(
+                "the AppSpec's ContainerName {name} is not a container of the task definition ({})",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +185,32 @@ mod tests {
         let missing = [ImageDefinition { name: "api".into(), image_uri: "api:1".into() }];
         let e = with_images(&containers, &missing).unwrap_err();
         assert!(e.contains("`api`") && e.contains("it has: web, sidecar"), "{e}");
+    }
+
+    #[test]
+    fn a_blue_green_template_gets_its_images() {
+        let template = r#"{"family": "web", "containerDefinitions": [{"name": "web", "image": "<IMAGE1_NAME>"}, {"name": "proxy", "image": "envoy:1"}]}"#;
+        let images =
+            [("IMAGE1_NAME".to_string(), "1.dkr.ecr.us-east-1.amazonaws.com/web@sha256:ab".to_string())];
+        let td = render_task_definition(template, &images).unwrap();
+        assert_eq!(td["containerDefinitions"][0]["image"], "1.dkr.ecr.us-east-1.amazonaws.com/web@sha256:ab");
+        assert_eq!(td["containerDefinitions"][1]["image"], "envoy:1");
+        let unused = [("IMAGE2_NAME".to_string(), "x".to_string())];
+        assert!(render_task_definition(template, &unused).unwrap_err().contains("<IMAGE2_NAME>"));
+        assert!(
+            render_task_definition(template, &[])
+                .unwrap_err()
+                .contains("still has the placeholder <IMAGE1_NAME>")
+        );
+        assert!(render_task_definition("[]", &images).is_err());
+        let appspec = json!({"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service",
+            "Properties": {"TaskDefinition": "<TASK_DEFINITION>", "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080}}}}]});
+        check_appspec(&appspec, &td).unwrap();
+        let mut wrong = appspec.clone();
+        wrong["Resources"][0]["TargetService"]["Properties"]["LoadBalancerInfo"]["ContainerName"] =
+            json!("api");
+        assert!(check_appspec(&wrong, &td).unwrap_err().contains("api is not a container"));
+        assert_eq!(image_uri("imageDetail.json", br#"{"ImageURI": "u"}"#), Ok("u".to_string()));
+        assert!(image_uri("imageDetail.json", b"{}").unwrap_err().contains("no ImageURI"));
     }
 }

@@ -871,7 +871,7 @@ fn run_action(ctx: &Ctx) -> Outcome {
         (_, "Commands") => runtime.block_on(commands_action(ctx)),
         ("Build", "ECRBuildAndPublish") => runtime.block_on(ecr_build_action(ctx)),
         ("Approval", "Manual") => approval(ctx),
-        ("Deploy", provider @ ("ECS" | "S3")) => {
+        ("Deploy", provider @ ("ECS" | "S3" | "CodeDeployToECS")) => {
             let line = |text: &str| ctx.line(text);
             let deploy = super::deploy::Request {
                 config: &ctx.config,
@@ -883,6 +883,7 @@ fn run_action(ctx: &Ctx) -> Outcome {
             };
             let deployed = match provider {
                 "ECS" => runtime.block_on(super::deploy::ecs(&deploy)),
+                "CodeDeployToECS" => runtime.block_on(super::deploy::blue_green(&deploy)),
                 _ => runtime.block_on(super::deploy::s3(&deploy)),
             };
             match deployed {

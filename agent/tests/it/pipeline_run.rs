@@ -467,10 +467,14 @@ fn free_port() -> u16 {
 /// `GET http://127.0.0.1:port/index.html`, waited for (the container starts serving a moment
 /// after it starts).
 fn page(port: u16) -> String {
+    page_at(port, "index.html")
+}
+
+fn page_at(port: u16, path: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let out = Command::new("curl")
-            .args(["-fsS", &format!("http://127.0.0.1:{port}/index.html")])
+            .args(["-fsS", &format!("http://127.0.0.1:{port}/{path}")])
             .output()
             .unwrap();
         if out.status.success() {
@@ -1210,4 +1214,98 @@ fn an_ecr_source_hands_on_image_detail_json() {
     assert_eq!(detail["ImageURI"], uri.as_str());
     assert_eq!(detail["ImageTags"], json!(["v7"]));
     assert!(ran.lines("Show", "Show").contains(&format!("uri {uri}").as_str()), "{}", ran.stdout);
+}
+
+/// Source (taskdef.json, appspec.yaml) → a Commands action writing imageDetail.json → an Amazon
+/// ECS blue/green deploy.
+fn blue_green_pipeline(image: &str) -> Value {
+    let mut source =
+        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
+    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let detail = json!({"ImageURI": image}).to_string();
+    let image_action = json!({"name": "Image",
+        "actionTypeId": {"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"},
+        "commands": [format!("echo '{detail}' > imageDetail.json")],
+        "inputArtifacts": [{"name": "Src"}],
+        "outputArtifacts": [{"name": "ImageArtifact", "files": ["imageDetail.json"]}]});
+    let mut deploy = action(
+        "Deploy",
+        "Deploy",
+        "CodeDeployToECS",
+        json!({"ApplicationName": "web", "DeploymentGroupName": "blue-green",
+               "TaskDefinitionTemplateArtifact": "Src", "AppSpecTemplateArtifact": "Src",
+               "Image1ArtifactName": "ImageArtifact", "Image1ContainerName": "IMAGE1_NAME"}),
+    );
+    deploy["inputArtifacts"] = json!([{"name": "Src"}, {"name": "ImageArtifact"}]);
+    json!({"pipeline": {"name": "bg", "roleArn": "arn:aws:iam::123456789012:role/p", "pipelineType": "V2",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [source]}, {"name": "Image", "actions": [image_action]},
+                   {"name": "Deploy", "actions": [deploy]}]}})
+}
+
+fn blue_green_repo(dir: &Path, port: u16, container: &str) {
+    let taskdef = json!({"family": "web", "networkMode": "awsvpc", "containerDefinitions": [
+        {"name": "web", "image": "<IMAGE1_NAME>", "essential": true, "command": ["httpd", "-f", "-p", "8080", "-h", "/etc"],
+         "portMappings": [{"containerPort": 8080, "hostPort": port}]}]});
+    let appspec = format!(
+        "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: <TASK_DEFINITION>\n        LoadBalancerInfo:\n          ContainerName: \"{container}\"\n          ContainerPort: 8080\n"
+    );
+    repo(dir, &[("taskdef.json", &taskdef.to_string()), ("appspec.yaml", &appspec)]);
+}
+
+#[test]
+fn a_blue_green_deploy_is_checked() {
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    blue_green_repo(&app, 8080, "web");
+    let ran = run(&blue_green_pipeline("1.dkr.ecr.us-east-1.amazonaws.com/web@sha256:ab"), &app, &[]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    assert!(
+        ran.lines("Deploy", "Deploy")
+            .contains(&"<IMAGE1_NAME> → 1.dkr.ecr.us-east-1.amazonaws.com/web@sha256:ab")
+    );
+    let summary = ran.detail("Deploy")["output"]["executionResult"]["externalExecutionSummary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(summary.contains("not deployed (--deploy skip)"), "{summary}");
+    // An AppSpec that names a container the task definition does not have fails the deploy.
+    let broken = work.path().join("broken");
+    blue_green_repo(&broken, 8080, "api");
+    let ran = run(&blue_green_pipeline("web:1"), &broken, &[]);
+    assert_eq!(ran.out.status.code(), Some(1), "{}", ran.stdout);
+    let summary = ran.detail("Deploy")["output"]["executionResult"]["externalExecutionSummary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(summary.contains("ContainerName api is not a container"), "{summary}");
+    let ran = run(&blue_green_pipeline("web:1"), &app, &["--deploy", "aws"]);
+    assert_eq!(ran.out.status.code(), Some(1));
+    let summary = ran.detail("Deploy")["output"]["executionResult"]["externalExecutionSummary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(summary.contains("not run by runspec"), "{summary}");
+}
+
+#[test]
+#[ignore = "needs docker and the test images: run scripts/test.sh"]
+fn a_blue_green_deploy_runs_locally() {
+    let busybox = std::env::var("RUNSPEC_TEST_DOCKER_IMAGE").expect(NEEDS);
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    let port = free_port();
+    blue_green_repo(&app, port, "web");
+    let ran = run(&blue_green_pipeline(&busybox), &app, &["--deploy", "local"]);
+    let served = if ran.out.status.code() == Some(0) { page_at(port, "hostname") } else { String::new() };
+    let ids = Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=runspec.ecs.service=web/blue-green"])
+        .output()
+        .unwrap();
+    for id in String::from_utf8_lossy(&ids.stdout).lines() {
+        let _ = Command::new("docker").args(["rm", "-f", id]).output();
+    }
+    let _ = Command::new("docker").args(["network", "rm", "runspec-ecs-web-blue-green"]).output();
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    assert!(!served.is_empty());
 }
