@@ -16,6 +16,7 @@ pub mod engine;
 pub mod env;
 pub mod exec;
 pub mod image;
+pub mod json_api;
 pub mod log;
 pub mod pipeline;
 pub mod plugin_model;

@@ -473,10 +473,8 @@ fn page(port: u16) -> String {
 fn page_at(port: u16, path: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let out = Command::new("curl")
-            .args(["-fsS", &format!("http://127.0.0.1:{port}/{path}")])
-            .output()
-            .unwrap();
+        let out =
+            Command::new("curl").args(["-fsS", &format!("http://127.0.0.1:{port}/{path}")]).output().unwrap();
         if out.status.success() {
             return String::from_utf8_lossy(&out.stdout).into_owned();
         }
