@@ -44,8 +44,10 @@ OPERATIONS = {
         "UpdateProject",
     ],
     "logs": ["DescribeLogStreams", "FilterLogEvents", "GetLogEvents"],
-    # The pipelines `runspec pipeline` reads and the API `runspec serve` is to answer for them.
+    # The pipelines `runspec pipeline` reads and the API `runspec serve` is to answer for them;
+    # the job API `runspec worker --codepipeline-action` calls as a custom action's job worker.
     "codepipeline": [
+        "AcknowledgeJob",
         "CreatePipeline",
         "DeletePipeline",
         "GetPipeline",
@@ -54,7 +56,10 @@ OPERATIONS = {
         "ListActionExecutions",
         "ListPipelineExecutions",
         "ListPipelines",
+        "PollForJobs",
         "PutApprovalResult",
+        "PutJobFailureResult",
+        "PutJobSuccessResult",
         "StartPipelineExecution",
         "StopPipelineExecution",
         "UpdatePipeline",

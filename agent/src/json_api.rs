@@ -148,3 +148,21 @@ impl Client {
         Err(CallError { code: if code.is_empty() { format!("HTTP {status}") } else { code }, message })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regional_endpoints() {
+        assert_eq!(endpoint("codebuild", "eu-west-1", None), "https://codebuild.eu-west-1.amazonaws.com");
+        assert_eq!(
+            endpoint("codepipeline", "cn-north-1", None),
+            "https://codepipeline.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            endpoint("codebuild", "eu-west-1", Some("http://127.0.0.1:5000")),
+            "http://127.0.0.1:5000"
+        );
+    }
+}

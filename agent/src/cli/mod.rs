@@ -160,13 +160,32 @@ pub struct ReplayArgs {
 pub struct WorkerArgs {
     /// The shared store: dynamodb://TABLE (created when missing). Credentials, region and
     /// endpoint come from the standard AWS chain (AWS_PROFILE, AWS_ENDPOINT_URL, ...).
-    #[arg(long, value_name = "dynamodb://TABLE")]
-    pub store: String,
+    #[arg(long, value_name = "dynamodb://TABLE", required_unless_present = "codepipeline_action")]
+    pub store: Option<String>,
 
     /// The work queue: sqs://QUEUE or its URL (QUEUE and its dead-letter queue QUEUE-dlq are
     /// created when missing).
-    #[arg(long, value_name = "sqs://QUEUE")]
-    pub queue: String,
+    #[arg(long, value_name = "sqs://QUEUE", required_unless_present = "codepipeline_action")]
+    pub queue: Option<String>,
+
+    /// Instead of a fleet's builds, take the jobs of a CodePipeline custom action (owner
+    /// Custom) as its job worker: poll for them, download the inputs with the job's
+    /// credentials, run the project the action's ProjectName names (from --project), upload
+    /// the outputs (SSE-KMS with the job's key) and answer with the build id and its exported
+    /// variables. The CodePipeline endpoint comes from the standard chain
+    /// (AWS_ENDPOINT_URL_CODEPIPELINE, AWS_ENDPOINT_URL, or the region's).
+    #[arg(long, value_name = "provider=NAME[,category=Build][,version=1]", conflicts_with_all = ["store", "queue"])]
+    pub codepipeline_action: Option<String>,
+
+    /// With --codepipeline-action: a project a job may name, as a `batch-get-projects`
+    /// element or a `create-project --cli-input-json` file; repeat for more.
+    #[arg(long = "project", value_name = "NAME=PROJECT.json", requires = "codepipeline_action")]
+    pub projects: Vec<String>,
+
+    /// With --codepipeline-action: how long a job waits for its build before it answers with a
+    /// continuation token (the build goes on; the action's next job waits for it again).
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS", requires = "codepipeline_action")]
+    pub job_window: f64,
 
     /// Where sources and logs of running builds are kept.
     #[arg(long, value_name = "DIR")]
@@ -600,8 +619,14 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
 }
 
 fn worker(args: WorkerArgs) -> Result<u8, UsageError> {
-    crate::serve::fleet::table_of(&args.store).map_err(usage)?;
-    crate::serve::fleet::queue_of(&args.queue).map_err(usage)?;
+    if let Some(spec) = &args.codepipeline_action {
+        return job_worker(spec, &args);
+    }
+    let (Some(store), Some(queue)) = (args.store.clone(), args.queue.clone()) else {
+        return Err(usage("--store and --queue name the fleet's store and queue"));
+    };
+    crate::serve::fleet::table_of(&store).map_err(usage)?;
+    crate::serve::fleet::queue_of(&queue).map_err(usage)?;
     if !(args.lease.is_finite() && args.lease >= 1.0) {
         return Err(usage("--lease must be at least 1 second"));
     }
@@ -611,10 +636,9 @@ fn worker(args: WorkerArgs) -> Result<u8, UsageError> {
             .map(|d| d.join("worker"))
             .ok_or_else(|| usage("cannot find a state directory: pass --state-dir"))?,
     };
-    let queue = args.queue.clone();
     let options = crate::serve::worker::Options {
-        store: args.store,
-        queue: args.queue,
+        store,
+        queue: queue.clone(),
         state_dir,
         concurrency: args
             .concurrency
@@ -629,6 +653,80 @@ fn worker(args: WorkerArgs) -> Result<u8, UsageError> {
         eprintln!("runspec worker: {owner} taking builds from {queue}");
     })
     .map_err(usage)?;
+    Ok(exit::OK)
+}
+
+/// `runspec worker --codepipeline-action`: a custom action's job worker until SIGTERM or Ctrl-C.
+fn job_worker(spec: &str, args: &WorkerArgs) -> Result<u8, UsageError> {
+    let action = crate::pipeline::job_worker::action_type(spec)
+        .map_err(|e| usage(format!("--codepipeline-action {spec}: {e}")))?;
+    if !(args.job_window.is_finite() && args.job_window >= 1.0) {
+        return Err(usage("--job-window must be at least 1 second"));
+    }
+    let mut projects = std::collections::BTreeMap::new();
+    for p in &args.projects {
+        let (name, file) = p
+            .split_once('=')
+            .filter(|(n, _)| !n.is_empty())
+            .ok_or_else(|| usage(format!("--project {p}: expected NAME=PROJECT.json")))?;
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| usage(format!("--project {p}: cannot read `{file}`: {e}")))?;
+        let mut project = crate::project::parse(&text).map_err(|e| usage(format!("--project {p}: {e}")))?;
+        project.name = Some(name.to_string());
+        projects.insert(name.to_string(), project);
+    }
+    let work_dir = match &args.state_dir {
+        Some(d) => d.join("jobs"),
+        None => crate::dirs::state()
+            .map(|d| d.join("worker").join("jobs"))
+            .ok_or_else(|| usage("cannot find a state directory: pass --state-dir"))?,
+    };
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|e| usage(format!("cannot make {}: {e}", work_dir.display())))?;
+    let b = &args.builds;
+    let template = crate::build::BuildRequest {
+        docker: b.docker,
+        docker_sidecar_image: Some(b.docker_sidecar_image.clone()),
+        docker_host_allowed: b.docker_host_allowed || b.docker == DockerMode::Host,
+        own_network: true,
+        no_limits: b.no_limits,
+        aws_credentials: b.aws_credentials,
+        ..Default::default()
+    };
+    let options = crate::pipeline::job_worker::Options {
+        action,
+        projects,
+        work_dir,
+        window: std::time::Duration::from_secs_f64(args.job_window),
+        idle: std::time::Duration::from_secs(1),
+        template,
+        host: b.host,
+        host_image_allowed: b.host_image_allowed || b.host,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
+    runtime
+        .block_on(async {
+            let stop = run::stop_signal();
+            let api = crate::json_api::Client::connect(
+                "codepipeline",
+                "CodePipeline_20150709",
+                Some(&args.region),
+                None,
+            )
+            .await?;
+            let shown =
+                format!("{}/{}/{}", options.action.category, options.action.provider, options.action.version);
+            let endpoint = api.endpoint().to_string();
+            crate::pipeline::job_worker::serve(api, options, stop, || {
+                eprintln!("runspec worker: taking the jobs of the custom action {shown} from {endpoint}");
+            })
+            .await
+        })
+        .map_err(usage)?;
     Ok(exit::OK)
 }
 

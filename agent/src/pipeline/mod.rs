@@ -21,6 +21,7 @@
 //!   `list-action-executions` show it (pure).
 //! - [`fetch`]: a source action's output made from a directory or git repository here.
 //! - [`deploy`]: the ECS deploy action by `--deploy` mode (AWS, the local Docker engine, skip).
+//! - [`job_worker`]: `runspec worker --codepipeline-action`, a custom action's job worker.
 //! - [`plan`]: the order an execution runs actions in, and `#{namespace.variable}` resolution
 //!   (pure).
 
@@ -34,6 +35,7 @@ pub mod ecr_build;
 pub mod ecs;
 pub mod execution;
 pub mod fetch;
+pub mod job_worker;
 pub mod plan;
 pub mod runner;
 pub mod source;

@@ -1229,7 +1229,7 @@ fn primary_name(action: &str) -> String {
 /// secondary artifacts is that artifact (AWS's multi-output sample); the primary artifact is the
 /// one output that is left (with one output artifact, the primary is it). Any other secondary
 /// artifact is collected and not kept.
-fn artifact_settings(out_dir: &Path, action: &str, outputs: &[String]) -> ArtifactSettings {
+pub(super) fn artifact_settings(out_dir: &Path, action: &str, outputs: &[String]) -> ArtifactSettings {
     let to = |name: &str| ArtifactTarget {
         destination: Destination::Local(out_dir.to_path_buf()),
         packaging: crate::engine::upload::Packaging::None,
@@ -1251,7 +1251,7 @@ fn artifact_settings(out_dir: &Path, action: &str, outputs: &[String]) -> Artifa
 
 /// After the build: the primary artifact becomes the one output no secondary artifact made.
 /// `Err` names what is missing.
-fn settle_outputs(out_dir: &Path, action: &str, outputs: &[String]) -> Result<(), String> {
+pub(super) fn settle_outputs(out_dir: &Path, action: &str, outputs: &[String]) -> Result<(), String> {
     let primary = out_dir.join(primary_name(action));
     let missing: Vec<&String> = outputs.iter().filter(|n| !out_dir.join(n).is_dir()).collect();
     let result = match (missing.as_slice(), primary.is_dir()) {

@@ -107,11 +107,4 @@ mod tests {
             }
         }
     }
-
-    #[test]
-    fn regional_endpoints() {
-        assert_eq!(endpoint("eu-west-1", None), "https://codebuild.eu-west-1.amazonaws.com");
-        assert_eq!(endpoint("cn-north-1", None), "https://codebuild.cn-north-1.amazonaws.com.cn");
-        assert_eq!(endpoint("eu-west-1", Some("http://127.0.0.1:5000")), "http://127.0.0.1:5000");
-    }
 }

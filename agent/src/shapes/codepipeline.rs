@@ -10,6 +10,49 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// `AWSSessionCredentials`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AWSSessionCredentials {
+    #[serde(rename = "accessKeyId", default)]
+    pub access_key_id: String,
+    #[serde(rename = "secretAccessKey", default)]
+    pub secret_access_key: String,
+    #[serde(rename = "sessionToken", default)]
+    pub session_token: String,
+}
+
+/// `AcknowledgeJobInput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AcknowledgeJobInput {
+    #[serde(rename = "jobId", default)]
+    pub job_id: String,
+    #[serde(rename = "nonce", default)]
+    pub nonce: String,
+}
+
+/// `AcknowledgeJobOutput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AcknowledgeJobOutput {
+    #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// `ActionConfiguration`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActionConfiguration {
+    #[serde(rename = "configuration", default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<BTreeMap<String, String>>,
+}
+
+/// `ActionContext`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActionContext {
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "actionExecutionId", default, skip_serializing_if = "Option::is_none")]
+    pub action_execution_id: Option<String>,
+}
+
 /// `ActionDeclaration`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ActionDeclaration {
@@ -197,6 +240,17 @@ pub struct ApprovalResult {
     pub status: String,
 }
 
+/// `Artifact`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "revision", default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(rename = "location", default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<ArtifactLocation>,
+}
+
 /// `ArtifactDetail`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ArtifactDetail {
@@ -204,6 +258,15 @@ pub struct ArtifactDetail {
     pub name: Option<String>,
     #[serde(rename = "s3location", default, skip_serializing_if = "Option::is_none")]
     pub s3location: Option<S3Location>,
+}
+
+/// `ArtifactLocation`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactLocation {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(rename = "s3Location", default, skip_serializing_if = "Option::is_none")]
+    pub s3_location: Option<S3ArtifactLocation>,
 }
 
 /// `ArtifactRevision`.
@@ -297,6 +360,19 @@ pub struct CreatePipelineOutput {
     pub tags: Option<Vec<Tag>>,
 }
 
+/// `CurrentRevision`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CurrentRevision {
+    #[serde(rename = "revision", default)]
+    pub revision: String,
+    #[serde(rename = "changeIdentifier", default)]
+    pub change_identifier: String,
+    #[serde(rename = "created", default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<f64>,
+    #[serde(rename = "revisionSummary", default, skip_serializing_if = "Option::is_none")]
+    pub revision_summary: Option<String>,
+}
+
 /// `DeletePipelineInput`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeletePipelineInput {
@@ -333,6 +409,17 @@ pub struct ErrorDetails {
     pub message: Option<String>,
 }
 
+/// `ExecutionDetails`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionDetails {
+    #[serde(rename = "summary", default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(rename = "externalExecutionId", default, skip_serializing_if = "Option::is_none")]
+    pub external_execution_id: Option<String>,
+    #[serde(rename = "percentComplete", default, skip_serializing_if = "Option::is_none")]
+    pub percent_complete: Option<i64>,
+}
+
 /// `ExecutionTrigger`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionTrigger {
@@ -351,6 +438,17 @@ pub struct FailureConditions {
     pub retry_configuration: Option<RetryConfiguration>,
     #[serde(rename = "conditions", default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<Vec<Condition>>,
+}
+
+/// `FailureDetails`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureDetails {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(rename = "message", default)]
+    pub message: String,
+    #[serde(rename = "externalExecutionId", default, skip_serializing_if = "Option::is_none")]
+    pub external_execution_id: Option<String>,
 }
 
 /// `GetPipelineExecutionInput`.
@@ -476,6 +574,40 @@ pub struct InputArtifact {
     pub name: String,
 }
 
+/// `Job`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "data", default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<JobData>,
+    #[serde(rename = "nonce", default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(rename = "accountId", default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+
+/// `JobData`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobData {
+    #[serde(rename = "actionTypeId", default, skip_serializing_if = "Option::is_none")]
+    pub action_type_id: Option<ActionTypeId>,
+    #[serde(rename = "actionConfiguration", default, skip_serializing_if = "Option::is_none")]
+    pub action_configuration: Option<ActionConfiguration>,
+    #[serde(rename = "pipelineContext", default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_context: Option<PipelineContext>,
+    #[serde(rename = "inputArtifacts", default, skip_serializing_if = "Option::is_none")]
+    pub input_artifacts: Option<Vec<Artifact>>,
+    #[serde(rename = "outputArtifacts", default, skip_serializing_if = "Option::is_none")]
+    pub output_artifacts: Option<Vec<Artifact>>,
+    #[serde(rename = "artifactCredentials", default, skip_serializing_if = "Option::is_none")]
+    pub artifact_credentials: Option<AWSSessionCredentials>,
+    #[serde(rename = "continuationToken", default, skip_serializing_if = "Option::is_none")]
+    pub continuation_token: Option<String>,
+    #[serde(rename = "encryptionKey", default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key: Option<EncryptionKey>,
+}
+
 /// `LatestInPipelineExecutionFilter`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatestInPipelineExecutionFilter {
@@ -554,6 +686,21 @@ pub struct OutputArtifact {
     pub name: String,
     #[serde(rename = "files", default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<String>>,
+}
+
+/// `PipelineContext`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PipelineContext {
+    #[serde(rename = "pipelineName", default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_name: Option<String>,
+    #[serde(rename = "stage", default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<StageContext>,
+    #[serde(rename = "action", default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionContext>,
+    #[serde(rename = "pipelineArn", default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_arn: Option<String>,
+    #[serde(rename = "pipelineExecutionId", default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_execution_id: Option<String>,
 }
 
 /// `PipelineDeclaration`.
@@ -708,6 +855,24 @@ pub struct PipelineVariableDeclaration {
     pub description: Option<String>,
 }
 
+/// `PollForJobsInput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PollForJobsInput {
+    #[serde(rename = "actionTypeId", default)]
+    pub action_type_id: ActionTypeId,
+    #[serde(rename = "maxBatchSize", default, skip_serializing_if = "Option::is_none")]
+    pub max_batch_size: Option<i64>,
+    #[serde(rename = "queryParam", default, skip_serializing_if = "Option::is_none")]
+    pub query_param: Option<BTreeMap<String, String>>,
+}
+
+/// `PollForJobsOutput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PollForJobsOutput {
+    #[serde(rename = "jobs", default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<Vec<Job>>,
+}
+
 /// `PutApprovalResultInput`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PutApprovalResultInput {
@@ -728,6 +893,30 @@ pub struct PutApprovalResultInput {
 pub struct PutApprovalResultOutput {
     #[serde(rename = "approvedAt", default, skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<f64>,
+}
+
+/// `PutJobFailureResultInput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PutJobFailureResultInput {
+    #[serde(rename = "jobId", default)]
+    pub job_id: String,
+    #[serde(rename = "failureDetails", default)]
+    pub failure_details: FailureDetails,
+}
+
+/// `PutJobSuccessResultInput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PutJobSuccessResultInput {
+    #[serde(rename = "jobId", default)]
+    pub job_id: String,
+    #[serde(rename = "currentRevision", default, skip_serializing_if = "Option::is_none")]
+    pub current_revision: Option<CurrentRevision>,
+    #[serde(rename = "continuationToken", default, skip_serializing_if = "Option::is_none")]
+    pub continuation_token: Option<String>,
+    #[serde(rename = "executionDetails", default, skip_serializing_if = "Option::is_none")]
+    pub execution_details: Option<ExecutionDetails>,
+    #[serde(rename = "outputVariables", default, skip_serializing_if = "Option::is_none")]
+    pub output_variables: Option<BTreeMap<String, String>>,
 }
 
 /// `ResolvedPipelineVariable`.
@@ -840,6 +1029,15 @@ pub struct RuleTypeId {
     pub version: Option<String>,
 }
 
+/// `S3ArtifactLocation`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct S3ArtifactLocation {
+    #[serde(rename = "bucketName", default)]
+    pub bucket_name: String,
+    #[serde(rename = "objectKey", default)]
+    pub object_key: String,
+}
+
 /// `S3Location`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct S3Location {
@@ -889,6 +1087,13 @@ pub struct StageConditionsExecution {
     pub status: Option<String>,
     #[serde(rename = "summary", default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+}
+
+/// `StageContext`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageContext {
+    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `StageDeclaration`.

@@ -19,6 +19,7 @@ mod faults;
 mod fleet;
 mod hardening;
 mod image;
+mod job_worker;
 mod lifecycle;
 mod pipeline;
 mod pipeline_run;
