@@ -82,7 +82,8 @@ pub enum Command {
     /// One machine of a fleet: takes builds from the SQS queue that `runspec serve --store
     /// ... --queue ...` fills, runs them as `runspec run` does, and keeps their state and logs
     /// in the DynamoDB table every server reads. Runs until SIGTERM or Ctrl-C, then finishes
-    /// its running builds and exits.
+    /// its running builds and exits. With --codepipeline-action it is instead the job worker
+    /// of a CodePipeline custom action: a real pipeline's build stage runs here.
     Worker(WorkerArgs),
 }
 
