@@ -1302,16 +1302,119 @@ async fn codebuild_action(ctx: &Ctx<'_>) -> Outcome {
         project.variables.retain(|p| p.name != v.name);
         project.variables.push(ProjectVariable { name: v.name.clone(), value: v.value.clone(), kind });
     }
-    if a.batch {
-        return Outcome::failed(
-            "ActionNotRun",
-            "BatchEnabled CodeBuild actions are not run by `runspec pipeline run` yet; run the batch with `runspec run --batch`",
-        );
-    }
     let primary = inputs.iter().position(|n| *n == a.primary).unwrap_or(0);
+    if a.batch {
+        let req = build_request(ctx, project, &a.project, primary);
+        return batch_action(ctx, req, &outputs, a.combine_artifacts);
+    }
     let mut req = build_request(ctx, project, &a.project, primary);
     req.artifacts = artifact_settings(&ctx.out_dir, &ctx.action.name, &outputs);
     build(ctx, req, &outputs, OutputVariables::Exported).await
+}
+
+/// A `BatchEnabled` CodeBuild action: the buildspec's batch, its builds at most two at once on
+/// this machine. With `CombineArtifacts` the one output artifact holds each build's primary
+/// artifact in a directory named by its identifier, as CodeBuild combines them; without, each
+/// output artifact is the primary artifact of the build of that identifier.
+fn batch_action(ctx: &Ctx, mut req: BuildRequest, outputs: &[String], combine: bool) -> Outcome {
+    let spec = match crate::build::read_buildspec(&req, &ActionNotices(ctx)) {
+        Ok(s) => s,
+        Err(e) => return Outcome::failed("JobFailed", format!("DOWNLOAD_BATCHSPEC: {e}")),
+    };
+    let Some(batch) = spec.batch else {
+        return Outcome::failed(
+            "ConfigurationError",
+            "BatchEnabled is true and the buildspec has no `batch` section",
+        );
+    };
+    if combine && outputs.len() > 1 {
+        return Outcome::failed(
+            "ConfigurationError",
+            "with CombineArtifacts the action has one output artifact",
+        );
+    }
+    let builds = ctx.out_dir.join(format!(".batch-{}", primary_name(&ctx.action.name)));
+    req.artifacts = ArtifactSettings {
+        primary: ArtifactTarget {
+            destination: Destination::Local(builds.clone()),
+            packaging: crate::engine::upload::Packaging::None,
+            name: Some("artifact".into()),
+            override_name: false,
+            exact_name: true,
+        },
+        other_secondary: Some(ArtifactTarget::default()),
+        ..Default::default()
+    };
+    let options = crate::batch::local::Options {
+        jobs: 2,
+        combine_artifacts: false,
+        status_lines: None,
+        host: ctx.options.host,
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    struct Send(std::sync::mpsc::Sender<Vec<u8>>);
+    impl std::io::Write for Send {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.send(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let out: crate::batch::local::Output = std::sync::Arc::new(Mutex::new(Send(tx)));
+    let ran = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut lines = crate::log::lines::Lines::new(|line: &[u8]| {
+                ctx.observer.event(Event::Line { stage: ctx.stage, action: &ctx.action.name, line })
+            });
+            for chunk in rx {
+                let _ = std::io::Write::write_all(&mut lines, &chunk);
+            }
+        });
+        let ran =
+            crate::batch::local::run(&req, &batch, &options, ctx.stop.clone(), out, &ActionNotices(ctx));
+        ran
+    });
+    let outcome = match ran {
+        Err(e) => return Outcome::failed("JobFailed", e),
+        Ok(o) => o,
+    };
+    let batch_id = outcome.json["buildBatch"]["id"].as_str().unwrap_or_default().to_string();
+    if outcome.status != crate::engine::Status::Succeeded {
+        let failed = Outcome::failed("JobFailed", format!("batch {batch_id} {}", outcome.status));
+        return Outcome { external_id: Some(batch_id), ..failed };
+    }
+    let identifiers: Vec<String> = outcome.json["buildBatch"]["buildGroups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g["identifier"].as_str().map(str::to_string))
+        .filter(|i| builds.join(i).join("artifact").is_dir())
+        .collect();
+    let placed = match (combine, outputs) {
+        (_, []) => Ok(()),
+        (true, [one]) => identifiers.iter().try_for_each(|i| {
+            super::fetch::copy_dir(&builds.join(i).join("artifact"), &ctx.out_dir.join(one).join(i))
+        }),
+        (_, many) => many.iter().try_for_each(|name| match identifiers.contains(name) {
+            true => std::fs::rename(builds.join(name).join("artifact"), ctx.out_dir.join(name))
+                .map_err(|e| format!("cannot keep the output artifact {name}: {e}")),
+            false => Err(format!(
+                "no output artifact {name}: without CombineArtifacts each output artifact is the artifact of the batch's build of that identifier ({})",
+                identifiers.join(", ")
+            )),
+        }),
+    };
+    let _ = std::fs::remove_dir_all(&builds);
+    match placed {
+        Ok(()) => Outcome {
+            external_id: Some(batch_id.clone()),
+            outputs: outputs.iter().map(|n| (n.clone(), req.source_version.clone())).collect(),
+            ..Outcome::succeeded(format!("batch {batch_id} SUCCEEDED: {}", identifiers.join(", ")))
+        },
+        Err(e) => Outcome { external_id: Some(batch_id), ..Outcome::failed("JobFailed", e) },
+    }
 }
 
 /// A project read with BatchGetProjects from `url`.

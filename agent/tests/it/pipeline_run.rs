@@ -1307,3 +1307,47 @@ fn a_blue_green_deploy_runs_locally() {
     assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
     assert!(!served.is_empty());
 }
+
+#[test]
+fn a_batch_enabled_action_runs_the_batch_and_combines_or_maps_its_artifacts() {
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    let buildspec = "version: 0.2\nbatch:\n  build-list:\n    - identifier: linux\n      env:\n        variables:\n          OS: linux\n    - identifier: arm\n      env:\n        variables:\n          OS: arm\nphases:\n  build:\n    commands:\n      - echo \"built for $OS\" > $OS.txt\nartifacts:\n  files:\n    - '*.txt'\n";
+    repo(&app, &[("buildspec.yml", buildspec)]);
+    let pipeline = |combine: &str, outputs: Value| {
+        let mut source =
+            action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
+        source["outputArtifacts"] = json!([{"name": "Src"}]);
+        let mut build = action(
+            "Build",
+            "Build",
+            "CodeBuild",
+            json!({"ProjectName": "app", "BatchEnabled": "true", "CombineArtifacts": combine}),
+        );
+        build["inputArtifacts"] = json!([{"name": "Src"}]);
+        build["outputArtifacts"] = outputs;
+        json!({"pipeline": {"name": "batch", "roleArn": "arn:aws:iam::123456789012:role/p",
+            "artifactStore": {"type": "S3", "location": "bucket"},
+            "stages": [{"name": "Source", "actions": [source]}, {"name": "Build", "actions": [build]}]}})
+    };
+    let ran = run(&pipeline("true", json!([{"name": "All"}])), &app, &[]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    let all = store(&ran).join("All");
+    assert_eq!(std::fs::read_to_string(all.join("linux/linux.txt")).unwrap(), "built for linux\n");
+    assert_eq!(std::fs::read_to_string(all.join("arm/arm.txt")).unwrap(), "built for arm\n");
+    let external =
+        ran.detail("Build")["output"]["executionResult"]["externalExecutionId"].as_str().unwrap().to_string();
+    assert!(external.starts_with("app:"), "the batch's id: {external}");
+    assert!(ran.lines("Build", "Build").iter().any(|l| l.starts_with("[linux] ")), "{}", ran.stdout);
+    // Without CombineArtifacts, each output artifact is the build of that identifier.
+    let ran = run(&pipeline("false", json!([{"name": "linux"}, {"name": "arm"}])), &app, &[]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    assert!(store(&ran).join("linux/linux.txt").is_file() && store(&ran).join("arm/arm.txt").is_file());
+    let ran = run(&pipeline("false", json!([{"name": "windows"}])), &app, &[]);
+    assert_eq!(ran.out.status.code(), Some(1));
+    let summary = ran.detail("Build")["output"]["executionResult"]["externalExecutionSummary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(summary.contains("no output artifact windows") && summary.contains("linux, arm"), "{summary}");
+}
