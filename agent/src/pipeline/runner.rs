@@ -1372,9 +1372,7 @@ fn batch_action(ctx: &Ctx, mut req: BuildRequest, outputs: &[String], combine: b
                 let _ = std::io::Write::write_all(&mut lines, &chunk);
             }
         });
-        let ran =
-            crate::batch::local::run(&req, &batch, &options, ctx.stop.clone(), out, &ActionNotices(ctx));
-        ran
+        crate::batch::local::run(&req, &batch, &options, ctx.stop.clone(), out, &ActionNotices(ctx))
     });
     let outcome = match ran {
         Err(e) => return Outcome::failed("JobFailed", e),
