@@ -13,6 +13,7 @@
 //!   given), and nothing is deployed.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
@@ -138,6 +139,253 @@ pub async fn blue_green(d: &Request<'_>) -> Result<String, String> {
         Deploy::Aws => Err(format!(
             "the task definition and AppSpec of {application}/{group} were checked; a CodeDeploy blue/green deployment is not run by runspec (use --deploy local or skip)"
         )),
+    }
+}
+
+/// What a CloudFormation action left: its summary and the stack's outputs (its variables).
+pub struct Deployed {
+    pub summary: String,
+    pub variables: std::collections::BTreeMap<String, String>,
+}
+
+/// The CloudFormation action. The template (and template configuration, and the files
+/// `Fn::GetParam` reads) come from the input artifacts and are checked in every mode; with
+/// `--deploy aws` the stack is created, updated, replaced or deleted, or a change set made or
+/// executed, through the CloudFormation API (`AWS_ENDPOINT_URL` honoured), waited for, and its
+/// outputs become the action's variables (and `OutputFileName` in the output artifact).
+pub async fn cloudformation(d: &Request<'_>, output: Option<&str>) -> Result<Deployed, String> {
+    use super::cloudformation::{Mode, parameters, plan};
+    let plan = plan(d.config)?;
+    let file = |artifact: &str, path: &str| -> Result<String, String> {
+        let (_, dir, _) = d
+            .inputs
+            .iter()
+            .find(|(n, ..)| n == artifact)
+            .ok_or_else(|| format!("{artifact} is not an input artifact of the action"))?;
+        crate::build::read_source_file(dir, path)
+            .map_err(|e| format!("cannot read {path} in {artifact}: {e}"))
+    };
+    let template = match &plan.template {
+        Some((artifact, path)) => {
+            let text = file(artifact, path)?;
+            match crate::buildspec::yaml::parse(&text) {
+                Ok(Some(_)) => Some(text),
+                Ok(None) => return Err(format!("the template {artifact}::{path} is empty")),
+                Err(e) => {
+                    return Err(format!(
+                        "the template {artifact}::{path}:{}: not JSON or YAML: {}",
+                        e.line, e.message
+                    ));
+                }
+            }
+        }
+        None => None,
+    };
+    let configuration = match &plan.template_configuration {
+        Some((artifact, path)) => Some(
+            serde_json::from_str::<serde_json::Value>(&file(artifact, path)?)
+                .map_err(|e| format!("the template configuration {artifact}::{path} is not JSON: {e}"))?,
+        ),
+        None => None,
+    };
+    let read = |artifact: &str, path: &str| -> Result<serde_json::Value, String> {
+        serde_json::from_str(&file(artifact, path)?)
+            .map_err(|e| format!("{artifact}::{path} is not JSON: {e}"))
+    };
+    let attribute = |artifact: &str, att: &str| -> Result<String, String> {
+        Err(format!(
+            "Fn::GetArtifactAtt {artifact} {att}: artifacts are directories on this machine, not S3 objects; give the value in ParameterOverrides"
+        ))
+    };
+    let params = parameters(configuration.as_ref(), plan.overrides.as_ref(), &read, &attribute)?;
+    if d.mode != Deploy::Aws {
+        return Ok(Deployed {
+            summary: format!(
+                "not deployed (--deploy {}): the stack {}'s template and {} parameter(s) were checked; its outputs are not set (give them with --variable NAMESPACE.NAME=VALUE)",
+                if d.mode == Deploy::Skip { "skip" } else { "local" },
+                plan.stack,
+                params.len()
+            ),
+            variables: Default::default(),
+        });
+    }
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|_| "us-east-1".into());
+    let client = aws_sdk_cloudformation::Client::new(&crate::aws::sdk_config(&region, None).await);
+    let stack = plan.stack.as_str();
+    let cfn_params: Vec<aws_sdk_cloudformation::types::Parameter> = params
+        .iter()
+        .map(|(k, v)| {
+            aws_sdk_cloudformation::types::Parameter::builder().parameter_key(k).parameter_value(v).build()
+        })
+        .collect();
+    let capabilities: Vec<aws_sdk_cloudformation::types::Capability> = plan
+        .capabilities
+        .iter()
+        .map(|c| aws_sdk_cloudformation::types::Capability::from(c.as_str()))
+        .collect();
+    let current = stack_status(&client, stack).await?;
+    let failed_state =
+        |s: &str| matches!(s, "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED" | "DELETE_FAILED");
+    let body = template.clone().unwrap_or_default();
+    let what = match plan.mode {
+        Mode::DeleteOnly => {
+            if current.is_some() {
+                client
+                    .delete_stack()
+                    .stack_name(stack)
+                    .set_role_arn(plan.role_arn.clone())
+                    .send()
+                    .await
+                    .map_err(|e| format!("DeleteStack {stack}: {}", crate::aws::error_text(&e)))?;
+                wait_stack(&client, stack, d.line).await?;
+            }
+            format!("deleted the stack {stack}")
+        }
+        Mode::CreateUpdate | Mode::ReplaceOnFailure => {
+            let mut exists = current.is_some();
+            if plan.mode == Mode::ReplaceOnFailure && current.as_deref().is_some_and(failed_state) {
+                (d.line)(&format!(
+                    "the stack {stack} is {}: replacing it",
+                    current.clone().unwrap_or_default()
+                ));
+                client
+                    .delete_stack()
+                    .stack_name(stack)
+                    .send()
+                    .await
+                    .map_err(|e| format!("DeleteStack {stack}: {}", crate::aws::error_text(&e)))?;
+                wait_stack(&client, stack, d.line).await?;
+                exists = false;
+            }
+            if exists {
+                let updated = client
+                    .update_stack()
+                    .stack_name(stack)
+                    .template_body(&body)
+                    .set_parameters(Some(cfn_params.clone()))
+                    .set_capabilities(Some(capabilities.clone()))
+                    .set_role_arn(plan.role_arn.clone())
+                    .send()
+                    .await;
+                match updated {
+                    Ok(_) => {}
+                    Err(e) if crate::aws::error_text(&e).contains("No updates are to be performed") => {
+                        (d.line)(&format!("the stack {stack} has no changes"));
+                    }
+                    Err(e) => return Err(format!("UpdateStack {stack}: {}", crate::aws::error_text(&e))),
+                }
+            } else {
+                client
+                    .create_stack()
+                    .stack_name(stack)
+                    .template_body(&body)
+                    .set_parameters(Some(cfn_params.clone()))
+                    .set_capabilities(Some(capabilities.clone()))
+                    .set_role_arn(plan.role_arn.clone())
+                    .send()
+                    .await
+                    .map_err(|e| format!("CreateStack {stack}: {}", crate::aws::error_text(&e)))?;
+            }
+            let status = wait_stack(&client, stack, d.line).await?;
+            format!("the stack {stack} is {status}")
+        }
+        Mode::ChangeSetReplace => {
+            let name = plan.change_set.clone().unwrap_or_default();
+            let _ = client.delete_change_set().stack_name(stack).change_set_name(&name).send().await;
+            let kind = if current.is_some() {
+                aws_sdk_cloudformation::types::ChangeSetType::Update
+            } else {
+                aws_sdk_cloudformation::types::ChangeSetType::Create
+            };
+            client
+                .create_change_set()
+                .stack_name(stack)
+                .change_set_name(&name)
+                .change_set_type(kind)
+                .template_body(&body)
+                .set_parameters(Some(cfn_params.clone()))
+                .set_capabilities(Some(capabilities.clone()))
+                .set_role_arn(plan.role_arn.clone())
+                .send()
+                .await
+                .map_err(|e| format!("CreateChangeSet {name}: {}", crate::aws::error_text(&e)))?;
+            format!("made the change set {name} of {stack}")
+        }
+        Mode::ChangeSetExecute => {
+            let name = plan.change_set.clone().unwrap_or_default();
+            client
+                .execute_change_set()
+                .stack_name(stack)
+                .change_set_name(&name)
+                .send()
+                .await
+                .map_err(|e| format!("ExecuteChangeSet {name}: {}", crate::aws::error_text(&e)))?;
+            let status = wait_stack(&client, stack, d.line).await?;
+            format!("executed the change set {name}: the stack {stack} is {status}")
+        }
+    };
+    let mut variables = std::collections::BTreeMap::new();
+    if plan.mode != Mode::DeleteOnly {
+        let described = client.describe_stacks().stack_name(stack).send().await;
+        if let Ok(described) = described {
+            for o in described.stacks().first().map(|s| s.outputs()).unwrap_or_default() {
+                if let (Some(k), Some(v)) = (o.output_key(), o.output_value()) {
+                    variables.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+    }
+    if let (Some(file), Some(output)) = (&plan.output_file, output) {
+        let dir = d.store.join(output);
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| {
+                std::fs::write(dir.join(file), serde_json::to_string_pretty(&variables).unwrap_or_default())
+            })
+            .map_err(|e| format!("cannot write {file}: {e}"))?;
+    }
+    Ok(Deployed { summary: what, variables })
+}
+
+/// The stack's status, `None` when there is no such stack.
+async fn stack_status(
+    client: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> Result<Option<String>, String> {
+    match client.describe_stacks().stack_name(stack).send().await {
+        Ok(d) => Ok(d
+            .stacks()
+            .first()
+            .and_then(|s| s.stack_status())
+            .map(|s| s.as_str().to_string())
+            .filter(|s| s != "DELETE_COMPLETE")),
+        Err(e) if crate::aws::error_text(&e).contains("does not exist") => Ok(None),
+        Err(e) => Err(format!("DescribeStacks {stack}: {}", crate::aws::error_text(&e))),
+    }
+}
+
+/// Waits (at most an hour, polling every half second) until the stack leaves its
+/// `*_IN_PROGRESS` state; its status, or why it failed.
+async fn wait_stack(
+    client: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    line: &dyn Fn(&str),
+) -> Result<String, String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
+    loop {
+        let Some(status) = stack_status(client, stack).await? else { return Ok("DELETE_COMPLETE".into()) };
+        if !status.ends_with("_IN_PROGRESS") {
+            line(&format!("the stack {stack} is {status}"));
+            return match status.as_str() {
+                "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" => Ok(status),
+                other => Err(format!("the stack {stack} ended {other}")),
+            };
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("the stack {stack} is still {status} after an hour"));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

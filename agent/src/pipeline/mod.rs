@@ -7,6 +7,7 @@
 //!   CodePipeline refuses or fails on later (artifacts no earlier action makes, a namespace no
 //!   earlier action declares, V2-only actions in a V1 pipeline, a provider's missing
 //!   configuration, stage and `runOrder` rules).
+//! - [`cloudformation`]: a CloudFormation action's configuration and parameters (pure).
 //! - [`codebuild`]: a CodeBuild action's configuration as its build sees it: the primary and
 //!   secondary inputs, the action's environment variables, batch settings (pure).
 //! - [`commands`]: a V2 Commands action as an inline buildspec (pure).
@@ -26,6 +27,7 @@
 //!   (pure).
 
 pub mod check;
+pub mod cloudformation;
 pub mod codebuild;
 pub mod commands;
 pub mod conditions;

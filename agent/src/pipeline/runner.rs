@@ -701,7 +701,8 @@ impl Execute<'_> {
         });
         if outcome.status == Status::Succeeded {
             if let Some(ns) = &action.namespace {
-                self.state.variables.insert(ns.clone(), outcome.variables.clone());
+                // What `--variable NS.NAME` gave stays unless the action sets it itself.
+                self.state.variables.entry(ns.clone()).or_default().extend(outcome.variables.clone());
             }
             for (name, commit) in &outcome.outputs {
                 self.state.artifacts.insert(name.clone(), (self.exec_dir.join(name), commit.clone()));
@@ -891,7 +892,31 @@ fn run_action(ctx: &Ctx) -> Outcome {
                 Err(e) => Outcome::failed("JobFailed", e),
             }
         }
-        ("Deploy", "CloudFormation") => cloudformation(ctx),
+        ("Deploy", "CloudFormation") => {
+            let line = |text: &str| ctx.line(text);
+            let deploy = super::deploy::Request {
+                config: &ctx.config,
+                inputs: &ctx.inputs,
+                mode: ctx.options.deploy,
+                task_definitions: &ctx.options.task_definitions,
+                store: &ctx.out_dir,
+                line: &line,
+            };
+            let outputs = ctx.outputs();
+            match runtime
+                .block_on(super::deploy::cloudformation(&deploy, outputs.first().map(String::as_str)))
+            {
+                Ok(d) if outputs.iter().any(|o| std::fs::create_dir_all(ctx.out_dir.join(o)).is_err()) => {
+                    Outcome::failed("JobFailed", format!("{}; cannot make its output artifact", d.summary))
+                }
+                Ok(d) => Outcome {
+                    variables: d.variables,
+                    outputs: outputs.into_iter().map(|o| (o, None)).collect(),
+                    ..Outcome::succeeded(d.summary)
+                },
+                Err(e) => Outcome::failed("JobFailed", e),
+            }
+        }
         (category, provider) => Outcome::failed(
             "ActionNotRun",
             format!(
@@ -1502,59 +1527,6 @@ fn approval(ctx: &Ctx) -> Outcome {
             "the approval needs an answer and there is no terminal to ask on: pass --approve all or --approve none",
         ),
     }
-}
-
-/// A CloudFormation action with `--deploy local|skip`: its template is read and checked, the
-/// stack is not deployed, and later actions that read its outputs need `--variable NS.NAME`.
-fn cloudformation(ctx: &Ctx) -> Outcome {
-    if ctx.options.deploy == Deploy::Aws {
-        return Outcome::failed(
-            "ActionNotRun",
-            "CloudFormation actions are not deployed by runspec yet; run with --deploy skip to check the template and go on",
-        );
-    }
-    let mode = ctx.config.get("ActionMode").map(String::as_str).unwrap_or_default();
-    if mode == "DELETE_ONLY" {
-        return Outcome::succeeded("not deployed: DELETE_ONLY has nothing to check here");
-    }
-    let Some(template) = ctx.config.get("TemplatePath") else {
-        return Outcome::failed(
-            "ConfigurationError",
-            format!("ActionMode {mode} needs TemplatePath (ArtifactName::path)"),
-        );
-    };
-    let Some((artifact, path)) = template.split_once("::") else {
-        return Outcome::failed(
-            "ConfigurationError",
-            format!("TemplatePath `{template}` is not ArtifactName::path"),
-        );
-    };
-    let Some((_, dir, _)) = ctx.inputs.iter().find(|(n, ..)| n == artifact) else {
-        return Outcome::failed(
-            "ConfigurationError",
-            format!("TemplatePath names {artifact}, which is not an input artifact of the action"),
-        );
-    };
-    let text = match crate::build::read_source_file(dir, path) {
-        Ok(t) => t,
-        Err(e) => return Outcome::failed("ConfigurationError", format!("TemplatePath {template}: {e}")),
-    };
-    match crate::buildspec::yaml::parse(&text) {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return Outcome::failed("ConfigurationError", format!("TemplatePath {template} is empty"));
-        }
-        Err(e) => {
-            return Outcome::failed(
-                "ConfigurationError",
-                format!("TemplatePath {template}:{}: not JSON or YAML: {}", e.line, e.message),
-            );
-        }
-    }
-    Outcome::succeeded(format!(
-        "not deployed (--deploy {}): the template {template} was read; the stack's outputs are not set (give them with --variable NAMESPACE.NAME=VALUE)",
-        if ctx.options.deploy == Deploy::Skip { "skip" } else { "local" }
-    ))
 }
 
 #[cfg(test)]

@@ -1351,3 +1351,106 @@ fn a_batch_enabled_action_runs_the_batch_and_combines_or_maps_its_artifacts() {
         .to_string();
     assert!(summary.contains("no output artifact windows") && summary.contains("linux, arm"), "{summary}");
 }
+
+/// Source (a template and a parameters file) → CloudFormation (namespace Infra) → a Commands
+/// action that reads the stack's output.
+fn stack_pipeline(mode: &str, stack: &str) -> Value {
+    let mut source =
+        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
+    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let mut infra = action(
+        "Infra",
+        "Deploy",
+        "CloudFormation",
+        json!({"ActionMode": mode, "StackName": stack, "TemplatePath": "Src::stack.json",
+               "ParameterOverrides": "{\"Name\": {\"Fn::GetParam\": [\"Src\", \"params.json\", \"bucket\"]}}",
+               "Capabilities": "CAPABILITY_IAM"}),
+    );
+    infra["inputArtifacts"] = json!([{"name": "Src"}]);
+    infra["namespace"] = json!("Infra");
+    let show = json!({"name": "Show",
+        "actionTypeId": {"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"},
+        "commands": ["echo \"bucket $B\""],
+        "environmentVariables": [{"name": "B", "value": "#{Infra.BucketName}"}],
+        "inputArtifacts": [{"name": "Src"}]});
+    json!({"pipeline": {"name": "stack", "roleArn": "arn:aws:iam::123456789012:role/p", "pipelineType": "V2",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [source]}, {"name": "Infra", "actions": [infra]},
+                   {"name": "Show", "actions": [show]}]}})
+}
+
+fn stack_repo(dir: &Path, bucket: &str) {
+    let template = json!({"Parameters": {"Name": {"Type": "String"}},
+        "Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": {"Ref": "Name"}}}},
+        "Outputs": {"BucketName": {"Value": {"Ref": "Bucket"}}}});
+    repo(
+        dir,
+        &[("stack.json", &template.to_string()), ("params.json", &json!({"bucket": bucket}).to_string())],
+    );
+}
+
+#[test]
+fn a_cloudformation_action_that_is_not_deployed_needs_its_outputs_given() {
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    stack_repo(&app, "my-bucket");
+    let ran = run(&stack_pipeline("CREATE_UPDATE", "infra"), &app, &[]);
+    assert_eq!(ran.out.status.code(), Some(1), "{}", ran.stdout);
+    let infra = ran.detail("Infra");
+    assert_eq!(infra["status"], "Succeeded");
+    let summary = infra["output"]["executionResult"]["externalExecutionSummary"].as_str().unwrap();
+    assert!(
+        summary.contains("not deployed (--deploy skip)") && summary.contains("1 parameter(s)"),
+        "{summary}"
+    );
+    let show = ran.detail("Show")["output"]["executionResult"]["externalExecutionSummary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(show.contains("#{Infra.BucketName}") && show.contains("has no BucketName"), "{show}");
+    let ran = run(&stack_pipeline("CREATE_UPDATE", "infra"), &app, &["--variable", "Infra.BucketName=given"]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    assert!(ran.lines("Show", "Show").contains(&"bucket given"), "{}", ran.stdout);
+    // A parameter file without the key fails the action, naming it.
+    let broken = work.path().join("broken");
+    repo(&broken, &[("stack.json", "{}"), ("params.json", "{}")]);
+    let ran = run(&stack_pipeline("CREATE_UPDATE", "infra"), &broken, &[]);
+    let summary = ran.detail("Infra")["output"]["executionResult"]["externalExecutionSummary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(summary.contains("params.json in Src has no key bucket"), "{summary}");
+}
+
+#[test]
+#[ignore = "needs moto: run scripts/test.sh"]
+fn a_cloudformation_action_deploys_the_stack_and_hands_on_its_outputs() {
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    let bucket = crate::aws::unique("stack-bucket");
+    stack_repo(&app, &bucket);
+    let stack = crate::aws::unique("infra");
+    let ran = pipeline_with_env(&stack_pipeline("CREATE_UPDATE", &stack), &app, &["--deploy", "aws"]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    assert_eq!(ran.detail("Infra")["output"]["outputVariables"]["BucketName"], bucket.as_str());
+    assert!(ran.lines("Show", "Show").contains(&format!("bucket {bucket}").as_str()), "{}", ran.stdout);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&crate::aws::sdk()).force_path_style(true).build(),
+    );
+    assert!(crate::aws::block(s3.head_bucket().bucket(&bucket).send()).is_ok(), "the stack made the bucket");
+    // Again: an update of the same stack.
+    let ran = pipeline_with_env(&stack_pipeline("CREATE_UPDATE", &stack), &app, &["--deploy", "aws"]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    // DELETE_ONLY removes it.
+    let mut delete = stack_pipeline("DELETE_ONLY", &stack);
+    delete["pipeline"]["stages"].as_array_mut().unwrap().pop();
+    let ran = pipeline_with_env(&delete, &app, &["--deploy", "aws"]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", ran.stdout);
+    let cfn = aws_sdk_cloudformation::Client::new(&crate::aws::sdk());
+    let left = crate::aws::block(cfn.describe_stacks().stack_name(&stack).send());
+    let gone = match left {
+        Err(_) => true,
+        Ok(d) => d.stacks().iter().all(|s| s.stack_status().map(|s| s.as_str()) == Some("DELETE_COMPLETE")),
+    };
+    assert!(gone, "the stack is deleted");
+}
