@@ -288,7 +288,7 @@ async fn start(
     req.uuid = Some(uuid.clone());
     req.project_name = project_name.clone();
     req.project = project;
-    req.artifacts = super::runner::artifact_settings(&out_dir, "job", &outputs);
+    req.artifacts = super::actions::artifact_settings(&out_dir, "job", &outputs);
     if req.image.is_none() {
         req.host_isolation = Some(crate::build::HostIsolation::default());
     }
@@ -301,7 +301,7 @@ async fn start(
         .spawn(move || {
             let ended = run_build(req, &prefix, stop).and_then(|e| {
                 if e.succeeded {
-                    super::runner::settle_outputs(&out_dir, "job", &outputs).map(|()| e)
+                    super::actions::settle_outputs(&out_dir, "job", &outputs).map(|()| e)
                 } else {
                     Ok(e)
                 }

@@ -16,8 +16,9 @@
 //! - [`ecs`]: the ECS deploy action's `imagedefinitions.json` and the task definition's new
 //!   images (pure).
 //! - [`source`]: what a git source action hands on: its output format and variables (pure).
-//! - [`runner`]: one execution on this machine: stages, actions at once by `runOrder`, the
-//!   local artifact store, variables; events for the caller to print.
+//! - [`runner`]: one execution on this machine: stages, actions at once by `runOrder`, stage
+//!   conditions, the local artifact store, variables; events for the caller to print. Each
+//!   action runs in `actions` (sources, builds, approvals; deploys in [`deploy`]).
 //! - [`execution`]: the record of an execution, as `get-pipeline-execution` and
 //!   `list-action-executions` show it (pure).
 //! - [`fetch`]: a source action's output made from a directory or git repository here.
@@ -26,6 +27,7 @@
 //! - [`plan`]: the order an execution runs actions in, and `#{namespace.variable}` resolution
 //!   (pure).
 
+mod actions;
 pub mod check;
 pub mod cloudformation;
 pub mod codebuild;
