@@ -25,6 +25,16 @@ pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// The longest one AWS call may take, all its retries together.
 pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// The region to use: `explicit` when given, else `AWS_REGION`, else `AWS_DEFAULT_REGION`,
+/// else us-east-1.
+pub fn region_or_env(explicit: Option<&str>) -> String {
+    explicit
+        .map(str::to_string)
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".to_string())
+}
+
 /// Loads the SDK configuration. `region` is used when the chain has none.
 pub async fn sdk_config(region: &str, profile: Option<&str>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts());

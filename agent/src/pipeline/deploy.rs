@@ -40,6 +40,19 @@ pub struct Request<'a> {
     pub line: &'a dyn Fn(&str),
 }
 
+impl Request<'_> {
+    /// A file of an input artifact, read beneath it.
+    fn file(&self, artifact: &str, path: &str) -> Result<String, String> {
+        let (_, dir, _) = self
+            .inputs
+            .iter()
+            .find(|(n, ..)| n == artifact)
+            .ok_or_else(|| format!("{artifact} is not an input artifact of the action"))?;
+        crate::build::read_source_file(dir, path)
+            .map_err(|e| format!("cannot read {path} in {artifact}: {e}"))
+    }
+}
+
 /// The label of a locally deployed service's containers: `<cluster>/<service>`.
 pub const SERVICE_LABEL: &str = "runspec.ecs.service";
 
@@ -97,15 +110,7 @@ pub async fn blue_green(d: &Request<'_>) -> Result<String, String> {
     let setting = |k: &str, default: &str| {
         d.config.get(k).cloned().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
     };
-    let artifact_file = |artifact: &str, path: &str| -> Result<String, String> {
-        let (_, dir, _) = d
-            .inputs
-            .iter()
-            .find(|(n, ..)| n == artifact)
-            .ok_or_else(|| format!("{artifact} is not an input artifact of the action"))?;
-        crate::build::read_source_file(dir, path)
-            .map_err(|e| format!("cannot read {path} in {artifact}: {e}"))
-    };
+    let artifact_file = |artifact: &str, path: &str| d.file(artifact, path);
     let td_text = artifact_file(
         &setting("TaskDefinitionTemplateArtifact", ""),
         &setting("TaskDefinitionTemplatePath", "taskdef.json"),
@@ -156,15 +161,7 @@ pub struct Deployed {
 pub async fn cloudformation(d: &Request<'_>, output: Option<&str>) -> Result<Deployed, String> {
     use super::cloudformation::{Mode, parameters, plan};
     let plan = plan(d.config)?;
-    let file = |artifact: &str, path: &str| -> Result<String, String> {
-        let (_, dir, _) = d
-            .inputs
-            .iter()
-            .find(|(n, ..)| n == artifact)
-            .ok_or_else(|| format!("{artifact} is not an input artifact of the action"))?;
-        crate::build::read_source_file(dir, path)
-            .map_err(|e| format!("cannot read {path} in {artifact}: {e}"))
-    };
+    let file = |artifact: &str, path: &str| d.file(artifact, path);
     let template = match &plan.template {
         Some((artifact, path)) => {
             let text = file(artifact, path)?;
@@ -209,9 +206,7 @@ pub async fn cloudformation(d: &Request<'_>, output: Option<&str>) -> Result<Dep
             variables: Default::default(),
         });
     }
-    let region = std::env::var("AWS_REGION")
-        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|_| "us-east-1".into());
+    let region = crate::aws::region_or_env(None);
     let client = aws_sdk_cloudformation::Client::new(&crate::aws::sdk_config(&region, None).await);
     let stack = plan.stack.as_str();
     let cfn_params: Vec<aws_sdk_cloudformation::types::Parameter> = params
@@ -434,9 +429,7 @@ pub async fn s3(d: &Request<'_>) -> Result<String, String> {
             ))
         }
         Deploy::Aws => {
-            let region = std::env::var("AWS_REGION")
-                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-                .unwrap_or_else(|_| "us-east-1".into());
+            let region = crate::aws::region_or_env(None);
             let config = crate::aws::sdk_config(&region, None).await;
             let uploader =
                 crate::artifacts::s3::S3Uploader::new(crate::aws::s3_client(&config), "codepipeline");
@@ -650,9 +643,7 @@ async fn deploy_aws(
     images: &[ImageDefinition],
     line: &dyn Fn(&str),
 ) -> Result<String, String> {
-    let region = std::env::var("AWS_REGION")
-        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|_| "us-east-1".into());
+    let region = crate::aws::region_or_env(None);
     let config = crate::aws::sdk_config(&region, None).await;
     let client = aws_sdk_ecs::Client::new(&config);
     let err = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");

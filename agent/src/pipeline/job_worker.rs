@@ -357,9 +357,7 @@ async fn artifact_client(data: &crate::shapes::codepipeline::JobData) -> Result<
         None,
         "codepipeline-job",
     );
-    let region = std::env::var("AWS_REGION")
-        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|_| "us-east-1".into());
+    let region = crate::aws::region_or_env(None);
     let config = crate::aws::sdk_config(&region, None)
         .await
         .into_builder()

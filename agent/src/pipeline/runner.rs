@@ -302,6 +302,48 @@ struct Execute<'a> {
 }
 
 impl Execute<'_> {
+    /// An action's context: its configuration resolved and its inputs found; `Err` is the
+    /// action's failure (a variable that is not set, an input no action made).
+    fn context<'s>(&'s self, stage: &'s str, action: &'s ActionDeclaration) -> Result<Ctx<'s>, Failure> {
+        let state = &self.state;
+        let mut config = BTreeMap::new();
+        for (k, v) in action.configuration.iter().flatten() {
+            let resolved = plan::resolve(v, &state.variables)
+                .map_err(|e| failure("ConfigurationError", format!("configuration {k}: {e}")))?;
+            config.insert(k.clone(), resolved);
+        }
+        let mut environment = Vec::new();
+        for v in action.environment_variables.iter().flatten() {
+            let value = plan::resolve(&v.value, &state.variables).map_err(|e| {
+                failure("ConfigurationError", format!("environment variable {}: {e}", v.name))
+            })?;
+            environment.push(crate::shapes::codepipeline::EnvironmentVariable { value, ..v.clone() });
+        }
+        let mut inputs = Vec::new();
+        for a in action.input_artifacts.iter().flatten() {
+            let (dir, commit) = state.artifacts.get(&a.name).cloned().ok_or_else(|| {
+                failure(
+                    "InputArtifactMissing",
+                    format!("the input artifact {} was not made by an action of this execution", a.name),
+                )
+            })?;
+            inputs.push((a.name.clone(), dir, commit));
+        }
+        Ok(Ctx {
+            pipeline: self.pipeline,
+            stage,
+            action,
+            config,
+            environment,
+            inputs,
+            out_dir: self.exec_dir.clone(),
+            options: self.options,
+            observer: self.observer,
+            stop: self.stop.clone(),
+            git_sources: self.git_sources,
+        })
+    }
+
     /// A line of the stage's log, under `[Stage/part]`.
     fn line(&self, stage: &str, part: &str, text: &str) {
         self.observer.event(Event::Line { stage, action: part, line: text.as_bytes() });
@@ -480,15 +522,8 @@ impl Execute<'_> {
                         input_artifacts: rule.input_artifacts.clone(),
                         ..Default::default()
                     };
-                    let pieces = (
-                        self.pipeline,
-                        self.execution_id.as_str(),
-                        stage.name.as_str(),
-                        &self.state,
-                        self.options,
-                        self.observer,
-                    );
-                    let ctx = prepare(pieces, &action, &self.stop, self.git_sources)
+                    let ctx = self
+                        .context(&stage.name, &action)
                         .map_err(|f| format!("rule {}: {}", rule.name, f.message))?;
                     let runtime = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
@@ -557,15 +592,7 @@ impl Execute<'_> {
                     provider: &action.action_type_id.provider,
                 });
                 let began = SystemTime::now();
-                let pieces = (
-                    self.pipeline,
-                    self.execution_id.as_str(),
-                    stage.name.as_str(),
-                    &self.state,
-                    self.options,
-                    self.observer,
-                );
-                let ctx = match prepare(pieces, action, &self.stop, self.git_sources) {
+                let ctx = match self.context(&stage.name, action) {
                     Ok(ctx) => ctx,
                     Err(failure) => {
                         let outcome = Outcome::failed(failure.code, failure.message);
@@ -736,52 +763,4 @@ fn take_over(state: &mut State, dir: &Path, left: Vec<Left>) {
             state.variables.insert(ns, l.variables);
         }
     }
-}
-
-/// The execution's parts an action's context is made of.
-type Pieces<'a> = (&'a PipelineDeclaration, &'a str, &'a str, &'a State, &'a Options, &'a dyn Observer);
-
-/// An action's context: its configuration resolved and its inputs found; `Err` is the action's
-/// failure (a variable that is not set, an input no action made).
-fn prepare<'a>(
-    (pipeline, execution_id, stage, state, options, observer): Pieces<'a>,
-    action: &'a ActionDeclaration,
-    stop: &watch::Receiver<bool>,
-    git_sources: usize,
-) -> Result<Ctx<'a>, Failure> {
-    let mut config = BTreeMap::new();
-    for (k, v) in action.configuration.iter().flatten() {
-        let resolved = plan::resolve(v, &state.variables)
-            .map_err(|e| failure("ConfigurationError", format!("configuration {k}: {e}")))?;
-        config.insert(k.clone(), resolved);
-    }
-    let mut environment = Vec::new();
-    for v in action.environment_variables.iter().flatten() {
-        let value = plan::resolve(&v.value, &state.variables)
-            .map_err(|e| failure("ConfigurationError", format!("environment variable {}: {e}", v.name)))?;
-        environment.push(crate::shapes::codepipeline::EnvironmentVariable { value, ..v.clone() });
-    }
-    let mut inputs = Vec::new();
-    for a in action.input_artifacts.iter().flatten() {
-        let (dir, commit) = state.artifacts.get(&a.name).cloned().ok_or_else(|| {
-            failure(
-                "InputArtifactMissing",
-                format!("the input artifact {} was not made by an action of this execution", a.name),
-            )
-        })?;
-        inputs.push((a.name.clone(), dir, commit));
-    }
-    Ok(Ctx {
-        pipeline,
-        stage,
-        action,
-        config,
-        environment,
-        inputs,
-        out_dir: options.store.join(execution_id),
-        options,
-        observer,
-        stop: stop.clone(),
-        git_sources,
-    })
 }

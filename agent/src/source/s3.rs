@@ -35,9 +35,7 @@ pub async fn fetch(
 
 async fn download(bucket: &str, key: &str, version: Option<&str>, dir: &Path) -> Result<Object, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
-    let region = std::env::var("AWS_REGION")
-        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|_| "us-east-1".into());
+    let region = crate::aws::region_or_env(None);
     let config = crate::aws::sdk_config(&region, None).await;
     let client = crate::aws::s3_client(&config);
     let shown = match version {

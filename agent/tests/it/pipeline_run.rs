@@ -29,6 +29,14 @@ fn repo(dir: &Path, files: &[(&str, &str)]) -> String {
     )
 }
 
+/// A CodeCommit source action named Source that makes `artifact`.
+fn codecommit(artifact: &str) -> Value {
+    let mut source =
+        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
+    source["outputArtifacts"] = json!([{"name": artifact}]);
+    source
+}
+
 fn action(name: &str, category: &str, provider: &str, config: Value) -> Value {
     json!({"name": name, "actionTypeId": {"category": category, "owner": "AWS", "provider": provider, "version": "1"},
            "configuration": config})
@@ -306,9 +314,7 @@ fn a_failed_action_stops_the_execution() {
             "version: 0.2\nphases:\n  build:\n    commands:\n      - echo failing\n      - exit 3\n",
         )],
     );
-    let mut source =
-        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
-    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let source = codecommit("Src");
     let mut build = action("Build", "Build", "CodeBuild", json!({"ProjectName": "app"}));
     build["inputArtifacts"] = json!([{"name": "Src"}]);
     let approve = action("Release", "Approval", "Manual", json!({}));
@@ -350,9 +356,7 @@ fn what_cannot_run_is_said_before_or_where_it_stops() {
     let work = tempfile::tempdir().unwrap();
     let app = work.path().join("app");
     repo(&app, &[("buildspec.yml", "version: 0.2\nphases:\n  build:\n    commands:\n      - 'true'\n")]);
-    let mut source =
-        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
-    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let source = codecommit("Src");
     // A pipeline with problems does not start: `pipeline check`'s report, exit 2.
     let mut build = action("Build", "Build", "CodeBuild", json!({"ProjectName": "app"}));
     build["inputArtifacts"] = json!([{"name": "Nope"}]);
@@ -639,9 +643,7 @@ fn the_workshop_pipeline_deploys_to_ecs() {
 
 /// Source → Build (exports V, makes BuildArtifact) → Test (reads both).
 fn three_stages() -> Value {
-    let mut source =
-        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
-    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let source = codecommit("Src");
     let mut build = action("Build", "Build", "CodeBuild", json!({"ProjectName": "app"}));
     build["inputArtifacts"] = json!([{"name": "Src"}]);
     build["outputArtifacts"] = json!([{"name": "BuildArtifact"}]);
@@ -811,9 +813,7 @@ fn ecr_build_and_publish_builds_pushes_and_hands_on_the_digest() {
     let work = tempfile::tempdir().unwrap();
     let app = work.path().join("app");
     repo(&app, &[("docker/Dockerfile", &format!("FROM {busybox}\nRUN echo built > /built\n"))]);
-    let mut source =
-        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
-    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let source = codecommit("Src");
     let mut publish = action(
         "Publish",
         "Build",
@@ -964,9 +964,7 @@ fn projects_come_from_a_codebuild_endpoint() {
     let work = tempfile::tempdir().unwrap();
     let app = work.path().join("app");
     repo(&app, &[("README.md", "app")]);
-    let mut source =
-        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
-    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let source = codecommit("Src");
     let mut build = action("Build", "Build", "CodeBuild", json!({"ProjectName": "remote"}));
     build["inputArtifacts"] = json!([{"name": "Src"}]);
     let mut missing = action("Missing", "Build", "CodeBuild", json!({"ProjectName": "nope"}));
@@ -991,9 +989,7 @@ fn projects_come_from_a_codebuild_endpoint() {
 
 /// A V2 pipeline: a git source, then `stages` (each `{"name", "actions", …conditions}`).
 fn v2(stages: Value) -> Value {
-    let mut source =
-        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
-    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let mut source = codecommit("Src");
     source["namespace"] = json!("SourceVariables");
     let mut all = vec![json!({"name": "Source", "actions": [source]})];
     all.extend(stages.as_array().unwrap().iter().cloned());
@@ -1217,9 +1213,7 @@ fn an_ecr_source_hands_on_image_detail_json() {
 /// Source (taskdef.json, appspec.yaml) → a Commands action writing imageDetail.json → an Amazon
 /// ECS blue/green deploy.
 fn blue_green_pipeline(image: &str) -> Value {
-    let mut source =
-        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
-    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let source = codecommit("Src");
     let detail = json!({"ImageURI": image}).to_string();
     let image_action = json!({"name": "Image",
         "actionTypeId": {"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"},
@@ -1355,9 +1349,7 @@ fn a_batch_enabled_action_runs_the_batch_and_combines_or_maps_its_artifacts() {
 /// Source (a template and a parameters file) → CloudFormation (namespace Infra) → a Commands
 /// action that reads the stack's output.
 fn stack_pipeline(mode: &str, stack: &str) -> Value {
-    let mut source =
-        action("Source", "Source", "CodeCommit", json!({"RepositoryName": "app", "BranchName": "main"}));
-    source["outputArtifacts"] = json!([{"name": "Src"}]);
+    let source = codecommit("Src");
     let mut infra = action(
         "Infra",
         "Deploy",

@@ -343,13 +343,7 @@ pub(crate) async fn commands_action(ctx: &Ctx<'_>) -> Outcome {
 /// An ECRBuildAndPublish action: a privileged build of the input's Dockerfile, pushed with the
 /// ECR login to every tag.
 pub(super) async fn ecr_build_action(ctx: &Ctx<'_>) -> Outcome {
-    let region = ctx
-        .action
-        .region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-        .unwrap_or_else(|| "us-east-1".to_string());
+    let region = crate::aws::region_or_env(ctx.action.region.as_deref());
     let plan = match crate::pipeline::ecr_build::action(&ctx.config, &ctx.pipeline.role_arn, &region) {
         Ok(p) => p,
         Err(e) => return Outcome::failed("ConfigurationError", e),

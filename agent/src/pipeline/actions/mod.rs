@@ -105,51 +105,8 @@ pub(crate) fn run_action(ctx: &Ctx) -> Outcome {
         (_, "Commands") => runtime.block_on(commands_action(ctx)),
         ("Build", "ECRBuildAndPublish") => runtime.block_on(ecr_build_action(ctx)),
         ("Approval", "Manual") => approval(ctx),
-        ("Deploy", provider @ ("ECS" | "S3" | "CodeDeployToECS")) => {
-            let line = |text: &str| ctx.line(text);
-            let deploy = crate::pipeline::deploy::Request {
-                config: &ctx.config,
-                inputs: &ctx.inputs,
-                mode: ctx.options.deploy,
-                task_definitions: &ctx.options.task_definitions,
-                store: &ctx.out_dir,
-                line: &line,
-            };
-            let deployed = match provider {
-                "ECS" => runtime.block_on(crate::pipeline::deploy::ecs(&deploy)),
-                "CodeDeployToECS" => runtime.block_on(crate::pipeline::deploy::blue_green(&deploy)),
-                _ => runtime.block_on(crate::pipeline::deploy::s3(&deploy)),
-            };
-            match deployed {
-                Ok(summary) => Outcome::succeeded(summary),
-                Err(e) => Outcome::failed("JobFailed", e),
-            }
-        }
-        ("Deploy", "CloudFormation") => {
-            let line = |text: &str| ctx.line(text);
-            let deploy = crate::pipeline::deploy::Request {
-                config: &ctx.config,
-                inputs: &ctx.inputs,
-                mode: ctx.options.deploy,
-                task_definitions: &ctx.options.task_definitions,
-                store: &ctx.out_dir,
-                line: &line,
-            };
-            let outputs = ctx.outputs();
-            match runtime.block_on(crate::pipeline::deploy::cloudformation(
-                &deploy,
-                outputs.first().map(String::as_str),
-            )) {
-                Ok(d) if outputs.iter().any(|o| std::fs::create_dir_all(ctx.out_dir.join(o)).is_err()) => {
-                    Outcome::failed("JobFailed", format!("{}; cannot make its output artifact", d.summary))
-                }
-                Ok(d) => Outcome {
-                    variables: d.variables,
-                    outputs: outputs.into_iter().map(|o| (o, None)).collect(),
-                    ..Outcome::succeeded(d.summary)
-                },
-                Err(e) => Outcome::failed("JobFailed", e),
-            }
+        ("Deploy", provider @ ("ECS" | "S3" | "CodeDeployToECS" | "CloudFormation")) => {
+            runtime.block_on(deploy(ctx, provider))
         }
         (category, provider) => Outcome::failed(
             "ActionNotRun",
@@ -158,6 +115,45 @@ pub(crate) fn run_action(ctx: &Ctx) -> Outcome {
                 t.owner
             ),
         ),
+    }
+}
+
+/// A deploy action, by `--deploy` mode ([`crate::pipeline::deploy`]).
+async fn deploy(ctx: &Ctx<'_>, provider: &str) -> Outcome {
+    use crate::pipeline::deploy;
+    let line = |text: &str| ctx.line(text);
+    let request = deploy::Request {
+        config: &ctx.config,
+        inputs: &ctx.inputs,
+        mode: ctx.options.deploy,
+        task_definitions: &ctx.options.task_definitions,
+        store: &ctx.out_dir,
+        line: &line,
+    };
+    let outputs = ctx.outputs();
+    let deployed = match provider {
+        "ECS" => deploy::ecs(&request)
+            .await
+            .map(|summary| deploy::Deployed { summary, variables: BTreeMap::new() }),
+        "CodeDeployToECS" => deploy::blue_green(&request)
+            .await
+            .map(|summary| deploy::Deployed { summary, variables: BTreeMap::new() }),
+        "S3" => {
+            deploy::s3(&request).await.map(|summary| deploy::Deployed { summary, variables: BTreeMap::new() })
+        }
+        _ => deploy::cloudformation(&request, outputs.first().map(String::as_str)).await,
+    };
+    let made = |o: &String| std::fs::create_dir_all(ctx.out_dir.join(o));
+    match deployed {
+        Ok(d) if outputs.iter().map(made).any(|r| r.is_err()) => {
+            Outcome::failed("JobFailed", format!("{}; cannot make its output artifact", d.summary))
+        }
+        Ok(d) => Outcome {
+            variables: d.variables,
+            outputs: outputs.into_iter().map(|o| (o, None)).collect(),
+            ..Outcome::succeeded(d.summary)
+        },
+        Err(e) => Outcome::failed("JobFailed", e),
     }
 }
 

@@ -79,14 +79,30 @@ pub(super) async fn source_action(ctx: &Ctx<'_>) -> Outcome {
         }
         None => "files copied".to_string(),
     };
+    let revision = id.clone().map(|id| (id, commit.message.lines().next().unwrap_or_default().to_string()));
+    let mut outcome = made(ctx, &output, variables, revision, summary);
+    // A git source's commit goes with its artifact: the builds that take it as their primary
+    // input see it as CODEBUILD_RESOLVED_SOURCE_VERSION.
+    outcome.outputs = vec![(output, id)];
+    outcome
+}
+
+/// A source action that made `output`: its variables, its revision (id, summary) and summary.
+fn made(
+    ctx: &Ctx,
+    output: &str,
+    variables: BTreeMap<String, String>,
+    revision: Option<(String, String)>,
+    summary: String,
+) -> Outcome {
     Outcome {
         variables,
-        outputs: vec![(output.clone(), id.clone())],
-        revision: id.map(|id| Revision {
+        outputs: vec![(output.to_string(), None)],
+        revision: revision.map(|(id, summary)| Revision {
             action: ctx.action.name.clone(),
-            artifact: output,
+            artifact: output.to_string(),
             id,
-            summary: commit.message.lines().next().unwrap_or_default().to_string(),
+            summary,
         }),
         ..Outcome::succeeded(summary)
     }
@@ -114,17 +130,8 @@ async fn s3_source(ctx: &Ctx<'_>, output: &str) -> Outcome {
     variables.extend(object.version_id.clone().map(|v| ("VersionId".to_string(), v)));
     variables.extend(object.etag.clone().map(|e| ("ETag".to_string(), e)));
     let revision = object.version_id.clone().or(object.etag.clone()).unwrap_or_default();
-    Outcome {
-        variables,
-        outputs: vec![(output.to_string(), None)],
-        revision: Some(Revision {
-            action: ctx.action.name.clone(),
-            artifact: output.to_string(),
-            id: revision.clone(),
-            summary: format!("s3://{bucket}/{key}"),
-        }),
-        ..Outcome::succeeded(format!("s3://{bucket}/{key} {revision}"))
-    }
+    let summary = format!("s3://{bucket}/{key} {revision}");
+    made(ctx, output, variables, Some((revision, format!("s3://{bucket}/{key}"))), summary)
 }
 
 /// An ECR source: the image `RepositoryName`:`ImageTag` (default `latest`) as the ECR API
@@ -135,13 +142,7 @@ async fn ecr_source(ctx: &Ctx<'_>, output: &str) -> Outcome {
     let repository = ctx.config.get("RepositoryName").cloned().unwrap_or_default();
     let tag =
         ctx.config.get("ImageTag").cloned().filter(|t| !t.is_empty()).unwrap_or_else(|| "latest".into());
-    let region = ctx
-        .action
-        .region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-        .unwrap_or_else(|| "us-east-1".to_string());
+    let region = crate::aws::region_or_env(ctx.action.region.as_deref());
     let config = crate::aws::sdk_config(&region, None).await;
     let client = crate::image::ecr::client(&config, &region);
     let described = client
@@ -202,17 +203,8 @@ async fn ecr_source(ctx: &Ctx<'_>, output: &str) -> Outcome {
         ("ImageDigest".to_string(), digest.clone()),
         ("ImageURI".to_string(), uri),
     ]);
-    Outcome {
-        variables,
-        outputs: vec![(output.to_string(), None)],
-        revision: Some(Revision {
-            action: ctx.action.name.clone(),
-            artifact: output.to_string(),
-            id: digest.clone(),
-            summary: format!("{repository}:{tag}"),
-        }),
-        ..Outcome::succeeded(format!("{repository}:{tag} {digest}"))
-    }
+    let summary = format!("{repository}:{tag} {digest}");
+    made(ctx, output, variables, Some((digest, format!("{repository}:{tag}"))), summary)
 }
 
 /// The top of the git work tree `dir` is in.
