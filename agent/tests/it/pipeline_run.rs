@@ -1446,3 +1446,78 @@ fn a_cloudformation_action_deploys_the_stack_and_hands_on_its_outputs() {
     };
     assert!(gone, "the stack is deleted");
 }
+
+#[test]
+#[ignore = "needs tmux: run scripts/test.sh"]
+fn an_approval_is_asked_on_the_terminal() {
+    // `--approve ask` (the default) on a real terminal: runspec runs in a tmux pane of a server
+    // of its own; the test answers at the prompt and reads the record.
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app");
+    repo(&app, &[("README.md", "app")]);
+    let source = codecommit("Src");
+    let approve = action(
+        "Release",
+        "Approval",
+        "Manual",
+        json!({"CustomData": "Ship #{codepipeline.PipelineExecutionId}?"}),
+    );
+    let pipeline = json!({"pipeline": {"name": "p", "roleArn": "arn:aws:iam::123456789012:role/p",
+        "artifactStore": {"type": "S3", "location": "bucket"},
+        "stages": [{"name": "Source", "actions": [source]}, {"name": "Approve", "actions": [approve]}]}});
+    let file = work.path().join("pipeline.json");
+    std::fs::write(&file, pipeline.to_string()).unwrap();
+    let result = work.path().join("execution.json");
+    let code = work.path().join("code");
+    let q = |p: &Path| format!("'{}'", p.display());
+    let script = format!(
+        "export PATH='{}' RUNSPEC_STATE_DIR={}\ncd {}\n{} pipeline run {} --result {}\necho $? > {}\nsleep 600\n",
+        std::env::var("PATH").unwrap_or_default(),
+        q(&work.path().join("state")),
+        q(&app),
+        env!("CARGO_BIN_EXE_runspec"),
+        q(&file),
+        q(&result),
+        q(&code)
+    );
+    std::fs::write(work.path().join("run.sh"), script).unwrap();
+    let socket = format!("runspec-approve-{}", std::process::id());
+    let tmux = |args: &[&str]| Command::new("tmux").args(["-L", &socket]).args(args).output().unwrap();
+    let started = Command::new("tmux")
+        .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", "200", "-y", "50"])
+        .arg(format!("sh {}", work.path().join("run.sh").display()))
+        .env("TERM", "xterm")
+        .status()
+        .expect("needs tmux: run scripts/test.sh");
+    assert!(started.success());
+    let wait = |text: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-J", "-S", "-500"]).stdout)
+                .into_owned();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(std::time::Instant::now() < deadline, "waited for {text:?}:\n{screen}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let screen = wait("Approve? [y/N]");
+    assert!(screen.contains("CustomData: Ship "), "{screen}");
+    tmux(&["send-keys", "n", "Enter"]);
+    wait("Comment (optional):");
+    tmux(&["send-keys", "not today", "Enter"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !code.exists() {
+        assert!(std::time::Instant::now() < deadline, "the pipeline did not end");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tmux(&["kill-server"]);
+    assert_eq!(std::fs::read_to_string(&code).unwrap().trim(), "1");
+    let execution: Value = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    let release = &execution["actionExecutionDetails"][1];
+    assert_eq!(release["status"], "Failed");
+    let summary = release["output"]["executionResult"]["externalExecutionSummary"].as_str().unwrap();
+    assert!(summary.starts_with("Rejected: by ") && summary.ends_with(": not today"), "{summary}");
+    assert_eq!(release["output"]["executionResult"]["errorDetails"]["code"], "ApprovalRejected");
+}
