@@ -283,6 +283,7 @@ impl From<ServiceBuildArgs> for crate::serve::BuildOptions {
             docker: a.docker,
             docker_sidecar_image: Some(a.docker_sidecar_image),
             no_limits: a.no_limits,
+            ..Default::default()
         }
     }
 }
@@ -339,6 +340,19 @@ pub struct ServeArgs {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// A repository that pipelines' git source actions read: REPO is the action's
+    /// RepositoryName (CodeCommit) or FullRepositoryId (a connection), the value a git URL or
+    /// a repository directory of this machine. Repeatable. A pipeline whose source names no
+    /// such repository cannot start.
+    #[arg(long = "pipeline-source", value_name = "REPO=GIT_URL|DIR")]
+    pub pipeline_sources: Vec<String>,
+
+    /// What pipelines' deploy actions do: skip (check what would be deployed), local (ECS
+    /// services on this machine's Docker engine) or aws (through AWS, with this server's
+    /// credentials).
+    #[arg(long, value_enum, default_value_t = crate::pipeline::runner::Deploy::Skip, value_name = "MODE")]
+    pub pipeline_deploy: crate::pipeline::runner::Deploy,
 }
 
 #[derive(Debug, clap::Args)]
@@ -583,6 +597,26 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
             .map(|d| d.join("serve"))
             .ok_or_else(|| usage("cannot find a state directory: pass --state-dir"))?,
     };
+    let mut builds: crate::serve::BuildOptions = args.builds.into();
+    builds.pipeline_deploy = args.pipeline_deploy;
+    for given in &args.pipeline_sources {
+        let (repo, location) = given
+            .split_once('=')
+            .filter(|(r, l)| !r.is_empty() && !l.is_empty())
+            .ok_or_else(|| usage(format!("--pipeline-source {given}: expected REPO=GIT_URL|DIR")))?;
+        let location = match crate::pipeline::fetch::Input::parse(location)
+            .map_err(|e| usage(format!("--pipeline-source {given}: {e}")))?
+        {
+            crate::pipeline::fetch::Input::Dir(dir) => dir.display().to_string(),
+            crate::pipeline::fetch::Input::Git { revision: Some(_), .. } => {
+                return Err(usage(format!(
+                    "--pipeline-source {given}: name the repository without a revision (the action's BranchName, or StartPipelineExecution's sourceRevisions, chooses it)"
+                )));
+            }
+            crate::pipeline::fetch::Input::Git { url, .. } => url,
+        };
+        builds.pipeline_sources.insert(repo.to_string(), location);
+    }
     let options = crate::serve::Options {
         listen: args.listen,
         state_dir,
@@ -592,7 +626,7 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
         region: args.region,
         account: args.account,
-        builds: args.builds.into(),
+        builds,
         tls: args.tls_cert.zip(args.tls_key),
         fleet: args.store.map(|store| crate::serve::FleetOptions {
             store,

@@ -257,6 +257,9 @@ fn run(args: &PipelineRunArgs) -> Result<u8, UsageError> {
             .map_err(|e| usage(format!("cannot read the current directory: {e}")))?,
         template,
         host: args.host,
+        execution_id: None,
+        trigger: ("StartPipelineExecution".into(), "runspec pipeline run".into()),
+        builds: None,
     };
     // The signal handlers need a runtime; the actions run on runtimes of their own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -362,6 +365,7 @@ impl Observer for Printer {
                 }
             }
             Event::StageEnded { stage, status } => self.print(format!("[{stage}] Stage {stage} {status}")),
+            Event::Recorded { .. } => {}
         }
     }
 

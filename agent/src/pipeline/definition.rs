@@ -16,6 +16,22 @@ pub enum Seg {
     Index(usize),
 }
 
+/// A path as text: `stages[1].actions[0].configuration`.
+pub fn path_text(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) if out.is_empty() => out.push_str(k),
+            Seg::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
 /// `key` as a path step.
 pub fn key(k: &str) -> Seg {
     Seg::Key(k.to_string())

@@ -79,6 +79,8 @@ pub struct Execution {
     pub variables: Vec<(String, String)>,
     pub revisions: Vec<Revision>,
     pub actions: Vec<ActionRun>,
+    /// What started it: `(triggerType, triggerDetail)`.
+    pub trigger: (String, String),
 }
 
 impl Execution {
@@ -113,8 +115,8 @@ impl Execution {
                     .collect(),
             ),
             trigger: Some(cp::ExecutionTrigger {
-                trigger_type: Some("StartPipelineExecution".into()),
-                trigger_detail: Some("runspec pipeline run".into()),
+                trigger_type: Some(self.trigger.0.clone()),
+                trigger_detail: Some(self.trigger.1.clone()),
             }),
             execution_mode: Some(self.mode.clone()),
             execution_type: Some("STANDARD".into()),
@@ -125,41 +127,7 @@ impl Execution {
     }
 
     fn detail(&self, a: &ActionRun) -> cp::ActionExecutionDetail {
-        let artifacts = |names: &[String]| {
-            names.iter().map(|n| cp::ArtifactDetail { name: Some(n.clone()), s3location: None }).collect()
-        };
-        cp::ActionExecutionDetail {
-            pipeline_execution_id: Some(self.id.clone()),
-            action_execution_id: Some(a.id.clone()),
-            pipeline_version: Some(self.version),
-            stage_name: Some(a.stage.clone()),
-            action_name: Some(a.action.clone()),
-            start_time: Some(epoch(a.start)),
-            last_update_time: Some(epoch(a.end)),
-            updated_by: None,
-            status: Some(a.status.as_str().to_string()),
-            input: Some(cp::ActionExecutionInput {
-                action_type_id: Some(a.action_type.clone()),
-                configuration: Some(a.configuration.clone()),
-                resolved_configuration: Some(a.resolved.clone()),
-                input_artifacts: Some(artifacts(&a.inputs)),
-                namespace: a.namespace.clone(),
-                ..Default::default()
-            }),
-            output: Some(cp::ActionExecutionOutput {
-                output_artifacts: Some(artifacts(&a.outputs)),
-                execution_result: Some(cp::ActionExecutionResult {
-                    external_execution_id: a.external_id.clone(),
-                    external_execution_summary: Some(a.summary.clone()),
-                    error_details: a.error.as_ref().map(|(code, message)| cp::ErrorDetails {
-                        code: Some(code.clone()),
-                        message: Some(message.clone()),
-                    }),
-                    ..Default::default()
-                }),
-                output_variables: Some(a.variables.clone()),
-            }),
-        }
+        action_detail(&self.id, self.version, a)
     }
 
     /// The execution's one-line outcome, with each stage's actions.
@@ -184,6 +152,45 @@ impl Execution {
             lines.push(format!("  {stage}: {}", actions.join(", ")));
         }
         lines
+    }
+}
+
+/// An action's execution as `list-action-executions` shows it.
+pub fn action_detail(execution_id: &str, version: i64, a: &ActionRun) -> cp::ActionExecutionDetail {
+    let artifacts = |names: &[String]| {
+        names.iter().map(|n| cp::ArtifactDetail { name: Some(n.clone()), s3location: None }).collect()
+    };
+    cp::ActionExecutionDetail {
+        pipeline_execution_id: Some(execution_id.to_string()),
+        action_execution_id: Some(a.id.clone()),
+        pipeline_version: Some(version),
+        stage_name: Some(a.stage.clone()),
+        action_name: Some(a.action.clone()),
+        start_time: Some(epoch(a.start)),
+        last_update_time: Some(epoch(a.end)),
+        updated_by: None,
+        status: Some(a.status.as_str().to_string()),
+        input: Some(cp::ActionExecutionInput {
+            action_type_id: Some(a.action_type.clone()),
+            configuration: Some(a.configuration.clone()),
+            resolved_configuration: Some(a.resolved.clone()),
+            input_artifacts: Some(artifacts(&a.inputs)),
+            namespace: a.namespace.clone(),
+            ..Default::default()
+        }),
+        output: Some(cp::ActionExecutionOutput {
+            output_artifacts: Some(artifacts(&a.outputs)),
+            execution_result: Some(cp::ActionExecutionResult {
+                external_execution_id: a.external_id.clone(),
+                external_execution_summary: Some(a.summary.clone()),
+                error_details: a.error.as_ref().map(|(code, message)| cp::ErrorDetails {
+                    code: Some(code.clone()),
+                    message: Some(message.clone()),
+                }),
+                ..Default::default()
+            }),
+            output_variables: Some(a.variables.clone()),
+        }),
     }
 }
 
@@ -268,6 +275,7 @@ mod tests {
             variables: vec![("Env".into(), "dev".into())],
             revisions: vec![],
             actions: vec![action("A", Status::Succeeded, &["Out"]), action("B", Status::Failed, &[])],
+            trigger: ("StartPipelineExecution".into(), "runspec pipeline run".into()),
         };
         let json = e.to_json();
         // The shapes the model holds the API to.

@@ -42,13 +42,14 @@ pub enum Approve {
 }
 
 /// `--deploy`: what deploy actions do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Deploy {
     /// ECS services run on the local Docker engine; nothing reaches AWS.
     Local,
     /// Deploy through the AWS APIs (`AWS_ENDPOINT_URL` honoured).
     Aws,
     /// Check what would be deployed, and deploy nothing.
+    #[default]
     Skip,
 }
 
@@ -79,6 +80,32 @@ pub struct Options {
     pub template: BuildRequest,
     /// Every build on this machine's shell, whatever image its project names (`--host`).
     pub host: bool,
+    /// The execution's id (`None`: a new one). `runspec serve` answers StartPipelineExecution
+    /// with it before the execution runs.
+    pub execution_id: Option<String>,
+    /// What started the execution (`triggerType`, `triggerDetail`).
+    pub trigger: (String, String),
+    /// Where the builds of CodeBuild, Commands and ECRBuildAndPublish actions run (`None`: in
+    /// this process, as `runspec pipeline run` runs them).
+    pub builds: Option<std::sync::Arc<dyn Builds>>,
+}
+
+/// Runs a pipeline's builds elsewhere than in this process: `runspec serve` puts them on its
+/// build queue, so they count against its limits and show among its builds.
+pub trait Builds: Send + Sync {
+    /// Runs `req`, the build of `action` (`Stage/Action`), to its end (this thread waits);
+    /// `stop` stops it. `Err` when it could not run at all.
+    fn build(
+        &self,
+        action: &str,
+        req: BuildRequest,
+        stop: watch::Receiver<bool>,
+    ) -> Result<crate::build::Finished, String>;
+
+    /// Why a `BatchEnabled` CodeBuild action cannot run here (`None`: it can).
+    fn no_batches(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What happens during an execution, in order (an action's lines between its start and end).
@@ -112,6 +139,10 @@ pub enum Event<'a> {
     StageEnded {
         stage: &'a str,
         status: &'a str,
+    },
+    /// An action's record, once it ended (after [`Event::ActionEnded`]).
+    Recorded {
+        run: &'a ActionRun,
     },
 }
 
@@ -173,7 +204,7 @@ pub fn run(
     observer: &dyn Observer,
     stop: watch::Receiver<bool>,
 ) -> Result<Execution, NotStarted> {
-    let execution_id = uuid::Uuid::new_v4().to_string();
+    let execution_id = options.execution_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let stages: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
     let index = |name: &Option<String>, flag: &str| -> Result<Option<usize>, NotStarted> {
         name.as_ref()
@@ -259,6 +290,7 @@ pub fn run(
         variables: pipeline_variables,
         revisions: state.revisions,
         actions: runs,
+        trigger: options.trigger.clone(),
     };
     // The store keeps each execution's record: `--from` and rollbacks read what it left.
     let record = serde_json::to_string_pretty(&execution.to_json()).unwrap_or_default();
@@ -684,13 +716,16 @@ impl Execute<'_> {
             variables: outcome.variables,
             error: outcome.error,
         });
+        if let Some(run) = self.runs.last() {
+            self.observer.event(Event::Recorded { run });
+        }
         outcome.status
     }
 }
 
 /// The pipeline's variables: each declared one with `--variable NAME=VALUE` or its default;
 /// one with neither cannot start (CodePipeline refuses StartPipelineExecution).
-fn pipeline_variables(
+pub fn pipeline_variables(
     pipeline: &PipelineDeclaration,
     given: &[(String, String)],
 ) -> Result<Vec<(String, String)>, NotStarted> {

@@ -15,7 +15,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use super::store::{BatchRow, BuildRow, Store, StoreError, from_text, now_s, to_text};
+use super::store::{
+    BatchRow, BuildRow, ExecutionRow, PipelineRow, Store, StoreError, from_text, now_s, to_text,
+};
 use crate::shapes::codebuild as cb;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -345,13 +347,13 @@ impl DynamoStore {
 
     /// Every item of an index partition, in key order.
     fn query(&self, index: &str, hash: &str, value: &str, ascending: bool) -> Result<Vec<Item>, StoreError> {
-        self.query_where(index, &format!("{hash} = :v"), vec![(":v", s(value))], ascending)
+        self.query_where(Some(index), &format!("{hash} = :v"), vec![(":v", s(value))], ascending)
     }
 
     /// The items of an index that `condition` (a key condition) selects, in key order.
     fn query_where(
         &self,
-        index: &str,
+        index: Option<&str>,
         condition: &str,
         values: Vec<(&str, AttributeValue)>,
         ascending: bool,
@@ -366,7 +368,7 @@ impl DynamoStore {
                     self.client
                         .query()
                         .table_name(&self.table)
-                        .index_name(index)
+                        .set_index_name(index.map(str::to_string))
                         .key_condition_expression(condition)
                         .set_expression_attribute_values(Some(values.clone()))
                         .scan_index_forward(ascending)
@@ -757,7 +759,7 @@ impl DynamoStore {
     /// builds, so the reaper reads only those.
     pub fn expired(&self) -> Result<Vec<(BuildRow, Lease)>, StoreError> {
         let items = self.query_where(
-            "leases",
+            Some("leases"),
             "rpk = :r AND leaseUntil < :now",
             vec![(":r", s("R")), (":now", n(now_s()))],
             true,
@@ -1001,5 +1003,101 @@ impl Store for DynamoStore {
 
     fn delete_batch(&self, id: &str) -> Result<bool, StoreError> {
         self.delete(&format!("BB#{id}"), "BB")
+    }
+
+    fn create_pipeline(&self, row: &PipelineRow) -> Result<(), StoreError> {
+        let name = &row.declaration.name;
+        let out = self.run(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(format!("L#{name}")))
+                .item("sk", s("L"))
+                .item("apk", s("ALLL"))
+                .item("ask", n(row.created))
+                .item("name", s(name))
+                .item("json", s(to_text(row)))
+                .condition_expression("attribute_not_exists(pk)")
+                .send(),
+        );
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if refused(&e) => {
+                Err(StoreError::AlreadyExists(format!("A pipeline with the name '{name}' already exists")))
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    fn update_pipeline(&self, row: &PipelineRow) -> Result<(), StoreError> {
+        let name = &row.declaration.name;
+        let updated = self.update_one(
+            (&format!("L#{name}"), "L"),
+            "SET #j = :j",
+            "attribute_exists(pk)",
+            &[("#j", "json")],
+            vec![(":j", s(to_text(row)))],
+            ReturnValue::None,
+        )?;
+        updated.map(|_| ()).ok_or_else(|| {
+            StoreError::NotFound(format!("Account does not have a pipeline with name '{name}'"))
+        })
+    }
+
+    fn pipeline(&self, name: &str) -> Result<Option<PipelineRow>, StoreError> {
+        match self.get(&format!("L#{name}"), "L")? {
+            Some(item) => Ok(Some(from_text(&text(&item, "json").unwrap_or_else(|| "{}".into()))?)),
+            None => Ok(None),
+        }
+    }
+
+    fn pipeline_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> =
+            self.query("all", "apk", "ALLL", true)?.iter().filter_map(|i| text(i, "name")).collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn delete_pipeline(&self, name: &str) -> Result<bool, StoreError> {
+        for e in self.executions(name)? {
+            self.delete(&format!("L#{name}"), &format!("X#{}", e.id))?;
+        }
+        self.delete(&format!("L#{name}"), "L")
+    }
+
+    fn put_execution(&self, row: &ExecutionRow) -> Result<(), StoreError> {
+        self.run(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(format!("L#{}", row.pipeline)))
+                .item("sk", s(format!("X#{}", row.id)))
+                .item("json", s(to_text(row)))
+                .send(),
+        )
+        .map_err(sdk)?;
+        Ok(())
+    }
+
+    fn execution(&self, pipeline: &str, id: &str) -> Result<Option<ExecutionRow>, StoreError> {
+        match self.get(&format!("L#{pipeline}"), &format!("X#{id}"))? {
+            Some(item) => Ok(Some(from_text(&text(&item, "json").unwrap_or_else(|| "{}".into()))?)),
+            None => Ok(None),
+        }
+    }
+
+    fn executions(&self, pipeline: &str) -> Result<Vec<ExecutionRow>, StoreError> {
+        let items = self.query_where(
+            None,
+            "pk = :p AND begins_with(sk, :x)",
+            vec![(":p", s(format!("L#{pipeline}"))), (":x", s("X#"))],
+            true,
+        )?;
+        let mut rows = items
+            .iter()
+            .map(|i| from_text::<ExecutionRow>(&text(i, "json").unwrap_or_else(|| "{}".into())))
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.sort_by(|a, b| b.started.total_cmp(&a.started));
+        Ok(rows)
     }
 }

@@ -23,6 +23,7 @@ pub mod fetch;
 pub mod fleet;
 pub mod http;
 pub mod logs;
+pub mod pipelines;
 pub mod reaper;
 pub mod request;
 pub mod runner;
@@ -100,6 +101,11 @@ pub struct BuildOptions {
     pub docker_host_allowed: bool,
     /// Builds ignore their compute type's limits (`--no-limits`).
     pub no_limits: bool,
+    /// The repositories pipelines' source actions read, by repository name (`RepositoryName`,
+    /// `FullRepositoryId`): a git URL or a directory (`--pipeline-source REPO=URL|DIR`).
+    pub pipeline_sources: std::collections::BTreeMap<String, String>,
+    /// What pipelines' deploy actions do (`--pipeline-deploy`; nothing by default).
+    pub pipeline_deploy: crate::pipeline::runner::Deploy,
 }
 
 /// `runspec serve --store dynamodb://TABLE --queue sqs://QUEUE`.
@@ -263,6 +269,11 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
                 "{ended} build(s) were running when the server last stopped; they are recorded as FAULT"
             );
         }
+        let pipelines = Arc::clone(&service);
+        tokio::task::spawn_blocking(move || pipelines::end_orphans(&pipelines))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         tokio::spawn(runner::dispatch(Arc::clone(&service)));
     }
     let listener = tokio::net::TcpListener::bind(options.listen)
@@ -283,6 +294,7 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         .route("/builds/{id}", axum::routing::get(web::build))
         .route("/builds/{id}/log", axum::routing::get(web::log))
         .route("/batches/{id}", axum::routing::get(web::batch))
+        .route("/pipelines/{name}", axum::routing::get(web::pipeline))
         .route("/builds/{id}/stop", axum::routing::post(web::stop))
         .route("/builds/{id}/retry", axum::routing::post(web::retry))
         .route("/page.css", axum::routing::get(web::stylesheet))
@@ -328,7 +340,12 @@ async fn api_call(
     let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string) else {
         return aws_error(&wire::invalid("the request has no X-Amz-Target header"));
     };
-    let service = if target.starts_with("Logs_") { "logs" } else { "codebuild" };
+    // The signing name of the target's service, as the SDKs sign for it.
+    let service = match target.split_once('.').map(|(prefix, _)| prefix) {
+        Some(p) if p.starts_with("Logs_") => "logs",
+        Some(p) if p.starts_with("CodePipeline_") => "codepipeline",
+        _ => "codebuild",
+    };
     let scope = auth::Scope { region: &app.service.region, service };
     // Everything but the body's hash is checked before a byte of the body is read.
     let keys = app.keys.keys();

@@ -41,6 +41,19 @@ pub struct Started {
     /// An automatic retry: which one, and of which build.
     #[serde(rename = "runspec:autoRetry", default, skip_serializing_if = "Option::is_none")]
     pub auto_retry: Option<AutoRetryOf>,
+    /// A build of a pipeline execution's action: its request waits in this process under `key`
+    /// ([`crate::serve::pipelines`]).
+    #[serde(rename = "runspec:pipeline", default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineOf>,
+}
+
+/// Which pipeline execution a build belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PipelineOf {
+    pub pipeline: String,
+    pub execution: String,
+    pub action: String,
+    pub key: String,
 }
 
 /// Which automatic retry a build is.

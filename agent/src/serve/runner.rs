@@ -324,6 +324,63 @@ fn run_one(
     let mut live = result::build_record(&identity, &downloading);
     carry_over(&mut live, &template);
     recorder.record(&identity.id, "IN_PROGRESS", &live);
+    let finish = |ran: Result<crate::build::Finished, crate::build::PrepareError>| match ran {
+        Ok(mut finished) => {
+            finished.identity.submitted = identity.submitted;
+            finished.identity.dispatched = identity.dispatched;
+            let mut build = result::build_record(&finished.identity, &finished.report);
+            carry_over(&mut build, &template);
+            (build, Some(finished))
+        }
+        Err(e) => {
+            notices.warning(&e.0);
+            (fail(BuildPhase::Provisioning, "CLIENT_ERROR", e.0), None)
+        }
+    };
+    let live_sink = |log| Live {
+        ledger: Ledger::new(CodeBuildLog::new(log), began.wall),
+        recorder,
+        identity: identity.clone(),
+        template: template.clone(),
+        start: began.wall,
+    };
+    if let Some(of) = &row.request.pipeline {
+        // A pipeline action's build: its request was made by the execution (its inputs are the
+        // execution's artifacts); what this server allows is applied again here.
+        let Some(prepared) = service.pipeline_runs.take_prepared(&of.key) else {
+            return fail(
+                BuildPhase::Provisioning,
+                "CLIENT_ERROR",
+                format!(
+                    "this build of the action {} of pipeline {} has no execution waiting for it (the server restarted, or the execution ended); it runs only inside its pipeline's execution",
+                    of.action, of.pipeline
+                ),
+            );
+        };
+        let mut req = prepared.request;
+        req.host_isolation =
+            image.is_none().then(|| crate::build::HostIsolation { user: service.builds.build_user.clone() });
+        req.image = image;
+        req.docker = service.builds.docker;
+        req.docker_sidecar_image = service.builds.docker_sidecar_image.clone();
+        req.docker_host_allowed = service.builds.docker_host_allowed;
+        req.own_network = true;
+        req.no_limits = service.builds.no_limits;
+        req.aws_credentials = service.builds.aws_credentials;
+        req.timeout = timeout;
+        req.started = Some(began);
+        req.lease = recorder.lease();
+        req.uuid = Some(uuid.clone());
+        req.build_number = Some(row.number);
+        req.project_name = row.project.clone();
+        req.initiator = Some(identity.initiator.clone());
+        let (build, finished) =
+            finish(runtime.block_on(crate::build::run(req, live_sink(log), stop, &notices)));
+        if let Some(f) = finished {
+            let _ = prepared.done.send(f);
+        }
+        return build;
+    }
     // Sources are fetched outside the state directory (which builds never reach), into a
     // directory of this build's own, removed when it ends.
     let fetched = match tempfile::Builder::new().prefix("runspec-src-").tempdir() {
@@ -407,26 +464,7 @@ fn run_one(
         initiator: Some(identity.initiator.clone()),
         ..Default::default()
     };
-    let live = Live {
-        ledger: Ledger::new(CodeBuildLog::new(log), began.wall),
-        recorder,
-        identity: identity.clone(),
-        template: template.clone(),
-        start: began.wall,
-    };
-    let ran = runtime.block_on(crate::build::run(req, live, stop, &notices));
+    let ran = runtime.block_on(crate::build::run(req, live_sink(log), stop, &notices));
     drop(fetched);
-    match ran {
-        Ok(mut finished) => {
-            finished.identity.submitted = identity.submitted;
-            finished.identity.dispatched = identity.dispatched;
-            let mut build = result::build_record(&finished.identity, &finished.report);
-            carry_over(&mut build, &template);
-            build
-        }
-        Err(e) => {
-            notices.warning(&e.0);
-            fail(BuildPhase::Provisioning, "CLIENT_ERROR", e.0)
-        }
-    }
+    finish(ran).0
 }

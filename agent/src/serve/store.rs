@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::request::Started;
 use crate::shapes::codebuild as cb;
+use crate::shapes::codepipeline as cp;
 
 /// A build as stored.
 #[derive(Debug, Clone)]
@@ -43,6 +44,40 @@ pub struct BatchRow {
     pub batch: cb::BuildBatch,
     pub request: cb::StartBuildBatchInput,
     pub submitted: f64,
+}
+
+/// A pipeline as stored: its declaration (`version` counts its updates) and when it was made
+/// and last changed (epoch seconds).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PipelineRow {
+    pub declaration: cp::PipelineDeclaration,
+    pub created: f64,
+    pub updated: f64,
+}
+
+/// One pipeline execution as stored: its record as the API shows it, written as it runs.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExecutionRow {
+    pub pipeline: String,
+    pub id: String,
+    /// `InProgress`, `Stopping`, `Stopped`, `Succeeded`, `Failed`.
+    pub status: String,
+    /// Epoch seconds.
+    pub started: f64,
+    /// `PipelineExecution`.
+    pub execution: cp::PipelineExecution,
+    /// The stages entered so far, with their status (`StageExecution.status`).
+    #[serde(default)]
+    pub stages: Vec<(String, String)>,
+    /// Each action that started, as `list-action-executions` shows it (in progress, or ended).
+    #[serde(default)]
+    pub actions: Vec<cp::ActionExecutionDetail>,
+    /// The approval tokens of the approvals that wait: (stage, action, token).
+    #[serde(default)]
+    pub approvals: Vec<(String, String, String)>,
+    /// StopPipelineExecution's reason, once it was asked to stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
 }
 
 /// A record as a store keeps it (JSON text).
@@ -122,6 +157,21 @@ pub trait Store: Send + Sync {
     fn batch_ids(&self, project: Option<&str>, ascending: bool) -> Result<Vec<String>, StoreError>;
     fn unfinished_batches(&self) -> Result<Vec<BatchRow>, StoreError>;
     fn delete_batch(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Adds a pipeline; an existing name is [`StoreError::AlreadyExists`].
+    fn create_pipeline(&self, row: &PipelineRow) -> Result<(), StoreError>;
+    /// Replaces a pipeline; a missing name is [`StoreError::NotFound`].
+    fn update_pipeline(&self, row: &PipelineRow) -> Result<(), StoreError>;
+    fn pipeline(&self, name: &str) -> Result<Option<PipelineRow>, StoreError>;
+    /// Names, sorted.
+    fn pipeline_names(&self) -> Result<Vec<String>, StoreError>;
+    /// Whether it existed; its executions go with it (as CodePipeline's do).
+    fn delete_pipeline(&self, name: &str) -> Result<bool, StoreError>;
+    /// Writes an execution's record (new or replaced).
+    fn put_execution(&self, row: &ExecutionRow) -> Result<(), StoreError>;
+    fn execution(&self, pipeline: &str, id: &str) -> Result<Option<ExecutionRow>, StoreError>;
+    /// A pipeline's executions, newest first.
+    fn executions(&self, pipeline: &str) -> Result<Vec<ExecutionRow>, StoreError>;
 }
 
 pub struct SqliteStore {
@@ -161,6 +211,17 @@ CREATE TABLE IF NOT EXISTS batches (
     submitted REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS batches_by_project ON batches (project, number);
+CREATE TABLE IF NOT EXISTS pipelines (
+    name TEXT PRIMARY KEY,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    id TEXT PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    started REAL NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_by_pipeline ON executions (pipeline, started);
 CREATE TABLE IF NOT EXISTS counters (
     project TEXT PRIMARY KEY,
     number INTEGER NOT NULL
@@ -476,6 +537,81 @@ impl Store for SqliteStore {
     fn delete_batch(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self.db().execute("DELETE FROM batches WHERE id = ?1", params![id])? > 0)
     }
+
+    fn create_pipeline(&self, row: &PipelineRow) -> Result<(), StoreError> {
+        let name = &row.declaration.name;
+        let done = self.db().execute(
+            "INSERT INTO pipelines (name, json) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+            params![name, to_text(row)],
+        )?;
+        if done == 0 {
+            return Err(StoreError::AlreadyExists(format!(
+                "A pipeline with the name '{name}' already exists"
+            )));
+        }
+        Ok(())
+    }
+
+    fn update_pipeline(&self, row: &PipelineRow) -> Result<(), StoreError> {
+        let name = &row.declaration.name;
+        let done = self
+            .db()
+            .execute("UPDATE pipelines SET json = ?2 WHERE name = ?1", params![name, to_text(row)])?;
+        if done == 0 {
+            return Err(StoreError::NotFound(format!("Account does not have a pipeline with name '{name}'")));
+        }
+        Ok(())
+    }
+
+    fn pipeline(&self, name: &str) -> Result<Option<PipelineRow>, StoreError> {
+        let text: Option<String> = self
+            .db()
+            .query_row("SELECT json FROM pipelines WHERE name = ?1", params![name], |r| r.get(0))
+            .optional()?;
+        text.map(|t| from_text(&t)).transpose()
+    }
+
+    fn pipeline_names(&self) -> Result<Vec<String>, StoreError> {
+        let db = self.db();
+        let mut q = db.prepare("SELECT name FROM pipelines ORDER BY name")?;
+        let names = q.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(names)
+    }
+
+    fn delete_pipeline(&self, name: &str) -> Result<bool, StoreError> {
+        let db = self.db();
+        db.execute("DELETE FROM executions WHERE pipeline = ?1", params![name])?;
+        Ok(db.execute("DELETE FROM pipelines WHERE name = ?1", params![name])? > 0)
+    }
+
+    fn put_execution(&self, row: &ExecutionRow) -> Result<(), StoreError> {
+        self.db().execute(
+            "INSERT INTO executions (id, pipeline, started, json) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET json = excluded.json",
+            params![row.id, row.pipeline, row.started, to_text(row)],
+        )?;
+        Ok(())
+    }
+
+    fn execution(&self, pipeline: &str, id: &str) -> Result<Option<ExecutionRow>, StoreError> {
+        let text: Option<String> = self
+            .db()
+            .query_row(
+                "SELECT json FROM executions WHERE id = ?1 AND pipeline = ?2",
+                params![id, pipeline],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.map(|t| from_text(&t)).transpose()
+    }
+
+    fn executions(&self, pipeline: &str) -> Result<Vec<ExecutionRow>, StoreError> {
+        let db = self.db();
+        let mut q =
+            db.prepare("SELECT json FROM executions WHERE pipeline = ?1 ORDER BY started DESC, rowid DESC")?;
+        let texts = q.query_map(params![pipeline], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        texts.iter().map(|t| from_text(t)).collect()
+    }
 }
 
 /// Now, in epoch seconds.
@@ -538,5 +674,45 @@ mod tests {
         let (d, _) = s.insert_build("p", None, 300.0, &mut |n| build("p", n)).unwrap();
         assert_eq!(d.number, 4);
         assert_eq!(s.build("p:1").unwrap().unwrap().status, "SUCCEEDED");
+    }
+
+    #[test]
+    fn pipelines_and_their_executions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let row = |name: &str, version: i64| PipelineRow {
+            declaration: cp::PipelineDeclaration {
+                name: name.into(),
+                version: Some(version),
+                ..Default::default()
+            },
+            created: 1.0,
+            updated: 2.0,
+        };
+        store.create_pipeline(&row("b", 1)).unwrap();
+        store.create_pipeline(&row("a", 1)).unwrap();
+        assert!(matches!(store.create_pipeline(&row("a", 1)), Err(StoreError::AlreadyExists(_))));
+        assert!(matches!(store.update_pipeline(&row("zz", 2)), Err(StoreError::NotFound(_))));
+        store.update_pipeline(&row("a", 2)).unwrap();
+        assert_eq!(store.pipeline("a").unwrap().unwrap().declaration.version, Some(2));
+        assert_eq!(store.pipeline_names().unwrap(), ["a", "b"]);
+        let execution = |id: &str, started: f64, status: &str| ExecutionRow {
+            pipeline: "a".into(),
+            id: id.into(),
+            status: status.into(),
+            started,
+            ..Default::default()
+        };
+        store.put_execution(&execution("x1", 10.0, "InProgress")).unwrap();
+        store.put_execution(&execution("x2", 20.0, "InProgress")).unwrap();
+        // A record is replaced, not added.
+        store.put_execution(&execution("x1", 10.0, "Succeeded")).unwrap();
+        let ids: Vec<String> = store.executions("a").unwrap().into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["x2", "x1"]);
+        assert_eq!(store.execution("a", "x1").unwrap().unwrap().status, "Succeeded");
+        assert!(store.execution("b", "x1").unwrap().is_none(), "an execution belongs to its pipeline");
+        assert!(store.delete_pipeline("a").unwrap());
+        assert!(store.executions("a").unwrap().is_empty(), "its executions go with it");
+        assert!(!store.delete_pipeline("a").unwrap());
     }
 }

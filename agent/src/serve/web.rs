@@ -151,7 +151,9 @@ td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}\
 pre{background:#111;color:#ddd;padding:1em;max-height:70vh;overflow:auto;white-space:pre-wrap}\
 form{display:inline}button{margin-right:.5em}\
 #graph{display:flex;gap:2em;align-items:flex-start}.level{display:flex;flex-direction:column;gap:.8em}\
-.child{border:1px solid #999;border-radius:6px;padding:.5em 1em}";
+.child{border:1px solid #999;border-radius:6px;padding:.5em 1em}\
+.Succeeded{color:#17813b}.Failed{color:#c62828}.Stopped,.Stopping,.Abandoned,.Skipped{color:#8d6e00}.InProgress{color:#1565c0}\
+.stages{display:flex;gap:1.5em;align-items:flex-start;flex-wrap:wrap}.stage{border:1px solid #999;border-radius:6px;padding:0 1em 1em}";
 
 /// The page's script: a build's log, polled from where it was left; a running batch reloads.
 const JS: &str = r#""use strict";
@@ -177,6 +179,8 @@ document.addEventListener('DOMContentLoaded', () => {
   }
   const graph = document.getElementById('graph');
   if (graph && graph.dataset.running === 'true') setTimeout(() => location.reload(), 1000);
+  const stages = document.querySelector('.stages');
+  if (stages && stages.dataset.running === 'true') setTimeout(() => location.reload(), 2000);
 });
 "#;
 
@@ -262,6 +266,23 @@ pub(super) async fn index(
                 esc(&b.status),
             ));
         }
+        html.push_str("</table><h2>Pipelines</h2><table><tr><th>Pipeline</th><th>Latest execution</th><th>Started</th></tr>");
+        for name in service.store.pipeline_names().map_err(|e| e.to_string())? {
+            let latest = service.store.executions(&name).map_err(|e| e.to_string())?.into_iter().next();
+            let (status, when) = match &latest {
+                Some(e) => (
+                    format!("<span class=\"{}\">{}</span>", esc(&e.status), esc(&e.status)),
+                    crate::result::iso(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(e.started)),
+                ),
+                None => ("no executions yet".to_string(), String::new()),
+            };
+            html.push_str(&format!(
+                "<tr><td><a href=\"/pipelines/{}\">{}</a></td><td>{status}</td><td>{}</td></tr>",
+                url_part(&name),
+                esc(&name),
+                esc(&when)
+            ));
+        }
         html.push_str("</table>");
         Ok(Html(page("runspec serve", &html)).into_response())
     })
@@ -324,6 +345,80 @@ pub(super) async fn build(
             url_part(&id),
         );
         Ok(Html(page(&format!("{} #{}", row.project, row.number), &html)).into_response())
+    })
+    .await
+}
+
+/// A pipeline: its stages and actions with the latest execution of each (a build links to its
+/// page), and its recent executions.
+pub(super) async fn pipeline(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    UrlPath(name): UrlPath<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    if let Some(r) = gate(&app, &headers, &q, &format!("/pipelines/{}", url_part(&name))) {
+        return guarded(r);
+    }
+    let service = Arc::clone(&app.service);
+    render(move || {
+        let Ok(state) = service.get_pipeline_state(&name) else {
+            return Ok((
+                StatusCode::NOT_FOUND,
+                Html(page("not found", &format!("<p>No pipeline {}.</p>", esc(&name)))),
+            )
+                .into_response());
+        };
+        let executions = service.store.executions(&name).map_err(|e| e.to_string())?;
+        let mut html = format!(
+            "<p><a href=\"/\">runspec serve</a></p><h1>{}</h1><div class=\"stages\" data-running=\"{}\">",
+            esc(&name),
+            executions.first().is_some_and(|e| e.status == "InProgress"),
+        );
+        for stage in state.stage_states.iter().flatten() {
+            let stage_status = stage.latest_execution.as_ref().map(|e| e.status.as_str()).unwrap_or("");
+            html.push_str(&format!(
+                "<div class=\"stage\"><h2>{} <span class=\"{}\">{}</span></h2><table>",
+                esc(stage.stage_name.as_deref().unwrap_or("")),
+                esc(stage_status),
+                esc(stage_status),
+            ));
+            for action in stage.action_states.iter().flatten() {
+                let latest = action.latest_execution.as_ref();
+                let status = latest.and_then(|l| l.status.as_deref()).unwrap_or("");
+                let external = latest.and_then(|l| l.external_execution_id.as_deref());
+                let link = match external {
+                    Some(id) if service.store.build(id).ok().flatten().is_some() => {
+                        format!("<a href=\"/builds/{}\">{}</a>", url_part(id), esc(id))
+                    }
+                    _ => String::new(),
+                };
+                let waiting = match latest.and_then(|l| l.token.as_deref()) {
+                    Some(token) => format!("waiting for approval (token <code>{}</code>)", esc(token)),
+                    None => esc(latest.and_then(|l| l.summary.as_deref()).unwrap_or("")),
+                };
+                html.push_str(&format!(
+                    "<tr><td>{}</td><td class=\"{}\">{}</td><td>{link}</td><td>{waiting}</td></tr>",
+                    esc(action.action_name.as_deref().unwrap_or("")),
+                    esc(status),
+                    esc(status),
+                ));
+            }
+            html.push_str("</table></div>");
+        }
+        html.push_str("</div><h2>Executions</h2><table><tr><th>Execution</th><th>Status</th><th>Started</th><th>Summary</th></tr>");
+        for e in executions.iter().take(20) {
+            html.push_str(&format!(
+                "<tr><td><code>{}</code></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&e.id),
+                esc(&e.status),
+                esc(&e.status),
+                esc(&crate::result::iso(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(e.started))),
+                esc(e.execution.status_summary.as_deref().unwrap_or("")),
+            ));
+        }
+        html.push_str("</table>");
+        Ok(Html(page(&name, &html)).into_response())
     })
     .await
 }

@@ -30,6 +30,7 @@ mod reports;
 mod runtimes;
 mod s3;
 mod serve;
+mod serve_pipeline;
 mod shell;
 mod support;
 mod wire;

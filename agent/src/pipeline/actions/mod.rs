@@ -164,6 +164,12 @@ fn approval(ctx: &Ctx) -> Outcome {
         Approve::None => Some((false, "rejected by --approve none".to_string())),
         Approve::Ask => ctx.observer.ask(ctx.stage, &ctx.action.name, &ctx.config),
     };
+    if *ctx.stop.borrow() {
+        return Outcome {
+            status: Status::Abandoned,
+            ..Outcome::failed("Abandoned", "the execution was stopped while the approval waited")
+        };
+    }
     match asked {
         Some((true, comment)) => Outcome::succeeded(format!("Approved: {comment}")),
         Some((false, comment)) => Outcome::failed("ApprovalRejected", format!("Rejected: {comment}")),

@@ -339,7 +339,7 @@ pub fn child_start(batch: &cb::StartBuildBatchInput, child: &Child, batch_arn: &
     if let Some(c) = &child.settings.compute_type {
         start.compute_type_override = Some(c.clone());
     }
-    Started { input: start, batch_arn: Some(batch_arn.to_string()), auto_retry: None }
+    Started { input: start, batch_arn: Some(batch_arn.to_string()), ..Default::default() }
 }
 
 fn parse_status(s: &str) -> Status {

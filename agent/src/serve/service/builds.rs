@@ -49,6 +49,13 @@ impl Service {
     ) -> Result<BuildRow> {
         let effective = request::effective_project(project, &start.input);
         self.check_project(&effective)?;
+        let in_pipeline =
+            effective.source.as_ref().is_some_and(|s| s.kind.eq_ignore_ascii_case("CODEPIPELINE"));
+        if in_pipeline && start.pipeline.is_none() {
+            return Err(invalid(format!(
+                "the project {name} takes its source from CodePipeline (source type CODEPIPELINE): its builds start from a pipeline's execution; override the source (sourceTypeOverride) to start one here"
+            )));
+        }
         let submitted = SystemTime::now();
         let (region, account) = (self.region.clone(), self.account.clone());
         let (row, new) = self.store.insert_build(name, token, TOKEN_WINDOW_S, &mut |number| {

@@ -9,11 +9,14 @@
 //! - [`builds`]: StartBuild … BatchDeleteBuilds, automatic retries, and how a build is recorded
 //!   when it ends outside a machine (stopped or timed out in the queue, lost with its machine);
 //! - [`batches`]: StartBuildBatch … DeleteBuildBatch and each batch's coordinator;
-//! - [`logs`]: CloudWatch Logs' reads of the build logs.
+//! - [`logs`]: CloudWatch Logs' reads of the build logs;
+//! - [`pipelines`]: CodePipeline's CreatePipeline … PutApprovalResult; executions run in
+//!   [`super::pipelines`].
 
 pub mod batches;
 pub mod builds;
 pub mod logs;
+pub mod pipelines;
 pub mod projects;
 
 use std::collections::HashMap;
@@ -37,6 +40,8 @@ pub enum ServiceError {
     Mismatch(String),
     /// The store or the machine failed (InternalFailure, ServiceUnavailableException).
     Failed(String),
+    /// An error of the API's own name (CodePipeline's `PipelineNotFoundException`, …).
+    Named(&'static str, String),
 }
 
 impl From<StoreError> for ServiceError {
@@ -86,6 +91,8 @@ pub struct Service {
     pub(super) wake: Notify,
     pub(super) running: Mutex<HashMap<String, Running>>,
     batch_stops: batches::Stops,
+    /// The pipeline executions running here, and their builds' requests.
+    pub pipeline_runs: super::pipelines::Runs,
 }
 
 /// A build running in this process.
@@ -116,6 +123,7 @@ impl Service {
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             batch_stops: Default::default(),
+            pipeline_runs: Default::default(),
         }
     }
 

@@ -17,9 +17,11 @@ impl Service {
     /// Every source of a (stored or effective) project: its values checked, and a directory of
     /// this machine only where the operator allows it; and what runspec runs of it reads.
     pub fn check_project(&self, p: &cb::Project) -> Result<()> {
-        let primary = request::source(p).map_err(invalid)?;
+        // A CODEPIPELINE source is what a pipeline's execution hands the build.
+        let in_pipeline = p.source.as_ref().is_some_and(|s| s.kind.eq_ignore_ascii_case("CODEPIPELINE"));
+        let primary = if in_pipeline { None } else { Some(request::source(p).map_err(invalid)?) };
         let secondary = request::secondary_sources(p).map_err(invalid)?;
-        for spec in std::iter::once(&primary).chain(secondary.iter().map(|(_, s)| s)) {
+        for spec in primary.iter().chain(secondary.iter().map(|(_, s)| s)) {
             let local = match spec {
                 SourceSpec::Local(path) => Some(path.clone()),
                 SourceSpec::Git { location: GitLocation::Local(p), .. } => Some(p.display().to_string()),

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::service::{Service, ServiceError};
 use crate::shapes::codebuild as cb;
+use crate::shapes::codepipeline as cp;
 use crate::shapes::logs as cw;
 
 /// An error as AWS sends it.
@@ -30,7 +31,7 @@ pub fn invalid(message: impl Into<String>) -> ApiError {
 
 /// Which model a target (`X-Amz-Target`) belongs to, and its operation name.
 pub fn operation(target: &str) -> Option<(&'static model::Model, &str)> {
-    for m in [&*model::CODEBUILD, &*model::LOGS] {
+    for m in [&*model::CODEBUILD, &*model::LOGS, &*model::CODEPIPELINE] {
         if let Some(op) = target.strip_prefix(&m.target_prefix).and_then(|t| t.strip_prefix('.'))
             && m.operations.contains_key(op)
         {
@@ -51,7 +52,11 @@ pub fn check(target: &str, body: &Value) -> Result<(), ApiError> {
         }
         model::Invalid::Constraints(message) => ApiError {
             status: 400,
-            kind: if m.service == "logs" { "InvalidParameterException" } else { "InvalidInputException" },
+            kind: match m.service.as_str() {
+                "logs" => "InvalidParameterException",
+                "codepipeline" => "ValidationException",
+                _ => "InvalidInputException",
+            },
             message,
         },
     })
@@ -71,6 +76,54 @@ fn codebuild(e: ServiceError) -> ApiError {
             ApiError { status: 400, kind: "IdempotentParameterMismatchException", message }
         }
         ServiceError::Failed(message) => ApiError { status: 500, kind: "InternalFailure", message },
+        ServiceError::Named(kind, message) => ApiError { status: 400, kind, message },
+    }
+}
+
+/// A service error as CodePipeline words it.
+fn codepipeline(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::Invalid(message) | ServiceError::Mismatch(message) => {
+            ApiError { status: 400, kind: "ValidationException", message }
+        }
+        ServiceError::NotFound(message) => {
+            ApiError { status: 400, kind: "ResourceNotFoundException", message }
+        }
+        other => codebuild(other),
+    }
+}
+
+/// CodePipeline's job API, in the model for `runspec worker --codepipeline-action` (which calls
+/// it); the server answers it `UnknownOperationException`: it hands out no jobs.
+pub const JOB_OPERATIONS: &[&str] =
+    &["AcknowledgeJob", "PollForJobs", "PutJobFailureResult", "PutJobSuccessResult"];
+
+/// A CodePipeline operation.
+fn pipelines(s: &Arc<Service>, target: &str, op: &str, body: Value, caller: &str) -> Result<Value, ApiError> {
+    let e = codepipeline;
+    match op {
+        "CreatePipeline" => output(s.create_pipeline(input(body)?).map_err(e)?),
+        "GetPipeline" => output(s.get_pipeline(&input(body)?).map_err(e)?),
+        "UpdatePipeline" => output(s.update_pipeline(input(body)?).map_err(e)?),
+        "DeletePipeline" => {
+            let i: cp::DeletePipelineInput = input(body)?;
+            s.delete_pipeline(&i.name).map_err(e)?;
+            output(serde_json::json!({}))
+        }
+        "ListPipelines" => output(s.list_pipelines(&input(body)?).map_err(e)?),
+        "StartPipelineExecution" => output(s.start_pipeline_execution(&input(body)?, caller).map_err(e)?),
+        "StopPipelineExecution" => output(s.stop_pipeline_execution(&input(body)?).map_err(e)?),
+        "GetPipelineExecution" => output(s.get_pipeline_execution(&input(body)?).map_err(e)?),
+        "GetPipelineState" => {
+            let i: cp::GetPipelineStateInput = input(body)?;
+            output(s.get_pipeline_state(&i.name).map_err(e)?)
+        }
+        "ListPipelineExecutions" => output(s.list_pipeline_executions(&input(body)?).map_err(e)?),
+        "ListActionExecutions" => output(s.list_action_executions(&input(body)?).map_err(e)?),
+        "PutApprovalResult" => output(s.put_approval_result(&input(body)?).map_err(e)?),
+        // The job API is CodePipeline's side of a custom action: `runspec worker
+        // --codepipeline-action` calls it; runspec serve does not hand out jobs.
+        _ => Err(unimplemented(target)),
     }
 }
 
@@ -114,6 +167,9 @@ pub fn call(service: &Arc<Service>, target: &str, body: Value, caller: &str) -> 
         });
     };
     let s = service;
+    if m.service == "codepipeline" {
+        return pipelines(s, target, op, body, caller);
+    }
     if m.service == "logs" {
         return match op {
             "GetLogEvents" => {
@@ -247,8 +303,8 @@ mod tests {
             "000000000000".into(),
             Default::default(),
         ));
-        for m in [&*model::CODEBUILD, &*model::LOGS] {
-            for op in m.operations.keys() {
+        for m in [&*model::CODEBUILD, &*model::LOGS, &*model::CODEPIPELINE] {
+            for op in m.operations.keys().filter(|op| !JOB_OPERATIONS.contains(&op.as_str())) {
                 let target = format!("{}.{op}", m.target_prefix);
                 if let Err(e) = call(&service, &target, serde_json::json!({}), "t") {
                     assert_ne!(e.kind, "UnknownOperationException", "{target}");
