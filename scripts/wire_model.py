@@ -44,8 +44,8 @@ OPERATIONS = {
         "UpdateProject",
     ],
     "logs": ["DescribeLogStreams", "FilterLogEvents", "GetLogEvents"],
-    # The pipelines `runspec pipeline` reads and the API `runspec serve` is to answer for them;
-    # the job API `runspec worker --codepipeline-action` calls as a custom action's job worker.
+    # The pipelines `runspec pipeline` reads and the API `runspec serve` answers for them; the
+    # job API `runspec worker --codepipeline-action` calls as a custom action's job worker.
     "codepipeline": [
         "AcknowledgeJob",
         "CreatePipeline",

@@ -347,6 +347,10 @@ pub fn problems(p: &PipelineDeclaration) -> Vec<(Vec<Seg>, Problem)> {
 }
 
 /// Stages and names: at least two stages, Source actions in the first only, unique names.
+/// CodePipeline's quotas on a pipeline's shape: stages per pipeline, actions per stage.
+pub const MAX_STAGES: usize = 50;
+pub const MAX_ACTIONS_PER_STAGE: usize = 50;
+
 fn structure(p: &PipelineDeclaration, out: &mut Vec<(Vec<Seg>, Problem)>) {
     if p.stages.len() < 2 {
         out.push((
@@ -354,8 +358,35 @@ fn structure(p: &PipelineDeclaration, out: &mut Vec<(Vec<Seg>, Problem)>) {
             problem("too-few-stages", "a pipeline has at least two stages".into(), "one stage"),
         ));
     }
+    if p.stages.len() > MAX_STAGES {
+        out.push((
+            vec![key("stages")],
+            problem(
+                "too-many-stages",
+                format!(
+                    "a pipeline has at most {MAX_STAGES} stages (CodePipeline's quota); this one has {}",
+                    p.stages.len()
+                ),
+                "too many",
+            ),
+        ));
+    }
     let mut stage_names = HashSet::new();
     for (s, stage) in p.stages.iter().enumerate() {
+        if stage.actions.len() > MAX_ACTIONS_PER_STAGE {
+            out.push((
+                vec![key("stages"), Seg::Index(s), key("actions")],
+                problem(
+                    "too-many-actions",
+                    format!(
+                        "a stage has at most {MAX_ACTIONS_PER_STAGE} actions (CodePipeline's quota); `{}` has {}",
+                        stage.name,
+                        stage.actions.len()
+                    ),
+                    "too many",
+                ),
+            ));
+        }
         if !stage_names.insert(stage.name.as_str()) {
             out.push((
                 vec![key("stages"), Seg::Index(s), key("name")],
@@ -528,6 +559,30 @@ mod tests {
                     p["stages"].as_array_mut().unwrap().truncate(1);
                 },
                 "at least two stages",
+            ),
+            (
+                "too-many-stages",
+                |p| {
+                    let last = p["stages"][2].clone();
+                    for i in 0..49 {
+                        let mut stage = last.clone();
+                        stage["name"] = json!(format!("Deploy{i}"));
+                        p["stages"].as_array_mut().unwrap().push(stage);
+                    }
+                },
+                "at most 50 stages",
+            ),
+            (
+                "too-many-actions",
+                |p| {
+                    let approval = json!({"name": "A", "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}});
+                    for i in 0..50 {
+                        let mut a = approval.clone();
+                        a["name"] = json!(format!("Approve{i}"));
+                        p["stages"][2]["actions"].as_array_mut().unwrap().push(a);
+                    }
+                },
+                "at most 50 actions",
             ),
         ];
         for (code, edit, says) in table {

@@ -1,8 +1,9 @@
 //! `runspec serve`: a CodeBuild-compatible build service on this machine. The AWS CLI and SDKs
 //! create projects, start, watch and stop builds through the CodeBuild API and read their logs
-//! through CloudWatch Logs' API, all on one endpoint; builds are queued and run by the same path
-//! as `runspec run`; projects, builds and logs are kept in a state directory and survive a
-//! restart.
+//! through CloudWatch Logs' API, and keep and run pipelines through CodePipeline's, all on one
+//! endpoint; builds are queued and run by the same path as `runspec run`, pipeline executions
+//! by that of `runspec pipeline run` ([`pipelines`]); projects, builds, pipelines and logs are
+//! kept in a state directory and survive a restart.
 //!
 //! Layers, each knowing only the ones below it:
 //!
@@ -14,7 +15,8 @@
 //! - [`store`] (SQLite) and [`dynamo`] (DynamoDB, with leases) behind the `Store` trait;
 //!   [`request`] (StartBuild's overrides on a project, pure); [`logs`] (the build logs);
 //! - running builds: [`runner`] (the queue and a build's run on this machine), [`fetch`]
-//!   (their sources, through [`crate::source`]); many machines: [`fleet`] (what servers and
+//!   (their sources, through [`crate::source`]), [`pipelines`] (executions, their builds through
+//!   the queue, their approvals); many machines: [`fleet`] (what servers and
 //!   workers share), [`sqs`] (the work queue), [`worker`] (`runspec worker`), [`reaper`].
 
 pub mod auth;

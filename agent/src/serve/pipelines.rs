@@ -8,8 +8,8 @@
 //! - sources come from the repositories the operator named (`--pipeline-source REPO=URL|DIR`), at
 //!   the action's branch or the `sourceRevisions` of StartPipelineExecution; nothing a caller
 //!   sends becomes a location;
-//! - manual approvals wait for PutApprovalResult with their token (at most 7 days, as
-//!   CodePipeline's do);
+//! - manual approvals wait for PutApprovalResult with their token (for the action's
+//!   `timeoutInMinutes`, else 7 days, as CodePipeline's do);
 //! - the execution's record is written as it runs ([`ExecutionRow`]): GetPipelineState,
 //!   GetPipelineExecution and ListActionExecutions read it.
 //!
@@ -33,7 +33,8 @@ use crate::pipeline::runner::{Approve, Builds, Event, Observer, Options};
 use crate::shapes::codebuild as cb;
 use crate::shapes::codepipeline as cp;
 
-/// How long a manual approval waits for its answer (CodePipeline: 7 days).
+/// How long a manual approval waits for its answer when its action names no
+/// `timeoutInMinutes` (CodePipeline: 7 days).
 const APPROVAL_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How long a build that ended without its result may take to record its end.
@@ -600,7 +601,12 @@ impl Observer for Live<'_> {
             row.approvals.push((stage.to_string(), action.to_string(), token.clone()));
             self.write(&row);
         }
-        let deadline = Instant::now() + APPROVAL_WAIT;
+        // The action's own timeout (5 minutes to 60 days), else CodePipeline's 7 days.
+        let wait = self
+            .action(stage, action)
+            .and_then(|a| a.timeout_in_minutes)
+            .map_or(APPROVAL_WAIT, |m| Duration::from_secs(m.clamp(5, 86_400) as u64 * 60));
+        let deadline = Instant::now() + wait;
         let mut waiting = lock(&self.approvals.waiting);
         let answer = loop {
             if let Some(Some(answer)) = waiting.get(&token) {
@@ -611,7 +617,7 @@ impl Observer for Live<'_> {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                break (false, "no answer within 7 days".to_string());
+                break (false, format!("no answer within {} minutes", wait.as_secs() / 60));
             }
             waiting = self
                 .approvals

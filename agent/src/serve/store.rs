@@ -675,44 +675,4 @@ mod tests {
         assert_eq!(d.number, 4);
         assert_eq!(s.build("p:1").unwrap().unwrap().status, "SUCCEEDED");
     }
-
-    #[test]
-    fn pipelines_and_their_executions() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
-        let row = |name: &str, version: i64| PipelineRow {
-            declaration: cp::PipelineDeclaration {
-                name: name.into(),
-                version: Some(version),
-                ..Default::default()
-            },
-            created: 1.0,
-            updated: 2.0,
-        };
-        store.create_pipeline(&row("b", 1)).unwrap();
-        store.create_pipeline(&row("a", 1)).unwrap();
-        assert!(matches!(store.create_pipeline(&row("a", 1)), Err(StoreError::AlreadyExists(_))));
-        assert!(matches!(store.update_pipeline(&row("zz", 2)), Err(StoreError::NotFound(_))));
-        store.update_pipeline(&row("a", 2)).unwrap();
-        assert_eq!(store.pipeline("a").unwrap().unwrap().declaration.version, Some(2));
-        assert_eq!(store.pipeline_names().unwrap(), ["a", "b"]);
-        let execution = |id: &str, started: f64, status: &str| ExecutionRow {
-            pipeline: "a".into(),
-            id: id.into(),
-            status: status.into(),
-            started,
-            ..Default::default()
-        };
-        store.put_execution(&execution("x1", 10.0, "InProgress")).unwrap();
-        store.put_execution(&execution("x2", 20.0, "InProgress")).unwrap();
-        // A record is replaced, not added.
-        store.put_execution(&execution("x1", 10.0, "Succeeded")).unwrap();
-        let ids: Vec<String> = store.executions("a").unwrap().into_iter().map(|e| e.id).collect();
-        assert_eq!(ids, ["x2", "x1"]);
-        assert_eq!(store.execution("a", "x1").unwrap().unwrap().status, "Succeeded");
-        assert!(store.execution("b", "x1").unwrap().is_none(), "an execution belongs to its pipeline");
-        assert!(store.delete_pipeline("a").unwrap());
-        assert!(store.executions("a").unwrap().is_empty(), "its executions go with it");
-        assert!(!store.delete_pipeline("a").unwrap());
-    }
 }

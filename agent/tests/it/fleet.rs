@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use runspec::serve::dynamo::{Claim, DynamoStore, Fence};
-use runspec::serve::store::{BuildRow, Store, StoreError, now_s};
+use runspec::serve::store::{BuildRow, ExecutionRow, PipelineRow, SqliteStore, Store, StoreError, now_s};
 use serde_json::json;
 
 fn store(table: &str) -> DynamoStore {
@@ -763,4 +763,55 @@ fn a_batch_runs_on_the_fleet_stops_through_the_other_server_and_ends_when_its_se
         let ended = b.wait(child, Duration::from_secs(15));
         assert_eq!(ended["buildStatus"], "STOPPED", "{ended}");
     }
+}
+
+/// What every store does with pipelines and their executions.
+fn pipelines_and_executions(store: &dyn Store) {
+    let row = |name: &str, version: i64| PipelineRow {
+        declaration: runspec::shapes::codepipeline::PipelineDeclaration {
+            name: name.into(),
+            version: Some(version),
+            ..Default::default()
+        },
+        created: 1.0,
+        updated: 2.0,
+    };
+    store.create_pipeline(&row("b", 1)).unwrap();
+    store.create_pipeline(&row("a", 1)).unwrap();
+    assert!(matches!(store.create_pipeline(&row("a", 1)), Err(StoreError::AlreadyExists(_))));
+    assert!(matches!(store.update_pipeline(&row("zz", 2)), Err(StoreError::NotFound(_))));
+    store.update_pipeline(&row("a", 2)).unwrap();
+    assert_eq!(store.pipeline("a").unwrap().unwrap().declaration.version, Some(2));
+    assert_eq!(store.pipeline_names().unwrap(), ["a", "b"]);
+    let execution = |id: &str, started: f64, status: &str| ExecutionRow {
+        pipeline: "a".into(),
+        id: id.into(),
+        status: status.into(),
+        started,
+        ..Default::default()
+    };
+    store.put_execution(&execution("x1", 10.0, "InProgress")).unwrap();
+    store.put_execution(&execution("x2", 20.0, "InProgress")).unwrap();
+    // A record is replaced, not added.
+    store.put_execution(&execution("x1", 10.0, "Succeeded")).unwrap();
+    let ids: Vec<String> = store.executions("a").unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(ids, ["x2", "x1"], "newest first");
+    assert_eq!(store.execution("a", "x1").unwrap().unwrap().status, "Succeeded");
+    assert!(store.execution("b", "x1").unwrap().is_none(), "an execution belongs to its pipeline");
+    assert!(store.delete_pipeline("a").unwrap());
+    assert!(store.executions("a").unwrap().is_empty(), "its executions go with it");
+    assert!(store.pipeline("a").unwrap().is_none());
+    assert!(!store.delete_pipeline("a").unwrap());
+}
+
+#[test]
+fn sqlite_keeps_pipelines_and_executions() {
+    let dir = tempfile::tempdir().unwrap();
+    pipelines_and_executions(&SqliteStore::open(&dir.path().join("db")).unwrap());
+}
+
+#[test]
+#[ignore = "needs moto: run scripts/test.sh"]
+fn dynamodb_keeps_pipelines_and_executions() {
+    pipelines_and_executions(&store(&format!("runspec-pipelines-{}", std::process::id())));
 }

@@ -10,6 +10,9 @@ use super::{Result, Service, ServiceError, now_s, page};
 use crate::serve::store::{ExecutionRow, PipelineRow};
 use crate::shapes::codepipeline as cp;
 
+/// CodePipeline's quota of pipelines per account and region.
+const MAX_PIPELINES: usize = 1000;
+
 fn named(kind: &'static str, message: impl Into<String>) -> ServiceError {
     ServiceError::Named(kind, message.into())
 }
@@ -74,6 +77,14 @@ impl Service {
     pub fn create_pipeline(&self, i: cp::CreatePipelineInput) -> Result<cp::CreatePipelineOutput> {
         let mut declaration = i.pipeline;
         self.check_pipeline(&declaration)?;
+        if self.store.pipeline_names()?.len() >= MAX_PIPELINES {
+            return Err(named(
+                "LimitExceededException",
+                format!(
+                    "an account has at most {MAX_PIPELINES} pipelines (CodePipeline's quota): delete one first"
+                ),
+            ));
+        }
         declaration.version = Some(1);
         let now = now_s();
         let row = PipelineRow { declaration: declaration.clone(), created: now, updated: now };
