@@ -3,11 +3,15 @@
 #
 # 1. A pipeline of a git source and three CodeBuild actions of `true` (runOrder 1, 2, 3) vs the
 #    same three builds run one after another by `runspec run` in the repository. Target ≤ 1.1×.
-# 2. With WORKSHOP=1 (needs the test services: scripts/services.sh): the workshop pipeline end
+# 2. With SERVE=1 (needs the test venv: scripts/test.sh): the same pipeline as an execution of
+#    `runspec serve` (StartPipelineExecution → GetPipelineExecution says Succeeded, polled every
+#    5 ms with boto3; its builds go through the server's queue) vs `runspec pipeline run`.
+# 3. With WORKSHOP=1 (needs the test services: scripts/services.sh): the workshop pipeline end
 #    to end with --deploy local (git source → a build that builds the app's image and pushes
 #    it with the ECR login → the ECS service run on the local engine), with each action's share.
 #
 #   bash bench/pipeline.sh            # RUNS=20
+#   SERVE=1 bash bench/pipeline.sh
 #   WORKSHOP=1 bash bench/pipeline.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,7 +59,47 @@ awk -v p="$pipe_us" -v r="$runs_us" -v runs="$RUNS" 'BEGIN {
   printf "| a git source + 3 CodeBuild actions of `true` (ms) | %.1f | %.1f (`runspec run` × 3, one after another) | %.2f× | ≤ 1.1× |\n", p/1000, r/1000, p/r
 }'
 
-# 2. The workshop pipeline with --deploy local.
+# 2. The same pipeline on `runspec serve`.
+if [ "${SERVE:-0}" = 1 ]; then
+  VENV=${VENV:-$PWD/target/tools/venv}
+  printf '[bench]\naws_access_key_id = AKIDBENCH\naws_secret_access_key = bench-secret\n' >"$WORK/creds"
+  "$BIN" serve --listen 127.0.0.1:0 --state-dir "$WORK/serve" --credentials "$WORK/creds" --host \
+    --pipeline-source "app=$WORK/app" 2>"$WORK/serve.log" &
+  serve_pid=$!
+  cleanup() { kill "$serve_pid" 2>/dev/null || true; }
+  for _ in $(seq 100); do grep -q 'listening on' "$WORK/serve.log" 2>/dev/null && break; sleep 0.05; done
+  url=$(sed -n 's/^runspec serve: listening on //p' "$WORK/serve.log")
+  serve_us=$("$VENV/bin/python" - "$url" "$RUNS" "$WORK/three.json" <<'PY'
+import boto3, json, statistics, sys, time
+url, runs, definition = sys.argv[1], int(sys.argv[2]), json.load(open(sys.argv[3]))
+s = boto3.session.Session(aws_access_key_id='AKIDBENCH', aws_secret_access_key='bench-secret', region_name='us-east-1')
+cb, cp = s.client('codebuild', endpoint_url=url), s.client('codepipeline', endpoint_url=url)
+cb.create_project(name='app', source={'type': 'CODEPIPELINE'}, artifacts={'type': 'CODEPIPELINE'}, serviceRole='r',
+                  environment={'type': 'LINUX_CONTAINER', 'image': 'runspec/host', 'computeType': 'BUILD_GENERAL1_SMALL'})
+cp.create_pipeline(**definition)
+took = []
+for _ in range(runs + 1):
+    t0 = time.time()
+    i = cp.start_pipeline_execution(name='three')['pipelineExecutionId']
+    while True:
+        e = cp.get_pipeline_execution(pipelineName='three', pipelineExecutionId=i)['pipelineExecution']
+        if e['status'] != 'InProgress':
+            break
+        time.sleep(0.005)
+    assert e['status'] == 'Succeeded', e
+    took.append((time.time() - t0) * 1e6)
+print(int(statistics.median(took[1:])))
+details = cp.list_action_executions(pipelineName='three', filter={'pipelineExecutionId': i})['actionExecutionDetails']
+shares = ', '.join(f"{d['actionName']} {(d['lastUpdateTime'] - d['startTime']).total_seconds() * 1000:.0f} ms" for d in reversed(details))
+print(f'the last execution on serve: {shares}', file=sys.stderr)
+PY
+)
+  awk -v s="$serve_us" -v p="$pipe_us" 'BEGIN {
+    printf "| the same pipeline as a `runspec serve` execution (ms; start → Succeeded seen) | %.1f | %.1f (`runspec pipeline run`) | %.2f× | |\n", s/1000, p/1000, s/p
+  }'
+fi
+
+# 3. The workshop pipeline with --deploy local.
 [ "${WORKSHOP:-0}" = 1 ] || exit 0
 mkdir -p "$WORK/web"
 repo="bench-web-$$"

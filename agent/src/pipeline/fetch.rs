@@ -86,9 +86,15 @@ pub async fn fetch(
             (location, revision)
         }
     };
-    // A repository here handed on as CODE_ZIP needs no clone: its files at HEAD are what
-    // `git archive` writes (export-ignore honoured, as the forges' archives honour it).
-    let local_files = matches!(input, Input::Dir(_)) && format == Format::Zip;
+    // A repository here handed on as CODE_ZIP needs no clone: its files at the revision (a
+    // directory's HEAD) are what `git archive` writes (export-ignore honoured, as the forges'
+    // archives honour it).
+    let local_files = matches!(location, GitLocation::Local(_)) && format == Format::Zip;
+    let at = match &revision {
+        None => "HEAD",
+        Some(Revision::Commit(c)) | Some(Revision::Pinned { commit: c, .. }) => c.as_str(),
+        Some(Revision::Name(n)) => n.as_str(),
+    };
     let from = match (&location, local_files) {
         (GitLocation::Local(dir), true) => dir.clone(),
         _ => {
@@ -105,7 +111,8 @@ pub async fn fetch(
             dest.to_path_buf()
         }
     };
-    let commit = head(&from, stop).await?;
+    // A clone is checked out at its revision already.
+    let commit = commit_of(&from, if local_files { at } else { "HEAD" }, stop).await?;
     notes.push(format!("{} at commit {}", location.as_given(), commit.id));
     if local_files {
         archive(&from, &commit.id, dest, stop).await?;
@@ -116,11 +123,11 @@ pub async fn fetch(
     Ok(Fetched { commit: Some(commit), notes })
 }
 
-/// The commit checked out in `repo`.
-async fn head(repo: &Path, stop: &mut Stop) -> Result<Commit, FetchError> {
+/// The commit `at` (`HEAD`, or a checked revision: never an option) names in `repo`.
+async fn commit_of(repo: &Path, at: &str, stop: &mut Stop) -> Result<Commit, FetchError> {
     let log = crate::source::git::run(
         repo,
-        &["log", "-1", "--format=%H%n%aI%n%cI%n%B", "HEAD", "--"],
+        &["log", "-1", "--format=%H%n%aI%n%cI%n%B", "--end-of-options", at, "--"],
         "file",
         stop,
     )

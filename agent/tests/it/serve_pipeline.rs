@@ -316,7 +316,8 @@ print(json.dumps({{'index': index, 'pipeline': pipeline}}))
 fn executions_stop_are_rejected_and_refuse_what_the_server_does_not_know() {
     let dir = tempfile::tempdir().unwrap();
     let repo_dir = dir.path().join("app");
-    repo(&repo_dir, &[("README", "app\n")]);
+    let first = repo(&repo_dir, &[("README", "app\n")]);
+    sh(&repo_dir, "echo more >> README && git commit -qam 'More'");
     let s = Server::start_in(dir.path(), &["--pipeline-source", &format!("app={}", repo_dir.display())]);
     let pipeline = json!({
         "name": "gate", "pipelineType": "V2",
@@ -386,8 +387,12 @@ fn executions_stop_are_rejected_and_refuse_what_the_server_does_not_know() {
         .unwrap();
     assert_eq!(approve["status"], "Abandoned", "{approve:#}");
 
-    // Rejected: the execution fails, saying so.
-    let id = s.aws(&with_env)["pipelineExecutionId"].as_str().unwrap().to_string();
+    // Rejected: the execution fails, saying so. It ran at the commit sourceRevisions named,
+    // not the branch's newest.
+    let mut at_first = with_env.to_vec();
+    let revision = format!("actionName=Source,revisionType=COMMIT_ID,revisionValue={first}");
+    at_first.extend(["--source-revisions", &revision]);
+    let id = s.aws(&at_first)["pipelineExecutionId"].as_str().unwrap().to_string();
     let t = token(&s, "gate", "Gate");
     s.aws(&[
         "codepipeline",
@@ -407,6 +412,7 @@ fn executions_stop_are_rejected_and_refuse_what_the_server_does_not_know() {
     assert_eq!(ended["status"], "Failed", "{ended:#}");
     assert!(ended["statusSummary"].as_str().unwrap().contains("Rejected: no"), "{ended:#}");
     assert_eq!(ended["variables"][0]["resolvedValue"], "dev");
+    assert_eq!(ended["artifactRevisions"][0]["revisionId"], first.as_str());
     let listed =
         s.aws(&["codepipeline", "list-pipeline-executions", "--pipeline-name", "gate", "--max-results", "1"]);
     assert_eq!(listed["pipelineExecutionSummaries"][0]["pipelineExecutionId"], id.as_str());
@@ -446,4 +452,83 @@ fn executions_stop_are_rejected_and_refuse_what_the_server_does_not_know() {
         ],
     );
     assert!(err.contains("PipelineNotFoundException"), "{err}");
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn stopping_an_execution_stops_its_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo_dir = dir.path().join("app");
+    repo(
+        &repo_dir,
+        &[(
+            "buildspec.yml",
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo started\n      - sleep 300\n",
+        )],
+    );
+    let s = Server::start_in(dir.path(), &["--pipeline-source", &format!("app={}", repo_dir.display())]);
+    s.aws(&[
+        "codebuild",
+        "create-project",
+        "--name",
+        "slow",
+        "--source",
+        "type=CODEPIPELINE",
+        "--artifacts",
+        "type=CODEPIPELINE",
+        "--environment",
+        "type=LINUX_CONTAINER,image=runspec/host,computeType=BUILD_GENERAL1_SMALL",
+        "--service-role",
+        "arn:aws:iam::000000000000:role/build",
+    ]);
+    let mut build = action("Build", "Build", "CodeBuild", json!({"ProjectName": "slow"}));
+    build["inputArtifacts"] = json!([{"name": "Src"}]);
+    let pipeline = json!({
+        "name": "slow", "roleArn": "arn:aws:iam::000000000000:role/pipeline",
+        "artifactStore": {"type": "S3", "location": "artifacts"},
+        "stages": [{"name": "Source", "actions": [source()]}, {"name": "Build", "actions": [build]}]
+    });
+    s.aws(&["codepipeline", "create-pipeline", "--cli-input-json", &input_file(dir.path(), &pipeline)]);
+    let id = start(&s, "slow");
+    // The build is one of the server's: its log says when its command runs.
+    let ids = until(
+        "the build starts",
+        || s.aws(&["codebuild", "list-builds-for-project", "--project-name", "slow"]),
+        |v| v["ids"].as_array().is_some_and(|i| !i.is_empty()),
+    );
+    let build_id = ids["ids"][0].as_str().unwrap().to_string();
+    let stream = build_id.split_once(':').unwrap().1.to_string();
+    until(
+        "the command runs",
+        || {
+            // The stream may not exist yet: an error answers nothing.
+            let args = [
+                "logs",
+                "get-log-events",
+                "--log-group-name",
+                "/aws/codebuild/slow",
+                "--log-stream-name",
+                &stream,
+            ];
+            s.aws_as("test", &args).1
+        },
+        |v| v.to_string().contains("started"),
+    );
+    s.aws(&[
+        "codepipeline",
+        "stop-pipeline-execution",
+        "--pipeline-name",
+        "slow",
+        "--pipeline-execution-id",
+        &id,
+    ]);
+    let ended = until(
+        "the execution stops",
+        || execution(&s, "slow", &id),
+        |e| !matches!(e["status"].as_str(), Some("InProgress" | "Stopping")),
+    );
+    assert_eq!(ended["status"], "Stopped", "{ended:#}");
+    assert_eq!(s.build(&build_id)["buildStatus"], "STOPPED");
+    let st = state(&s, "slow");
+    assert_eq!(latest(&st, "Build", "Build")["status"], "Abandoned", "{st:#}");
 }
