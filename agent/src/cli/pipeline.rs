@@ -260,6 +260,7 @@ fn run(args: &PipelineRunArgs) -> Result<u8, UsageError> {
         execution_id: None,
         trigger: ("StartPipelineExecution".into(), "runspec pipeline run".into()),
         builds: None,
+        gate: None,
     };
     // The signal handlers need a runtime; the actions run on runtimes of their own.
     let runtime = tokio::runtime::Builder::new_multi_thread()

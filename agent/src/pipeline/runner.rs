@@ -88,6 +88,28 @@ pub struct Options {
     /// Where the builds of CodeBuild, Commands and ECRBuildAndPublish actions run (`None`: in
     /// this process, as `runspec pipeline run` runs them).
     pub builds: Option<std::sync::Arc<dyn Builds>>,
+    /// Who may enter a stage when other executions of the pipeline run beside this one
+    /// (`runspec serve`: the pipeline's `executionMode`); `None`: every stage at once.
+    pub gate: Option<std::sync::Arc<dyn StageGate>>,
+}
+
+/// Whether an execution may enter a stage, as its pipeline's `executionMode` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Entered,
+    /// A newer execution waits for the stage too (SUPERSEDED): this one ends Superseded.
+    Superseded,
+    /// The execution was asked to stop while it waited.
+    Stopped,
+}
+
+/// The stage locks of a pipeline's executions: one execution in a stage at a time (QUEUED and
+/// SUPERSEDED), or none (PARALLEL).
+pub trait StageGate: Send + Sync {
+    /// Waits until this execution may enter `stage`.
+    fn enter(&self, stage: &str, stop: &watch::Receiver<bool>) -> Entry;
+    /// The execution left `stage`.
+    fn leave(&self, stage: &str);
 }
 
 /// Runs a pipeline's builds elsewhere than in this process: `runspec serve` puts them on its
@@ -269,8 +291,25 @@ pub fn run(
     };
     let mut status = "Succeeded";
     for stage in &pipeline.stages[first..=last] {
+        if let Some(gate) = &options.gate {
+            match gate.enter(&stage.name, &run.stop) {
+                Entry::Entered => {}
+                Entry::Superseded => {
+                    status = "Superseded";
+                    run.fail(format!("a newer execution superseded this one before stage {}", stage.name));
+                    break;
+                }
+                Entry::Stopped => {
+                    status = "Stopped";
+                    break;
+                }
+            }
+        }
         observer.event(Event::StageStarted { stage: &stage.name });
         let stage_status = run.stage(stage);
+        if let Some(gate) = &options.gate {
+            gate.leave(&stage.name);
+        }
         observer.event(Event::StageEnded { stage: &stage.name, status: stage_status });
         if !matches!(stage_status, "Succeeded" | "Skipped") {
             status = stage_status;

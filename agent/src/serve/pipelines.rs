@@ -10,13 +10,16 @@
 //!   sends becomes a location;
 //! - manual approvals wait for PutApprovalResult with their token (for the action's
 //!   `timeoutInMinutes`, else 7 days, as CodePipeline's do);
+//! - executions of one pipeline share its stages as its `executionMode` says ([`Gate`]): one
+//!   execution in a stage at a time, the others waiting in order (QUEUED) or only the newest
+//!   waiting, the older ones Superseded (SUPERSEDED, the default); PARALLEL ones never wait;
 //! - the execution's record is written as it runs ([`ExecutionRow`]): GetPipelineState,
 //!   GetPipelineExecution and ListActionExecutions read it.
 //!
 //! The artifact store of an execution is a temporary directory outside the state directory
 //! (builds never reach the server's state), removed when the execution ends.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -29,7 +32,7 @@ use super::store::{ExecutionRow, PipelineRow, now_s};
 use crate::build::{BuildRequest, Finished};
 use crate::pipeline::execution::{ActionRun, action_detail};
 use crate::pipeline::fetch::Input;
-use crate::pipeline::runner::{Approve, Builds, Event, Observer, Options};
+use crate::pipeline::runner::{Approve, Builds, Entry, Event, Observer, Options, StageGate};
 use crate::shapes::codebuild as cb;
 use crate::shapes::codepipeline as cp;
 
@@ -63,6 +66,97 @@ type Answer = (bool, String);
 pub struct Runs {
     running: Mutex<HashMap<String, Running>>,
     prepared: Mutex<HashMap<String, Prepared>>,
+    /// Each pipeline's stage locks.
+    locks: Mutex<HashMap<String, Arc<Locks>>>,
+}
+
+/// The stages of one pipeline: who is in each, who waits for it (oldest first).
+#[derive(Default)]
+struct Locks {
+    stages: Mutex<HashMap<String, StageQueue>>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct StageQueue {
+    occupant: Option<String>,
+    waiting: VecDeque<String>,
+}
+
+/// How a pipeline's executions share its stages (`executionMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Queued,
+    Superseded,
+    Parallel,
+}
+
+/// One execution's way into its pipeline's stages.
+struct Gate {
+    locks: Arc<Locks>,
+    execution: String,
+    mode: Mode,
+}
+
+impl StageGate for Gate {
+    fn enter(&self, stage: &str, stop: &watch::Receiver<bool>) -> Entry {
+        if self.mode == Mode::Parallel {
+            return Entry::Entered;
+        }
+        let me = &self.execution;
+        let mut stages = lock(&self.locks.stages);
+        stages.entry(stage.to_string()).or_default().waiting.push_back(me.clone());
+        loop {
+            let q = stages.entry(stage.to_string()).or_default();
+            let leave = |q: &mut StageQueue| q.waiting.retain(|w| w != me);
+            if *stop.borrow() {
+                leave(q);
+                self.locks.changed.notify_all();
+                return Entry::Stopped;
+            }
+            if self.mode == Mode::Superseded && q.waiting.back() != Some(me) {
+                leave(q);
+                self.locks.changed.notify_all();
+                return Entry::Superseded;
+            }
+            if q.occupant.is_none() && q.waiting.front() == Some(me) {
+                q.waiting.pop_front();
+                q.occupant = Some(me.clone());
+                return Entry::Entered;
+            }
+            // A stop is seen within the timeout (it does not notify this condition).
+            stages = self
+                .locks
+                .changed
+                .wait_timeout(stages, Duration::from_millis(250))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    fn leave(&self, stage: &str) {
+        let mut stages = lock(&self.locks.stages);
+        if let Some(q) = stages.get_mut(stage)
+            && q.occupant.as_ref() == Some(&self.execution)
+        {
+            q.occupant = None;
+        }
+        self.locks.changed.notify_all();
+    }
+}
+
+impl Gate {
+    /// Whatever the execution holds or waits for, once it ended (however it ended).
+    fn release_all(&self) {
+        let mut stages = lock(&self.locks.stages);
+        for q in stages.values_mut() {
+            if q.occupant.as_ref() == Some(&self.execution) {
+                q.occupant = None;
+            }
+            q.waiting.retain(|w| *w != self.execution);
+        }
+        self.locks.changed.notify_all();
+    }
 }
 
 struct Running {
@@ -154,11 +248,18 @@ pub fn start(
     // A variable without a default must be given (CodePipeline refuses the start).
     crate::pipeline::runner::pipeline_variables(&declaration, &variables)
         .map_err(|e| named("ValidationException", e.0.replace("--variable ", "variables ")))?;
+    let mode = match declaration.execution_mode.as_deref() {
+        Some("QUEUED") => Mode::Queued,
+        Some("PARALLEL") => Mode::Parallel,
+        _ => Mode::Superseded,
+    };
+    let locks = Arc::clone(lock(&service.pipeline_runs.locks).entry(declaration.name.clone()).or_default());
+    let id = uuid::Uuid::new_v4().to_string();
+    let gate = Arc::new(Gate { locks, execution: id.clone(), mode });
     let store = tempfile::Builder::new()
         .prefix("runspec-pipeline-")
         .tempdir()
         .map_err(|e| ServiceError::Failed(format!("cannot make the execution's artifact store: {e}")))?;
-    let id = uuid::Uuid::new_v4().to_string();
     let now = now_s();
     let trigger = ("StartPipelineExecution".to_string(), caller.to_string());
     let row = ExecutionRow {
@@ -207,6 +308,7 @@ pub fn start(
             pipeline: declaration.name.clone(),
             execution: id.clone(),
         })),
+        gate: Some(Arc::clone(&gate) as Arc<dyn StageGate>),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let approvals = Arc::new(Approvals::default());
@@ -235,6 +337,7 @@ pub fn start(
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 crate::pipeline::runner::run(&declaration, &options, &live, stop_rx)
             }));
+            gate.release_all();
             live.finish(ran);
             lock(&runner.pipeline_runs.running).remove(&thread_id);
             drop(store);

@@ -532,3 +532,115 @@ fn stopping_an_execution_stops_its_build() {
     let st = state(&s, "slow");
     assert_eq!(latest(&st, "Build", "Build")["status"], "Abandoned", "{st:#}");
 }
+
+/// The action executions of one execution, by action name.
+fn action_of(s: &Server, name: &str, execution: &str, action: &str) -> Option<Value> {
+    let filter = format!("pipelineExecutionId={execution}");
+    let v = s.aws(&["codepipeline", "list-action-executions", "--pipeline-name", name, "--filter", &filter]);
+    v["actionExecutionDetails"].as_array().unwrap().iter().find(|d| d["actionName"] == action).cloned()
+}
+
+/// The token of `execution`'s approval, once it waits.
+fn token_of(s: &Server, name: &str, execution: &str) -> String {
+    let st = until(
+        "the approval waits",
+        || state(s, name),
+        |v| {
+            let stage = v["stageStates"][1].clone();
+            stage["latestExecution"]["pipelineExecutionId"] == execution
+                && latest(v, "Gate", "Approve")["token"].is_string()
+        },
+    );
+    latest(&st, "Gate", "Approve")["token"].as_str().unwrap().to_string()
+}
+
+fn approve(s: &Server, name: &str, token: &str) {
+    s.aws(&[
+        "codepipeline",
+        "put-approval-result",
+        "--pipeline-name",
+        name,
+        "--stage-name",
+        "Gate",
+        "--action-name",
+        "Approve",
+        "--result",
+        "summary=ok,status=Approved",
+        "--token",
+        token,
+    ]);
+}
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn executions_share_stages_as_the_execution_mode_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo_dir = dir.path().join("app");
+    repo(&repo_dir, &[("README", "app\n")]);
+    let s = Server::start_in(dir.path(), &["--pipeline-source", &format!("app={}", repo_dir.display())]);
+    for mode in ["QUEUED", "SUPERSEDED", "PARALLEL"] {
+        let pipeline = json!({
+            "name": mode.to_lowercase(), "pipelineType": "V2", "executionMode": mode,
+            "roleArn": "arn:aws:iam::000000000000:role/pipeline",
+            "artifactStore": {"type": "S3", "location": "artifacts"},
+            "stages": [{"name": "Source", "actions": [source()]}, {"name": "Gate", "actions": [approval()]}]
+        });
+        s.aws(&["codepipeline", "create-pipeline", "--cli-input-json", &input_file(dir.path(), &pipeline)]);
+    }
+    let status = |name: &str, id: &str| execution(&s, name, id)["status"].as_str().unwrap().to_string();
+    let source_done = |name: &str, id: &str| {
+        until(
+            "the source action ends",
+            || json!(action_of(&s, name, id, "Source")),
+            |d| d["status"] == "Succeeded",
+        );
+    };
+
+    // QUEUED: the second waits for the stage until the first leaves it, then runs.
+    let a = start(&s, "queued");
+    let ta = token_of(&s, "queued", &a);
+    let b = start(&s, "queued");
+    source_done("queued", &b);
+    approve(&s, "queued", &ta);
+    let tb = token_of(&s, "queued", &b);
+    approve(&s, "queued", &tb);
+    until(
+        "both end",
+        || json!([status("queued", &a), status("queued", &b)]),
+        |v| v == &json!(["Succeeded", "Succeeded"]),
+    );
+    let a_done = action_of(&s, "queued", &a, "Approve").unwrap()["lastUpdateTime"].as_f64().unwrap();
+    let b_began = action_of(&s, "queued", &b, "Approve").unwrap()["startTime"].as_f64().unwrap();
+    assert!(
+        b_began >= a_done,
+        "the second entered the stage at {b_began}, before the first left it at {a_done}"
+    );
+
+    // SUPERSEDED: of two waiting for the stage, the older is superseded.
+    let a = start(&s, "superseded");
+    let ta = token_of(&s, "superseded", &a);
+    let b = start(&s, "superseded");
+    source_done("superseded", &b);
+    let c = start(&s, "superseded");
+    until("the older waiting one is superseded", || json!(status("superseded", &b)), |v| v == "Superseded");
+    assert!(action_of(&s, "superseded", &b, "Approve").is_none());
+    approve(&s, "superseded", &ta);
+    let tc = token_of(&s, "superseded", &c);
+    approve(&s, "superseded", &tc);
+    until(
+        "both end",
+        || json!([status("superseded", &a), status("superseded", &c)]),
+        |v| v == &json!(["Succeeded", "Succeeded"]),
+    );
+
+    // PARALLEL: both wait for their approvals at once.
+    let a = start(&s, "parallel");
+    let b = start(&s, "parallel");
+    for id in [&a, &b] {
+        until(
+            "its approval waits",
+            || json!(action_of(&s, "parallel", id, "Approve")),
+            |d| d["status"] == "InProgress",
+        );
+    }
+}
