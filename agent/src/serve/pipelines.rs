@@ -40,6 +40,11 @@ use crate::shapes::codepipeline as cp;
 /// `timeoutInMinutes` (CodePipeline: 7 days).
 const APPROVAL_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// runspec's bounds on executions in progress (each is a thread here, most of them waiting):
+/// per pipeline, and on the whole server. CodePipeline states no such quota.
+const MAX_RUNNING_PER_PIPELINE: usize = 50;
+const MAX_RUNNING: usize = 500;
+
 /// How long a build that ended without its result may take to record its end.
 const RECORD_WAIT: Duration = Duration::from_secs(60);
 
@@ -241,6 +246,19 @@ pub fn start(
         ));
     }
     let declaration = pipeline.declaration;
+    {
+        let running = lock(&service.pipeline_runs.running);
+        let of_this = running.values().filter(|r| r.pipeline == declaration.name).count();
+        if of_this >= MAX_RUNNING_PER_PIPELINE || running.len() >= MAX_RUNNING {
+            return Err(named(
+                "LimitExceededException",
+                format!(
+                    "too many executions in progress ({of_this} of this pipeline, {} on the server; runspec runs at most {MAX_RUNNING_PER_PIPELINE} a pipeline and {MAX_RUNNING} in all): stop one or wait for one to end",
+                    running.len()
+                ),
+            ));
+        }
+    }
     let sources = sources(service, &declaration, input.source_revisions.as_deref().unwrap_or_default())?;
     let projects = projects(service, &declaration)?;
     let variables: Vec<(String, String)> =
