@@ -28,8 +28,10 @@ OPERATIONS = {
         "BatchGetBuilds",
         "BatchGetProjects",
         "CreateProject",
+        "CreateWebhook",
         "DeleteBuildBatch",
         "DeleteProject",
+        "DeleteWebhook",
         "ListBuildBatches",
         "ListBuildBatchesForProject",
         "ListBuilds",
@@ -42,6 +44,7 @@ OPERATIONS = {
         "StopBuild",
         "StopBuildBatch",
         "UpdateProject",
+        "UpdateWebhook",
     ],
     "logs": ["DescribeLogStreams", "FilterLogEvents", "GetLogEvents"],
     # The pipelines `runspec pipeline` reads and the API `runspec serve` answers for them; the

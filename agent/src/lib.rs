@@ -29,4 +29,5 @@ pub mod runtimes;
 pub mod serve;
 pub mod shapes;
 pub mod source;
+pub mod webhook;
 pub mod workspace;

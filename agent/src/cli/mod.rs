@@ -341,6 +341,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// The address forges and people reach this server at (e.g. https://ci.example.com),
+    /// when it is not where it listens (a proxy, a tunnel): webhooks' payloadUrl starts with it.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+
     /// A repository that pipelines' git source actions read: REPO is the action's
     /// RepositoryName (CodeCommit) or FullRepositoryId (a connection), the value a git URL or
     /// a repository directory of this machine. Repeatable. A pipeline whose source names no
@@ -597,6 +602,11 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
             .map(|d| d.join("serve"))
             .ok_or_else(|| usage("cannot find a state directory: pass --state-dir"))?,
     };
+    if let Some(url) = &args.public_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(usage(format!("--public-url {url}: expected an http:// or https:// address")));
+    }
     let mut builds: crate::serve::BuildOptions = args.builds.into();
     builds.pipeline_deploy = args.pipeline_deploy;
     for given in &args.pipeline_sources {
@@ -634,6 +644,7 @@ fn serve(args: ServeArgs) -> Result<u8, UsageError> {
             lease_s: args.lease,
             limit: args.concurrency.map(|c| c as u64),
         }),
+        public_url: args.public_url,
     };
     if let Some(f) = &options.fleet {
         crate::serve::fleet::table_of(&f.store).map_err(usage)?;

@@ -78,6 +78,9 @@ pub struct Options {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Many machines: the shared store and queue (`None`: SQLite, and builds run here).
     pub fleet: Option<FleetOptions>,
+    /// The address forges and people reach the server at (`--public-url`): webhooks'
+    /// `payloadUrl`; `None`: where it listens.
+    pub public_url: Option<String>,
 }
 
 /// How a service (`runspec serve`, `runspec worker`) runs builds: the operator's choices.
@@ -284,6 +287,8 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let web_token = web::token(&options.state_dir)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let _ =
+        service.public_url.set(options.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}")));
     let page = format!("{scheme}://{addr}/?token={web_token}");
     let app = Arc::new(App {
         service: Arc::clone(&service),

@@ -424,6 +424,32 @@ pub struct CreateProjectOutput {
     pub project: Option<Project>,
 }
 
+/// `CreateWebhookInput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateWebhookInput {
+    #[serde(rename = "projectName", default)]
+    pub project_name: String,
+    #[serde(rename = "branchFilter", default, skip_serializing_if = "Option::is_none")]
+    pub branch_filter: Option<String>,
+    #[serde(rename = "filterGroups", default, skip_serializing_if = "Option::is_none")]
+    pub filter_groups: Option<Vec<Vec<WebhookFilter>>>,
+    #[serde(rename = "buildType", default, skip_serializing_if = "Option::is_none")]
+    pub build_type: Option<String>,
+    #[serde(rename = "manualCreation", default, skip_serializing_if = "Option::is_none")]
+    pub manual_creation: Option<bool>,
+    #[serde(rename = "scopeConfiguration", default, skip_serializing_if = "Option::is_none")]
+    pub scope_configuration: Option<ScopeConfiguration>,
+    #[serde(rename = "pullRequestBuildPolicy", default, skip_serializing_if = "Option::is_none")]
+    pub pull_request_build_policy: Option<PullRequestBuildPolicy>,
+}
+
+/// `CreateWebhookOutput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateWebhookOutput {
+    #[serde(rename = "webhook", default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+}
+
 /// `DebugSession`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DebugSession {
@@ -461,6 +487,17 @@ pub struct DeleteProjectInput {
 /// `DeleteProjectOutput`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeleteProjectOutput {}
+
+/// `DeleteWebhookInput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteWebhookInput {
+    #[serde(rename = "projectName", default)]
+    pub project_name: String,
+}
+
+/// `DeleteWebhookOutput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteWebhookOutput {}
 
 /// `DockerServer`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1212,6 +1249,30 @@ pub struct UpdateProjectInput {
 pub struct UpdateProjectOutput {
     #[serde(rename = "project", default, skip_serializing_if = "Option::is_none")]
     pub project: Option<Project>,
+}
+
+/// `UpdateWebhookInput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateWebhookInput {
+    #[serde(rename = "projectName", default)]
+    pub project_name: String,
+    #[serde(rename = "branchFilter", default, skip_serializing_if = "Option::is_none")]
+    pub branch_filter: Option<String>,
+    #[serde(rename = "rotateSecret", default, skip_serializing_if = "Option::is_none")]
+    pub rotate_secret: Option<bool>,
+    #[serde(rename = "filterGroups", default, skip_serializing_if = "Option::is_none")]
+    pub filter_groups: Option<Vec<Vec<WebhookFilter>>>,
+    #[serde(rename = "buildType", default, skip_serializing_if = "Option::is_none")]
+    pub build_type: Option<String>,
+    #[serde(rename = "pullRequestBuildPolicy", default, skip_serializing_if = "Option::is_none")]
+    pub pull_request_build_policy: Option<PullRequestBuildPolicy>,
+}
+
+/// `UpdateWebhookOutput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateWebhookOutput {
+    #[serde(rename = "webhook", default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
 }
 
 /// `VpcConfig`.

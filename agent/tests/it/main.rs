@@ -33,4 +33,5 @@ mod serve;
 mod serve_pipeline;
 mod shell;
 mod support;
+mod webhooks;
 mod wire;

@@ -11,13 +11,15 @@
 //! - [`batches`]: StartBuildBatch … DeleteBuildBatch and each batch's coordinator;
 //! - [`logs`]: CloudWatch Logs' reads of the build logs;
 //! - [`pipelines`]: CodePipeline's CreatePipeline … PutApprovalResult; executions run in
-//!   [`super::pipelines`].
+//!   [`super::pipelines`];
+//! - [`webhooks`]: CreateWebhook, UpdateWebhook, DeleteWebhook.
 
 pub mod batches;
 pub mod builds;
 pub mod logs;
 pub mod pipelines;
 pub mod projects;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -93,6 +95,9 @@ pub struct Service {
     batch_stops: batches::Stops,
     /// The pipeline executions running here, and their builds' requests.
     pub pipeline_runs: super::pipelines::Runs,
+    /// The address people and forges reach this server at (`--public-url`, else where it
+    /// listens), once it listens.
+    pub public_url: std::sync::OnceLock<String>,
 }
 
 /// A build running in this process.
@@ -124,7 +129,13 @@ impl Service {
             running: Mutex::new(HashMap::new()),
             batch_stops: Default::default(),
             pipeline_runs: Default::default(),
+            public_url: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The server's public address (empty until it listens).
+    pub fn public_url(&self) -> &str {
+        self.public_url.get().map_or("", String::as_str)
     }
 
     pub fn arn(&self, kind: &str, name: &str) -> String {

@@ -114,7 +114,7 @@ impl Service {
         p.last_modified = Some(now_s());
         self.check_project(&p)?;
         self.store.update_project(&name, &p)?;
-        Ok(p)
+        Ok(super::webhooks::shown(p))
     }
 
     pub fn batch_get_projects(&self, names: &[String]) -> Result<cb::BatchGetProjectsOutput> {
@@ -122,7 +122,7 @@ impl Service {
         let mut missing = Vec::new();
         for given in names {
             match self.store.project(name_of(given, "project"))? {
-                Some(p) => projects.push(p),
+                Some(p) => projects.push(super::webhooks::shown(p)),
                 None => missing.push(given.clone()),
             }
         }

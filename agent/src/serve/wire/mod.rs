@@ -204,6 +204,17 @@ pub fn call(service: &Arc<Service>, target: &str, body: Value, caller: &str) -> 
             s.delete_project(&i.name).map_err(e)?;
             output(cb::DeleteProjectOutput {})
         }
+        "CreateWebhook" => {
+            output(cb::CreateWebhookOutput { webhook: Some(s.create_webhook(input(body)?).map_err(e)?) })
+        }
+        "UpdateWebhook" => {
+            output(cb::UpdateWebhookOutput { webhook: Some(s.update_webhook(input(body)?).map_err(e)?) })
+        }
+        "DeleteWebhook" => {
+            let i: cb::DeleteWebhookInput = input(body)?;
+            s.delete_webhook(&i.project_name).map_err(e)?;
+            output(cb::DeleteWebhookOutput {})
+        }
         "StartBuild" => {
             output(cb::StartBuildOutput { build: Some(s.start_build(input(body)?, caller).map_err(e)?) })
         }
