@@ -166,6 +166,7 @@ fn a_custom_action_s_jobs_run_as_builds() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut reap = Reap { pid: worker.id() as i32, armed: true };
     let stdout = worker.stdout.take().unwrap();
     let log = std::thread::spawn(move || {
         std::io::BufReader::new(stdout).lines().map(|l| l.unwrap()).collect::<Vec<_>>()
@@ -254,10 +255,29 @@ fn a_custom_action_s_jobs_run_as_builds() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(worker.id() as i32), nix::sys::signal::Signal::SIGTERM)
         .unwrap();
     let status = worker.wait().unwrap();
+    reap.armed = false;
     assert_eq!(status.code(), Some(0));
     let lines = log.join().unwrap();
     assert!(
         lines.iter().any(|l| l.ends_with("initiator=codepipeline/real-pipeline lib=from-lib")),
         "{lines:#?}"
     );
+}
+
+/// Kills the worker when the test ends before it does (a failed assertion), so a worker never
+/// outlives its test.
+struct Reap {
+    pid: i32,
+    armed: bool,
+}
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
 }
