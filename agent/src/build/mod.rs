@@ -102,6 +102,9 @@ pub struct BuildRequest {
     /// to CodeBuild): `CODEBUILD_SOURCE_VERSION` and `CODEBUILD_RESOLVED_SOURCE_VERSION`, in
     /// place of the primary source's git HEAD (a pipeline's ZIP artifact has no `.git`).
     pub source_version: Option<String>,
+    /// A webhook build's `CODEBUILD_WEBHOOK_*` variables (set by the service that received the
+    /// delivery).
+    pub webhook: Vec<(String, String)>,
     /// A progress bar for S3 uploads (only on a terminal).
     pub progress: bool,
     /// runspec's terminal: breakpoints open a shell there, and with `on_failure` (`--debug`)
@@ -284,6 +287,7 @@ pub async fn run<S: EventSink>(
         image: req.image.as_deref(),
         resolved_source_version: sha.as_deref(),
         source_repo_url: repo_url.as_deref(),
+        webhook: &req.webhook,
     };
     let in_image = image.as_ref().map(|i| (i.info.env.as_slice(), i.root.as_str()));
     let mut env =

@@ -281,6 +281,7 @@ fn resolve(args: &RunArgs) -> Result<BuildRequest, UsageError> {
         build_number: None,
         initiator: None,
         source_version: None,
+        webhook: Vec::new(),
         progress: std::io::stderr().is_terminal(),
         terminal: terminal(args),
         primary,

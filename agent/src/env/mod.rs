@@ -205,6 +205,9 @@ pub struct BuildFacts<'a> {
     /// git HEAD of the primary source, when it is a git checkout.
     pub resolved_source_version: Option<&'a str>,
     pub source_repo_url: Option<&'a str>,
+    /// A webhook build's `CODEBUILD_WEBHOOK_*` (and `CODEBUILD_SOURCE_VERSION` for a pull
+    /// request: `pr/<number>`); last, so they win.
+    pub webhook: &'a [(String, String)],
 }
 
 impl BuildFacts<'_> {
@@ -256,6 +259,10 @@ pub fn builtins(f: &BuildFacts<'_>) -> Vec<(String, String)> {
     }
     for (id, dir) in f.secondary_dirs {
         v.push((format!("CODEBUILD_SRC_DIR_{id}"), dir.clone()));
+    }
+    for (name, value) in f.webhook {
+        v.retain(|(n, _)| n != name);
+        v.push((name.clone(), value.clone()));
     }
     v
 }
@@ -395,6 +402,7 @@ mod tests {
             image: None,
             resolved_source_version: Some("abc123"),
             source_repo_url: None,
+            webhook: &[],
         };
         let vars = builtins(&facts);
         let get = |n: &str| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());

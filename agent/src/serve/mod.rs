@@ -302,6 +302,7 @@ pub async fn serve(options: Options, ready: impl FnOnce(Ready<'_>)) -> Result<()
         .route("/builds/{id}/log", axum::routing::get(web::log))
         .route("/batches/{id}", axum::routing::get(web::batch))
         .route("/pipelines/{name}", axum::routing::get(web::pipeline))
+        .route("/webhooks/{project}", axum::routing::post(webhook_delivery))
         .route("/builds/{id}/stop", axum::routing::post(web::stop))
         .route("/builds/{id}/retry", axum::routing::post(web::retry))
         .route("/page.css", axum::routing::get(web::stylesheet))
@@ -331,6 +332,88 @@ async fn not_here(method: Method, uri: Uri) -> Response {
             "runspec serve answers POST / (the CodeBuild and CloudWatch Logs APIs); not {method} {uri}"
         ),
     })
+}
+
+/// A request body of at most `limit` bytes that arrives within [`BODY_TIMEOUT`], with its share
+/// of the budget of bodies not yet verified (hold the permit until the body is verified).
+async fn read_bounded(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(axum::body::Bytes, tokio::sync::OwnedSemaphorePermit), ApiError> {
+    let too_large = || ApiError {
+        status: 413,
+        kind: "RequestEntityTooLargeException",
+        message: format!("the request body is larger than {} MiB", limit >> 20),
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let reserve = declared.map_or(limit, |n| n as usize).div_ceil(1024).max(1) as u32;
+    let Ok(reserved) = Arc::clone(&app.unverified).try_acquire_many_owned(reserve) else {
+        return Err(ApiError {
+            status: 400,
+            kind: "ThrottlingException",
+            message: "Rate exceeded: the server is reading too many request bodies at once; retry".into(),
+        });
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(b)) => Ok((b, reserved)),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(ApiError {
+            status: 408,
+            kind: "RequestTimeoutException",
+            message: format!("the request body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
+        }),
+    }
+}
+
+/// GitHub's cap on a delivery's payload ("Webhook events and payloads": 25 MB).
+const DELIVERY_LIMIT: usize = 25 << 20;
+
+/// `POST /webhooks/<project>`: a forge's delivery ([`service::Service::deliver`]).
+async fn webhook_delivery(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(project): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let reply = |status: u16, message: &str, build: Option<&str>| {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            code,
+            [("content-type", "application/json")],
+            json!({"message": message, "build": build}).to_string(),
+        )
+            .into_response()
+    };
+    let (bytes, reserved) = match read_bounded(&app, &headers, body, DELIVERY_LIMIT).await {
+        Ok(read) => read,
+        Err(e) => return reply(e.status, &e.message, None),
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let given = service::webhooks::DeliveryHeaders {
+        event: header("x-github-event"),
+        signature: header("x-hub-signature-256"),
+        delivery: header("x-github-delivery"),
+        user_agent: header("user-agent"),
+    };
+    let service = Arc::clone(&app.service);
+    let delivered = tokio::task::spawn_blocking(move || {
+        let d = service.deliver(&project, &given, &bytes);
+        drop(reserved);
+        d
+    })
+    .await;
+    match delivered {
+        Ok(d) => reply(d.status, &d.message, d.build.as_deref()),
+        Err(e) => reply(500, &format!("the delivery failed: {e}"), None),
+    }
 }
 
 async fn api_call(
@@ -367,36 +450,9 @@ async fn api_call(
         Ok(s) => s,
         Err(r) => return aws_error(&ApiError { status: r.status, kind: r.kind, message: r.message }),
     };
-    let too_large = || ApiError {
-        status: 413,
-        kind: "RequestEntityTooLargeException",
-        message: format!("the request body is larger than {} MiB", BODY_LIMIT >> 20),
-    };
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
-        return aws_error(&too_large());
-    }
-    let reserve = declared.map_or(BODY_LIMIT, |n| n as usize).div_ceil(1024).max(1) as u32;
-    let Ok(_reserved) = Arc::clone(&app.unverified).try_acquire_many_owned(reserve) else {
-        return aws_error(&ApiError {
-            status: 400,
-            kind: "ThrottlingException",
-            message: "Rate exceeded: the server is reading too many request bodies at once; retry".into(),
-        });
-    };
-    let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, BODY_LIMIT)).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(_)) => return aws_error(&too_large()),
-        Err(_) => {
-            return aws_error(&ApiError {
-                status: 408,
-                kind: "RequestTimeoutException",
-                message: format!("the request body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
-            });
-        }
+    let (bytes, _reserved) = match read_bounded(&app, &headers, body, BODY_LIMIT).await {
+        Ok(read) => read,
+        Err(e) => return aws_error(&e),
     };
     let caller = match signed.verify(&bytes) {
         Ok(c) => c,

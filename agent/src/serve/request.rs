@@ -45,6 +45,9 @@ pub struct Started {
     /// ([`crate::serve::pipelines`]).
     #[serde(rename = "runspec:pipeline", default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<PipelineOf>,
+    /// A build a webhook delivery started: its `CODEBUILD_WEBHOOK_*` variables.
+    #[serde(rename = "runspec:webhook", default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook: Vec<(String, String)>,
 }
 
 /// Which pipeline execution a build belongs to.

@@ -462,6 +462,7 @@ fn run_one(
         build_number: Some(row.number),
         aws_credentials: service.builds.aws_credentials,
         initiator: Some(identity.initiator.clone()),
+        webhook: row.request.webhook.clone(),
         ..Default::default()
     };
     let ran = runtime.block_on(crate::build::run(req, live_sink(log), stop, &notices));

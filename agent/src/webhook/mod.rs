@@ -2,3 +2,4 @@
 //! event starts a build, as CodeBuild's `filterGroups` and `branchFilter` decide it.
 
 pub mod filter;
+pub mod github;

@@ -47,6 +47,20 @@ impl Service {
         token: Option<&str>,
         caller: &str,
     ) -> Result<BuildRow> {
+        self.submit_within(name, project, start, token.map(|t| (t, TOKEN_WINDOW_S)), caller)
+    }
+
+    /// [`Service::submit`] with a token that names its build for `window` seconds (a webhook
+    /// delivery's id: for as long as the forge may deliver it again).
+    pub fn submit_within(
+        self: &Arc<Self>,
+        name: &str,
+        project: &cb::Project,
+        start: Started,
+        token: Option<(&str, f64)>,
+        caller: &str,
+    ) -> Result<BuildRow> {
+        let (token, window) = (token.map(|t| t.0), token.map_or(TOKEN_WINDOW_S, |t| t.1));
         let effective = request::effective_project(project, &start.input);
         self.check_project(&effective)?;
         let in_pipeline =
@@ -58,7 +72,7 @@ impl Service {
         }
         let submitted = SystemTime::now();
         let (region, account) = (self.region.clone(), self.account.clone());
-        let (row, new) = self.store.insert_build(name, token, TOKEN_WINDOW_S, &mut |number| {
+        let (row, new) = self.store.insert_build(name, token, window, &mut |number| {
             let uuid = uuid::Uuid::new_v4().to_string();
             let id = format!("{name}:{uuid}");
             let env = effective.environment.clone().unwrap_or_default();

@@ -1,11 +1,18 @@
-//! Webhooks: CreateWebhook, UpdateWebhook, DeleteWebhook. A project's webhook is kept in the
-//! project (its `webhook`), its filters checked as [`crate::webhook::filter`] reads them; the
-//! secret the forge signs deliveries with is made here and shown once, by CreateWebhook (and by
-//! UpdateWebhook when it rotates it), never by BatchGetProjects.
+//! Webhooks: CreateWebhook, UpdateWebhook, DeleteWebhook, and the deliveries they receive. A
+//! project's webhook is kept in the project (its `webhook`), its filters checked as
+//! [`crate::webhook::filter`] reads them; the secret the forge signs deliveries with is made
+//! here and shown once, by CreateWebhook (and by UpdateWebhook when it rotates it), never by
+//! BatchGetProjects. A delivery ([`Service::deliver`]) is checked against that secret before
+//! anything in it is read, then read ([`crate::webhook::github`]) and filtered; a matching one
+//! starts a build (or a batch) once per delivery id.
+
+use std::sync::Arc;
 
 use super::{Result, Service, ServiceError, invalid, name_of, now_s};
+use crate::serve::request::Started;
 use crate::shapes::codebuild as cb;
 use crate::webhook::filter::Filters;
+use crate::webhook::github::Delivery;
 
 /// The source types a webhook can watch (CodeBuild's: the forges).
 const FORGES: &[&str] = &["GITHUB", "GITHUB_ENTERPRISE", "GITLAB", "GITLAB_SELF_MANAGED", "BITBUCKET"];
@@ -113,5 +120,125 @@ impl Service {
         p.last_modified = Some(now_s());
         self.store.update_project(&name, &p)?;
         Ok(())
+    }
+}
+
+/// How long a delivery's id names the build it started: GitHub lets a delivery be redelivered
+/// for 3 days ("Redelivering webhooks").
+const DELIVERY_WINDOW_S: f64 = 3.0 * 24.0 * 3600.0;
+
+/// The headers of a delivery that matter.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryHeaders {
+    /// `X-GitHub-Event`.
+    pub event: Option<String>,
+    /// `X-Hub-Signature-256`.
+    pub signature: Option<String>,
+    /// `X-GitHub-Delivery`.
+    pub delivery: Option<String>,
+    /// `User-Agent` (`GitHub-Hookshot/…`): the build's initiator, as on CodeBuild.
+    pub user_agent: Option<String>,
+}
+
+/// What a delivery got: the HTTP status, a sentence, the build it started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivered {
+    pub status: u16,
+    pub message: String,
+    pub build: Option<String>,
+}
+
+fn answer(status: u16, message: impl Into<String>) -> Delivered {
+    Delivered { status, message: message.into(), build: None }
+}
+
+/// A header value as a name: printable ASCII of a few kinds, bounded, else `None`.
+fn plain(value: Option<&String>, max: usize) -> Option<String> {
+    value
+        .filter(|v| !v.is_empty() && v.len() <= max)
+        .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:".contains(&b)))
+        .cloned()
+}
+
+impl Service {
+    /// A forge's delivery for `project`: checked against the webhook's secret, read, filtered;
+    /// a build started when it matches (once per delivery id).
+    pub fn deliver(self: &Arc<Self>, project: &str, headers: &DeliveryHeaders, body: &[u8]) -> Delivered {
+        let refused = |why: &str| {
+            tracing::warn!("a webhook delivery for {project} was refused: {why}");
+            answer(401, why)
+        };
+        let p = match self.store.project(project) {
+            Ok(Some(p)) => p,
+            Ok(None) => return answer(404, format!("there is no project {project}")),
+            Err(e) => return answer(500, e.to_string()),
+        };
+        let Some(webhook) = p.webhook.clone() else {
+            return answer(404, format!("the project {project} has no webhook"));
+        };
+        let secret = webhook.secret.clone().unwrap_or_default();
+        if secret.is_empty() || !crate::webhook::github::signed(&secret, body, headers.signature.as_deref()) {
+            return refused(
+                "the X-Hub-Signature-256 header is missing or is not the body's signature with the webhook's secret",
+            );
+        }
+        let Some(event) = plain(headers.event.as_ref(), 64) else {
+            return answer(400, "the X-GitHub-Event header is missing");
+        };
+        let payload: serde_json::Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return answer(400, format!("the delivery is not JSON: {e}")),
+        };
+        let trigger = match crate::webhook::github::read(&event, &payload) {
+            Delivery::Ping => return answer(200, "pong"),
+            Delivery::Ignored(why) => return answer(202, why),
+            Delivery::Event(t) => t,
+        };
+        let groups = webhook.filter_groups.clone().unwrap_or_default();
+        let filters = match Filters::new(&groups, webhook.branch_filter.as_deref()) {
+            Ok(f) => f,
+            Err(e) => return answer(500, format!("the webhook's filters: {e}")),
+        };
+        if !filters.matches(&trigger.event) {
+            return answer(
+                202,
+                format!("{}: no filter group of the webhook matches; no build", trigger.event.kind.as_str()),
+            );
+        }
+        let initiator = plain(headers.user_agent.as_ref(), 128).unwrap_or_else(|| "webhook".into());
+        let token = plain(headers.delivery.as_ref(), 128).map(|d| format!("webhook-{d}"));
+        if webhook.build_type.as_deref() == Some("BUILD_BATCH") {
+            let input = cb::StartBuildBatchInput {
+                project_name: project.to_string(),
+                source_version: Some(trigger.source_version.clone()),
+                idempotency_token: token,
+                ..Default::default()
+            };
+            return match self.start_build_batch(input, &initiator) {
+                Ok(b) => Delivered { status: 201, message: "a batch build started".into(), build: b.id },
+                Err(e) => answer(400, format!("{e:?}")),
+            };
+        }
+        let start = Started {
+            input: cb::StartBuildInput {
+                project_name: project.to_string(),
+                source_version: Some(trigger.source_version.clone()),
+                ..Default::default()
+            },
+            webhook: trigger.variables.clone(),
+            ..Default::default()
+        };
+        match self.submit_within(
+            project,
+            &p,
+            start,
+            token.as_deref().map(|t| (t, DELIVERY_WINDOW_S)),
+            &initiator,
+        ) {
+            Ok(row) => {
+                Delivered { status: 201, message: format!("build {} started", row.id), build: Some(row.id) }
+            }
+            Err(e) => answer(400, format!("{e:?}")),
+        }
     }
 }
