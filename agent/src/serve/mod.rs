@@ -402,6 +402,9 @@ async fn webhook_delivery(
         signature: header("x-hub-signature-256"),
         delivery: header("x-github-delivery"),
         user_agent: header("user-agent"),
+        gitlab_event: header("x-gitlab-event"),
+        gitlab_token: header("x-gitlab-token"),
+        gitlab_delivery: header("idempotency-key").or_else(|| header("x-gitlab-event-uuid")),
     };
     let service = Arc::clone(&app.service);
     let delivered = tokio::task::spawn_blocking(move || {

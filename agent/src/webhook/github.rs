@@ -19,6 +19,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::filter::{Event, EventKind};
+use super::{Delivery, Trigger, text, trigger_of};
 
 /// Whether `header` (`X-Hub-Signature-256`) is the signature of `body` with `secret`.
 pub fn signed(secret: &str, body: &[u8], header: Option<&str>) -> bool {
@@ -43,44 +44,6 @@ fn hex_bytes(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
-/// What a delivery asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    /// GitHub's `ping`, sent when a webhook is made: answered, nothing started.
-    Ping,
-    /// An event the filters decide on.
-    Event(Box<Trigger>),
-    /// Nothing a webhook builds (another event or action, a deleted branch), and why.
-    Ignored(String),
-}
-
-/// An event that may start a build: what the filters see, and what the build gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Trigger {
-    pub event: Event,
-    /// The build's `sourceVersion`.
-    pub source_version: String,
-    /// `CODEBUILD_WEBHOOK_*` (and `CODEBUILD_SOURCE_VERSION` where it is not the commit).
-    pub variables: Vec<(String, String)>,
-}
-
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// `refs/heads/x` → `branch/x`, `refs/tags/v1` → `tag/v1`.
-fn trigger_of(reference: &str) -> String {
-    match (reference.strip_prefix("refs/heads/"), reference.strip_prefix("refs/tags/")) {
-        (Some(branch), _) => format!("branch/{branch}"),
-        (_, Some(tag)) => format!("tag/{tag}"),
-        _ => reference.to_string(),
-    }
 }
 
 /// Reads a delivery: `event` is `X-GitHub-Event`, `payload` the JSON body.

@@ -214,3 +214,94 @@ print(json.dumps(out))
     );
     assert!(lines.contains("file feature"), "the pull request's head was built: {lines}");
 }
+
+#[test]
+#[ignore = "needs the test venv: run scripts/test.sh"]
+fn gitlab_deliveries_carry_the_secret_as_their_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repos/app");
+    std::fs::create_dir_all(&repo).unwrap();
+    let buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"seen event=$CODEBUILD_WEBHOOK_EVENT trigger=$CODEBUILD_WEBHOOK_TRIGGER base=${CODEBUILD_WEBHOOK_BASE_REF:-none} actor=$CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID rsv=$CODEBUILD_RESOLVED_SOURCE_VERSION\"\n";
+    std::fs::write(repo.join("buildspec.yml"), buildspec).unwrap();
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh").arg("-c").arg(script).current_dir(&repo).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let main = sh(
+        "git init -q -b main && git config user.email d@example.com && git config user.name D && git add -A && git commit -qm one && git rev-parse HEAD",
+    );
+    let feature = sh(
+        "git checkout -qb feature && git commit -q --allow-empty -m two && git checkout -q main && git rev-parse feature",
+    );
+    let roots = dir.path().join("repos");
+    let s = Server::start_in(dir.path(), &["--local-sources", roots.to_str().unwrap()]);
+    let source = json!({"type": "GITLAB", "location": repo.to_str().unwrap()}).to_string();
+    s.create_project_from("app", &source, &[]);
+    let secret = s.aws(&["codebuild", "create-webhook", "--project-name", "app"])["webhook"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let push = json!({"object_kind": "push", "ref": "refs/heads/main", "before": "0000000000000000000000000000000000000000",
+        "after": main, "checkout_sha": main, "user_id": 4, "project": {"name": "app"}, "commits": []});
+    let mr = json!({"object_kind": "merge_request", "user": {"id": 7}, "project": {"name": "app"},
+        "object_attributes": {"iid": 3, "action": "open", "source_branch": "feature", "target_branch": "main",
+                              "last_commit": {"id": feature, "message": "two"}}});
+    let deliveries = json!([
+        ["Push Hook", "k-1", "good", push],
+        ["Push Hook", "k-1", "good", push],
+        ["Merge Request Hook", "k-2", "good", mr],
+        ["Push Hook", "k-3", "wrong", push],
+        ["Push Hook", "k-4", "none", push],
+        ["Pipeline Hook", "k-5", "good", {}]
+    ])
+    .to_string();
+    let answers = s.python(&format!(
+        r#"
+import urllib.request, urllib.error
+out = []
+for event, key, how, payload in json.loads({deliveries:?}):
+    headers = {{'Content-Type': 'application/json', 'X-Gitlab-Event': event, 'Idempotency-Key': key, 'User-Agent': 'GitLab/17.5.0'}}
+    if how == 'good':
+        headers['X-Gitlab-Token'] = {secret:?}
+    elif how == 'wrong':
+        headers['X-Gitlab-Token'] = 'not-the-secret'
+    req = urllib.request.Request(cb.meta.endpoint_url + '/webhooks/app', data=json.dumps(payload).encode(), headers=headers, method='POST')
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            out.append([r.status, json.loads(r.read())])
+    except urllib.error.HTTPError as e:
+        out.append([e.code, json.loads(e.read() or b'null')])
+print(json.dumps(out))
+"#
+    ));
+    let status = |i: usize| answers[i][0].as_u64().unwrap();
+    let build = |i: usize| answers[i][1]["build"].as_str().map(str::to_string);
+    assert_eq!(status(0), 201, "{answers:#}");
+    assert_eq!(
+        (status(1), build(1)),
+        (201, build(0)),
+        "a retried delivery (the same Idempotency-Key): {answers:#}"
+    );
+    assert_eq!(status(2), 201, "{answers:#}");
+    assert_eq!((status(3), status(4)), (401, 401), "{answers:#}");
+    assert_eq!((status(5), build(5)), (202, None), "{answers:#}");
+    let pushed = s.wait(&build(0).unwrap(), std::time::Duration::from_secs(120));
+    assert_eq!(pushed["initiator"], "GitLab/17.5.0");
+    let seen = |b: &serde_json::Value| {
+        s.log(b).into_iter().filter(|l| l.contains("seen ")).collect::<Vec<_>>().join("\n")
+    };
+    assert!(
+        seen(&pushed).contains(&format!("seen event=PUSH trigger=branch/main base=none actor=4 rsv={main}")),
+        "{}",
+        seen(&pushed)
+    );
+    let merge_request = s.wait(&build(2).unwrap(), std::time::Duration::from_secs(120));
+    assert!(
+        seen(&merge_request).contains(&format!(
+            "seen event=PULL_REQUEST_CREATED trigger=pr/3 base=refs/heads/main actor=7 rsv={feature}"
+        )),
+        "{}",
+        seen(&merge_request)
+    );
+}

@@ -12,7 +12,7 @@ use super::{Result, Service, ServiceError, invalid, name_of, now_s};
 use crate::serve::request::Started;
 use crate::shapes::codebuild as cb;
 use crate::webhook::filter::Filters;
-use crate::webhook::github::Delivery;
+use crate::webhook::{Delivery, github, gitlab};
 
 /// The source types a webhook can watch (CodeBuild's: the forges).
 const FORGES: &[&str] = &["GITHUB", "GITHUB_ENTERPRISE", "GITLAB", "GITLAB_SELF_MANAGED", "BITBUCKET"];
@@ -138,6 +138,12 @@ pub struct DeliveryHeaders {
     pub delivery: Option<String>,
     /// `User-Agent` (`GitHub-Hookshot/…`): the build's initiator, as on CodeBuild.
     pub user_agent: Option<String>,
+    /// `X-Gitlab-Event`: a GitLab delivery.
+    pub gitlab_event: Option<String>,
+    /// `X-Gitlab-Token`.
+    pub gitlab_token: Option<String>,
+    /// `Idempotency-Key` (GitLab's, the same on a retry), else `X-Gitlab-Event-UUID`.
+    pub gitlab_delivery: Option<String>,
 }
 
 /// What a delivery got: the HTTP status, a sentence, the build it started.
@@ -152,12 +158,12 @@ fn answer(status: u16, message: impl Into<String>) -> Delivered {
     Delivered { status, message: message.into(), build: None }
 }
 
-/// A header value as a name: printable ASCII of a few kinds, bounded, else `None`.
+/// A header value as a name: letters, digits and `-_./: ` only, bounded, else `None`.
 fn plain(value: Option<&String>, max: usize) -> Option<String> {
     value
         .filter(|v| !v.is_empty() && v.len() <= max)
-        .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:".contains(&b)))
-        .cloned()
+        .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./: ".contains(&b)))
+        .map(|v| v.trim().to_string())
 }
 
 impl Service {
@@ -177,19 +183,30 @@ impl Service {
             return answer(404, format!("the project {project} has no webhook"));
         };
         let secret = webhook.secret.clone().unwrap_or_default();
-        if secret.is_empty() || !crate::webhook::github::signed(&secret, body, headers.signature.as_deref()) {
-            return refused(
-                "the X-Hub-Signature-256 header is missing or is not the body's signature with the webhook's secret",
-            );
+        // GitLab names itself; any other forge speaks GitHub's protocol (GitHub Enterprise,
+        // Gitea, Forgejo).
+        let gitlab = headers.gitlab_event.is_some();
+        let signed = match gitlab {
+            true => gitlab::signed(&secret, headers.gitlab_token.as_deref()),
+            false => github::signed(&secret, body, headers.signature.as_deref()),
+        };
+        if secret.is_empty() || !signed {
+            return refused(if gitlab {
+                "the X-Gitlab-Token header is missing or is not the webhook's secret"
+            } else {
+                "the X-Hub-Signature-256 header is missing or is not the body's signature with the webhook's secret"
+            });
         }
-        let Some(event) = plain(headers.event.as_ref(), 64) else {
-            return answer(400, "the X-GitHub-Event header is missing");
+        let named = if gitlab { &headers.gitlab_event } else { &headers.event };
+        let Some(event) = plain(named.as_ref(), 64) else {
+            return answer(400, "the event header (X-GitHub-Event, X-Gitlab-Event) is missing");
         };
         let payload: serde_json::Value = match serde_json::from_slice(body) {
             Ok(v) => v,
             Err(e) => return answer(400, format!("the delivery is not JSON: {e}")),
         };
-        let trigger = match crate::webhook::github::read(&event, &payload) {
+        let read = if gitlab { gitlab::read(&event, &payload) } else { github::read(&event, &payload) };
+        let trigger = match read {
             Delivery::Ping => return answer(200, "pong"),
             Delivery::Ignored(why) => return answer(202, why),
             Delivery::Event(t) => t,
@@ -206,7 +223,8 @@ impl Service {
             );
         }
         let initiator = plain(headers.user_agent.as_ref(), 128).unwrap_or_else(|| "webhook".into());
-        let token = plain(headers.delivery.as_ref(), 128).map(|d| format!("webhook-{d}"));
+        let delivery = if gitlab { &headers.gitlab_delivery } else { &headers.delivery };
+        let token = plain(delivery.as_ref(), 128).map(|d| format!("webhook-{d}"));
         if webhook.build_type.as_deref() == Some("BUILD_BATCH") {
             let input = cb::StartBuildBatchInput {
                 project_name: project.to_string(),
