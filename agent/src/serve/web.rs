@@ -333,8 +333,25 @@ pub(super) async fn build(
         };
         // Retry is for a finished build, as RetryBuild is.
         let actions = action("stop", "Stop", running) + &action("retry", "Retry", !running);
+        // A webhook build: what started it, with links to the forge.
+        let source = b.source.as_ref().map(|s| (s.kind.as_str(), s.location.as_deref().unwrap_or(""))).unwrap_or(("", ""));
+        let commit = b.resolved_source_version.as_deref().or(b.source_version.as_deref());
+        let origin = match crate::webhook::origin(&row.request.webhook, source, commit) {
+            Some(o) => {
+                let link = |url: &Option<String>, text: &str| {
+                    url.as_ref().map(|u| format!(" · <a href=\"{}\" rel=\"noreferrer\">{text}</a>", esc(u))).unwrap_or_default()
+                };
+                format!(
+                    "<p id=\"origin\">Started by a {}{}{}</p>",
+                    esc(&o.summary),
+                    link(&o.commit_url, "commit"),
+                    link(&o.pull_request_url, "pull request")
+                )
+            }
+            None => String::new(),
+        };
         let html = format!(
-            "<p><a href=\"/\">runspec serve</a></p><h1>{} #{}</h1><p>Status: <b id=\"status\" class=\"{}\">{}</b> · {} · started by {} · <code>{}</code></p>{actions}<h2>Phases</h2>{phases}<h2>Log</h2><pre id=\"log\" data-source=\"/builds/{}/log\" data-running=\"{running}\"></pre>",
+            "<p><a href=\"/\">runspec serve</a></p><h1>{} #{}</h1><p>Status: <b id=\"status\" class=\"{}\">{}</b> · {} · started by {} · <code>{}</code></p>{origin}{actions}<h2>Phases</h2>{phases}<h2>Log</h2><pre id=\"log\" data-source=\"/builds/{}/log\" data-running=\"{running}\"></pre>",
             esc(&row.project),
             row.number,
             esc(&row.status),

@@ -213,6 +213,25 @@ print(json.dumps(out))
         "{lines}"
     );
     assert!(lines.contains("file feature"), "the pull request's head was built: {lines}");
+
+    // The build's page says how it was started.
+    let encoded: String = build(4)
+        .unwrap()
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let page = s.python(&format!(
+        r#"
+import urllib.request, http.cookiejar
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+opener.open({page:?}, timeout=60).read()
+print(json.dumps(opener.open({url:?} + '/builds/{encoded}', timeout=60).read().decode()))
+"#,
+        page = s.page,
+        url = s.url,
+    ));
+    let page = page.as_str().unwrap();
+    assert!(page.contains("Started by a pull request #1 created: feature into main by account 42"), "{page}");
 }
 
 #[test]
