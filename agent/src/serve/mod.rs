@@ -62,6 +62,12 @@ where
         .unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
+/// A new secret for a key the server hands out (the web page's, a webhook's): 244 random bits
+/// from two v4 uuids, as hex.
+pub fn random_token() -> String {
+    (0..2).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect()
+}
+
 /// What `runspec serve` was told.
 #[derive(Debug, Clone)]
 pub struct Options {

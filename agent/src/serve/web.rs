@@ -39,7 +39,7 @@ pub fn token(state_dir: &Path) -> Result<String, String> {
     {
         return Ok(t.trim().to_string());
     }
-    let t: String = (0..2).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect();
+    let t = super::random_token();
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

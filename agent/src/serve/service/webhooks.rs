@@ -17,11 +17,6 @@ use crate::webhook::{Delivery, github, gitlab};
 /// The source types a webhook can watch (CodeBuild's: the forges).
 const FORGES: &[&str] = &["GITHUB", "GITHUB_ENTERPRISE", "GITLAB", "GITLAB_SELF_MANAGED", "BITBUCKET"];
 
-/// A new secret: 244 random bits, as hex.
-fn secret() -> String {
-    (0..2).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect()
-}
-
 /// A project as the API shows it: without its webhook's secret.
 pub fn shown(mut p: cb::Project) -> cb::Project {
     if let Some(w) = p.webhook.as_mut() {
@@ -63,7 +58,7 @@ impl Service {
         let webhook = cb::Webhook {
             url: None,
             payload_url: Some(self.payload_url(&name)),
-            secret: Some(secret()),
+            secret: Some(crate::serve::random_token()),
             branch_filter: i.branch_filter.filter(|b| !b.is_empty()),
             filter_groups: i.filter_groups.filter(|g| !g.is_empty()),
             build_type: Some(build_type(i.build_type.as_deref())?),
@@ -99,7 +94,7 @@ impl Service {
             .map_err(invalid)?;
         let rotated = i.rotate_secret == Some(true);
         if rotated {
-            webhook.secret = Some(secret());
+            webhook.secret = Some(crate::serve::random_token());
             webhook.last_modified_secret = Some(now_s());
         }
         p.webhook = Some(webhook.clone());
